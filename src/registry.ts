@@ -1,0 +1,228 @@
+/**
+ * The one OCI registry client: manifest HEAD/GET/PUT over the distribution API with the token
+ * exchange ghcr.io uses (`401` + `WWW-Authenticate: Bearer realm=...,service=...,scope=...`,
+ * then `GET realm?service=...&scope=...` with basic auth). Publishing and retention share it;
+ * nobody else talks to a registry over HTTP.
+ *
+ * Credentials are held in memory only. No message built here ever contains them.
+ */
+import { createHash } from "node:crypto"
+
+/** Every manifest kind we read: OCI and Docker, single-platform and index. */
+export const MANIFEST_ACCEPT = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ")
+
+export const INDEX_MEDIA_TYPES = new Set([
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+])
+
+export interface RegistryEndpoint {
+  readonly scheme: "http" | "https"
+  readonly host: string
+}
+
+export interface RegistryCredentials {
+  readonly username: string
+  readonly password: string
+}
+
+/** What a HEAD tells: the digest a reference resolves to and its media type. */
+export interface ManifestHead {
+  readonly digest: string
+  readonly mediaType: string
+}
+
+/** A manifest as stored: its exact bytes (digest-verified) and the parsed JSON. */
+export interface Manifest extends ManifestHead {
+  readonly body: Uint8Array
+  readonly json: ManifestJson
+}
+
+/** The fields of an image manifest or index that the module looks at. */
+export interface ManifestJson {
+  mediaType?: string
+  manifests?: { digest: string; mediaType?: string; platform?: { os?: string; architecture?: string }; annotations?: Record<string, string> }[]
+  subject?: { digest: string }
+  annotations?: Record<string, string>
+}
+
+/** A registry answered something the caller cannot continue from. */
+export class RegistryError extends Error {
+  override name = "RegistryError"
+  constructor(message: string, readonly status?: number) {
+    super(message)
+  }
+}
+
+export function sha256Digest(body: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(body).digest("hex")}`
+}
+
+/** Parses `Bearer realm="...",service="...",scope="..."` (and `Basic realm=...`). */
+export function parseChallenge(header: string | null): { scheme: string; params: Record<string, string> } | undefined {
+  if (!header) return undefined
+  const match = /^\s*(\w+)\s*(.*)$/s.exec(header)
+  if (!match) return undefined
+  const params: Record<string, string> = {}
+  for (const m of match[2]!.matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)) params[m[1]!.toLowerCase()] = m[2] ?? m[3] ?? ""
+  return { scheme: match[1]!.toLowerCase(), params }
+}
+
+export interface RegistryClientOptions {
+  /** Per-request timeout; a registry that hangs must not hang the pipeline. */
+  readonly timeoutMs?: number
+}
+
+export class RegistryClient {
+  /** Bearer tokens by the scope the registry asked for, e.g. `repository:o/i:pull`. */
+  private readonly tokens = new Map<string, string>()
+  /** Which scope a repository/action pair was last challenged for. */
+  private readonly scopeFor = new Map<string, string>()
+  private readonly timeoutMs: number
+
+  constructor(
+    readonly endpoint: RegistryEndpoint,
+    private readonly credentials?: RegistryCredentials,
+    options: RegistryClientOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 30_000
+  }
+
+  /** The digest a tag or digest resolves to, or `undefined` when the registry does not have it. */
+  async resolve(repository: string, reference: string): Promise<ManifestHead | undefined> {
+    const response = await this.send("HEAD", repository, `manifests/${reference}`, { accept: MANIFEST_ACCEPT })
+    if (response.status === 404) return undefined
+    await this.expectOk(response, "HEAD", repository, reference)
+    const digest = response.headers.get("docker-content-digest")
+    if (digest) return { digest, mediaType: response.headers.get("content-type") ?? "" }
+    // Some registries leave the digest out of HEAD answers: read the body once.
+    const manifest = await this.manifest(repository, reference)
+    return { digest: manifest.digest, mediaType: manifest.mediaType }
+  }
+
+  /** The manifest bytes of a tag or digest; the digest is verified against the bytes. */
+  async manifest(repository: string, reference: string): Promise<Manifest> {
+    const response = await this.send("GET", repository, `manifests/${reference}`, { accept: MANIFEST_ACCEPT })
+    await this.expectOk(response, "GET", repository, reference)
+    const body = new Uint8Array(await response.arrayBuffer())
+    const digest = sha256Digest(body)
+    const claimed = reference.startsWith("sha256:") ? reference : response.headers.get("docker-content-digest")
+    if (claimed && claimed !== digest) {
+      throw new RegistryError(`${this.where(repository, reference)}: the manifest's bytes hash to ${digest}, not ${claimed}; refusing to trust it`)
+    }
+    let json: ManifestJson
+    try {
+      json = JSON.parse(new TextDecoder().decode(body)) as ManifestJson
+    } catch {
+      throw new RegistryError(`${this.where(repository, reference)}: the manifest is not JSON`)
+    }
+    const mediaType = json.mediaType ?? response.headers.get("content-type") ?? ""
+    return { digest, mediaType, body, json }
+  }
+
+  /** Stores manifest bytes under a tag (or digest); returns the digest the registry reports. */
+  async putManifest(repository: string, reference: string, manifest: { mediaType: string; body: Uint8Array }): Promise<string> {
+    const response = await this.send("PUT", repository, `manifests/${reference}`, {
+      "content-type": manifest.mediaType,
+    }, manifest.body)
+    await this.expectOk(response, "PUT", repository, reference)
+    return response.headers.get("docker-content-digest") ?? sha256Digest(manifest.body)
+  }
+
+  private where(repository: string, reference: string): string {
+    return `${this.endpoint.host}/${repository}@${reference}`.replace(/@(?!sha256:)/, ":")
+  }
+
+  private async expectOk(response: Response, method: string, repository: string, reference: string): Promise<void> {
+    if (response.ok) return
+    const detail = method === "HEAD" ? "" : await errorDetail(response)
+    const where = this.where(repository, reference)
+    const hint = response.status === 401
+      ? ": the registry refused the credentials (check the user name and that the token has read:packages, and write:packages to push)"
+      : response.status === 403
+        ? ": access denied (for ghcr.io, grant this repository access under the package's \"Manage Actions access\", or use a token with the packages scopes)"
+        : ""
+    throw new RegistryError(`${method} ${where} answered ${response.status}${detail ? ` (${detail})` : ""}${hint}`, response.status)
+  }
+
+  private async send(method: string, repository: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
+    const action = method === "GET" || method === "HEAD" ? "pull" : "push"
+    const key = `${repository}|${action}`
+    const url = `${this.endpoint.scheme}://${this.endpoint.host}/v2/${repository}/${path}`
+    const attempt = (authorization?: string) =>
+      fetch(url, {
+        method,
+        headers: { ...headers, ...(authorization ? { authorization } : {}) },
+        body: body === undefined ? undefined : Buffer.from(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      }).catch((error: unknown) => {
+        throw new RegistryError(`${method} ${url} failed: ${(error as Error).message}`)
+      })
+    const known = this.scopeFor.get(key)
+    const response = await attempt(known ? this.authorizationFor(known) : undefined)
+    if (response.status !== 401) return response
+    const challenge = parseChallenge(response.headers.get("www-authenticate"))
+    if (!challenge) return response
+    await response.arrayBuffer().catch(() => undefined)
+    if (challenge.scheme === "basic") {
+      if (!this.credentials) return response
+      this.scopeFor.set(key, "basic")
+      return attempt(this.authorizationFor("basic"))
+    }
+    if (challenge.scheme !== "bearer" || !challenge.params.realm) return response
+    const scope = challenge.params.scope ?? `repository:${repository}:${action === "pull" ? "pull" : "pull,push"}`
+    const cacheKey = `${challenge.params.realm}|${challenge.params.service ?? ""}|${scope}`
+    if (!this.tokens.has(cacheKey)) this.tokens.set(cacheKey, await this.fetchToken(challenge.params.realm, challenge.params.service, scope))
+    this.scopeFor.set(key, cacheKey)
+    return attempt(this.authorizationFor(cacheKey))
+  }
+
+  private authorizationFor(cacheKey: string): string | undefined {
+    if (cacheKey === "basic") return this.basic()
+    const token = this.tokens.get(cacheKey)
+    return token ? `Bearer ${token}` : undefined
+  }
+
+  private basic(): string | undefined {
+    if (!this.credentials) return undefined
+    return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}`
+  }
+
+  private async fetchToken(realm: string, service: string | undefined, scope: string): Promise<string> {
+    const url = new URL(realm)
+    if (service) url.searchParams.set("service", service)
+    url.searchParams.set("scope", scope)
+    const authorization = this.basic()
+    const response = await fetch(url, {
+      headers: authorization ? { authorization } : {},
+      signal: AbortSignal.timeout(this.timeoutMs),
+    }).catch((error: unknown) => {
+      throw new RegistryError(`token request to ${url.origin}${url.pathname} failed: ${(error as Error).message}`)
+    })
+    if (!response.ok) {
+      throw new RegistryError(`token request to ${url.origin}${url.pathname} for scope ${scope} answered ${response.status}${
+        response.status === 401 || response.status === 403 ? ": the registry refused the user name or token" : ""}`, response.status)
+    }
+    const answer = (await response.json().catch(() => ({}))) as { token?: string; access_token?: string }
+    const token = answer.token ?? answer.access_token
+    if (!token) throw new RegistryError(`token request to ${url.origin}${url.pathname} answered without a token`)
+    return token
+  }
+}
+
+async function errorDetail(response: Response): Promise<string> {
+  const text = await response.text().catch(() => "")
+  try {
+    const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] }
+    const first = parsed.errors?.[0]
+    if (first) return [first.code, first.message].filter(Boolean).join(": ")
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text.slice(0, 200).trim()
+}

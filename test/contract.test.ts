@@ -1,0 +1,102 @@
+/**
+ * The public API of ../shared/spec/module-api.md, checked against what Dagger will register
+ * (the SDK's own introspector over src/). Names, defaults, optionality, return kinds, doc
+ * comments and cache policy: scripts and workflows depend on every one of them.
+ */
+import { beforeAll, describe, expect, test } from "vitest"
+
+import { introspectModule, type FunctionInfo } from "./support/introspection.js"
+
+type Kind = "STRING_KIND" | "INTEGER_KIND" | "BOOLEAN_KIND" | "LIST_KIND" | "Directory" | "Secret" | "Container"
+
+interface ExpectedArgument {
+  kind: Kind
+  /** Absent: required. */
+  default?: unknown
+}
+
+interface ExpectedFunction {
+  args: Record<string, ExpectedArgument>
+  returns: Kind
+  changesTheWorld: boolean
+}
+
+const str = (value?: string): ExpectedArgument => (value === undefined ? { kind: "STRING_KIND" } : { kind: "STRING_KIND", default: value })
+const list = (value?: string[]): ExpectedArgument => (value === undefined ? { kind: "LIST_KIND" } : { kind: "LIST_KIND", default: value })
+const obj = (kind: "Directory" | "Secret"): ExpectedArgument => ({ kind })
+
+const publishArgs = {
+  source: obj("Directory"), ref: str(), sha: str(), owner: str(), username: str(), password: obj("Secret"),
+  image: str("api-gateway"), registry: str("ghcr.io"), dockerfile: str("Dockerfile"),
+  platforms: list(["linux/amd64"]), buildArgs: list([]),
+}
+
+/** The API as the spec writes it. Extensions (optional arguments we added) are listed apart. */
+export const API: Record<string, ExpectedFunction> = {
+  version: { args: { ref: str() }, returns: "STRING_KIND", changesTheWorld: false },
+  tags: { args: { ref: str(), sha: str() }, returns: "LIST_KIND", changesTheWorld: false },
+  build: {
+    args: { source: obj("Directory"), dockerfile: str("Dockerfile"), platform: str("linux/amd64"), buildArgs: list([]) },
+    returns: "Container",
+    changesTheWorld: false,
+  },
+  publish: { args: publishArgs, returns: "LIST_KIND", changesTheWorld: true },
+}
+
+/** Optional arguments this module adds beyond the spec (documented in the README). */
+export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
+  publish: { sourceUrl: str("") },
+}
+
+let functions: Record<string, FunctionInfo>
+let moduleDescription: string
+
+beforeAll(async () => {
+  const introspected = await introspectModule()
+  functions = introspected.functions
+  moduleDescription = introspected.description
+}, 120_000)
+
+function kindOf(type: FunctionInfo["returnType"] | FunctionInfo["arguments"][string]["type"]): string {
+  return type.kind === "OBJECT_KIND" ? type.name! : type.kind
+}
+
+describe("the module's API as Dagger registers it", () => {
+  test("the main object is documented and has exactly the API's functions (plus none unknown)", () => {
+    expect(moduleDescription).not.toBe("")
+    expect(Object.keys(functions).sort()).toEqual(Object.keys(API).sort())
+  })
+
+  describe.each(Object.entries(API))("%s", (name, expected) => {
+    test("has exactly the spec's arguments, kinds and defaults, plus documented extensions", () => {
+      const fn = functions[name]!
+      const all = { ...expected.args, ...(EXTENSIONS[name] ?? {}) }
+      expect(Object.keys(fn.arguments).sort()).toEqual(Object.keys(all).sort())
+      for (const [argName, arg] of Object.entries(all)) {
+        const actual = fn.arguments[argName]!
+        expect(kindOf(actual.type), `${name}.${argName} kind`).toBe(arg.kind)
+        if ("default" in arg) {
+          expect(actual.defaultValue, `${name}.${argName} default`).toEqual(arg.default)
+        } else {
+          expect(actual.defaultValue, `${name}.${argName} is required`).toBeUndefined()
+          expect(actual.isOptional, `${name}.${argName} is required`).toBe(false)
+        }
+      }
+    })
+
+    test("returns the spec's kind", () => {
+      expect(kindOf(functions[name]!.returnType)).toBe(expected.returns)
+    })
+
+    test("is documented: a description with an Example line, and every argument described", () => {
+      const fn = functions[name]!
+      expect(fn.description).toMatch(/\S/)
+      expect(fn.description).toMatch(new RegExp(`Example: dagger call ${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}( |$)`, "m"))
+      for (const arg of Object.values(fn.arguments)) expect(arg.description, `${name}.${arg.name}`).toMatch(/\S{3}/)
+    })
+
+    test(expected.changesTheWorld ? "is never cached (it changes the world)" : "keeps the default cache policy", () => {
+      expect(functions[name]!.cache).toBe(expected.changesTheWorld ? "never" : undefined)
+    })
+  })
+})

@@ -1,0 +1,119 @@
+import { describe, expect, test } from "vitest"
+
+import { InvalidArgumentError } from "../src/errors.js"
+import {
+  imageRepository, isVersionTag, parseBuildArgs, parseDockerfile, parseImageName, parsePlatforms,
+  parseRegistry, parseReleaseRef, parseSha, parseVersionTag, releaseTags,
+} from "../src/naming.js"
+
+describe("release refs", () => {
+  test.each([
+    ["plain release ref", "release/v1.4.2", "v1.4.2"],
+    ["full tag ref", "refs/tags/release/v1.4.2", "v1.4.2"],
+    ["zero version", "release/v0.0.0", "v0.0.0"],
+    ["large numbers", "release/v10.200.3000", "v10.200.3000"],
+    ["release candidate", "release/v2.0.0-rc.1", "v2.0.0-rc.1"],
+    ["alpha pre-release", "refs/tags/release/v2.0.0-alpha", "v2.0.0-alpha"],
+    ["dotted pre-release", "release/v1.0.0-beta.2.x-y", "v1.0.0-beta.2.x-y"],
+  ])("%s: %s -> %s", (_name, ref, version) => {
+    expect(parseReleaseRef(ref).tag).toBe(version)
+  })
+
+  test.each([
+    ["missing v", "release/1.2.3"],
+    ["two components", "release/v1.2"],
+    ["one component", "release/v1"],
+    ["build metadata", "release/v1.2.3+build.5"],
+    ["branch name", "main"],
+    ["empty", ""],
+    ["branch ref", "refs/heads/release/v1.2.3"],
+    ["leading zero", "release/v01.2.3"],
+    ["four components", "release/v1.2.3.4"],
+    ["upper-case V", "release/V1.2.3"],
+    ["trailing space", "release/v1.2.3 "],
+    ["trailing slash", "release/v1.2.3/"],
+    ["bare version", "v1.2.3"],
+    ["other prefix", "releases/v1.2.3"],
+    ["empty pre-release", "release/v1.2.3-"],
+    ["wildcard", "release/v*"],
+  ])("%s: %j is refused, quoting the value", (_name, ref) => {
+    expect(() => parseReleaseRef(ref)).toThrow(InvalidArgumentError)
+    expect(() => parseReleaseRef(ref)).toThrow(`ref ${JSON.stringify(ref)} is not a release ref: expected release/vX.Y.Z`)
+  })
+})
+
+describe("build tags", () => {
+  test.each([
+    ["7 hex", "0123abc", "sha-0123abc"],
+    ["40 hex", "0123abcdef0123abcdef0123abcdef0123abcdef", "sha-0123abc"],
+    ["upper case", "0123ABCDEF", "sha-0123abc"],
+    ["12 hex", "deadbeefcafe", "sha-deadbee"],
+  ])("%s: %s -> %s", (_name, sha, tag) => {
+    expect(parseSha(sha)).toBe(tag)
+  })
+
+  test.each([
+    ["6 hex", "0123ab"],
+    ["41 hex", "0123abcdef0123abcdef0123abcdef0123abcdef0"],
+    ["non-hex", "0123abg"],
+    ["empty", ""],
+    ["prefixed", "sha-0123abc"],
+    ["spaces", " 0123abc"],
+  ])("%s: %j is refused, quoting the value", (_name, sha) => {
+    expect(() => parseSha(sha)).toThrow(`sha ${JSON.stringify(sha)} is not a commit SHA: expected 7 to 40 hexadecimal characters`)
+  })
+
+  test("tags: version first, then the build tag", () => {
+    expect(releaseTags("refs/tags/release/v1.4.2", "0123ABCDEF")).toEqual(["v1.4.2", "sha-0123abc"])
+  })
+
+  test("tags: a bad ref fails before the sha is looked at", () => {
+    expect(() => releaseTags("release/1.2.3", "zz")).toThrow(/ref "release\/1.2.3"/)
+  })
+})
+
+describe("version tags and tag classes", () => {
+  test.each([
+    ["v1.2.3", true], ["1.2.3", true], ["v2.0.0-rc.1", true], ["latest", false], ["sha-0123abc", false],
+    ["v1.2", false], ["v1.2.3+meta", false], ["sha256-abc.sig", false],
+  ])("isVersionTag(%s) = %s", (tag, expected) => {
+    expect(isVersionTag(tag)).toBe(expected)
+  })
+
+  test.each(["1.2.3", "v1.2", "latest", ""])("parseVersionTag refuses %j", (value) => {
+    expect(() => parseVersionTag(value)).toThrow(`version ${JSON.stringify(value)} is not a version tag: expected vX.Y.Z`)
+  })
+})
+
+describe("image addresses", () => {
+  test.each([
+    ["ghcr default", "ghcr.io", "meetinity", "api-gateway", { scheme: "https", address: "ghcr.io/meetinity/api-gateway" }],
+    ["owner lower-cased", "ghcr.io", "Meetinity-Org", "api-gateway", { scheme: "https", address: "ghcr.io/meetinity-org/api-gateway" }],
+    ["local http registry", "http://127.0.0.1:5000", "meetinity", "api", { scheme: "http", address: "127.0.0.1:5000/meetinity/api" }],
+    ["nested image", "https://registry.example.com", "org", "team/api", { scheme: "https", address: "registry.example.com/org/team/api" }],
+  ])("%s", (_name, registry, owner, image, expected) => {
+    expect(imageRepository(registry, owner, image)).toMatchObject(expected)
+  })
+
+  test.each([
+    ["upper-case image", () => parseImageName("Api-Gateway"), /image "Api-Gateway" is not an image name.*use "api-gateway"/],
+    ["image with tag", () => parseImageName("api:latest"), /image "api:latest" is not an image name/],
+    ["empty image", () => parseImageName(""), /image "" is not an image name/],
+    ["registry with path", () => parseRegistry("ghcr.io/meetinity"), /registry "ghcr.io\/meetinity" is not a registry/],
+    ["registry with ftp scheme", () => parseRegistry("ftp://ghcr.io"), /registry "ftp:\/\/ghcr.io" is not a registry/],
+    ["owner with underscore", () => imageRepository("ghcr.io", "meet_inity", "api"), /owner "meet_inity" is not a GitHub user or organisation name/],
+    ["owner with double hyphen", () => imageRepository("ghcr.io", "a--b", "api"), /owner "a--b"/],
+    ["bad platform", () => parsePlatforms(["amd64"]), /platforms "amd64" is not a platform: expected os\/arch/],
+    ["no platform", () => parsePlatforms([]), /platforms \[\] is empty/],
+    ["duplicate platform", () => parsePlatforms(["linux/amd64", "linux/amd64"]), /platforms "linux\/amd64" is listed twice/],
+    ["build arg without =", () => parseBuildArgs(["NODE_ENV"]), /buildArgs "NODE_ENV" is not a build argument: expected KEY=VALUE/],
+    ["absolute dockerfile", () => parseDockerfile("/etc/passwd"), /dockerfile "\/etc\/passwd" is not a Dockerfile path/],
+    ["escaping dockerfile", () => parseDockerfile("../Dockerfile"), /dockerfile "..\/Dockerfile"/],
+  ])("%s is refused", (_name, run, message) => {
+    expect(run).toThrow(message)
+  })
+
+  test("build args split at the first =", () => {
+    expect(parseBuildArgs(["A=b=c", "EMPTY="])).toEqual([{ name: "A", value: "b=c" }, { name: "EMPTY", value: "" }])
+  })
+})

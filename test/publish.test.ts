@@ -1,0 +1,131 @@
+/**
+ * `publish` without an engine: the test answers the SDK's GraphQL queries. Its `publish`
+ * answer really pushes an image (an index when platform variants are given) into a real
+ * registry behind a ghcr-style token front, so the module's own version-tag step runs for real.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
+import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
+
+import { MeetinityRelease } from "../src/index.js"
+import { recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { OciPusher } from "./support/oci.js"
+import { startRegistry, type RunningRegistry } from "./support/registry.js"
+import { skopeoDigest } from "./support/skopeo.js"
+import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
+
+const TOKEN = "ghp_Pl41nText-Never-In-A-Query"
+let registry: RunningRegistry
+let front: TokenRegistry
+let push: OciPusher
+let recorder: Recorder | undefined
+
+beforeAll(async () => {
+  registry = await startRegistry()
+  front = await startTokenRegistry(registry.url, { username: "ci-bot", password: TOKEN })
+  push = new OciPusher(registry.url)
+})
+afterAll(async () => {
+  await front?.stop()
+  await registry?.stop()
+})
+afterEach(() => recorder?.restore())
+
+/** The engine's side: IDs for objects, the secret's plaintext on request, a real push on publish. */
+function engine(seed: string) {
+  return async (query: Query) => {
+    if (query.leaf === "plaintext") return TOKEN
+    if (query.leaf === "publish") {
+      const address = /address: "([^"]+)"/.exec(query.chain.at(-1)!.args)![1]!
+      const [hostAndRepo, tag] = [address.slice(0, address.lastIndexOf(":")), address.slice(address.lastIndexOf(":") + 1)]
+      const repository = hostAndRepo.slice(hostAndRepo.indexOf("/") + 1)
+      const variants = /platformVariants: \[([^\]]*)\]/.exec(query.chain.at(-1)!.args)?.[1]?.split(",").length ?? 0
+      const pushed = variants > 0
+        ? (await push.multiArch(repository, seed, Array.from({ length: variants }, (_, i) => `linux/arch${i}`), { tag })).index
+        : await push.image(repository, seed, { tag })
+      return `${address}@${pushed.digest}`
+    }
+    return undefined
+  }
+}
+
+const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
+const password = () => dag.loadSecretFromID("SecretID-ghcr-token" as SecretID)
+const args = (overrides: Partial<Record<string, unknown>> = {}) => ({
+  ref: "refs/tags/release/v1.4.2", sha: "0123ABCdef4567", owner: "Meetinity", username: "ci-bot",
+  image: "api-gateway", dockerfile: "build/Dockerfile", platforms: ["linux/amd64", "linux/arm64"],
+  buildArgs: ["NODE_ENV=production", "EMPTY="], ...overrides,
+})
+async function publish(overrides: Partial<Record<string, unknown>> = {}) {
+  const a = args(overrides) as ReturnType<typeof args>
+  return new MeetinityRelease().publish(source(), a.ref, a.sha, a.owner, a.username, password(), a.image,
+    (overrides.registry as string | undefined) ?? front.url, a.dockerfile, a.platforms, a.buildArgs)
+}
+
+describe("publish", () => {
+  test("one dockerBuild per platform, labelled, pushed once under the build tag, then the version tag at the same digest", async () => {
+    recorder = await recordDagger(engine("multi"))
+    const refs = await publish()
+    const repo = "meetinity/api-gateway"
+    const digest = skopeoDigest(registry.host, repo, "sha-0123abc")!
+    expect(refs).toEqual([`${front.host}/${repo}:v1.4.2@${digest}`, `${front.host}/${repo}:sha-0123abc@${digest}`])
+    expect(skopeoDigest(registry.host, repo, "v1.4.2")).toBe(digest)
+
+    const builds = recorder.calls("dockerBuild")
+    expect(builds.map((b) => /platform: "([^"]+)"/.exec(b.args)?.[1])).toEqual(["linux/amd64", "linux/arm64"])
+    for (const build of builds) {
+      expect(build.args).toContain('dockerfile: "build/Dockerfile"')
+      expect(build.args).toContain('{name:"NODE_ENV",value:"production"}')
+      expect(build.args).toContain('{name:"EMPTY",value:""}')
+    }
+    const labels = recorder.calls("withLabel").map((c) => c.args)
+    expect(labels).toContain('(name: "org.opencontainers.image.version",value: "v1.4.2")')
+    expect(labels).toContain('(name: "org.opencontainers.image.revision",value: "0123abcdef4567")')
+    expect(labels).toHaveLength(4)
+
+    const publishes = recorder.calls("publish")
+    expect(publishes).toHaveLength(1)
+    expect(publishes[0]!.args).toContain(`address: "${front.host}/${repo}:sha-0123abc"`)
+    expect(publishes[0]!.args).toMatch(/platformVariants: \["[^"]+","[^"]+"\]/)
+    const auth = recorder.calls("withRegistryAuth")
+    expect(auth).toHaveLength(1)
+    expect(auth[0]!.args).toMatch(new RegExp(`address: "${front.host}",\\s*username: "ci-bot",\\s*secret: "SecretID-ghcr-token"`))
+
+    for (const query of recorder.queries) expect(query.text).not.toContain(TOKEN)
+  })
+
+  test("one platform: a single manifest, no platform variants", async () => {
+    recorder = await recordDagger(engine("single"))
+    const refs = await publish({ image: "single", platforms: ["linux/amd64"] })
+    expect(recorder.calls("dockerBuild")).toHaveLength(1)
+    expect(recorder.calls("publish")[0]!.args).not.toContain("platformVariants")
+    expect(refs[0]).toMatch(/:v1\.4\.2@sha256:[0-9a-f]{64}$/)
+    expect(refs[0]!.split("@")[1]).toBe(refs[1]!.split("@")[1])
+  })
+
+  test("a re-run of the same build succeeds; a different build never moves the version tag", async () => {
+    recorder = await recordDagger(engine("same"))
+    const first = await publish({ image: "rerun" })
+    expect(await publish({ image: "rerun" })).toEqual(first)
+    recorder.restore()
+    recorder = await recordDagger(engine("different"))
+    const attempt = publish({ image: "rerun", sha: "fedcba9" })
+    await expect(attempt).rejects.toThrow(/meetinity\/rerun:v1\.4\.2 already exists at sha256:[0-9a-f]{64}; this build is sha256:[0-9a-f]{64}/)
+    expect(skopeoDigest(registry.host, "meetinity/rerun", "v1.4.2")).toBe(first[0]!.split("@")[1])
+    expect(skopeoDigest(registry.host, "meetinity/rerun", "sha-fedcba9")).not.toBe(first[0]!.split("@")[1])
+  })
+
+  test.each([
+    ["bad ref", { ref: "release/1.4.2" }, /ref "release\/1.4.2" is not a release ref/],
+    ["bad sha", { sha: "xyz" }, /sha "xyz" is not a commit SHA/],
+    ["upper-case image", { image: "Api" }, /image "Api" is not an image name/],
+    ["bad owner", { owner: "-meetinity" }, /owner "-meetinity"/],
+    ["bad platform", { platforms: ["amd64"] }, /platforms "amd64" is not a platform/],
+    ["bad build arg", { buildArgs: ["X"] }, /buildArgs "X" is not a build argument/],
+    ["bad registry", { registry: "ghcr.io/x" }, /registry "ghcr.io\/x" is not a registry/],
+    ["empty username", { username: "" }, /username "" is not a user name/],
+  ])("%s: fails before anything is built or sent", async (_name, overrides, message) => {
+    recorder = await recordDagger(engine("never"))
+    await expect(publish(overrides)).rejects.toThrow(message)
+    expect(recorder.queries).toEqual([])
+  })
+})

@@ -1,0 +1,86 @@
+/**
+ * A front for a real registry that demands a bearer token the way ghcr.io does: an
+ * unauthenticated request gets `401` with `WWW-Authenticate: Bearer realm=...,service=...,
+ * scope=repository:<name>:<actions>`; `GET <realm>?service=...&scope=...` with basic auth
+ * `<user>:<password>` answers `{"token": ...}`; requests with that bearer are passed through.
+ * Anonymous token requests get pull-only tokens when `anonymousPull` is set (public images).
+ */
+import { randomBytes } from "node:crypto"
+import { createServer, type IncomingMessage, type Server } from "node:http"
+
+export interface TokenRegistry {
+  readonly url: string
+  readonly host: string
+  /** Every request the front saw: method, path, and the Authorization scheme used. */
+  readonly log: { method: string; path: string; auth: string }[]
+  stop(): Promise<void>
+}
+
+export async function startTokenRegistry(backendUrl: string, options: { username: string; password: string; anonymousPull?: boolean }): Promise<TokenRegistry> {
+  const tokens = new Map<string, string>() // token -> granted scope
+  const log: TokenRegistry["log"] = []
+  let url = ""
+  const server: Server = createServer(async (request, response) => {
+    const path = request.url ?? "/"
+    const authorization = request.headers.authorization ?? ""
+    log.push({ method: request.method ?? "", path, auth: authorization.split(" ")[0] ?? "" })
+    if (path.startsWith("/token")) {
+      const query = new URL(path, url).searchParams
+      const scope = query.get("scope") ?? ""
+      let granted: string | undefined
+      if (authorization.startsWith("Basic ")) {
+        const [user, ...rest] = Buffer.from(authorization.slice(6), "base64").toString().split(":")
+        if (user === options.username && rest.join(":") === options.password) granted = scope
+      } else if (options.anonymousPull && scope.endsWith(":pull")) {
+        granted = scope
+      }
+      if (!granted || query.get("service") !== "test-registry") {
+        response.writeHead(401, { "content-type": "application/json" })
+        response.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }))
+        return
+      }
+      const token = randomBytes(16).toString("hex")
+      tokens.set(token, granted)
+      response.writeHead(200, { "content-type": "application/json" })
+      response.end(JSON.stringify({ token }))
+      return
+    }
+    const match = /^\/v2\/(.+?)\/(manifests|blobs|tags)\//.exec(path)
+    const repository = match?.[1] ?? ""
+    const needs = request.method === "GET" || request.method === "HEAD" ? "pull" : "pull,push"
+    const bearer = authorization.startsWith("Bearer ") ? tokens.get(authorization.slice(7)) : undefined
+    const scope = `repository:${repository}:${needs}`
+    if (path !== "/v2/" && bearer !== scope && !(needs === "pull" && bearer === `repository:${repository}:pull,push`)) {
+      response.writeHead(401, {
+        "content-type": "application/json",
+        "www-authenticate": `Bearer realm="${url}/token",service="test-registry",scope="${scope}"`,
+      })
+      response.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }))
+      return
+    }
+    const body = await readBody(request)
+    const headers: Record<string, string> = {}
+    for (const name of ["accept", "content-type"]) if (request.headers[name]) headers[name] = String(request.headers[name])
+    const upstream = await fetch(`${backendUrl}${path}`, { method: request.method, headers, body: body.length > 0 ? new Uint8Array(body) : undefined })
+    const out: Record<string, string> = {}
+    upstream.headers.forEach((value, name) => (out[name] = value))
+    delete out["content-encoding"]
+    delete out["transfer-encoding"]
+    response.writeHead(upstream.status, out)
+    response.end(Buffer.from(await upstream.arrayBuffer()))
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const address = server.address()
+  const host = `127.0.0.1:${typeof address === "object" && address ? address.port : 0}`
+  url = `http://${host}`
+  return { url, host, log, stop: () => new Promise((resolve) => server.close(() => resolve())) }
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => resolve(Buffer.concat(chunks)))
+    request.on("error", reject)
+  })
+}
