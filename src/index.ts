@@ -7,9 +7,11 @@
  */
 import { object, func, type Container, type Directory, type Secret } from "@dagger.io/dagger"
 
+import { applyPullSecret, helmUpgrade } from "./deploy.js"
+import { planHelm, planPullSecret } from "./kubernetes.js"
 import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, releaseTags } from "./naming.js"
-import { buildPlatform, planPublish, platformImages, promoteVersionTag, pushImages } from "./publish.js"
-import { RegistryClient } from "./registry.js"
+import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
+import { planRelease, runRelease } from "./release.js"
 
 /** Build, publish, deploy and retain Meetinity's container images on GHCR. */
 @object()
@@ -94,9 +96,116 @@ export class MeetinityRelease {
     sourceUrl = "",
   ): Promise<string[]> {
     const plan = planPublish({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, sourceUrl })
-    const digest = await pushImages(platformImages(source, plan), plan.repository, plan.buildTag, plan.username, password)
-    const client = new RegistryClient(plan.repository, { username: plan.username, password: await password.plaintext() })
-    await promoteVersionTag(client, plan.repository.path, digest, plan.version.tag)
-    return [`${plan.repository.address}:${plan.version.tag}@${digest}`, `${plan.repository.address}:${plan.buildTag}@${digest}`]
+    return publishPlanned(source, plan, password)
+  }
+
+  /**
+   * Create or update the image pull secret (kubernetes.io/dockerconfigjson, the same content as
+   * `kubectl create secret docker-registry`) in one namespace, with `kubectl apply --server-side`.
+   * The token reaches kubectl only inside a mounted Secret file. Re-running it is harmless.
+   *
+   * Example: dagger call pull-secret --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --username $GHCR_READER_USERNAME --token env://GHCR_READER_TOKEN
+   *
+   * @param kubeconfig The kubeconfig of the cluster (a self-contained one: token or client certificate, no exec plugin).
+   * @param namespace The namespace to create the secret in (must exist; helmDeploy creates missing ones).
+   * @param username The registry user the cluster pulls as (org secret GHCR_READER_USERNAME).
+   * @param token The registry token with read:packages (org secret GHCR_READER_TOKEN).
+   * @param name The name of the Secret.
+   * @param server The registry the secret is for.
+   */
+  @func({ cache: "never" })
+  async pullSecret(kubeconfig: Secret, namespace: string, username: string, token: Secret, name = "ghcr-pull-secret", server = "ghcr.io"): Promise<string> {
+    const plan = planPullSecret({ namespace, name, server, username })
+    return applyPullSecret(kubeconfig, plan, token)
+  }
+
+  /**
+   * Deploy the umbrella chart with `helm upgrade --install` into one namespace (created when
+   * missing), waiting for the rollout and rolling back on failure. Sets the chart values
+   * global.image.repository, global.image.tag and global.imagePullSecrets[0].name.
+   * Returns what Helm reported: release, namespace, revision and status.
+   *
+   * Example: dagger call helm-deploy --chart ./infra/helm/meetinity --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --version v1.4.2 --image ghcr.io/meetinity/api-gateway
+   *
+   * @param chart The chart directory (in the service repository: infra/helm/meetinity), subcharts vendored under charts/.
+   * @param kubeconfig The kubeconfig of the cluster (a self-contained one: token or client certificate, no exec plugin).
+   * @param namespace The namespace to deploy into (a DNS-1123 label).
+   * @param version The version tag to deploy, vX.Y.Z or vX.Y.Z-pre.
+   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway.
+   * @param release The Helm release name.
+   * @param pullSecretName The image pull secret the pods use.
+   * @param timeout How long Helm waits for the rollout, a Go duration.
+   * @param set Extra chart values, each key=value as helm --set takes them.
+   * @param historyMax How many revisions Helm keeps (0: no limit).
+   */
+  @func({ cache: "never" })
+  async helmDeploy(
+    chart: Directory,
+    kubeconfig: Secret,
+    namespace: string,
+    version: string,
+    image: string,
+    release = "meetinity",
+    pullSecretName = "ghcr-pull-secret",
+    timeout = "10m",
+    set: string[] = [],
+    historyMax = 10,
+  ): Promise<string> {
+    const plan = planHelm({ release, namespace, image, version, pullSecretName, timeout, set, historyMax })
+    return (await helmUpgrade(chart, kubeconfig, plan)).summary
+  }
+
+  /**
+   * The whole release: publish once, then for each namespace in order refresh the pull secret
+   * and deploy the same version with Helm. Stops at the first namespace that fails, names it,
+   * and leaves the later ones untouched. Returns the published references and, per namespace,
+   * the Helm revision.
+   *
+   * Example: dagger call release --source . --ref $GITHUB_REF --sha $GITHUB_SHA --owner meetinity --username $GITHUB_ACTOR --password env://GITHUB_TOKEN --chart ./infra/helm/meetinity --kubeconfig env://KUBECONFIG_DATA --reader-username $GHCR_READER_USERNAME --reader-token env://GHCR_READER_TOKEN
+   *
+   * @param source The service repository root (the Docker build context).
+   * @param ref The git ref that triggered the release: release/vX.Y.Z or refs/tags/release/vX.Y.Z.
+   * @param sha The commit SHA being released (7 to 40 hex characters).
+   * @param owner The GitHub organisation or user that owns the package; lower-cased in the image address.
+   * @param username The registry user name for pushing.
+   * @param password The registry token with write access (packages: write).
+   * @param chart The umbrella chart directory (infra/helm/meetinity).
+   * @param kubeconfig The kubeconfig of the cluster that holds every namespace.
+   * @param readerUsername The registry user the cluster pulls as (GHCR_READER_USERNAME).
+   * @param readerToken The read-only registry token for the pull secret (GHCR_READER_TOKEN).
+   * @param image The image (package) name under the owner.
+   * @param registry The registry host; a scheme is allowed for a local registry.
+   * @param dockerfile Path of the Dockerfile inside source.
+   * @param platforms The platforms to build; several make a multi-platform image index.
+   * @param buildArgs Build arguments, each KEY=VALUE.
+   * @param namespaces The namespaces to deploy to, in order.
+   * @param helmRelease The Helm release name.
+   * @param timeout How long Helm waits for each rollout, a Go duration.
+   * @param set Extra chart values for every namespace, each key=value.
+   */
+  @func({ cache: "never" })
+  async release(
+    source: Directory,
+    ref: string,
+    sha: string,
+    owner: string,
+    username: string,
+    password: Secret,
+    chart: Directory,
+    kubeconfig: Secret,
+    readerUsername: string,
+    readerToken: Secret,
+    image = "api-gateway",
+    registry = "ghcr.io",
+    dockerfile = "Dockerfile",
+    platforms: string[] = ["linux/amd64"],
+    buildArgs: string[] = [],
+    namespaces: string[] = ["meetinity-dev", "meetinity-staging", "meetinity-prod"],
+    helmRelease = "meetinity",
+    timeout = "10m",
+    set: string[] = [],
+  ): Promise<string> {
+    const plan = planRelease({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, readerUsername, namespaces, helmRelease, timeout, set })
+    return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
   }
 }

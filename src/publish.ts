@@ -9,7 +9,7 @@ import {
   imageRepository, parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseSha,
   parseUsername, type BuildTag, type ImageRepository, type ReleaseVersion,
 } from "./naming.js"
-import { RegistryError, type RegistryClient } from "./registry.js"
+import { RegistryClient, RegistryError } from "./registry.js"
 
 /** What `publish` will do, decided from its arguments alone. */
 export interface PublishPlan {
@@ -130,4 +130,12 @@ export async function promoteVersionTag(client: RegistryClient, repository: stri
     throw new RegistryError(`${client.endpoint.host}/${repository}:${versionTag} was stored as ${stored}, not ${digest}`)
   }
   return "created"
+}
+
+/** Builds, pushes the build tag, then the version tag; returns both references, version first. */
+export async function publishPlanned(source: Directory, plan: PublishPlan, password: Secret): Promise<[string, string]> {
+  const digest = await pushImages(platformImages(source, plan), plan.repository, plan.buildTag, plan.username, password)
+  const client = new RegistryClient(plan.repository, { username: plan.username, password: await password.plaintext() })
+  await promoteVersionTag(client, plan.repository.path, digest, plan.version.tag)
+  return [`${plan.repository.address}:${plan.version.tag}@${digest}`, `${plan.repository.address}:${plan.buildTag}@${digest}`]
 }

@@ -41,11 +41,34 @@ export const API: Record<string, ExpectedFunction> = {
     changesTheWorld: false,
   },
   publish: { args: publishArgs, returns: "LIST_KIND", changesTheWorld: true },
+  pullSecret: {
+    args: { kubeconfig: obj("Secret"), namespace: str(), username: str(), token: obj("Secret"), name: str("ghcr-pull-secret"), server: str("ghcr.io") },
+    returns: "STRING_KIND",
+    changesTheWorld: true,
+  },
+  helmDeploy: {
+    args: {
+      chart: obj("Directory"), kubeconfig: obj("Secret"), namespace: str(), version: str(), image: str(),
+      release: str("meetinity"), pullSecretName: str("ghcr-pull-secret"), timeout: str("10m"), set: list([]),
+    },
+    returns: "STRING_KIND",
+    changesTheWorld: true,
+  },
+  release: {
+    args: {
+      ...publishArgs, chart: obj("Directory"), kubeconfig: obj("Secret"), readerUsername: str(), readerToken: obj("Secret"),
+      namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), helmRelease: str("meetinity"),
+    },
+    returns: "STRING_KIND",
+    changesTheWorld: true,
+  },
 }
 
 /** Optional arguments this module adds beyond the spec (documented in the README). */
 export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
   publish: { sourceUrl: str("") },
+  helmDeploy: { historyMax: { kind: "INTEGER_KIND", default: 10 } },
+  release: { timeout: str("10m"), set: list([]) },
 }
 
 let functions: Record<string, FunctionInfo>

@@ -8,6 +8,7 @@ import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
 
 import { MeetinityRelease } from "../src/index.js"
 import { recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { skopeoDigest } from "./support/skopeo.js"
@@ -34,16 +35,7 @@ afterEach(() => recorder?.restore())
 function engine(seed: string) {
   return async (query: Query) => {
     if (query.leaf === "plaintext") return TOKEN
-    if (query.leaf === "publish") {
-      const address = /address: "([^"]+)"/.exec(query.chain.at(-1)!.args)![1]!
-      const [hostAndRepo, tag] = [address.slice(0, address.lastIndexOf(":")), address.slice(address.lastIndexOf(":") + 1)]
-      const repository = hostAndRepo.slice(hostAndRepo.indexOf("/") + 1)
-      const variants = /platformVariants: \[([^\]]*)\]/.exec(query.chain.at(-1)!.args)?.[1]?.split(",").length ?? 0
-      const pushed = variants > 0
-        ? (await push.multiArch(repository, seed, Array.from({ length: variants }, (_, i) => `linux/arch${i}`), { tag })).index
-        : await push.image(repository, seed, { tag })
-      return `${address}@${pushed.digest}`
-    }
+    if (query.leaf === "publish") return publishAnswer(push, seed, query)
     return undefined
   }
 }

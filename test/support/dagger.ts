@@ -8,6 +8,8 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 
+import { ClientError } from "graphql-request"
+
 const require = createRequire(import.meta.url)
 const sdkDist = dirname(require.resolve("@dagger.io/dagger"))
 
@@ -56,6 +58,11 @@ export function parseQuery(text: string): Query {
   return { text, chain, leaf: chain.at(-1)?.field ?? "" }
 }
 
+/** Answer a query with this to make the engine report a failed exec (the SDK raises ExecError). */
+export class ExecFailure {
+  constructor(readonly exitCode: number, readonly stderr: string, readonly stdout = "") {}
+}
+
 export type Answer = (query: Query) => unknown
 
 export interface Recorder {
@@ -91,6 +98,14 @@ export async function recordDagger(answer: Answer): Promise<Recorder> {
       if (value === undefined && query.leaf === "id") value = `${query.chain.at(-2)?.field ?? "object"}-id-${++counter}`
       if (value === undefined) throw new Error(`recorder: no answer for ${query.leaf} in ${text}`)
       if (value instanceof Error) throw value
+      if (value instanceof ExecFailure) {
+        const exec = [...query.chain].reverse().find((c) => c.field === "withExec")
+        const cmd = exec ? argValue(exec.args, "args") : []
+        throw new ClientError(
+          { status: 200, errors: [{ message: `process exited with ${value.exitCode}`, extensions: { _type: "EXEC_ERROR", cmd, exitCode: value.exitCode, stdout: value.stdout, stderr: value.stderr } }] } as never,
+          { query: text },
+        )
+      }
       return { [query.leaf]: value }
     },
   })
@@ -99,4 +114,31 @@ export async function recordDagger(answer: Answer): Promise<Recorder> {
     calls: (field) => queries.flatMap((q) => q.chain.filter((c) => c.field === field)),
     restore: () => connection.globalConnection.resetClient(),
   }
+}
+
+/**
+ * The value of one argument of a call, for strings, numbers and arrays of them:
+ * `argValue('(args: ["a","b]"], expand: true)', "args")` -> ["a", "b]"].
+ */
+export function argValue(args: string, name: string): unknown {
+  const start = args.search(new RegExp(`(?:^|[(,\\s])${name}: `))
+  if (start < 0) return undefined
+  let i = args.indexOf(`${name}: `, start) + name.length + 2
+  const from = i
+  let depth = 0
+  let inString = false
+  for (; i < args.length; i++) {
+    const ch = args[i]!
+    if (inString) {
+      if (ch === "\\") i++
+      else if (ch === '"') inString = false
+      continue
+    }
+    if (ch === '"') inString = true
+    else if (ch === "[" || ch === "{") depth++
+    else if (ch === "]" || ch === "}") depth--
+    else if ((ch === "," || ch === ")") && depth === 0) break
+    if (depth < 0) break
+  }
+  return JSON.parse(args.slice(from, i)) as unknown
 }

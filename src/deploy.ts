@@ -1,0 +1,69 @@
+/**
+ * Kubernetes delivery, the Dagger part: kubectl and helm run in containers pinned to the
+ * versions the tests use, with the kubeconfig and the pull-secret manifest mounted as Secrets.
+ * No secret value is ever in a command line, an environment variable or a layer.
+ */
+import { randomUUID } from "node:crypto"
+
+import { dag, ExecError, type Container, type Directory, type Secret } from "@dagger.io/dagger"
+
+import {
+  describeFailure, formatHelmReport, helmUpgradeArgs, kubectlApplyArgs, parseHelmReport, pullSecretManifest,
+  type HelmPlan, type HelmReport, type PullSecretPlan,
+} from "./kubernetes.js"
+
+/** kubectl 1.35.2, the version the tests run (registry.k8s.io's own image). */
+export const KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.35.2"
+/** Helm 4.1.4, the version the tests run. */
+export const HELM_IMAGE = "alpine/helm:4.1.4"
+
+const KUBECONFIG = "/run/secrets/kubeconfig"
+const CHART = "/work/chart"
+
+/**
+ * A container that can reach the cluster: the kubeconfig mounted as a Secret (readable by the
+ * image's user, only inside this container), and a run ID so the engine never serves a cached
+ * kubectl or helm result instead of running it again.
+ */
+function clusterClient(image: string, kubeconfig: Secret): Container {
+  return dag
+    .container()
+    .from(image)
+    .withMountedSecret(KUBECONFIG, kubeconfig, { mode: 0o444 })
+    .withEnvVariable("KUBECONFIG", KUBECONFIG)
+    .withEnvVariable("MEETINITY_RELEASE_RUN", randomUUID())
+}
+
+/** Runs the last exec of `container` and returns its stdout; a failure becomes an error a person can act on. */
+async function run(container: Container, what: string, namespace: string, lookAt: string): Promise<string> {
+  try {
+    return await container.stdout()
+  } catch (error) {
+    if (error instanceof ExecError) throw new Error(describeFailure(what, namespace, error.exitCode, error.stderr || error.stdout, lookAt))
+    throw error
+  }
+}
+
+/** Creates or updates the pull secret with `kubectl apply --server-side`; returns what kubectl said. */
+export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, token: Secret): Promise<string> {
+  const manifest = pullSecretManifest({ ...plan, token: await token.plaintext() })
+  const manifestSecret = dag.setSecret(`pull-secret-${plan.namespace}-${randomUUID()}`, JSON.stringify(manifest))
+  const path = "/run/secrets/pull-secret.json"
+  const container = clusterClient(KUBECTL_IMAGE, kubeconfig)
+    .withMountedSecret(path, manifestSecret, { mode: 0o444 })
+    .withExec(kubectlApplyArgs(path))
+  const out = await run(container, `kubectl apply of Secret ${plan.name}`, plan.namespace,
+    `Check that the kubeconfig's user may create and patch Secrets in ${plan.namespace} (kubectl auth can-i patch secrets -n ${plan.namespace}).`)
+  return out.trim()
+}
+
+/** `helm upgrade --install` of the chart; returns Helm's report of the release. */
+export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan): Promise<{ report: HelmReport; summary: string }> {
+  const container = clusterClient(HELM_IMAGE, kubeconfig)
+    .withDirectory(CHART, chart)
+    .withExec(helmUpgradeArgs(plan, CHART))
+  const out = await run(container, `helm upgrade --install of release ${plan.release} (${plan.image}:${plan.version})`, plan.namespace,
+    `Helm rolled the release back to its last good revision. Look at: helm history ${plan.release} -n ${plan.namespace}; kubectl get events -n ${plan.namespace} --sort-by=.lastTimestamp; kubectl describe pods -n ${plan.namespace}.`)
+  const report = parseHelmReport(out)
+  return { report, summary: formatHelmReport(report, plan) }
+}

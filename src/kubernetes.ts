@@ -1,0 +1,240 @@
+/**
+ * Kubernetes delivery, the pure part: the pull-secret manifest, the Helm argument list, the
+ * checks on every name and value, and the reading of Helm's report. No I/O here; the Dagger
+ * containers that run kubectl and helm live in deploy.ts.
+ */
+import { check, InvalidArgumentError } from "./errors.js"
+import { parseUsername, parseVersionTag } from "./naming.js"
+
+/** The namespaces a release rolls through, in order. */
+export const DEFAULT_NAMESPACES = ["meetinity-dev", "meetinity-staging", "meetinity-prod"]
+
+/** The chart values helmDeploy sets on every deploy (the example chart reads them). */
+export const VALUE_KEYS = {
+  repository: "global.image.repository",
+  tag: "global.image.tag",
+  pullSecret: "global.imagePullSecrets[0].name",
+} as const
+
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/
+
+/** A Kubernetes namespace: a DNS-1123 label (lower-case letters, digits, '-', at most 63). */
+export function parseNamespace(value: string, argument = "namespace"): string {
+  check(DNS_LABEL.test(value), argument, value, "is not a Kubernetes namespace: expected a DNS-1123 label, lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (e.g. meetinity-dev)")
+  return value
+}
+
+/** An ordered list of distinct namespaces, at least one. */
+export function parseNamespaces(values: readonly string[], argument = "namespaces"): string[] {
+  check(values.length > 0, argument, values, "is empty: expected at least one namespace (e.g. meetinity-dev,meetinity-staging,meetinity-prod)")
+  const seen = new Set<string>()
+  for (const value of values) {
+    parseNamespace(value, argument)
+    check(!seen.has(value), argument, value, "is listed twice: expected each namespace once, in rollout order")
+    seen.add(value)
+  }
+  return [...values]
+}
+
+/** A Kubernetes object name (Secret): a DNS-1123 subdomain. */
+export function parseObjectName(value: string, argument = "name"): string {
+  check(DNS_SUBDOMAIN.test(value), argument, value, "is not a Kubernetes object name: expected a DNS-1123 subdomain, lower-case letters, digits, '-' and '.', at most 253 characters (e.g. ghcr-pull-secret)")
+  return value
+}
+
+/** A Helm release name: a DNS-1123 label of at most 53 characters (Helm's own limit). */
+export function parseReleaseName(value: string, argument = "release"): string {
+  check(DNS_LABEL.test(value) && value.length <= 53, argument, value, "is not a Helm release name: expected lower-case letters, digits and '-', starting and ending with a letter or digit, at most 53 characters (e.g. meetinity)")
+  return value
+}
+
+/** The registry server a pull secret is for: `ghcr.io`, `host:port`, or a URL. */
+export function parseServer(value: string, argument = "server"): string {
+  check(/^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/\S*)?$/.test(value), argument, value, "is not a registry server: expected a host with an optional port (e.g. ghcr.io)")
+  return value
+}
+
+/** A Go duration as Helm's --timeout takes it: `10m`, `90s`, `1h30m`. */
+export function parseTimeout(value: string, argument = "timeout"): string {
+  check(/^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$/.test(value) && !/^0+(?:\.0+)?[a-zµ]+$/.test(value), argument, value, "is not a duration: expected a positive Go duration such as 10m, 90s or 1h30m")
+  return value
+}
+
+/** An image repository without tag or digest: `ghcr.io/meetinity/api-gateway`. */
+export function parseImageRepositoryRef(value: string, argument = "image"): string {
+  const component = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*"
+  const ok = new RegExp(`^[a-z0-9.-]+(?::[0-9]{1,5})?(?:/${component})+$`).test(value)
+  const hint = value.includes("@") || /:[^/]*$/.test(value.replace(/^[^/]*\//, ""))
+    ? "; leave the tag off, the version is set from --version"
+    : ""
+  check(ok, argument, value, `is not an image repository: expected registry/owner/name in lower case, without tag or digest (e.g. ghcr.io/meetinity/api-gateway)${hint}`)
+  return value
+}
+
+/**
+ * Extra chart values, each `key=value` as `helm --set` takes them. Keys that helmDeploy sets
+ * itself are refused: the version must be the one that rolls through every namespace.
+ */
+export function parseSetValues(values: readonly string[], argument = "set"): string[] {
+  const reserved = new Set<string>(Object.values(VALUE_KEYS))
+  for (const value of values) {
+    const match = /^([A-Za-z0-9_.\-[\]\\/]+)=(.*)$/s.exec(value)
+    check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3)")
+    const key = match![1]!
+    if (reserved.has(key) || key.startsWith("global.imagePullSecrets")) {
+      throw new InvalidArgumentError(argument, value, `sets ${key}, which helmDeploy sets itself from --image, --version and --pull-secret-name: use those instead`)
+    }
+  }
+  return [...values]
+}
+
+/** The Secret `kubectl create secret docker-registry` makes, as an object to apply. */
+export interface PullSecretManifest {
+  apiVersion: "v1"
+  kind: "Secret"
+  metadata: { name: string; namespace: string; labels: Record<string, string> }
+  type: "kubernetes.io/dockerconfigjson"
+  data: { ".dockerconfigjson": string }
+}
+
+/**
+ * The pull secret for `server`: `.dockerconfigjson` holds `auths.<server>` with `username`,
+ * `password` and `auth` (base64 of `username:password`), byte for byte as kubectl writes it.
+ */
+export function pullSecretManifest(input: { name: string; namespace: string; server: string; username: string; token: string }): PullSecretManifest {
+  const dockerConfig = {
+    auths: {
+      [input.server]: {
+        username: input.username,
+        password: input.token,
+        auth: Buffer.from(`${input.username}:${input.token}`).toString("base64"),
+      },
+    },
+  }
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels: { "app.kubernetes.io/managed-by": "meetinity-release" },
+    },
+    type: "kubernetes.io/dockerconfigjson",
+    data: { ".dockerconfigjson": Buffer.from(JSON.stringify(dockerConfig)).toString("base64") },
+  }
+}
+
+/** Checked arguments of a pull-secret refresh (everything but the secrets themselves). */
+export interface PullSecretPlan {
+  readonly namespace: string
+  readonly name: string
+  readonly server: string
+  readonly username: string
+}
+
+export function planPullSecret(args: { namespace: string; name: string; server: string; username: string }, names: { username?: string } = {}): PullSecretPlan {
+  return {
+    namespace: parseNamespace(args.namespace),
+    name: parseObjectName(args.name),
+    server: parseServer(args.server),
+    username: parseUsername(args.username, names.username ?? "username"),
+  }
+}
+
+/** The kubectl command that applies the manifest file: server-side, so no copy of the data lands in an annotation. */
+export function kubectlApplyArgs(manifestPath: string): string[] {
+  return ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", manifestPath]
+}
+
+/** Checked arguments of a Helm deploy. */
+export interface HelmPlan {
+  readonly release: string
+  readonly namespace: string
+  readonly image: string
+  readonly version: string
+  readonly pullSecretName: string
+  readonly timeout: string
+  readonly historyMax: number
+  readonly set: string[]
+}
+
+export function planHelm(args: { release: string; namespace: string; image: string; version: string; pullSecretName: string; timeout: string; set: string[]; historyMax?: number }, names: { release?: string } = {}): HelmPlan {
+  const historyMax = args.historyMax ?? 10
+  check(Number.isInteger(historyMax) && historyMax >= 0, "historyMax", historyMax, "is not a revision count: expected a whole number, 0 for no limit")
+  return {
+    release: parseReleaseName(args.release, names.release ?? "release"),
+    namespace: parseNamespace(args.namespace),
+    image: parseImageRepositoryRef(args.image),
+    version: parseVersionTag(args.version).tag,
+    pullSecretName: parseObjectName(args.pullSecretName, "pullSecretName"),
+    timeout: parseTimeout(args.timeout),
+    historyMax,
+    set: parseSetValues(args.set),
+  }
+}
+
+/**
+ * `helm upgrade --install` for a plan: creates the namespace when missing, waits for the
+ * rollout (watcher), rolls back and cleans up on failure, prints the release as JSON. The
+ * user's values come first; the image, version and pull-secret values last, so they win.
+ */
+export function helmUpgradeArgs(plan: HelmPlan, chartPath: string): string[] {
+  return [
+    "helm", "upgrade", "--install", plan.release, chartPath,
+    "--namespace", plan.namespace,
+    "--create-namespace",
+    "--wait=watcher",
+    "--rollback-on-failure",
+    "--cleanup-on-fail",
+    "--timeout", plan.timeout,
+    "--history-max", String(plan.historyMax),
+    "--output", "json",
+    ...plan.set.flatMap((value) => ["--set", value]),
+    "--set", `${VALUE_KEYS.repository}=${plan.image}`,
+    "--set", `${VALUE_KEYS.tag}=${plan.version}`,
+    "--set", `${VALUE_KEYS.pullSecret}=${plan.pullSecretName}`,
+  ]
+}
+
+/** What Helm reported about a release, from `--output json`. */
+export interface HelmReport {
+  readonly release: string
+  readonly namespace: string
+  readonly revision: number
+  readonly status: string
+  readonly chart: string
+  readonly manifest: string
+}
+
+export function parseHelmReport(stdout: string): HelmReport {
+  const start = stdout.indexOf("{")
+  let parsed: {
+    name?: string; namespace?: string; version?: number; info?: { status?: string }
+    chart?: { metadata?: { name?: string; version?: string } }; manifest?: string
+  }
+  try {
+    parsed = JSON.parse(stdout.slice(start)) as typeof parsed
+  } catch {
+    throw new Error(`helm printed no release JSON; its output began: ${JSON.stringify(stdout.slice(0, 200))}`)
+  }
+  return {
+    release: parsed.name ?? "",
+    namespace: parsed.namespace ?? "",
+    revision: parsed.version ?? 0,
+    status: parsed.info?.status ?? "unknown",
+    chart: `${parsed.chart?.metadata?.name ?? "?"}-${parsed.chart?.metadata?.version ?? "?"}`,
+    manifest: parsed.manifest ?? "",
+  }
+}
+
+/** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.1.0, image ...:v1.4.2)`. */
+export function formatHelmReport(report: HelmReport, plan: HelmPlan): string {
+  return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version})`
+}
+
+/** A failed helm or kubectl run, in words: what ran, where, what it said, what to look at. */
+export function describeFailure(what: string, namespace: string, exitCode: number | undefined, stderr: string, lookAt: string): string {
+  const said = stderr.trim().split("\n").filter(Boolean).slice(-8).join("\n  ")
+  return `${what} in namespace ${namespace} failed${exitCode === undefined ? "" : ` (exit code ${exitCode})`}${said ? `:\n  ${said}` : ""}\n${lookAt}`
+}

@@ -1,0 +1,223 @@
+/**
+ * pullSecret, helmDeploy and release without an engine or a cluster: the test answers the SDK's
+ * queries. kubectl's input is checked against real `kubectl create secret docker-registry`;
+ * helm's recorded argument list is run by real Helm 4 (`--dry-run=client`, in-memory driver)
+ * and its output handed back, so the module parses what Helm really prints.
+ */
+import { resolve } from "node:path"
+
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
+import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
+
+import { MeetinityRelease } from "../src/index.js"
+import { argValue, ExecFailure, recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { publishAnswer } from "./support/engine.js"
+import { OciPusher } from "./support/oci.js"
+import { startRegistry, type RunningRegistry } from "./support/registry.js"
+import { helm, kubectl } from "./support/tools.js"
+
+const READER_TOKEN = "ghp_R3ader-T0ken:with/odd\"chars"
+const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
+const KUBECONFIG_ID = "SecretID-kubeconfig"
+const CHART = resolve("examples/meetinity")
+
+let registry: RunningRegistry
+let push: OciPusher
+let recorder: Recorder | undefined
+
+beforeAll(async () => {
+  registry = await startRegistry()
+  push = new OciPusher(registry.url)
+})
+afterAll(() => registry?.stop())
+afterEach(() => recorder?.restore())
+
+interface EngineLog {
+  /** Secrets the module created with setSecret, by the ID the engine gave them. */
+  secrets: Map<string, string>
+  /** What ran, in order: "kubectl <namespace>" or "helm <namespace>". */
+  runs: string[]
+}
+
+function fakeEngine(options: { failHelmIn?: string; seed?: string } = {}) {
+  const log: EngineLog = { secrets: new Map(), runs: [] }
+  let secretCounter = 0
+  const answer = async (query: Query) => {
+    const first = query.chain[0]!
+    if (query.leaf === "plaintext") {
+      const id = argValue(first.args, "id")
+      return id === "SecretID-reader" ? READER_TOKEN : id === "SecretID-push" ? PUSH_TOKEN : new Error(`unexpected plaintext read of ${String(id)}`)
+    }
+    if (first.field === "setSecret" && query.leaf === "id") {
+      const id = `setSecret-${++secretCounter}`
+      log.secrets.set(id, argValue(first.args, "plaintext") as string)
+      return id
+    }
+    if (query.leaf === "publish") return publishAnswer(push, options.seed ?? "release", query)
+    if (query.leaf === "stdout") {
+      const execArgs = argValue(query.chain.find((c) => c.field === "withExec")!.args, "args") as string[]
+      const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
+      expect(mounts).toContainEqual({ path: "/run/secrets/kubeconfig", source: KUBECONFIG_ID })
+      if (execArgs[0] === "kubectl") {
+        const manifestMount = mounts.find((m) => m.path === "/run/secrets/pull-secret.json")!
+        const manifest = JSON.parse(log.secrets.get(manifestMount.source as string)!) as { metadata: { name: string; namespace: string } }
+        log.runs.push(`kubectl ${manifest.metadata.namespace}`)
+        return `secret/${manifest.metadata.name} serverside-applied\n`
+      }
+      if (execArgs[0] === "helm") {
+        const namespace = execArgs[execArgs.indexOf("--namespace") + 1]!
+        log.runs.push(`helm ${namespace}`)
+        if (namespace === options.failHelmIn) {
+          return new ExecFailure(1, "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set")
+        }
+        const real = helm([...execArgs.slice(1).map((a) => (a === "/work/chart" ? CHART : a)), "--dry-run=client"])
+        if (real.status !== 0) return new ExecFailure(real.status, real.stderr)
+        return real.stdout
+      }
+    }
+    return undefined
+  }
+  return { answer, log }
+}
+
+const kubeconfig = () => dag.loadSecretFromID(KUBECONFIG_ID as SecretID)
+const readerToken = () => dag.loadSecretFromID("SecretID-reader" as SecretID)
+const chart = () => dag.loadDirectoryFromID("DirectoryID-chart" as DirectoryID)
+
+/** Every query outside setSecret: none may carry the token, plain or base64. */
+function expectNoSecretOutsideSetSecret(queries: Query[], token: string, username: string) {
+  const forms = [token, Buffer.from(token).toString("base64"), Buffer.from(`${username}:${token}`).toString("base64"), JSON.stringify(token).slice(1, -1)]
+  for (const query of queries.filter((q) => q.chain[0]!.field !== "setSecret")) {
+    for (const form of forms) expect(query.text).not.toContain(form)
+  }
+}
+
+describe("pullSecret", () => {
+  test("applies kubectl's own docker-registry secret, server-side, from a mounted Secret; the token is only in setSecret", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    const out = await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-dev", "reader-bot", readerToken())
+    expect(out).toBe("secret/ghcr-pull-secret serverside-applied")
+
+    const [manifestText] = [...engine.log.secrets.values()]
+    const manifest = JSON.parse(manifestText!) as { data: Record<string, string>; metadata: { namespace: string; name: string } }
+    const real = kubectl(["create", "secret", "docker-registry", "ghcr-pull-secret", "-n", "meetinity-dev", "--docker-server", "ghcr.io",
+      "--docker-username", "reader-bot", "--docker-password", READER_TOKEN, "--dry-run=client", "-o", "json"])
+    expect(manifest.data).toEqual((JSON.parse(real.stdout) as { data: unknown }).data)
+    expect(manifest.metadata).toMatchObject({ name: "ghcr-pull-secret", namespace: "meetinity-dev" })
+
+    const exec = argValue(recorder.calls("withExec")[0]!.args, "args")
+    expect(exec).toEqual(["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", "/run/secrets/pull-secret.json"])
+    expect(recorder.calls("from").map((c) => argValue(c.args, "address"))).toEqual(["registry.k8s.io/kubectl:v1.35.2"])
+    expect(recorder.calls("withEnvVariable").map((c) => argValue(c.args, "name"))).toEqual(expect.arrayContaining(["KUBECONFIG", "MEETINITY_RELEASE_RUN"]))
+    expectNoSecretOutsideSetSecret(recorder.queries, READER_TOKEN, "reader-bot")
+  })
+
+  test("a kubectl failure names the namespace and what to check", async () => {
+    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? READER_TOKEN : q.leaf === "stdout" ? new ExecFailure(1, 'Error from server (Forbidden): secrets "ghcr-pull-secret" is forbidden') : undefined))
+    await expect(new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-prod", "reader-bot", readerToken()))
+      .rejects.toThrow(/kubectl apply of Secret ghcr-pull-secret in namespace meetinity-prod failed \(exit code 1\):\n {2}Error from server \(Forbidden\)[\s\S]*kubectl auth can-i patch secrets -n meetinity-prod/)
+  })
+
+  test.each([
+    ["namespace", ["Meetinity", "bot", "ghcr-pull-secret", "ghcr.io"], /namespace "Meetinity"/],
+    ["username", ["meetinity-dev", "bad user", "ghcr-pull-secret", "ghcr.io"], /username "bad user"/],
+    ["name", ["meetinity-dev", "bot", "Pull_Secret", "ghcr.io"], /name "Pull_Secret"/],
+    ["server", ["meetinity-dev", "bot", "ghcr-pull-secret", "not a host"], /server "not a host"/],
+  ])("bad %s: refused before any query", async (_name, [namespace, username, name, server], message) => {
+    recorder = await recordDagger(() => undefined)
+    await expect(new MeetinityRelease().pullSecret(kubeconfig(), namespace!, username!, readerToken(), name, server)).rejects.toThrow(message)
+    expect(recorder.queries).toEqual([])
+  })
+})
+
+describe("helmDeploy", () => {
+  test("runs helm upgrade --install directly (no shell) in the pinned Helm image and reports the revision", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    const out = await new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-staging", "v1.4.2", "ghcr.io/meetinity/api-gateway", "meetinity", "ghcr-pull-secret", "5m", ["api-gateway.replicaCount=2"])
+    expect(out).toBe("release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.1.0, image ghcr.io/meetinity/api-gateway:v1.4.2)")
+    expect(recorder.calls("from").map((c) => argValue(c.args, "address"))).toEqual(["alpine/helm:4.1.4"])
+    const exec = argValue(recorder.calls("withExec")[0]!.args, "args") as string[]
+    expect(exec.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
+    expect(recorder.calls("withDirectory").map((c) => [argValue(c.args, "path"), argValue(c.args, "source")])).toEqual([["/work/chart", "DirectoryID-chart"]])
+    expect(engine.log.runs).toEqual(["helm meetinity-staging"])
+  })
+
+  test("a Helm failure names the namespace, the release, Helm's message and where to look", async () => {
+    const engine = fakeEngine({ failHelmIn: "meetinity-staging" })
+    recorder = await recordDagger(engine.answer)
+    const attempt = new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-staging", "v1.4.2", "ghcr.io/meetinity/api-gateway")
+    await expect(attempt).rejects.toThrow(/helm upgrade --install of release meetinity \(ghcr.io\/meetinity\/api-gateway:v1.4.2\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*UPGRADE FAILED[\s\S]*helm history meetinity -n meetinity-staging/)
+  })
+
+  test.each([
+    ["namespace", { namespace: "Prod" }, /namespace "Prod"/],
+    ["version", { version: "1.4.2" }, /version "1.4.2" is not a version tag/],
+    ["set", { set: ["nokey"] }, /set "nokey"/],
+    ["timeout", { timeout: "ten minutes" }, /timeout "ten minutes"/],
+    ["image", { image: "ghcr.io/meetinity/api-gateway:v1" }, /image "ghcr.io\/meetinity\/api-gateway:v1"/],
+  ])("bad %s: refused before any query", async (_name, overrides, message) => {
+    recorder = await recordDagger(() => undefined)
+    const a = { namespace: "meetinity-dev", version: "v1.4.2", image: "ghcr.io/meetinity/api-gateway", timeout: "10m", set: [] as string[], ...overrides }
+    await expect(new MeetinityRelease().helmDeploy(chart(), kubeconfig(), a.namespace, a.version, a.image, "meetinity", "ghcr-pull-secret", a.timeout, a.set)).rejects.toThrow(message)
+    expect(recorder.queries).toEqual([])
+  })
+})
+
+describe("release", () => {
+  const run = (namespaces?: string[], overrides: { ref?: string; readerUsername?: string } = {}) =>
+    new MeetinityRelease().release(
+      dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID), overrides.ref ?? "release/v1.4.2", "0123abc", "Meetinity", "ci-bot",
+      dag.loadSecretFromID("SecretID-push" as SecretID), chart(), kubeconfig(), overrides.readerUsername ?? "reader-bot", readerToken(),
+      "api-gateway", registry.url, "Dockerfile", ["linux/amd64"], [], namespaces,
+    )
+
+  test("publishes once, then pull secret and Helm per namespace: dev, then staging, then prod, same version", async () => {
+    const engine = fakeEngine({ seed: "ordered" })
+    recorder = await recordDagger(engine.answer)
+    const summary = await run()
+    expect(recorder.calls("publish")).toHaveLength(1)
+    expect(engine.log.runs).toEqual([
+      "kubectl meetinity-dev", "helm meetinity-dev",
+      "kubectl meetinity-staging", "helm meetinity-staging",
+      "kubectl meetinity-prod", "helm meetinity-prod",
+    ])
+    const tags = recorder.calls("withExec").map((c) => argValue(c.args, "args") as string[]).filter((a) => a[0] === "helm")
+      .map((a) => a.find((x) => x.startsWith("global.image.tag=")))
+    expect(tags).toEqual(["global.image.tag=v1.4.2", "global.image.tag=v1.4.2", "global.image.tag=v1.4.2"])
+    expect(summary).toMatch(new RegExp([
+      "^published:",
+      `  ${registry.host}/meetinity/api-gateway:v1\\.4\\.2@sha256:[0-9a-f]{64}`,
+      `  ${registry.host}/meetinity/api-gateway:sha-0123abc@sha256:[0-9a-f]{64}`,
+      "deployed v1\\.4\\.2:",
+      "  meetinity-dev: revision 1 \\(pending-install\\)",
+      "  meetinity-staging: revision 1 \\(pending-install\\)",
+      "  meetinity-prod: revision 1 \\(pending-install\\)$",
+    ].join("\n")))
+    expectNoSecretOutsideSetSecret(recorder.queries, READER_TOKEN, "reader-bot")
+    for (const query of recorder.queries) expect(query.text).not.toContain(PUSH_TOKEN)
+  })
+
+  test("staging's Helm fails: prod is never touched and the error names staging and Helm's message", async () => {
+    const engine = fakeEngine({ failHelmIn: "meetinity-staging", seed: "stops" })
+    recorder = await recordDagger(engine.answer)
+    // A new version: v1.4.2 is already published by the test above, at another digest.
+    const attempt = run(undefined, { ref: "release/v1.5.0" })
+    await expect(attempt).rejects.toThrow(/release v1\.5\.0 stopped at namespace meetinity-staging: helm upgrade --install[\s\S]*UPGRADE FAILED[\s\S]*deployed before it: meetinity-dev \(revision 1\)\nnot touched: meetinity-prod/)
+    expect(engine.log.runs).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
+    expect(recorder.queries.some((q) => q.text.includes("meetinity-prod"))).toBe(false)
+  })
+
+  test.each([
+    ["a bad ref", undefined, { ref: "release/v1.4" }, /ref "release\/v1.4"/],
+    ["a bad namespace among good ones", ["meetinity-dev", "Staging"], {}, /namespaces "Staging" is not a Kubernetes namespace/],
+    ["a repeated namespace", ["meetinity-dev", "meetinity-dev"], {}, /namespaces "meetinity-dev" is listed twice/],
+    ["no namespace", [], {}, /namespaces \[\] is empty/],
+    ["a bad reader username", undefined, { readerUsername: "" }, /readerUsername "" is not a user name/],
+  ])("%s: nothing is built, published or deployed", async (_name, namespaces, overrides, message) => {
+    recorder = await recordDagger(() => undefined)
+    await expect(run(namespaces, overrides)).rejects.toThrow(message)
+    expect(recorder.queries).toEqual([])
+  })
+})

@@ -1,0 +1,149 @@
+/**
+ * The Kubernetes core against the real programs: the pull-secret manifest against
+ * `kubectl create secret docker-registry`, the Helm argument list through real Helm 4
+ * (lint, template, and `upgrade --install --dry-run=client` with the in-memory driver).
+ */
+import { resolve } from "node:path"
+
+import { describe, expect, test } from "vitest"
+import { parseAllDocuments } from "yaml"
+
+import {
+  DEFAULT_NAMESPACES, helmUpgradeArgs, parseHelmReport, planHelm, planPullSecret, pullSecretManifest, VALUE_KEYS,
+  type HelmPlan,
+} from "../src/kubernetes.js"
+import { helm, kubectl } from "./support/tools.js"
+
+const CHART = resolve("examples/meetinity")
+
+const decode = (b64: string) => JSON.parse(Buffer.from(b64, "base64").toString("utf8")) as unknown
+
+describe("pull secret manifest = kubectl create secret docker-registry", () => {
+  test.each([
+    ["ghcr with a classic PAT", "ghcr.io", "meetinity-bot", "ghp_0123456789abcdefABCDEF0123456789abcd"],
+    ["server with port", "registry.example.com:5000", "reader", "s3cr3t"],
+    ["http URL server", "http://127.0.0.1:5000", "local", "x"],
+    ["token with quotes, backslash, colon and unicode", "ghcr.io", "user.name", 'p@ss:w"o\\rd/ü€ and space'],
+    ["user with @ and +", "ghcr.io", "bot+ci@example.com", "github_pat_11AAAA_bbbb"],
+  ])("%s", (_name, server, username, token) => {
+    const ours = pullSecretManifest({ name: "ghcr-pull-secret", namespace: "meetinity-dev", server, username, token })
+    const real = kubectl(["create", "secret", "docker-registry", "ghcr-pull-secret", "--namespace", "meetinity-dev",
+      "--docker-server", server, "--docker-username", username, "--docker-password", token, "--dry-run=client", "-o", "json"])
+    expect(real.stderr).toBe("")
+    const theirs = JSON.parse(real.stdout) as { type: string; kind: string; apiVersion: string; metadata: { name: string; namespace: string }; data: Record<string, string> }
+    expect(ours.type).toBe(theirs.type)
+    expect(ours.kind).toBe(theirs.kind)
+    expect(ours.apiVersion).toBe(theirs.apiVersion)
+    expect(ours.metadata).toMatchObject(theirs.metadata)
+    expect(Object.keys(ours.data)).toEqual(Object.keys(theirs.data))
+    expect(decode(ours.data[".dockerconfigjson"])).toEqual(decode(theirs.data[".dockerconfigjson"]!))
+    expect(ours.data[".dockerconfigjson"]).toBe(theirs.data[".dockerconfigjson"])
+  })
+})
+
+const basePlan = (overrides: Partial<Parameters<typeof planHelm>[0]> = {}): HelmPlan =>
+  planHelm({ release: "meetinity", namespace: "meetinity-dev", image: "ghcr.io/meetinity/api-gateway", version: "v1.4.2", pullSecretName: "ghcr-pull-secret", timeout: "10m", set: [], ...overrides })
+
+describe("helm argument list", () => {
+  test.each([
+    ["defaults", {}, ["--namespace", "meetinity-dev", "--timeout", "10m", "--history-max", "10", "--set", "global.image.tag=v1.4.2"]],
+    ["pre-release in prod", { namespace: "meetinity-prod", version: "v2.0.0-rc.1" }, ["--namespace", "meetinity-prod", "--set", "global.image.tag=v2.0.0-rc.1"]],
+    ["other pull secret", { pullSecretName: "regcred" }, ["--set", "global.imagePullSecrets[0].name=regcred"]],
+    ["longer timeout, unlimited history", { timeout: "1h30m", historyMax: 0 }, ["--timeout", "1h30m", "--history-max", "0"]],
+    ["user values", { set: ["api-gateway.replicaCount=3", "a.b=c"] }, ["--set", "api-gateway.replicaCount=3", "--set", "a.b=c"]],
+  ])("%s", (_name, overrides, expectedRun) => {
+    const args = helmUpgradeArgs(basePlan(overrides), "/work/chart")
+    expect(args.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
+    expect(args).toEqual(expect.arrayContaining(["--create-namespace", "--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json"]))
+    // Each expected flag is followed by its value.
+    for (let i = 0; i < expectedRun.length; i += 2) {
+      const pairs = args.flatMap((arg, j) => (arg === expectedRun[i] ? [args[j + 1]] : []))
+      expect(pairs, `${expectedRun[i]} ${expectedRun[i + 1]}`).toContain(expectedRun[i + 1])
+    }
+    // Our three values come last, so a chart default or user value can never override the version.
+    expect(args.slice(-6)).toEqual(["--set", `${VALUE_KEYS.repository}=${basePlan(overrides).image}`, "--set", `${VALUE_KEYS.tag}=${basePlan(overrides).version}`, "--set", `${VALUE_KEYS.pullSecret}=${basePlan(overrides).pullSecretName}`])
+  })
+
+  test.each([
+    ["namespace with upper case", { namespace: "Meetinity-Dev" }, /namespace "Meetinity-Dev" is not a Kubernetes namespace: expected a DNS-1123 label/],
+    ["namespace too long", { namespace: "a".repeat(64) }, /namespace "a{64}" is not a Kubernetes namespace/],
+    ["namespace ending in -", { namespace: "dev-" }, /namespace "dev-"/],
+    ["version without v", { version: "1.4.2" }, /version "1.4.2" is not a version tag: expected vX.Y.Z/],
+    ["version with build metadata", { version: "v1.4.2+5" }, /version "v1.4.2\+5"/],
+    ["image with tag", { image: "ghcr.io/meetinity/api-gateway:v1.4.2" }, /image "ghcr.io\/meetinity\/api-gateway:v1.4.2" is not an image repository.*leave the tag off/],
+    ["image with digest", { image: "ghcr.io/meetinity/api@sha256:00" }, /image ".*" is not an image repository/],
+    ["image in upper case", { image: "ghcr.io/Meetinity/api" }, /image "ghcr.io\/Meetinity\/api" is not an image repository/],
+    ["set without =", { set: ["replicaCount"] }, /set "replicaCount" is not a chart value: expected key=value/],
+    ["set overriding the version", { set: ["global.image.tag=latest"] }, /set "global.image.tag=latest" sets global.image.tag, which helmDeploy sets itself/],
+    ["set overriding pull secrets", { set: ["global.imagePullSecrets[1].name=x"] }, /sets global.imagePullSecrets\[1\].name/],
+    ["timeout without unit", { timeout: "600" }, /timeout "600" is not a duration: expected a positive Go duration/],
+    ["zero timeout", { timeout: "0s" }, /timeout "0s" is not a duration/],
+    ["release with underscore", { release: "meet_inity" }, /release "meet_inity" is not a Helm release name/],
+    ["release too long", { release: "a".repeat(54) }, /release "a{54}" is not a Helm release name/],
+    ["bad pull secret name", { pullSecretName: "GHCR" }, /pullSecretName "GHCR" is not a Kubernetes object name/],
+    ["negative history", { historyMax: -1 }, /historyMax -1 is not a revision count/],
+  ])("%s is refused", (_name, overrides, message) => {
+    expect(() => basePlan(overrides)).toThrow(message)
+  })
+
+  test.each([
+    ["namespace", { namespace: "prod env" }, /namespace "prod env"/],
+    ["secret name", { name: "Ghcr_Pull" }, /name "Ghcr_Pull" is not a Kubernetes object name/],
+    ["server", { server: "ghcr io" }, /server "ghcr io" is not a registry server/],
+    ["username", { username: "" }, /username "" is not a user name/],
+  ])("pull secret: bad %s is refused", (_name, overrides, message) => {
+    expect(() => planPullSecret({ namespace: "meetinity-dev", name: "ghcr-pull-secret", server: "ghcr.io", username: "bot", ...overrides })).toThrow(message)
+  })
+})
+
+interface Rendered {
+  kind: string
+  metadata: { name: string }
+  spec?: { template?: { spec?: { imagePullSecrets?: { name: string }[]; containers?: { image: string }[] } } }
+}
+
+function renderedObjects(manifest: string): Rendered[] {
+  return parseAllDocuments(manifest).map((doc) => doc.toJS() as Rendered).filter(Boolean)
+}
+
+describe("the example umbrella chart under real Helm 4", () => {
+  test("helm lint passes with the values helmDeploy sets", () => {
+    const plan = basePlan()
+    const sets = helmUpgradeArgs(plan, CHART).flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
+    const result = helm(["lint", CHART, "--strict", ...sets])
+    expect(result.stderr + result.stdout).toContain("1 chart(s) linted, 0 chart(s) failed")
+    expect(result.status).toBe(0)
+  })
+
+  test("helm template without the image values fails with the chart's own message", () => {
+    const result = helm(["template", "meetinity", CHART])
+    expect(result.status).not.toBe(0)
+    expect(result.stderr).toContain("global.image.repository is required")
+  })
+
+  test.each(DEFAULT_NAMESPACES)("helm upgrade --install --dry-run=client into %s renders <image>:<version> with the pull secret", (namespace) => {
+    const plan = basePlan({ namespace, version: "v1.4.2", set: ["api-gateway.replicaCount=3"] })
+    const [, ...args] = helmUpgradeArgs(plan, CHART)
+    const result = helm([...args, "--dry-run=client"])
+    expect(result.stderr).toBe("")
+    expect(result.status).toBe(0)
+    const report = parseHelmReport(result.stdout)
+    expect(report).toMatchObject({ release: "meetinity", namespace, revision: 1, status: "pending-install", chart: "meetinity-0.1.0" })
+    const deployments = renderedObjects(report.manifest).filter((o) => o.kind === "Deployment")
+    expect(deployments.map((d) => d.metadata.name)).toEqual(["meetinity-api-gateway"])
+    const pod = deployments[0]!.spec!.template!.spec!
+    expect(pod.containers!.map((c) => c.image)).toEqual(["ghcr.io/meetinity/api-gateway:v1.4.2"])
+    expect(pod.imagePullSecrets).toEqual([{ name: "ghcr-pull-secret" }])
+    expect((deployments[0] as unknown as { spec: { replicas: number } }).spec.replicas).toBe(3)
+  })
+
+  test("helm template renders the same image for every namespace", () => {
+    const images = DEFAULT_NAMESPACES.map((namespace) => {
+      const sets = helmUpgradeArgs(basePlan({ namespace }), CHART).flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
+      const result = helm(["template", "meetinity", CHART, "--namespace", namespace, ...sets])
+      expect(result.status).toBe(0)
+      return renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image
+    })
+    expect(new Set(images)).toEqual(new Set(["ghcr.io/meetinity/api-gateway:v1.4.2"]))
+  })
+})

@@ -1,0 +1,48 @@
+/** The helm and kubectl binaries the tests run (ci/tools.mjs puts them in .cache/tools). */
+import { execFileSync, spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+
+const dir = resolve(".cache", "tools")
+
+function tool(name: "helm" | "kubectl"): string {
+  const path = join(dir, name)
+  if (!existsSync(path)) execFileSync("npx", ["zx", "ci/tools.mjs"], { stdio: "inherit" })
+  return path
+}
+
+export const helmPath = () => tool("helm")
+export const kubectlPath = () => tool("kubectl")
+
+export interface RunResult {
+  status: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs helm offline: the in-memory storage driver, starting empty, and no cluster. */
+export function helm(args: string[]): RunResult {
+  const home = mkdtempSync(join(tmpdir(), "helm-"))
+  const memory = join(home, "memory-driver-data")
+  writeFileSync(memory, "")
+  const result = spawnSync(helmPath(), args, {
+    encoding: "utf8",
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: home,
+      HELM_DRIVER: "memory",
+      HELM_MEMORY_DRIVER_DATA: memory,
+      HELM_CACHE_HOME: join(home, "cache"),
+      HELM_CONFIG_HOME: join(home, "config"),
+      HELM_DATA_HOME: join(home, "data"),
+      KUBECONFIG: join(home, "no-kubeconfig"),
+    },
+  })
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
+}
+
+export function kubectl(args: string[]): RunResult {
+  const result = spawnSync(kubectlPath(), args, { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() } })
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
+}
