@@ -1,0 +1,215 @@
+/**
+ * The retention planner: a pure function from (package versions, the manifests read so far,
+ * policy, now) to a typed plan that gives every version its tags, a decision and the reason.
+ * Nothing here reads the network or the clock; the adapters feed it.
+ *
+ * Policy (../shared/spec/module-api.md):
+ * - images whose tags are all `sha-<hex>` build tags: the newest `keep` (by created_at, then id)
+ *   are kept, older ones are deleted;
+ * - images with a semantic version tag, or with any other tag (`latest`), are kept;
+ * - what a kept image needs is kept: the children of a kept index (platform manifests, buildx
+ *   attestation manifests), even when untagged or shared with a deleted index, and its
+ *   signatures and attestations (`sha256-<hex>[.sig|.att|.sbom]` tags, referrers naming it);
+ * - untagged versions nothing kept refers to are deleted;
+ * - the package's last version is never deleted (GitHub refuses).
+ */
+import { BUILD_TAG, isVersionTag } from "../naming.js"
+import { INDEX_MEDIA_TYPES, type ManifestJson } from "../registry.js"
+import type { PackageVersion } from "../github.js"
+
+export interface RetentionPolicy {
+  /** How many of the newest sha-only images to keep. */
+  readonly keep: number
+  /** Versions younger than this many minutes are never deleted (a push may be under way). */
+  readonly graceMinutes: number
+}
+
+/** What a version is, from its tags alone. */
+export type VersionKind =
+  | "release" // carries a semantic version tag
+  | "build" // every tag is sha-<hex>
+  | "tagged" // carries some other tag (latest, main, ...)
+  | "referrer" // only sha256-<hex>[.sig|.att|.sbom] tags: belongs to the digest it names
+  | "untagged"
+
+export type Decision = "keep" | "delete"
+
+export interface PlannedVersion {
+  readonly id: number
+  readonly digest: string
+  readonly tags: readonly string[]
+  readonly createdAt: string
+  readonly kind: VersionKind
+  readonly decision: Decision
+  readonly reason: string
+}
+
+export interface RetentionPlan {
+  readonly policy: RetentionPolicy
+  /** Every version, newest first. */
+  readonly versions: readonly PlannedVersion[]
+  /** The versions to delete, in the order to delete them: parents before children. */
+  readonly deletions: readonly PlannedVersion[]
+}
+
+const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.(sig|att|sbom))?$/
+
+/** The digest a `sha256-<hex>[.sig|.att|.sbom]` tag names, with what it is. */
+export function referrerTag(tag: string): { subject: string; what: string } | undefined {
+  const match = REFERRER_TAG.exec(tag)
+  if (!match) return undefined
+  const what = match[2] === "sig" ? "signature" : match[2] === "att" ? "attestation" : match[2] === "sbom" ? "SBOM" : "referrers (signatures, attestations)"
+  return { subject: `sha256:${match[1]}`, what }
+}
+
+export function classify(tags: readonly string[]): VersionKind {
+  const plain = tags.filter((tag) => !REFERRER_TAG.test(tag))
+  if (tags.length === 0) return "untagged"
+  if (plain.length === 0) return "referrer"
+  if (plain.some(isVersionTag)) return "release"
+  if (plain.every((tag) => BUILD_TAG.test(tag))) return "build"
+  return "tagged"
+}
+
+const tagsOf = (version: PackageVersion): readonly string[] => version.metadata?.container?.tags ?? []
+
+/** Newest first: created_at descending, then id descending. */
+export function newestFirst(a: { createdAt: string; id: number }, b: { createdAt: string; id: number }): number {
+  const byTime = Date.parse(b.createdAt) - Date.parse(a.createdAt)
+  return byTime !== 0 ? byTime : b.id - a.id
+}
+
+const short = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12)
+
+/** A person's name for a version: its first tag, or its short digest. */
+function label(version: { tags: readonly string[]; digest: string }): string {
+  const plain = version.tags.filter((tag) => !REFERRER_TAG.test(tag))
+  return plain[0] ?? version.tags[0] ?? short(version.digest)
+}
+
+interface Working {
+  readonly id: number
+  readonly digest: string
+  readonly tags: readonly string[]
+  readonly createdAt: string
+  readonly kind: VersionKind
+  decision?: Decision
+  reason?: string
+}
+
+export interface Closure {
+  /** The plan, when every manifest it needs has been read. */
+  readonly plan?: RetentionPlan
+  /** Digests of kept versions whose manifests must be read before the plan is final. */
+  readonly missing: readonly string[]
+}
+
+/**
+ * Plans retention. Returns the digests still to read when the decision depends on manifests
+ * not yet in `manifests` (the adapter reads them and calls again); otherwise the plan.
+ */
+export function planRetention(versions: readonly PackageVersion[], manifests: ReadonlyMap<string, ManifestJson>, policy: RetentionPolicy, now: Date, pinned?: string): Closure {
+  const all: Working[] = versions
+    .map((v) => ({ id: v.id, digest: v.name, tags: [...tagsOf(v)], createdAt: v.created_at, kind: classify(tagsOf(v)) }))
+    .sort(newestFirst)
+  const byDigest = new Map<string, Working>()
+  for (const version of all) byDigest.set(version.digest, version)
+
+  // 1. Roots: from tags, from age, and the pinned last version.
+  const graceMs = policy.graceMinutes * 60_000
+  let builds = 0
+  for (const version of all) {
+    if (version.kind === "release") keep(version, `carries version tag ${version.tags.find(isVersionTag)}`)
+    else if (version.kind === "tagged") keep(version, `carries tag ${version.tags.find((t) => !BUILD_TAG.test(t) && !REFERRER_TAG.test(t))}, which is neither a version nor a build tag`)
+    else if (version.kind === "build" && ++builds <= policy.keep) keep(version, `build image ${builds} of the newest ${policy.keep}`)
+    else if (version.digest === pinned) keep(version, "the package's last version: GitHub refuses to delete it (delete the package instead)")
+    else if (graceMs > 0 && now.getTime() - Date.parse(version.createdAt) < graceMs) keep(version, `younger than ${policy.graceMinutes} min: may belong to a push still under way`)
+  }
+
+  // Nothing would be deleted by tags alone? Then no manifest needs reading.
+  const candidates = all.filter((v) => v.decision === undefined)
+  const missing = new Set<string>()
+  if (candidates.length > 0) {
+    // 2. What kept versions need, to a fixed point: index children, then referrers of kept digests.
+    const expanded = new Set<string>()
+    for (let changed = true; changed;) {
+      changed = false
+      for (const version of all) {
+        if (version.decision !== "keep" || expanded.has(version.digest)) continue
+        const manifest = manifests.get(version.digest)
+        if (!manifest) {
+          // Only a tagged version or a referrer can be an index that is not described by a
+          // kept parent's descriptor (a nested index is asked for where its parent is read).
+          if (version.kind !== "untagged" || version.digest === pinned) missing.add(version.digest)
+          continue
+        }
+        expanded.add(version.digest)
+        if (!isIndex(manifest)) continue
+        for (const child of manifest.manifests ?? []) {
+          const target = byDigest.get(child.digest)
+          if (!target || target.decision === "keep") continue
+          const reference = child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
+            ? "attestation manifest"
+            : child.platform?.os === "unknown" ? "attestation manifest" : `platform manifest${child.platform ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""}`
+          keep(target, `${reference} of kept ${label(version)}`)
+          changed = true
+          // A child index (nested) needs its own manifest read.
+          if (child.mediaType && INDEX_MEDIA_TYPES.has(child.mediaType) && !manifests.has(child.digest)) missing.add(child.digest)
+        }
+      }
+      for (const version of all) {
+        if (version.decision !== undefined || version.kind !== "referrer") continue
+        const subject = version.tags.map(referrerTag).find((r) => r && byDigest.get(r.subject)?.decision === "keep")
+        if (subject) {
+          keep(version, `${subject.what} of kept ${label(byDigest.get(subject.subject)!)}`)
+          changed = true
+        }
+      }
+      // An untagged version whose manifest (read) names a kept subject belongs to it.
+      for (const version of all) {
+        if (version.decision !== undefined) continue
+        const subject = manifests.get(version.digest)?.subject?.digest
+        if (subject && byDigest.get(subject)?.decision === "keep") {
+          keep(version, `referrer of kept ${label(byDigest.get(subject)!)}`)
+          changed = true
+        }
+      }
+    }
+  }
+  if (missing.size > 0) return { missing: [...missing] }
+
+  // 3. Everything else goes.
+  for (const version of all) {
+    if (version.decision !== undefined) continue
+    if (version.kind === "build") del(version, `build image beyond the newest ${policy.keep}`)
+    else if (version.kind === "referrer") {
+      const subjects = version.tags.map(referrerTag).filter((r) => r !== undefined)
+      const present = subjects.find((r) => byDigest.has(r.subject))
+      del(version, present ? `${present.what} of deleted ${label(byDigest.get(present.subject)!)}` : `${subjects[0]!.what} of ${short(subjects[0]!.subject)}, which is not in the package`)
+    } else del(version, "untagged, and no kept image refers to it")
+  }
+  // 4. GitHub refuses to delete a package's last version: keep the newest image, with what it needs.
+  if (all.length > 0 && all.every((v) => v.decision === "delete") && pinned === undefined) {
+    const newest = all.find((v) => v.kind !== "untagged" && v.kind !== "referrer") ?? all[0]!
+    return planRetention(versions, manifests, policy, now, newest.digest)
+  }
+
+  const planned = all.map((v) => ({ id: v.id, digest: v.digest, tags: v.tags, createdAt: v.createdAt, kind: v.kind, decision: v.decision!, reason: v.reason! }))
+  // Tagged versions (images, indexes) before untagged ones (their children), newest first
+  // within each: a parent is pushed after its children, so it is deleted before them.
+  const deletions = planned.filter((v) => v.decision === "delete").sort((a, b) => Number(a.tags.length === 0) - Number(b.tags.length === 0) || newestFirst(a, b))
+  return { plan: { policy, versions: planned, deletions }, missing: [] }
+
+  function keep(version: Working, reason: string) {
+    version.decision = "keep"
+    version.reason = reason
+  }
+  function del(version: Working, reason: string) {
+    version.decision = "delete"
+    version.reason = reason
+  }
+}
+
+function isIndex(manifest: ManifestJson): boolean {
+  return (manifest.mediaType !== undefined && INDEX_MEDIA_TYPES.has(manifest.mediaType)) || Array.isArray(manifest.manifests)
+}
