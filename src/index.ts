@@ -10,8 +10,12 @@ import { object, func, type Container, type Directory, type Secret } from "@dagg
 import { applyPullSecret, helmUpgrade } from "./deploy.js"
 import { planHelm, planPullSecret } from "./kubernetes.js"
 import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, releaseTags } from "./naming.js"
+import { createGitHubClient } from "./github.js"
 import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
+import { RegistryClient } from "./registry.js"
 import { planRelease, runRelease } from "./release.js"
+import { formatReport, reportJson } from "./retention/report.js"
+import { parseRetainArgs, runRetention } from "./retention/run.js"
 
 /** Build, publish, deploy and retain Meetinity's container images on GHCR. */
 @object()
@@ -207,5 +211,53 @@ export class MeetinityRelease {
   ): Promise<string> {
     const plan = planRelease({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, readerUsername, namespaces, helmRelease, timeout, set })
     return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
+  }
+
+  /**
+   * Keep the GHCR package tidy: keep the newest `keep` images whose tags are all sha-<hex>, every
+   * image with a version tag or any other tag, and everything a kept image needs (platform
+   * manifests, attestations, signatures); delete the rest, untagged orphans included. Fails
+   * closed: if any listing page or needed manifest cannot be read, nothing is deleted. Returns a
+   * report of every version with its decision and the reason.
+   *
+   * Example: dagger call retain --owner meetinity --token env://GHCR_RETENTION_TOKEN --dry-run
+   *
+   * @param owner The GitHub organisation or user that owns the package (found out which).
+   * @param token A token with read:packages and delete:packages (or GITHUB_TOKEN with admin access to the package).
+   * @param image The container package (image) name.
+   * @param keep How many of the newest build images (only sha-<hex> tags) to keep.
+   * @param dryRun Plan and report only; delete nothing.
+   * @param maxDeletions Refuse (and delete nothing) when more deletions than this are planned.
+   * @param githubApiUrl The GitHub REST API; https://<host>/api/v3 for GitHub Enterprise Server.
+   * @param registry The registry that serves the package's manifests; a scheme is allowed (http://127.0.0.1:5000).
+   * @param json Print the report as JSON instead of a table.
+   * @param graceMinutes Never delete versions younger than this many minutes (a push may be under way).
+   */
+  @func({ cache: "never" })
+  async retain(
+    owner: string,
+    token: Secret,
+    image = "api-gateway",
+    keep = 30,
+    dryRun = false,
+    maxDeletions = 1000,
+    githubApiUrl = "https://api.github.com",
+    registry = "ghcr.io",
+    json = false,
+    graceMinutes = 0,
+  ): Promise<string> {
+    const args = parseRetainArgs({ owner, image, keep, dryRun, maxDeletions, githubApiUrl, registry, graceMinutes })
+    const plaintext = await token.plaintext()
+    const log = (line: string) => console.error(line)
+    const result = await runRetention(
+      {
+        github: createGitHubClient({ token: plaintext, baseUrl: args.githubApiUrl, log }),
+        registry: new RegistryClient(args.registry, { username: args.owner, password: plaintext }),
+        repository: args.repositoryPath,
+        log,
+      },
+      { owner: args.owner, packageName: args.packageName, policy: args.policy, dryRun: args.dryRun, maxDeletions: args.maxDeletions, now: new Date() },
+    )
+    return json ? reportJson(result) : formatReport(result)
   }
 }

@@ -62,6 +62,15 @@ export const API: Record<string, ExpectedFunction> = {
     returns: "STRING_KIND",
     changesTheWorld: true,
   },
+  retain: {
+    args: {
+      owner: str(), token: obj("Secret"), image: str("api-gateway"), keep: { kind: "INTEGER_KIND", default: 30 },
+      dryRun: { kind: "BOOLEAN_KIND", default: false }, maxDeletions: { kind: "INTEGER_KIND", default: 1000 },
+      githubApiUrl: str("https://api.github.com"), registry: str("ghcr.io"), json: { kind: "BOOLEAN_KIND", default: false },
+    },
+    returns: "STRING_KIND",
+    changesTheWorld: true,
+  },
 }
 
 /** Optional arguments this module adds beyond the spec (documented in the README). */
@@ -69,6 +78,7 @@ export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
   publish: { sourceUrl: str("") },
   helmDeploy: { historyMax: { kind: "INTEGER_KIND", default: 10 } },
   release: { timeout: str("10m"), set: list([]) },
+  retain: { graceMinutes: { kind: "INTEGER_KIND", default: 0 } },
 }
 
 let functions: Record<string, FunctionInfo>

@@ -1,0 +1,338 @@
+/**
+ * Retention end to end: a real docker-registry holding real manifests (behind a ghcr-style
+ * token front), and a local server speaking GitHub's packages API. After each run, every kept
+ * image and each of its children must still resolve in the registry, and every deleted one
+ * must not. Time is scaled (msPerSecond) so waits GitHub asks for stay short in tests.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
+import { dag, type SecretID } from "@dagger.io/dagger"
+
+import { createGitHubClient } from "../src/github.js"
+import { MeetinityRelease } from "../src/index.js"
+import { RegistryClient } from "../src/registry.js"
+import { runRetention, RetentionRefused, type RetentionRequest } from "../src/retention/run.js"
+import { recordDagger, type Recorder } from "./support/dagger.js"
+import { startGitHubApi, type GitHubApi, type TokenInfo } from "./support/github-api.js"
+import { OciPusher } from "./support/oci.js"
+import { startRegistry, type RunningRegistry } from "./support/registry.js"
+import { PackageSeeder, type Seeded } from "./support/seed.js"
+import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
+
+const NOW = new Date("2026-06-01T00:00:00Z")
+const TOKENS: Record<string, TokenInfo> = {
+  "ghp_admin": { login: "alice", scopes: ["read:packages", "write:packages", "delete:packages"] },
+  "ghp_readonly": { login: "alice", scopes: ["read:packages"] },
+  "ghs_actions": { login: "github-actions[bot]", scopes: ["read:packages", "write:packages", "delete:packages"], integration: true },
+}
+
+let registry: RunningRegistry
+let front: TokenRegistry
+let push: OciPusher
+let api: GitHubApi
+let packageCounter = 0
+const logs: string[] = []
+
+beforeAll(async () => {
+  registry = await startRegistry()
+  front = await startTokenRegistry(registry.url, { username: "Meetinity", password: "ghp_admin" })
+  push = new OciPusher(registry.url)
+  api = await startGitHubApi({
+    owners: { Meetinity: "Organization", alice: "User", bob: "User" },
+    tokens: TOKENS,
+    registry: { url: registry.url, repository: (owner, name) => `${owner.toLowerCase()}/${name}` },
+  })
+})
+afterAll(async () => {
+  await api?.stop()
+  await front?.stop()
+  await registry?.stop()
+})
+
+/** A fresh package name per test, so tests never see each other's versions. */
+const freshName = (base = "svc") => `${base}-${++packageCounter}`
+
+function deps(owner: string, name: string, token = "ghp_admin", registryHost = front.host) {
+  return {
+    github: createGitHubClient({ token, baseUrl: api.url, log: (l) => logs.push(l), msPerSecond: 10, retries: 4 }),
+    registry: new RegistryClient({ scheme: "http", host: registryHost }, { username: owner, password: token }),
+    repository: `${owner.toLowerCase()}/${name}`,
+    log: (l: string) => logs.push(l),
+  }
+}
+const request = (owner: string, name: string, overrides: Partial<RetentionRequest> = {}): RetentionRequest => ({
+  owner, packageName: name, policy: { keep: 30, graceMinutes: 0 }, dryRun: false, maxDeletions: 1000, now: NOW, ...overrides,
+})
+
+/** Does the registry still serve this digest? */
+async function resolves(repository: string, digest: string): Promise<boolean> {
+  return (await new RegistryClient({ scheme: "http", host: registry.host }).resolve(repository, digest)) !== undefined
+}
+
+async function expectIntact(repository: string, images: Seeded[]) {
+  for (const image of images) {
+    expect(await resolves(repository, image.digest), `${image.tags.join(",")} ${image.digest}`).toBe(true)
+    for (const child of image.children) expect(await resolves(repository, child), `child ${child} of ${image.tags.join(",")}`).toBe(true)
+  }
+}
+async function expectGone(repository: string, images: Seeded[]) {
+  for (const image of images) {
+    expect(await resolves(repository, image.digest), `${image.tags.join(",")} ${image.digest}`).toBe(false)
+    for (const child of image.children) expect(await resolves(repository, child), `child ${child}`).toBe(false)
+  }
+}
+
+interface Mixed {
+  name: string
+  repository: string
+  releases: Seeded[]
+  keptBuilds: Seeded[]
+  oldBuilds: Seeded[]
+  keptSignatures: Seeded[]
+  oldSignatures: Seeded[]
+  orphans: Seeded[]
+  latest: Seeded
+}
+
+/** A realistic package: releases (multi-arch, attested, signed), 34 build images, orphans, latest. */
+async function seedMixed(owner = "Meetinity", base = "api"): Promise<Mixed> {
+  const name = freshName(base)
+  const repository = `${owner.toLowerCase()}/${name}`
+  const seeder = new PackageSeeder(push, repository)
+  const oldBuilds: Seeded[] = []
+  const keptBuilds: Seeded[] = []
+  const orphans: Seeded[] = []
+  const releases: Seeded[] = []
+  const oldSignatures: Seeded[] = []
+  const keptSignatures: Seeded[] = []
+  for (let i = 0; i < 34; i++) {
+    const multi = i % 3 === 0
+    const build = await seeder.image(`build ${name} ${i}`, [`sha-${(0xa000000 + i).toString(16)}`], multi ? { platforms: ["linux/amd64", "linux/arm64"], attestations: true } : {})
+    ;(i < 4 ? oldBuilds : keptBuilds).push(build)
+    if (i === 1) oldSignatures.push(await seeder.referrer(build.digest, ".sig"))
+    if (i === 20) keptSignatures.push(await seeder.referrer(build.digest, ".sig"))
+    if (i % 10 === 5) {
+      releases.push(await seeder.image(`release ${name} ${i}`, [`v1.${i}.0`, `sha-${(0xb000000 + i).toString(16)}`], { platforms: ["linux/amd64", "linux/arm64"], attestations: true }))
+      keptSignatures.push(await seeder.referrer(releases.at(-1)!.digest, ".sig"), await seeder.referrer(releases.at(-1)!.digest, ""))
+    }
+    if (i % 8 === 2) orphans.push(await seeder.orphan(`${name} ${i}`))
+  }
+  const latest = await seeder.image(`latest ${name}`, ["latest"])
+  seeder.publish(api, owner, name)
+  return { name, repository, releases, keptBuilds, oldBuilds, keptSignatures, oldSignatures, orphans, latest }
+}
+
+afterEach(() => {
+  logs.length = 0
+})
+
+describe("retain against a real registry and GitHub's packages API", () => {
+  test("keeps releases, the newest 30 builds, latest and all they need; deletes the rest, through rate limits and 5xx", async () => {
+    const pkg = await seedMixed()
+    const total = api.versions("Meetinity", pkg.name).length
+    api.addFault({ method: "GET", path: new RegExp(`/versions$`), after: 2, times: 1, fault: { kind: "secondary", status: 403, retryAfter: 2 } })
+    api.addFault({ method: "GET", path: new RegExp(`/versions$`), after: 1, times: 1, fault: { kind: "server-error", status: 502 } })
+    api.addFault({ method: "DELETE", after: 2, times: 1, fault: { kind: "secondary", status: 429, retryAfter: 3 } })
+    api.addFault({ method: "DELETE", after: 4, times: 1, fault: { kind: "primary", status: 403, resetInSeconds: 1 } })
+    api.addFault({ method: "DELETE", after: 6, times: 1, fault: { kind: "server-error", status: 503 } })
+
+    const result = await runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))
+
+    await expectIntact(pkg.repository, [...pkg.releases, ...pkg.keptBuilds, ...pkg.keptSignatures, pkg.latest])
+    await expectGone(pkg.repository, [...pkg.oldBuilds, ...pkg.oldSignatures, ...pkg.orphans])
+    const left = api.versions("Meetinity", pkg.name).map((v) => v.name).sort()
+    expect(left).toEqual(result.plan.versions.filter((v) => v.decision === "keep").map((v) => v.digest).sort())
+    const oldChildren = pkg.oldBuilds.reduce((n, b) => n + b.children.length, 0)
+    expect(result.plan.deletions).toHaveLength(pkg.oldBuilds.length + oldChildren + pkg.oldSignatures.length + pkg.orphans.length)
+    expect(total - left.length).toBe(result.plan.deletions.length)
+    expect([...result.outcomes.values()].every((o) => o === "deleted")).toBe(true)
+    expect(logs.some((l) => /secondary rate limit .* waiting 2s/.test(l))).toBe(true)
+    expect(logs.some((l) => /secondary rate limit on DELETE .* waiting 3s/.test(l))).toBe(true)
+    expect(logs.some((l) => /primary rate limit on DELETE/.test(l))).toBe(true)
+  })
+
+  test("honours retry-after and paces writes: no DELETE sooner than GitHub asked", async () => {
+    const name = freshName("paced")
+    const seeder = new PackageSeeder(push, `meetinity/${name}`)
+    await seeder.image(`paced ${name}`, ["v1.0.0"])
+    for (let i = 0; i < 4; i++) await seeder.orphan(`${name} ${i}`)
+    seeder.publish(api, "Meetinity", name)
+    api.addFault({ method: "DELETE", path: new RegExp(name), after: 2, times: 1, fault: { kind: "secondary", status: 429, retryAfter: 5 } })
+    const start = api.log.length
+    await runRetention(deps("Meetinity", name), request("Meetinity", name))
+    const deletes = api.log.slice(start).filter((e) => e.method === "DELETE")
+    expect(deletes.map((d) => d.status)).toEqual([204, 429, 204, 204, 204])
+    const gaps = deletes.slice(1).map((d, i) => d.at - deletes[i]!.at)
+    // msPerSecond = 10: writes at least 10 ms apart, and 50 ms after the 429's retry-after: 5.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(9)
+    expect(gaps[1]).toBeGreaterThanOrEqual(49)
+  })
+
+  test("dry run: the plan is reported and nothing is deleted", async () => {
+    const pkg = await seedMixed()
+    const before = api.versions("Meetinity", pkg.name).length
+    const result = await runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name, { dryRun: true }))
+    expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
+    await expectIntact(pkg.repository, [...pkg.oldBuilds, ...pkg.orphans, ...pkg.releases])
+    expect(result.plan.deletions.length).toBeGreaterThan(0)
+    expect([...result.outcomes.values()].every((o) => o === "would-delete")).toBe(true)
+  })
+
+  test("more planned deletions than maxDeletions: nothing is deleted, and it says so", async () => {
+    const pkg = await seedMixed()
+    const before = api.versions("Meetinity", pkg.name).length
+    const attempt = runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name, { maxDeletions: 3 }))
+    await expect(attempt).rejects.toThrow(RetentionRefused)
+    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name, { maxDeletions: 3 }))).rejects.toThrow(/\d+ deletions planned, more than maxDeletions \(3\): nothing was deleted/)
+    expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
+  })
+
+  test("fail closed: a listing page that keeps failing means nothing is deleted", async () => {
+    const pkg = await seedMixed()
+    const before = api.versions("Meetinity", pkg.name).length
+    api.addFault({ method: "GET", path: new RegExp(`${pkg.name}/versions$`), after: 2, times: 50, fault: { kind: "server-error", status: 500 } })
+    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(/listing page \d of container package Meetinity\/api-\d+[\s\S]*answered 500[\s\S]*Nothing was deleted/)
+    expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
+    expect(api.log.filter((e) => e.method === "DELETE" && e.path.includes(pkg.name))).toEqual([])
+  })
+
+  test("fail closed: a rate limit that does not clear means nothing is deleted", async () => {
+    const pkg = await seedMixed()
+    const before = api.versions("Meetinity", pkg.name).length
+    api.addFault({ method: "GET", path: new RegExp(`${pkg.name}/versions$`), times: 50, fault: { kind: "secondary", status: 429, retryAfter: 1 } })
+    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(/rate limit was still exhausted[\s\S]*Nothing was deleted/)
+    expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
+  })
+
+  test("fail closed: a kept image's manifest that cannot be read means nothing is deleted", async () => {
+    const pkg = await seedMixed()
+    const before = api.versions("Meetinity", pkg.name).length
+    // Someone removed a release's manifest from the registry behind GitHub's back.
+    await fetch(`${registry.url}/v2/${pkg.repository}/manifests/${pkg.releases[0]!.digest}`, { method: "DELETE" })
+    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(new RegExp(`cannot read manifest ${pkg.releases[0]!.digest}[\\s\\S]*Nothing was deleted`))
+    expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
+  })
+
+  test("a token without delete:packages: GitHub's 404 is not taken for success; it stops and explains the scopes", async () => {
+    const pkg = await seedMixed()
+    const before = api.versions("Meetinity", pkg.name).length
+    const attempt = runRetention(deps("Meetinity", pkg.name, "ghp_readonly", registry.host), request("Meetinity", pkg.name))
+    await expect(attempt).rejects.toThrow(/answered 404, yet the version is still listed: the token cannot delete it\. A personal access token \(classic\) needs read:packages and delete:packages/)
+    expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
+    expect(api.log.filter((e) => e.method === "DELETE" && e.path.includes(pkg.name))).toHaveLength(1)
+  })
+
+  test("a version deleted by someone else meanwhile counts as already gone", async () => {
+    const name = freshName("vanish")
+    const seeder = new PackageSeeder(push, `meetinity/${name}`)
+    await seeder.image(`v ${name}`, ["v1.0.0"])
+    const orphans = [await seeder.orphan(`${name} a`), await seeder.orphan(`${name} b`)]
+    seeder.publish(api, "Meetinity", name)
+    api.addFault({ method: "DELETE", path: new RegExp(name), times: 1, fault: { kind: "vanish" } })
+    const result = await runRetention(deps("Meetinity", name), request("Meetinity", name))
+    expect([...result.outcomes.values()].sort()).toEqual(["already-gone", "deleted"])
+    expect(api.versions("Meetinity", name).map((v) => v.tags)).toEqual([["v1.0.0"]])
+    expect(orphans).toHaveLength(2)
+  })
+
+  test.each([
+    ["the token's own user: /user/packages", "alice", "ghp_admin", "/user/packages/container/"],
+    ["another user: /users/{login}/packages", "bob", "ghp_admin", "/users/bob/packages/container/"],
+    ["GITHUB_TOKEN (cannot read /user): /users/{login}/packages", "alice", "ghs_actions", "/users/alice/packages/container/"],
+  ])("user-owned package, %s", async (_name, owner, token, prefix) => {
+    const name = freshName("user")
+    const repository = `${owner}/${name}`
+    const seeder = new PackageSeeder(push, repository)
+    const release = await seeder.image(`u ${name}`, ["v1.0.0"], { platforms: ["linux/amd64", "linux/arm64"] })
+    const orphan = await seeder.orphan(name)
+    seeder.publish(api, owner, name)
+    const start = api.log.length
+    const result = await runRetention({ ...deps(owner, name, token, registry.host) }, request(owner, name))
+    expect(result.owner.kind).toBe(prefix.startsWith("/user/") ? "authenticated-user" : "user")
+    const calls = api.log.slice(start).filter((e) => e.path.includes("/packages/"))
+    expect(calls.every((e) => e.path.startsWith(prefix))).toBe(true)
+    await expectIntact(repository, [release])
+    await expectGone(repository, [orphan])
+  })
+
+  test("a nested package name is URL-encoded in API paths, with / in the registry path", async () => {
+    const name = `team/${freshName("nested")}`
+    const seeder = new PackageSeeder(push, `meetinity/${name}`)
+    const release = await seeder.image(`n ${name}`, ["v1.0.0"], { platforms: ["linux/amd64", "linux/arm64"] })
+    const orphan = await seeder.orphan(name)
+    seeder.publish(api, "Meetinity", name)
+    const start = api.log.length
+    await runRetention(deps("Meetinity", name), request("Meetinity", name))
+    const calls = api.log.slice(start).filter((e) => e.path.includes("/packages/"))
+    expect(calls.length).toBeGreaterThan(0)
+    expect(calls.every((e) => e.path.includes(`/packages/container/${encodeURIComponent(name)}/`))).toBe(true)
+    await expectIntact(`meetinity/${name}`, [release])
+    await expectGone(`meetinity/${name}`, [orphan])
+  })
+
+  test("pages: more than 100 versions are listed in full, pages after the first fetched concurrently", async () => {
+    const name = freshName("paged")
+    const seeder = new PackageSeeder(push, `meetinity/${name}`)
+    const builds: Seeded[] = []
+    for (let i = 0; i < 130; i++) builds.push(await seeder.image(`p ${name} ${i}`, [`sha-${(0xc000000 + i).toString(16)}`]))
+    seeder.publish(api, "Meetinity", name)
+    const start = api.log.length
+    const result = await runRetention(deps("Meetinity", name), request("Meetinity", name, { dryRun: true, policy: { keep: 100, graceMinutes: 0 } }))
+    expect(result.plan.versions).toHaveLength(130)
+    expect(result.plan.deletions.map((d) => d.digest).sort()).toEqual(builds.slice(0, 30).map((b) => b.digest).sort())
+    const pages = api.log.slice(start).filter((e) => /\/versions\?/.test(e.path)).map((e) => new URL(e.path, api.url).searchParams)
+    expect(pages.map((p) => [p.get("page"), p.get("per_page")])).toEqual([["1", "100"], ["2", "100"]])
+  })
+})
+
+describe("retain, the Dagger function", () => {
+  let recorder: Recorder | undefined
+  afterEach(() => recorder?.restore())
+
+  test("reads the token only from its Secret and reports as JSON; a dry run deletes nothing", async () => {
+    const name = freshName("fn")
+    const seeder = new PackageSeeder(push, `meetinity/${name}`)
+    await seeder.image(`f ${name}`, ["v1.0.0"])
+    const orphan = await seeder.orphan(name)
+    seeder.publish(api, "Meetinity", name)
+    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
+    const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, true, 1000, api.url, front.url, true)
+    const report = JSON.parse(out) as { dryRun: boolean; summary: { versions: number; planned: number }; versions: { digest: string; decision: string; reason: string; outcome?: string }[] }
+    expect(report).toMatchObject({ dryRun: true, summary: { versions: 2, planned: 1 } })
+    expect(report.versions.find((v) => v.digest === orphan.digest)).toMatchObject({ decision: "delete", outcome: "would-delete", reason: "untagged, and no kept image refers to it" })
+    expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(true)
+    for (const query of recorder.queries) expect(query.text).not.toContain("ghp_admin")
+  })
+
+  test("a real run prints the table and the summary", async () => {
+    const name = freshName("table")
+    const seeder = new PackageSeeder(push, `meetinity/${name}`)
+    await seeder.image(`t ${name}`, ["v1.0.0"])
+    const orphan = await seeder.orphan(name)
+    seeder.publish(api, "Meetinity", name)
+    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
+    const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, false, 1000, api.url, front.url)
+    const lines = out.split("\n")
+    expect(lines[0]).toMatch(/^DIGEST\s+TAGS\s+CREATED\s+DECISION\s+REASON$/)
+    expect(out).toMatch(/sha256:[0-9a-f]{12}\s+v1\.0\.0\s+2026-\S+\s+keep\s+carries version tag v1\.0\.0/)
+    expect(out).toMatch(/sha256:[0-9a-f]{12}\s+-\s+2026-\S+\s+deleted\s+untagged, and no kept image refers to it/)
+    expect(lines.at(-1)).toBe(`Meetinity/${name}: 2 versions, 1 kept, 1 of 1 deleted`)
+    expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(false)
+  })
+
+  test.each([
+    ["keep", { keep: -1 }, /keep -1 is not a count/],
+    ["keep (fraction)", { keep: 2.5 }, /keep 2.5 is not a count/],
+    ["maxDeletions", { maxDeletions: -5 }, /maxDeletions -5 is not a count/],
+    ["githubApiUrl", { githubApiUrl: "api.github.com" }, /githubApiUrl "api.github.com" is not a URL/],
+    ["registry", { registry: "ghcr.io/meetinity" }, /registry "ghcr.io\/meetinity" is not a registry/],
+    ["owner", { owner: "meet inity" }, /owner "meet inity"/],
+    ["image", { image: "API" }, /image "API" is not an image name/],
+  ])("bad %s: refused before any request", async (_name, overrides, message) => {
+    recorder = await recordDagger(() => undefined)
+    const a = { owner: "Meetinity", image: "api-gateway", keep: 30, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, ...overrides }
+    const before = api.log.length
+    await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry)).rejects.toThrow(message)
+    expect(recorder.queries).toEqual([])
+    expect(api.log.length).toBe(before)
+  })
+})
