@@ -61,15 +61,19 @@ export function parseTimeout(value: string, argument = "timeout"): string {
   return value
 }
 
-/** An image repository without tag or digest: `ghcr.io/meetinity/api-gateway`. */
+/**
+ * An image repository without tag or digest: `ghcr.io/meetinity/api-gateway`. Lower-cased, as
+ * `publish` lower-cases the owner (GitHub owners often have capitals; registries refuse them).
+ */
 export function parseImageRepositoryRef(value: string, argument = "image"): string {
   const component = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*"
-  const ok = new RegExp(`^[a-z0-9.-]+(?::[0-9]{1,5})?(?:/${component})+$`).test(value)
+  const lower = value.toLowerCase()
+  const ok = new RegExp(`^[a-z0-9.-]+(?::[0-9]{1,5})?(?:/${component})+$`).test(lower)
   const hint = value.includes("@") || /:[^/]*$/.test(value.replace(/^[^/]*\//, ""))
     ? "; leave the tag off, the version is set from --version"
     : ""
-  check(ok, argument, value, `is not an image repository: expected registry/owner/name in lower case, without tag or digest (e.g. ghcr.io/meetinity/api-gateway)${hint}`)
-  return value
+  check(ok, argument, value, `is not an image repository: expected registry/owner/name, without tag or digest (e.g. ghcr.io/meetinity/api-gateway)${hint}`)
+  return lower
 }
 
 /**

@@ -83,6 +83,8 @@ export class RegistryClient {
   private readonly tokens = new Map<string, string>()
   /** Which scope a repository/action pair was last challenged for. */
   private readonly scopeFor = new Map<string, string>()
+  /** A first request still learning a repository/action's challenge: the others wait for it. */
+  private readonly learning = new Map<string, Promise<unknown>>()
   private readonly timeoutMs: number
 
   constructor(
@@ -163,8 +165,27 @@ export class RegistryClient {
       }).catch((error: unknown) => {
         throw new RegistryError(`${method} ${url} failed: ${(error as Error).message}`)
       })
+    // One request learns the challenge (and fetches the token); concurrent ones wait for it
+    // rather than each being refused and each asking for a token.
+    if (!this.scopeFor.has(key) && this.learning.has(key)) await this.learning.get(key)!.catch(() => undefined)
     const known = this.scopeFor.get(key)
-    const response = await attempt(known ? this.authorizationFor(known) : undefined)
+    if (known) {
+      const response = await attempt(this.authorizationFor(known))
+      if (response.status !== 401) return response
+      this.scopeFor.delete(key) // the token expired: learn again
+      await response.arrayBuffer().catch(() => undefined)
+    }
+    const learn = this.learn(key, repository, action, attempt)
+    this.learning.set(key, learn)
+    try {
+      return await learn
+    } finally {
+      if (this.learning.get(key) === learn) this.learning.delete(key)
+    }
+  }
+
+  private async learn(key: string, repository: string, action: "pull" | "push", attempt: (authorization?: string) => Promise<Response>): Promise<Response> {
+    const response = await attempt()
     if (response.status !== 401) return response
     const challenge = parseChallenge(response.headers.get("www-authenticate"))
     if (!challenge) return response
@@ -177,7 +198,7 @@ export class RegistryClient {
     if (challenge.scheme !== "bearer" || !challenge.params.realm) return response
     const scope = challenge.params.scope ?? `repository:${repository}:${action === "pull" ? "pull" : "pull,push"}`
     const cacheKey = `${challenge.params.realm}|${challenge.params.service ?? ""}|${scope}`
-    if (!this.tokens.has(cacheKey)) this.tokens.set(cacheKey, await this.fetchToken(challenge.params.realm, challenge.params.service, scope))
+    this.tokens.set(cacheKey, await this.fetchToken(challenge.params.realm, challenge.params.service, scope))
     this.scopeFor.set(key, cacheKey)
     return attempt(this.authorizationFor(cacheKey))
   }

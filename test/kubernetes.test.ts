@@ -72,7 +72,7 @@ describe("helm argument list", () => {
     ["version with build metadata", { version: "v1.4.2+5" }, /version "v1.4.2\+5"/],
     ["image with tag", { image: "ghcr.io/meetinity/api-gateway:v1.4.2" }, /image "ghcr.io\/meetinity\/api-gateway:v1.4.2" is not an image repository.*leave the tag off/],
     ["image with digest", { image: "ghcr.io/meetinity/api@sha256:00" }, /image ".*" is not an image repository/],
-    ["image in upper case", { image: "ghcr.io/Meetinity/api" }, /image "ghcr.io\/Meetinity\/api" is not an image repository/],
+    ["image with a space", { image: "ghcr.io/meetinity/api gateway" }, /image "ghcr.io\/meetinity\/api gateway" is not an image repository/],
     ["set without =", { set: ["replicaCount"] }, /set "replicaCount" is not a chart value: expected key=value/],
     ["set overriding the version", { set: ["global.image.tag=latest"] }, /set "global.image.tag=latest" sets global.image.tag, which helmDeploy sets itself/],
     ["set overriding pull secrets", { set: ["global.imagePullSecrets[1].name=x"] }, /sets global.imagePullSecrets\[1\].name/],
@@ -84,6 +84,10 @@ describe("helm argument list", () => {
     ["negative history", { historyMax: -1 }, /historyMax -1 is not a revision count/],
   ])("%s is refused", (_name, overrides, message) => {
     expect(() => basePlan(overrides)).toThrow(message)
+  })
+
+  test("an owner with capitals is lower-cased in the image, as publish does", () => {
+    expect(basePlan({ image: "ghcr.io/Meetinity/Api-Gateway" }).image).toBe("ghcr.io/meetinity/api-gateway")
   })
 
   test.each([

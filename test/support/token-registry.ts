@@ -16,7 +16,7 @@ export interface TokenRegistry {
   stop(): Promise<void>
 }
 
-export async function startTokenRegistry(backendUrl: string, options: { username: string; password: string; anonymousPull?: boolean }): Promise<TokenRegistry> {
+export async function startTokenRegistry(backendUrl: string, options: { username: string; password: string; anonymousPull?: boolean; latencyMs?: number }): Promise<TokenRegistry> {
   const tokens = new Map<string, string>() // token -> granted scope
   const log: TokenRegistry["log"] = []
   let url = ""
@@ -24,6 +24,7 @@ export async function startTokenRegistry(backendUrl: string, options: { username
     const path = request.url ?? "/"
     const authorization = request.headers.authorization ?? ""
     log.push({ method: request.method ?? "", path, auth: authorization.split(" ")[0] ?? "" })
+    if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs))
     if (path.startsWith("/token")) {
       const query = new URL(path, url).searchParams
       const scope = query.get("scope") ?? ""

