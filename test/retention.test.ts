@@ -121,6 +121,19 @@ async function seedMixed(owner = "Meetinity", base = "api"): Promise<Mixed> {
   return { name, repository, releases, keptBuilds, oldBuilds, keptSignatures, oldSignatures, orphans, latest }
 }
 
+/** A small package: one release (multi-arch when asked), then `orphans` untagged orphans. */
+async function seedSmall(base: string, options: { owner?: string; name?: string; platforms?: string[]; orphans?: number } = {}) {
+  const owner = options.owner ?? "Meetinity"
+  const name = options.name ?? freshName(base)
+  const repository = `${owner.toLowerCase()}/${name}`
+  const seeder = new PackageSeeder(push, repository)
+  const release = await seeder.image(`${base} ${name}`, ["v1.0.0"], { platforms: options.platforms })
+  const orphans: Seeded[] = []
+  for (let i = 0; i < (options.orphans ?? 1); i++) orphans.push(await seeder.orphan(`${name} ${i}`))
+  seeder.publish(api, owner, name)
+  return { name, repository, release, orphans, orphan: orphans[0]! }
+}
+
 afterEach(() => {
   logs.length = 0
 })
@@ -151,11 +164,7 @@ describe("retain against a real registry and GitHub's packages API", () => {
   })
 
   test("honours retry-after and paces writes: no DELETE sooner than GitHub asked", async () => {
-    const name = freshName("paced")
-    const seeder = new PackageSeeder(push, `meetinity/${name}`)
-    await seeder.image(`paced ${name}`, ["v1.0.0"])
-    for (let i = 0; i < 4; i++) await seeder.orphan(`${name} ${i}`)
-    seeder.publish(api, "Meetinity", name)
+    const { name } = await seedSmall("paced", { orphans: 4 })
     api.addFault({ method: "DELETE", path: new RegExp(name), after: 2, times: 1, fault: { kind: "secondary", status: 429, retryAfter: 5 } })
     const start = api.log.length
     await runRetention(deps("Meetinity", name), request("Meetinity", name))
@@ -222,11 +231,7 @@ describe("retain against a real registry and GitHub's packages API", () => {
   })
 
   test("a version deleted by someone else meanwhile counts as already gone", async () => {
-    const name = freshName("vanish")
-    const seeder = new PackageSeeder(push, `meetinity/${name}`)
-    await seeder.image(`v ${name}`, ["v1.0.0"])
-    const orphans = [await seeder.orphan(`${name} a`), await seeder.orphan(`${name} b`)]
-    seeder.publish(api, "Meetinity", name)
+    const { name, orphans } = await seedSmall("vanish", { orphans: 2 })
     api.addFault({ method: "DELETE", path: new RegExp(name), times: 1, fault: { kind: "vanish" } })
     const result = await runRetention(deps("Meetinity", name), request("Meetinity", name))
     expect([...result.outcomes.values()].sort()).toEqual(["already-gone", "deleted"])
@@ -239,12 +244,7 @@ describe("retain against a real registry and GitHub's packages API", () => {
     ["another user: /users/{login}/packages", "bob", "ghp_admin", "/users/bob/packages/container/"],
     ["GITHUB_TOKEN (cannot read /user): /users/{login}/packages", "alice", "ghs_actions", "/users/alice/packages/container/"],
   ])("user-owned package, %s", async (_name, owner, token, prefix) => {
-    const name = freshName("user")
-    const repository = `${owner}/${name}`
-    const seeder = new PackageSeeder(push, repository)
-    const release = await seeder.image(`u ${name}`, ["v1.0.0"], { platforms: ["linux/amd64", "linux/arm64"] })
-    const orphan = await seeder.orphan(name)
-    seeder.publish(api, owner, name)
+    const { name, repository, release, orphan } = await seedSmall("user", { owner, platforms: ["linux/amd64", "linux/arm64"] })
     const start = api.log.length
     const result = await runRetention({ ...deps(owner, name, token, registry.host) }, request(owner, name))
     expect(result.owner.kind).toBe(prefix.startsWith("/user/") ? "authenticated-user" : "user")
@@ -255,11 +255,7 @@ describe("retain against a real registry and GitHub's packages API", () => {
   })
 
   test("a nested package name is URL-encoded in API paths, with / in the registry path", async () => {
-    const name = `team/${freshName("nested")}`
-    const seeder = new PackageSeeder(push, `meetinity/${name}`)
-    const release = await seeder.image(`n ${name}`, ["v1.0.0"], { platforms: ["linux/amd64", "linux/arm64"] })
-    const orphan = await seeder.orphan(name)
-    seeder.publish(api, "Meetinity", name)
+    const { name, release, orphan } = await seedSmall("nested", { name: `team/${freshName("nested")}`, platforms: ["linux/amd64", "linux/arm64"] })
     const start = api.log.length
     await runRetention(deps("Meetinity", name), request("Meetinity", name))
     const calls = api.log.slice(start).filter((e) => e.path.includes("/packages/"))
@@ -289,11 +285,7 @@ describe("retain, the Dagger function", () => {
   afterEach(() => recorder?.restore())
 
   test("reads the token only from its Secret and reports as JSON; a dry run deletes nothing", async () => {
-    const name = freshName("fn")
-    const seeder = new PackageSeeder(push, `meetinity/${name}`)
-    await seeder.image(`f ${name}`, ["v1.0.0"])
-    const orphan = await seeder.orphan(name)
-    seeder.publish(api, "Meetinity", name)
+    const { name, orphan } = await seedSmall("fn")
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
     const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, true, 1000, api.url, front.url, true)
     const report = JSON.parse(out) as { dryRun: boolean; summary: { versions: number; planned: number }; versions: { digest: string; decision: string; reason: string; outcome?: string }[] }
@@ -304,11 +296,7 @@ describe("retain, the Dagger function", () => {
   })
 
   test("a real run prints the table and the summary", async () => {
-    const name = freshName("table")
-    const seeder = new PackageSeeder(push, `meetinity/${name}`)
-    await seeder.image(`t ${name}`, ["v1.0.0"])
-    const orphan = await seeder.orphan(name)
-    seeder.publish(api, "Meetinity", name)
+    const { name, orphan } = await seedSmall("table")
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
     const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, false, 1000, api.url, front.url)
     const lines = out.split("\n")
