@@ -232,6 +232,7 @@ export class MeetinityRelease {
    * @param registry The registry that serves the package's manifests; a scheme is allowed (http://127.0.0.1:5000).
    * @param json Print the report as JSON instead of a table.
    * @param graceMinutes Never delete versions younger than this many minutes (a push may be under way).
+   * @param registryUsername The user name for the registry's token exchange; empty means the owner (in a workflow: $GITHUB_ACTOR).
    */
   @func({ cache: "never" })
   async retain(
@@ -245,14 +246,15 @@ export class MeetinityRelease {
     registry = "ghcr.io",
     json = false,
     graceMinutes = 0,
+    registryUsername = "",
   ): Promise<string> {
-    const args = parseRetainArgs({ owner, image, keep, dryRun, maxDeletions, githubApiUrl, registry, graceMinutes })
+    const args = parseRetainArgs({ owner, image, keep, dryRun, maxDeletions, githubApiUrl, registry, graceMinutes, registryUsername })
     const plaintext = await token.plaintext()
     const log = (line: string) => console.error(line)
     const result = await runRetention(
       {
         github: createGitHubClient({ token: plaintext, baseUrl: args.githubApiUrl, log }),
-        registry: new RegistryClient(args.registry, { username: args.owner, password: plaintext }),
+        registry: new RegistryClient(args.registry, { username: args.registryUsername, password: plaintext }),
         repository: args.repositoryPath,
         log,
       },

@@ -78,7 +78,7 @@ export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
   publish: { sourceUrl: str("") },
   helmDeploy: { historyMax: { kind: "INTEGER_KIND", default: 10 } },
   release: { timeout: str("10m"), set: list([]) },
-  retain: { graceMinutes: { kind: "INTEGER_KIND", default: 0 } },
+  retain: { graceMinutes: { kind: "INTEGER_KIND", default: 0 }, registryUsername: str("") },
 }
 
 let functions: Record<string, FunctionInfo>

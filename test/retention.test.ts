@@ -307,6 +307,17 @@ describe("retain, the Dagger function", () => {
     expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(false)
   })
 
+  test("registryUsername is the user the registry's token exchange sees (a wrong one: refused, nothing deleted)", async () => {
+    const { name, orphan } = await seedSmall("regusr")
+    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
+    const tokenRequests = () => front.log.filter((e) => e.path.startsWith("/token")).length
+    const before = tokenRequests()
+    await expect(new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, false, 1000, api.url, front.url, false, 0, "someone-else"))
+      .rejects.toThrow(/cannot read manifest sha256:[0-9a-f]{64}[\s\S]*refused the user name or token[\s\S]*Nothing was deleted/)
+    expect(tokenRequests()).toBeGreaterThan(before)
+    expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(true)
+  })
+
   test.each([
     ["keep", { keep: -1 }, /keep -1 is not a count/],
     ["keep (fraction)", { keep: 2.5 }, /keep 2.5 is not a count/],
@@ -315,11 +326,12 @@ describe("retain, the Dagger function", () => {
     ["registry", { registry: "ghcr.io/meetinity" }, /registry "ghcr.io\/meetinity" is not a registry/],
     ["owner", { owner: "meet inity" }, /owner "meet inity"/],
     ["image", { image: "API" }, /image "API" is not an image name/],
+    ["registryUsername", { registryUsername: "a b" }, /registryUsername "a b" is not a user name/],
   ])("bad %s: refused before any request", async (_name, overrides, message) => {
     recorder = await recordDagger(() => undefined)
-    const a = { owner: "Meetinity", image: "api-gateway", keep: 30, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, ...overrides }
+    const a = { owner: "Meetinity", image: "api-gateway", keep: 30, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, registryUsername: "", ...overrides }
     const before = api.log.length
-    await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry)).rejects.toThrow(message)
+    await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry, false, 0, a.registryUsername)).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
     expect(api.log.length).toBe(before)
   })

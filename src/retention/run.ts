@@ -4,7 +4,7 @@
  * closed: any listing page or needed manifest that cannot be read stops it before a deletion.
  */
 import { check } from "../errors.js"
-import { parseImageName, parseOwner, parseRegistry } from "../naming.js"
+import { parseImageName, parseOwner, parseRegistry, parseUsername } from "../naming.js"
 import { deletePackageVersion, describePackage, listPackageVersions, mapLimit, PermissionError, resolveOwner, type GitHubClient, type PackageVersion } from "../github.js"
 import type { ManifestJson, RegistryClient } from "../registry.js"
 import { planRetention, type RetentionPlan, type RetentionPolicy } from "./plan.js"
@@ -114,9 +114,10 @@ export interface RetainArgs {
   readonly maxDeletions: number
   readonly githubApiUrl: string
   readonly registry: { scheme: "http" | "https"; host: string }
+  readonly registryUsername: string
 }
 
-export function parseRetainArgs(args: { owner: string; image: string; keep: number; dryRun: boolean; maxDeletions: number; githubApiUrl: string; registry: string; graceMinutes: number }): RetainArgs {
+export function parseRetainArgs(args: { owner: string; image: string; keep: number; dryRun: boolean; maxDeletions: number; githubApiUrl: string; registry: string; graceMinutes: number; registryUsername?: string }): RetainArgs {
   const count = (name: string, value: number, expected: string) => check(Number.isInteger(value) && value >= 0, name, value, expected)
   count("keep", args.keep, "is not a count: expected a whole number of build images to keep, 0 or more (e.g. 30)")
   count("maxDeletions", args.maxDeletions, "is not a count: expected a whole number, 0 or more (e.g. 1000)")
@@ -133,5 +134,6 @@ export function parseRetainArgs(args: { owner: string; image: string; keep: numb
     maxDeletions: args.maxDeletions,
     githubApiUrl: args.githubApiUrl,
     registry: parseRegistry(args.registry),
+    registryUsername: args.registryUsername ? parseUsername(args.registryUsername, "registryUsername") : owner,
   }
 }
