@@ -5,10 +5,10 @@
  */
 import { randomUUID } from "node:crypto"
 
-import { dag, ExecError, type Container, type Directory, type Secret } from "@dagger.io/dagger"
+import { dag, ExecError, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger"
 
 import {
-  describeFailure, formatHelmReport, helmUpgradeArgs, kubectlApplyArgs, parseHelmReport, pullSecretManifest,
+  describeFailure, formatHelmReport, helmUpgradeArgs, kubectlApplyArgs, namespaceCheck, parseHelmReport, pullSecretManifest,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
 
@@ -44,8 +44,21 @@ async function run(container: Container, what: string, namespace: string, lookAt
   }
 }
 
+/**
+ * Makes sure the namespace exists before a Secret goes into it (on a first release the pull
+ * secret comes before Helm's --create-namespace). Creates it only when kubectl says NotFound.
+ */
+export async function ensureNamespace(kubeconfig: Secret, namespace: string): Promise<void> {
+  const lookup = clusterClient(KUBECTL_IMAGE, kubeconfig).withExec(["kubectl", "get", "namespace", namespace, "-o", "name"], { expect: ReturnType.Any })
+  const check = namespaceCheck(await lookup.exitCode(), await lookup.stderr())
+  if (check !== "create") return
+  await run(clusterClient(KUBECTL_IMAGE, kubeconfig).withExec(["kubectl", "create", "namespace", namespace]), `kubectl create namespace ${namespace}`, namespace,
+    `The namespace does not exist and could not be created: create it, or let the kubeconfig's user create namespaces.`)
+}
+
 /** Creates or updates the pull secret with `kubectl apply --server-side`; returns what kubectl said. */
 export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, token: Secret): Promise<string> {
+  await ensureNamespace(kubeconfig, plan.namespace)
   const manifest = pullSecretManifest({ ...plan, token: await token.plaintext() })
   const manifestSecret = dag.setSecret(`pull-secret-${plan.namespace}-${randomUUID()}`, JSON.stringify(manifest))
   const path = "/run/secrets/pull-secret.json"

@@ -146,6 +146,19 @@ export function planPullSecret(args: { namespace: string; name: string; server: 
   }
 }
 
+/** What to do after `kubectl get namespace`, from its exit code and stderr. */
+export type NamespaceCheck = "exists" | "create" | "unknown"
+
+/**
+ * Reads `kubectl get namespace <ns>`: found; not found (create it); or not allowed to look
+ * (a namespace-scoped service account cannot read namespaces: go on, the apply will tell).
+ */
+export function namespaceCheck(exitCode: number, stderr: string): NamespaceCheck {
+  if (exitCode === 0) return "exists"
+  if (/\(NotFound\)|not found/i.test(stderr)) return "create"
+  return "unknown"
+}
+
 /** The kubectl command that applies the manifest file: server-side, so no copy of the data lands in an annotation. */
 export function kubectlApplyArgs(manifestPath: string): string[] {
   return ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", manifestPath]

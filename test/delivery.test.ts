@@ -39,7 +39,7 @@ interface EngineLog {
   runs: string[]
 }
 
-function fakeEngine(options: { failHelmIn?: string; seed?: string } = {}) {
+function fakeEngine(options: { failHelmIn?: string; seed?: string; missingNamespaces?: string[] } = {}) {
   const log: EngineLog = { secrets: new Map(), runs: [] }
   let secretCounter = 0
   const answer = async (query: Query) => {
@@ -54,8 +54,21 @@ function fakeEngine(options: { failHelmIn?: string; seed?: string } = {}) {
       return id
     }
     if (query.leaf === "publish") return publishAnswer(push, options.seed ?? "release", query)
+    const exec = query.chain.find((c) => c.field === "withExec")
+    const execArgs = exec ? (argValue(exec.args, "args") as string[]) : []
+    if (execArgs[1] === "get" && execArgs[2] === "namespace") {
+      const missing = options.missingNamespaces?.includes(execArgs[3]!)
+      if (query.leaf === "exitCode") {
+        log.runs.push(`kubectl get namespace ${execArgs[3]}`)
+        return missing ? 1 : 0
+      }
+      if (query.leaf === "stderr") return missing ? `Error from server (NotFound): namespaces "${execArgs[3]}" not found\n` : ""
+    }
+    if (query.leaf === "stdout" && execArgs[1] === "create" && execArgs[2] === "namespace") {
+      log.runs.push(`kubectl create namespace ${execArgs[3]}`)
+      return `namespace/${execArgs[3]} created\n`
+    }
     if (query.leaf === "stdout") {
-      const execArgs = argValue(query.chain.find((c) => c.field === "withExec")!.args, "args") as string[]
       const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
       expect(mounts).toContainEqual({ path: "/run/secrets/kubeconfig", source: KUBECONFIG_ID })
       if (execArgs[0] === "kubectl") {
@@ -106,15 +119,26 @@ describe("pullSecret", () => {
     expect(manifest.data).toEqual((JSON.parse(real.stdout) as { data: unknown }).data)
     expect(manifest.metadata).toMatchObject({ name: "ghcr-pull-secret", namespace: "meetinity-dev" })
 
-    const exec = argValue(recorder.calls("withExec")[0]!.args, "args")
-    expect(exec).toEqual(["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", "/run/secrets/pull-secret.json"])
-    expect(recorder.calls("from").map((c) => argValue(c.args, "address"))).toEqual(["registry.k8s.io/kubectl:v1.35.2"])
+    const execs = recorder.queries.filter((q) => q.leaf === "stdout" || q.leaf === "exitCode").map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args"))
+    expect(execs).toEqual([
+      ["kubectl", "get", "namespace", "meetinity-dev", "-o", "name"],
+      ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", "/run/secrets/pull-secret.json"],
+    ])
+    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["registry.k8s.io/kubectl:v1.35.2"]))
+    expect(engine.log.runs).toEqual(["kubectl get namespace meetinity-dev", "kubectl meetinity-dev"])
     expect(recorder.calls("withEnvVariable").map((c) => argValue(c.args, "name"))).toEqual(expect.arrayContaining(["KUBECONFIG", "MEETINITY_RELEASE_RUN"]))
     expectNoSecretOutsideSetSecret(recorder.queries, READER_TOKEN, "reader-bot")
   })
 
+  test("a namespace that does not exist yet is created before the secret goes in", async () => {
+    const engine = fakeEngine({ missingNamespaces: ["meetinity-qa"] })
+    recorder = await recordDagger(engine.answer)
+    await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-qa", "reader-bot", readerToken())
+    expect(engine.log.runs).toEqual(["kubectl get namespace meetinity-qa", "kubectl create namespace meetinity-qa", "kubectl meetinity-qa"])
+  })
+
   test("a kubectl failure names the namespace and what to check", async () => {
-    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? READER_TOKEN : q.leaf === "stdout" ? new ExecFailure(1, 'Error from server (Forbidden): secrets "ghcr-pull-secret" is forbidden') : undefined))
+    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? READER_TOKEN : q.leaf === "exitCode" ? 0 : q.leaf === "stderr" ? "" : q.leaf === "stdout" ? new ExecFailure(1, 'Error from server (Forbidden): secrets "ghcr-pull-secret" is forbidden') : undefined))
     await expect(new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-prod", "reader-bot", readerToken()))
       .rejects.toThrow(/kubectl apply of Secret ghcr-pull-secret in namespace meetinity-prod failed \(exit code 1\):\n {2}Error from server \(Forbidden\)[\s\S]*kubectl auth can-i patch secrets -n meetinity-prod/)
   })
@@ -178,7 +202,7 @@ describe("release", () => {
     recorder = await recordDagger(engine.answer)
     const summary = await run()
     expect(recorder.calls("publish")).toHaveLength(1)
-    expect(engine.log.runs).toEqual([
+    expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace"))).toEqual([
       "kubectl meetinity-dev", "helm meetinity-dev",
       "kubectl meetinity-staging", "helm meetinity-staging",
       "kubectl meetinity-prod", "helm meetinity-prod",
@@ -205,7 +229,7 @@ describe("release", () => {
     // A new version: v1.4.2 is already published by the test above, at another digest.
     const attempt = run(undefined, { ref: "release/v1.5.0" })
     await expect(attempt).rejects.toThrow(/release v1\.5\.0 stopped at namespace meetinity-staging: helm upgrade --install[\s\S]*UPGRADE FAILED[\s\S]*deployed before it: meetinity-dev \(revision 1\)\nnot touched: meetinity-prod/)
-    expect(engine.log.runs).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
+    expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace"))).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
     expect(recorder.queries.some((q) => q.text.includes("meetinity-prod"))).toBe(false)
   })
 

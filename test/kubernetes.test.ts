@@ -3,16 +3,19 @@
  * `kubectl create secret docker-registry`, the Helm argument list through real Helm 4
  * (lint, template, and `upgrade --install --dry-run=client` with the in-memory driver).
  */
-import { resolve } from "node:path"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
 
 import { describe, expect, test } from "vitest"
 import { parseAllDocuments } from "yaml"
 
 import {
-  DEFAULT_NAMESPACES, helmUpgradeArgs, parseHelmReport, planHelm, planPullSecret, pullSecretManifest, VALUE_KEYS,
+  DEFAULT_NAMESPACES, helmUpgradeArgs, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest, VALUE_KEYS,
   type HelmPlan,
 } from "../src/kubernetes.js"
-import { helm, kubectl } from "./support/tools.js"
+import { startKubeApi } from "./support/kube-api.js"
+import { helm, kubectl, kubectlAsync } from "./support/tools.js"
 
 const CHART = resolve("examples/meetinity")
 
@@ -149,5 +152,28 @@ describe("the example umbrella chart under real Helm 4", () => {
       return renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image
     })
     expect(new Set(images)).toEqual(new Set(["ghcr.io/meetinity/api-gateway:v1.4.2"]))
+  })
+})
+
+describe("kubectl get namespace, read as the pull secret needs it", () => {
+  test.each([
+    ["an existing namespace", "meetinity-dev", "exists"],
+    ["a missing namespace: create it", "meetinity-qa", "create"],
+    ["a namespace the user may not read: go on to the apply", "meetinity-prod", "unknown"],
+  ])("%s", async (_name, namespace, expected) => {
+    const api = await startKubeApi({ existing: ["meetinity-dev"], forbidden: ["meetinity-prod"] }, mkdtempSync(join(tmpdir(), "kube-")))
+    try {
+      const result = await kubectlAsync(["--kubeconfig", api.kubeconfig, "get", "namespace", namespace, "-o", "name"])
+      expect(namespaceCheck(result.status, result.stderr), result.stderr).toBe(expected)
+      if (expected === "exists") expect(result.stdout.trim()).toBe(`namespace/${namespace}`)
+    } finally {
+      await api.stop()
+    }
+  })
+
+  test("an unreachable cluster is not taken for a missing namespace", () => {
+    const result = kubectl(["--server", "http://127.0.0.1:1", "get", "namespace", "x", "-o", "name"])
+    expect(result.status).not.toBe(0)
+    expect(namespaceCheck(result.status, result.stderr)).toBe("unknown")
   })
 })

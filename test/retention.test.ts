@@ -30,6 +30,7 @@ let front: TokenRegistry
 let push: OciPusher
 let api: GitHubApi
 let packageCounter = 0
+const popular = new Set<number>()
 const logs: string[] = []
 
 beforeAll(async () => {
@@ -40,6 +41,7 @@ beforeAll(async () => {
     owners: { Meetinity: "Organization", alice: "User", bob: "User" },
     tokens: TOKENS,
     registry: { url: registry.url, repository: (owner, name) => `${owner.toLowerCase()}/${name}` },
+    popular,
   })
 })
 afterAll(async () => {
@@ -237,6 +239,18 @@ describe("retain against a real registry and GitHub's packages API", () => {
     expect([...result.outcomes.values()].sort()).toEqual(["already-gone", "deleted"])
     expect(api.versions("Meetinity", name).map((v) => v.tags)).toEqual([["v1.0.0"]])
     expect(orphans).toHaveLength(2)
+  })
+
+  test("GitHub refusing one deletion (400: a popular public version) does not stop the others; the run fails and says which", async () => {
+    const { name, orphans } = await seedSmall("popular", { orphans: 3 })
+    popular.add(api.versions("Meetinity", name).find((v) => v.name === orphans[1]!.digest)!.id)
+    const attempt = runRetention(deps("Meetinity", name), request("Meetinity", name))
+    await expect(attempt).rejects.toThrow(/1 deletion refused by GitHub/)
+    await expect(attempt).rejects.toThrow(new RegExp(`${orphans[1]!.digest.slice(0, 19)}\\s+-\\s+\\S+\\s+failed`))
+    expect(await resolves(`meetinity/${name}`, orphans[0]!.digest)).toBe(false)
+    expect(await resolves(`meetinity/${name}`, orphans[1]!.digest)).toBe(true)
+    expect(await resolves(`meetinity/${name}`, orphans[2]!.digest)).toBe(false)
+    expect(logs.some((l) => /could not delete sha256:[0-9a-f]{64}: .*answered 400 \(Publicly visible package versions with more than 5000 downloads cannot be deleted/.test(l))).toBe(true)
   })
 
   test.each([

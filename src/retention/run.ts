@@ -100,7 +100,7 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
     }
   }
   const failed = [...outcomes.values()].filter((o) => o === "failed").length
-  if (failed > 0) throw new Error(`${formatReport(result(`${failed} deletions refused by GitHub`))}`)
+  if (failed > 0) throw new Error(formatReport(result(`${failed} deletion${failed === 1 ? "" : "s"} refused by GitHub`)))
   return result()
 }
 
