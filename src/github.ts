@@ -163,6 +163,9 @@ export async function listPackageVersions(client: GitHubClient, owner: PackageOw
       const response = await client.request(route, { ...params, page })
       return { versions: response.data as PackageVersion[], links: parseLinkHeader(response.headers.link) }
     } catch (error) {
+      if (statusOf(error) === 404) {
+        throw new Error(`${describePackage(owner, packageName)} was not found: check the owner and image names, and that the token can see the package (read:packages)`)
+      }
       throw explain(error, `listing page ${page} of ${describePackage(owner, packageName)}`)
     }
   }

@@ -10,12 +10,10 @@ import { object, func, type Container, type Directory, type Secret } from "@dagg
 import { applyPullSecret, helmUpgrade } from "./deploy.js"
 import { planHelm, planPullSecret } from "./kubernetes.js"
 import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, releaseTags } from "./naming.js"
-import { createGitHubClient } from "./github.js"
 import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
-import { RegistryClient } from "./registry.js"
 import { planRelease, runRelease } from "./release.js"
 import { formatReport, reportJson } from "./retention/report.js"
-import { parseRetainArgs, runRetention } from "./retention/run.js"
+import { parseRetainArgs, retainWithToken } from "./retention/run.js"
 
 /** Build, publish, deploy and retain Meetinity's container images on GHCR. */
 @object()
@@ -249,17 +247,7 @@ export class MeetinityRelease {
     registryUsername = "",
   ): Promise<string> {
     const args = parseRetainArgs({ owner, image, keep, dryRun, maxDeletions, githubApiUrl, registry, graceMinutes, registryUsername })
-    const plaintext = await token.plaintext()
-    const log = (line: string) => console.error(line)
-    const result = await runRetention(
-      {
-        github: createGitHubClient({ token: plaintext, baseUrl: args.githubApiUrl, log }),
-        registry: new RegistryClient(args.registry, { username: args.registryUsername, password: plaintext }),
-        repository: args.repositoryPath,
-        log,
-      },
-      { owner: args.owner, packageName: args.packageName, policy: args.policy, dryRun: args.dryRun, maxDeletions: args.maxDeletions, now: new Date() },
-    )
+    const result = await retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date())
     return json ? reportJson(result) : formatReport(result)
   }
 }

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
 
 import { MeetinityRelease } from "../src/index.js"
-import { recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
@@ -52,6 +52,30 @@ async function publish(overrides: Partial<Record<string, unknown>> = {}) {
   return new MeetinityRelease().publish(source(), a.ref, a.sha, a.owner, a.username, password(), a.image,
     (overrides.registry as string | undefined) ?? front.url, a.dockerfile, a.platforms, a.buildArgs)
 }
+
+describe("build", () => {
+  test("one dockerBuild for the platform, with the Dockerfile and build args; nothing runs until asked", async () => {
+    recorder = await recordDagger(() => undefined)
+    const container = new MeetinityRelease().build(source(), "ops/Dockerfile", "linux/arm64", ["A=1"])
+    expect(recorder.queries).toEqual([])
+    await container.id()
+    const builds = recorder.calls("dockerBuild")
+    expect(builds).toHaveLength(1)
+    expect(argValue(builds[0]!.args, "dockerfile")).toBe("ops/Dockerfile")
+    expect(argValue(builds[0]!.args, "platform")).toBe("linux/arm64")
+    expect(builds[0]!.args).toContain('buildArgs: [{name:"A",value:"1"}]')
+  })
+
+  test.each([
+    ["platform", () => new MeetinityRelease().build(source(), "Dockerfile", "arm64"), /platform "arm64" is not a platform/],
+    ["dockerfile", () => new MeetinityRelease().build(source(), "/Dockerfile"), /dockerfile "\/Dockerfile" is not a Dockerfile path/],
+    ["build arg", () => new MeetinityRelease().build(source(), "Dockerfile", "linux/amd64", ["=x"]), /buildArgs "=x" is not a build argument/],
+  ])("bad %s: refused before anything is sent", async (_name, run, message) => {
+    recorder = await recordDagger(() => undefined)
+    expect(run).toThrow(message)
+    expect(recorder.queries).toEqual([])
+  })
+})
 
 describe("publish", () => {
   test("one dockerBuild per platform, labelled, pushed once under the build tag, then the version tag at the same digest", async () => {

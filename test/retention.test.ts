@@ -268,6 +268,15 @@ describe("retain against a real registry and GitHub's packages API", () => {
     await expectGone(repository, [orphan])
   })
 
+  test("an unknown package: a clear error, nothing deleted", async () => {
+    await expect(runRetention(deps("Meetinity", "no-such-package"), request("Meetinity", "no-such-package")))
+      .rejects.toThrow(/container package Meetinity\/no-such-package \(organisation Meetinity\) was not found: check the owner and image names, and that the token can see the package \(read:packages\)[\s\S]*Nothing was deleted/)
+  })
+
+  test("an unknown owner: a clear error", async () => {
+    await expect(runRetention(deps("nobody", "x"), request("nobody", "x"))).rejects.toThrow(/owner "nobody" is not a GitHub user or organisation \(GET \/users\/nobody answered 404\)/)
+  })
+
   test("a nested package name is URL-encoded in API paths, with / in the registry path", async () => {
     const { name, release, orphan } = await seedSmall("nested", { name: `team/${freshName("nested")}`, platforms: ["linux/amd64", "linux/arm64"] })
     const start = api.log.length

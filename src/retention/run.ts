@@ -5,8 +5,8 @@
  */
 import { check } from "../errors.js"
 import { parseImageName, parseOwner, parseRegistry, parseUsername } from "../naming.js"
-import { deletePackageVersion, describePackage, listPackageVersions, mapLimit, PermissionError, resolveOwner, type GitHubClient, type PackageVersion } from "../github.js"
-import type { ManifestJson, RegistryClient } from "../registry.js"
+import { createGitHubClient, deletePackageVersion, describePackage, listPackageVersions, mapLimit, PermissionError, resolveOwner, type GitHubClient, type PackageVersion } from "../github.js"
+import { RegistryClient, type ManifestJson } from "../registry.js"
 import { planRetention, type RetentionPlan, type RetentionPolicy } from "./plan.js"
 import { formatReport, type Outcome, type RetentionResult } from "./report.js"
 
@@ -136,4 +136,17 @@ export function parseRetainArgs(args: { owner: string; image: string; keep: numb
     registry: parseRegistry(args.registry),
     registryUsername: args.registryUsername ? parseUsername(args.registryUsername, "registryUsername") : owner,
   }
+}
+
+/** Builds the GitHub and registry clients for one token and runs retention with them. */
+export function retainWithToken(args: RetainArgs, token: string, log: (line: string) => void, now: Date): Promise<RetentionResult> {
+  return runRetention(
+    {
+      github: createGitHubClient({ token, baseUrl: args.githubApiUrl, log }),
+      registry: new RegistryClient(args.registry, { username: args.registryUsername, password: token }),
+      repository: args.repositoryPath,
+      log,
+    },
+    { owner: args.owner, packageName: args.packageName, policy: args.policy, dryRun: args.dryRun, maxDeletions: args.maxDeletions, now },
+  )
 }
