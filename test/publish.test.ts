@@ -50,7 +50,7 @@ const args = (overrides: Partial<Record<string, unknown>> = {}) => ({
 async function publish(overrides: Partial<Record<string, unknown>> = {}) {
   const a = args(overrides) as ReturnType<typeof args>
   return new MeetinityRelease().publish(source(), a.ref, a.sha, a.owner, a.username, password(), a.image,
-    (overrides.registry as string | undefined) ?? front.url, a.dockerfile, a.platforms, a.buildArgs)
+    (overrides.registry as string | undefined) ?? front.url, a.dockerfile, a.platforms, a.buildArgs, (overrides.sourceUrl as string | undefined) ?? "")
 }
 
 describe("build", () => {
@@ -109,6 +109,13 @@ describe("publish", () => {
     for (const query of recorder.queries) expect(query.text).not.toContain(TOKEN)
   })
 
+  test("sourceUrl adds the org.opencontainers.image.source label to every platform image", async () => {
+    recorder = await recordDagger(engine("labelled"))
+    await publish({ image: "labelled", sourceUrl: "https://github.com/meetinity/api-gateway" })
+    const sources = recorder.calls("withLabel").filter((c) => argValue(c.args, "name") === "org.opencontainers.image.source")
+    expect(sources.map((c) => argValue(c.args, "value"))).toEqual(["https://github.com/meetinity/api-gateway", "https://github.com/meetinity/api-gateway"])
+  })
+
   test("one platform: a single manifest, no platform variants", async () => {
     recorder = await recordDagger(engine("single"))
     const refs = await publish({ image: "single", platforms: ["linux/amd64"] })
@@ -139,6 +146,7 @@ describe("publish", () => {
     ["bad build arg", { buildArgs: ["X"] }, /buildArgs "X" is not a build argument/],
     ["bad registry", { registry: "ghcr.io/x" }, /registry "ghcr.io\/x" is not a registry/],
     ["empty username", { username: "" }, /username "" is not a user name/],
+    ["source URL without https", { sourceUrl: "github.com/meetinity" }, /sourceUrl "github.com\/meetinity" is not a URL/],
   ])("%s: fails before anything is built or sent", async (_name, overrides, message) => {
     recorder = await recordDagger(engine("never"))
     await expect(publish(overrides)).rejects.toThrow(message)
