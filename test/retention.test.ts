@@ -253,6 +253,21 @@ describe("retain against a real registry and GitHub's packages API", () => {
     expect(logs.some((l) => /could not delete sha256:[0-9a-f]{64}: .*answered 400 \(Publicly visible package versions with more than 5000 downloads cannot be deleted/.test(l))).toBe(true)
   })
 
+  test("GitHub refusing to delete an index keeps its platform manifests: no broken image is left behind", async () => {
+    const name = freshName("refused")
+    const repository = `meetinity/${name}`
+    const seeder = new PackageSeeder(push, repository)
+    const old = await seeder.image(`r old ${name}`, ["sha-d000001"], { platforms: ["linux/amd64", "linux/arm64"], attestations: true })
+    const older = await seeder.image(`r older ${name}`, ["sha-d000000"], { platforms: ["linux/amd64", "linux/arm64"] })
+    const orphan = await seeder.orphan(name)
+    const kept = await seeder.image(`r new ${name}`, ["sha-d000002"])
+    seeder.publish(api, "Meetinity", name)
+    popular.add(api.versions("Meetinity", name).find((v) => v.name === old.digest)!.id)
+    await expect(runRetention(deps("Meetinity", name), request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 } }))).rejects.toThrow(/1 deletion refused by GitHub/)
+    await expectIntact(repository, [old, kept])
+    await expectGone(repository, [older, orphan])
+  })
+
   test.each([
     ["the token's own user: /user/packages", "alice", "ghp_admin", "/user/packages/container/"],
     ["another user: /users/{login}/packages", "bob", "ghp_admin", "/users/bob/packages/container/"],

@@ -7,7 +7,7 @@ import { check } from "../errors.js"
 import { parseImageName, parseOwner, parseRegistry, parseUsername } from "../naming.js"
 import { createGitHubClient, deletePackageVersion, describePackage, listPackageVersions, mapLimit, PermissionError, resolveOwner, type GitHubClient, type PackageVersion } from "../github.js"
 import { RegistryClient, type ManifestJson } from "../registry.js"
-import { planRetention, type RetentionPlan, type RetentionPolicy } from "./plan.js"
+import { planRetention, referrerTag, type RetentionPlan, type RetentionPolicy } from "./plan.js"
 import { formatReport, type Outcome, type RetentionResult } from "./report.js"
 
 export interface RetentionRequest {
@@ -83,7 +83,15 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
 
   const byId = new Map(versions.map((v) => [v.id, v]))
   for (const version of plan.deletions) outcomes.set(version.id, "not-attempted")
+  // When GitHub refuses to delete a version, what it needs must stay too: its index children
+  // and its referrers. If its manifest cannot be read, no untagged version is deleted at all.
+  const protectedDigests = new Set<string>()
+  let keepUntagged = false
   for (const [i, planned] of plan.deletions.entries()) {
+    if (protectedDigests.has(planned.digest) || (keepUntagged && planned.tags.length === 0) || planned.tags.some((t) => protectedDigests.has(referrerTag(t)?.subject ?? ""))) {
+      deps.log(`not deleting ${planned.digest}: a version GitHub refused to delete may need it`)
+      continue
+    }
     try {
       const outcome = await deletePackageVersion(deps.github, owner, request.packageName, byId.get(planned.id)!)
       outcomes.set(planned.id, outcome)
@@ -94,6 +102,12 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
       // A refusal of this one version (GitHub's 400s) does not stop the rest; anything else does.
       if (!(error instanceof PermissionError) && /answered 400/.test(message)) {
         deps.log(`could not delete ${planned.digest}: ${message}`)
+        protectedDigests.add(planned.digest)
+        try {
+          for (const child of (await deps.registry.manifest(deps.repository, planned.digest)).json.manifests ?? []) protectedDigests.add(child.digest)
+        } catch {
+          keepUntagged = true
+        }
         continue
       }
       throw new Error(`${formatReport(result(message))}\n\nDeletion stopped at ${planned.digest}: ${message}`)
