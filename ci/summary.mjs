@@ -12,5 +12,6 @@ try {
   process.exit(1)
 }
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
-const failed = report.numFailedTests + (report.numRuntimeErrorTestSuites ?? 0)
+// A test file that fails to load has no failed test in it, yet the run failed: count it.
+const failed = report.numFailedTests > 0 || report.success !== false ? report.numFailedTests : Math.max(1, report.numFailedTestSuites ?? 0)
 console.log(`${report.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`)
