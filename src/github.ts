@@ -8,6 +8,8 @@ import { retry } from "@octokit/plugin-retry"
 import { throttling } from "@octokit/plugin-throttling"
 import Bottleneck from "bottleneck"
 
+import { mapLimit } from "./concurrency.js"
+
 const GitHub = Octokit.plugin(throttling, retry)
 export type GitHubClient = InstanceType<typeof GitHub>
 
@@ -126,26 +128,6 @@ function pageOf(url: string | undefined): number | undefined {
   if (!url) return undefined
   const page = new URL(url, "http://github.invalid").searchParams.get("page")
   return page ? Number(page) : undefined
-}
-
-/** Runs `tasks` with at most `limit` in flight; rejects on the first failure. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  let failed = false
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++
-      try {
-        results[i] = await task(items[i]!)
-      } catch (error) {
-        failed = true
-        throw error
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }
 
 const PER_PAGE = 100

@@ -3,9 +3,10 @@
  * then (unless a dry run, or more deletions than allowed) delete in the plan's order. Fails
  * closed: any listing page or needed manifest that cannot be read stops it before a deletion.
  */
+import { mapLimit } from "../concurrency.js"
 import { check } from "../errors.js"
 import { parseImageName, parseOwner, parseRegistry, parseUsername } from "../naming.js"
-import { createGitHubClient, deletePackageVersion, describePackage, listPackageVersions, mapLimit, PermissionError, resolveOwner, type GitHubClient, type PackageVersion } from "../github.js"
+import { createGitHubClient, deletePackageVersion, describePackage, listPackageVersions, PermissionError, resolveOwner, type GitHubClient, type PackageVersion } from "../github.js"
 import { RegistryClient, type ManifestJson } from "../registry.js"
 import { planRetention, referrerTag, type RetentionPlan, type RetentionPolicy } from "./plan.js"
 import { formatReport, type Outcome, type RetentionResult } from "./report.js"
