@@ -43,7 +43,8 @@ export function summaryLine(result: RetentionResult): string {
   return `${where}: ${s.versions} versions, ${s.kept} kept, ${s.deleted} of ${s.planned} deleted${extra ? ` (${extra})` : ""}${result.stopped ? `; stopped: ${result.stopped}` : ""}`
 }
 
-const shortDigest = (digest: string) => digest.replace(/^sha256:/, "sha256:").slice(0, 19)
+/** `sha256:` and the first 12 hex digits. */
+const shortDigest = (digest: string) => digest.slice(0, 19)
 
 function decisionText(version: PlannedVersion, outcomes: ReadonlyMap<number, Outcome>): string {
   if (version.decision === "keep") return "keep"

@@ -74,8 +74,8 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
     for (const version of plan.deletions) outcomes.set(version.id, "would-delete")
     return result()
   }
+  for (const version of plan.deletions) outcomes.set(version.id, "not-attempted")
   if (plan.deletions.length > request.maxDeletions) {
-    for (const version of plan.deletions) outcomes.set(version.id, "not-attempted")
     throw new RetentionRefused(
       `${formatReport(result(undefined, true))}\n\n${plan.deletions.length} deletions planned, more than maxDeletions (${request.maxDeletions}): nothing was deleted. ` +
         `Check the plan above (--dry-run), then run again with --max-deletions ${plan.deletions.length} if it is right.`,
@@ -83,7 +83,6 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
   }
 
   const byId = new Map(versions.map((v) => [v.id, v]))
-  for (const version of plan.deletions) outcomes.set(version.id, "not-attempted")
   // When GitHub refuses to delete a version, what it needs must stay too: its index children
   // and its referrers. If its manifest cannot be read, no untagged version is deleted at all.
   const protectedDigests = new Set<string>()
