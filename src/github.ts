@@ -27,6 +27,13 @@ export interface GitHubClientOptions {
    * of the pause between writes. 1000 in real use; tests shrink time with it.
    */
   msPerSecond?: number
+  /** Counts every HTTP request sent to GitHub, retries included (for request budgets). */
+  counter?: RequestCounter
+}
+
+/** How many HTTP requests a client has sent to GitHub so far. */
+export interface RequestCounter {
+  requests: number
 }
 
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
@@ -45,7 +52,14 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     auth: options.token,
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
     userAgent: "meetinity-release",
-    request: { timeout: 60_000 },
+    request: {
+      timeout: 60_000,
+      // Every request, retries included, goes through here: the one place to count them.
+      fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+        if (options.counter) options.counter.requests++
+        return fetch(input, init)
+      },
+    },
     log: { debug: () => {}, info: () => {}, warn: (m: string) => options.log(`GitHub: ${m}`), error: (m: string) => options.log(`GitHub: ${m}`) },
     throttle: {
       onRateLimit: limited("primary"),
@@ -111,6 +125,8 @@ export interface PackageVersion {
   readonly name: string
   readonly created_at: string
   readonly updated_at?: string
+  /** Set on versions listed with `state=deleted`. */
+  readonly deleted_at?: string
   readonly metadata?: { readonly package_type?: string; readonly container?: { readonly tags?: readonly string[] } }
 }
 
@@ -137,9 +153,9 @@ const PER_PAGE = 100
  * the rest are fetched concurrently. The listing must be complete and consistent, or this
  * throws: retention decides nothing on a partial view.
  */
-export async function listPackageVersions(client: GitHubClient, owner: PackageOwner, packageName: string, options: { concurrency?: number } = {}): Promise<PackageVersion[]> {
+export async function listPackageVersions(client: GitHubClient, owner: PackageOwner, packageName: string, options: { concurrency?: number; state?: "active" | "deleted" } = {}): Promise<PackageVersion[]> {
   const route = `GET ${packagePath(owner)}/versions`
-  const params = { owner: owner.login, package_name: packageName, per_page: PER_PAGE, state: "active" as const }
+  const params = { owner: owner.login, package_name: packageName, per_page: PER_PAGE, state: options.state ?? "active" }
   const fetchPage = async (page: number) => {
     try {
       const response = await client.request(route, { ...params, page })
@@ -148,7 +164,7 @@ export async function listPackageVersions(client: GitHubClient, owner: PackageOw
       if (statusOf(error) === 404) {
         throw new Error(`${describePackage(owner, packageName)} was not found: check the owner and image names, and that the token can see the package (read:packages)`)
       }
-      throw explain(error, `listing page ${page} of ${describePackage(owner, packageName)}`)
+      throw explain(error, `listing page ${page} of ${options.state === "deleted" ? "the deleted versions of " : ""}${describePackage(owner, packageName)}`)
     }
   }
   const first = await fetchPage(1)
@@ -208,6 +224,19 @@ export async function deletePackageVersion(client: GitHubClient, owner: PackageO
     `deleting version ${version.id} (${version.name}) answered 404, yet the version is still listed: the token cannot delete it. ` + DELETE_SCOPES,
   )
 }
+
+/**
+ * Restores one deleted version (`POST .../versions/{id}/restore`, 204). GitHub restores a
+ * version within 30 days of its deletion, and only while its namespace is not reused. A refusal
+ * comes back as an error carrying GitHub's status and message.
+ */
+export async function restorePackageVersion(client: GitHubClient, owner: PackageOwner, packageName: string, id: number): Promise<void> {
+  await client.request(`POST ${packagePath(owner)}/versions/{package_version_id}/restore`, { owner: owner.login, package_name: packageName, package_version_id: id })
+}
+
+export const RESTORE_SCOPES =
+  "Restoring needs read:packages and write:packages (a personal access token (classic)), and admin rights on the package; " +
+  "GITHUB_TOKEN needs the repository to have Admin access to the package and the workflow permission packages: write."
 
 export const DELETE_SCOPES =
   "A personal access token (classic) needs read:packages and delete:packages (and admin rights on an organisation's package); " +

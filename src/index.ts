@@ -5,15 +5,16 @@
  * This file is the front door only: each function parses its arguments through the core
  * (naming, publish, kubernetes, retention) and hands the result to Dagger.
  */
-import { object, func, type Container, type Directory, type Secret } from "@dagger.io/dagger"
+import { object, func, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger"
 
 import { applyPullSecret, helmUpgrade } from "./deploy.js"
 import { planHelm, planPullSecret } from "./kubernetes.js"
 import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, releaseTags } from "./naming.js"
 import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
 import { planRelease, runRelease } from "./release.js"
-import { formatReport, reportJson } from "./retention/report.js"
-import { parseRetainArgs, retainWithToken } from "./retention/run.js"
+import { parseRestoreArgs, restoreWithToken } from "./retention/restore.js"
+import { parseRetainArgs, parseRetainPlan, retainWithToken } from "./retention/run.js"
+import { parseSummaryArgs, summarizePlanFile } from "./retention/summary.js"
 
 /** Build, publish, deploy and retain Meetinity's container images on GHCR. */
 @object()
@@ -214,9 +215,11 @@ export class MeetinityRelease {
   /**
    * Keep the GHCR package tidy: keep the newest `keep` images whose tags are all sha-<hex>, every
    * image with a version tag or any other tag, and everything a kept image needs (platform
-   * manifests, attestations, signatures); delete the rest, untagged orphans included. Fails
-   * closed: if any listing page or needed manifest cannot be read, nothing is deleted. Returns a
-   * report of every version with its decision and the reason.
+   * manifests, attestations, signatures, untagged referrers whose subject names it); delete the
+   * rest, untagged orphans included. Fails closed: if any listing page or needed manifest cannot
+   * be read, nothing is deleted. After a real run every kept tag, index child and referrer is
+   * checked in the registry; anything missing fails the run. Returns a report of every version
+   * with its decision and the reason, and the plan's fingerprint.
    *
    * Example: dagger call retain --owner meetinity --token env://GHCR_RETENTION_TOKEN --dry-run
    *
@@ -228,9 +231,12 @@ export class MeetinityRelease {
    * @param maxDeletions Refuse (and delete nothing) when more deletions than this are planned.
    * @param githubApiUrl The GitHub REST API; https://<host>/api/v3 for GitHub Enterprise Server.
    * @param registry The registry that serves the package's manifests; a scheme is allowed (http://127.0.0.1:5000).
-   * @param json Print the report as JSON instead of a table.
+   * @param json Print the report as JSON instead of a table (with --dry-run: the plan file --plan applies).
    * @param graceMinutes Never delete versions younger than this many minutes (a push may be under way).
    * @param registryUsername The user name for the registry's token exchange; empty means the owner (in a workflow: $GITHUB_ACTOR).
+   * @param plan A reviewed plan (the JSON of an earlier --dry-run --json): delete only the versions it lists as deletions that are unchanged and still deleted by the policy; skip and report the rest.
+   * @param maxRequests A budget of GitHub API requests for the whole run (0: no limit): deleting stops before it is spent, the rest is reported and left for the next run, and the run succeeds.
+   * @param images Several packages to run on, each listed, planned, applied and validated on its own (used instead of image when given).
    */
   @func({ cache: "never" })
   async retain(
@@ -245,9 +251,59 @@ export class MeetinityRelease {
     json = false,
     graceMinutes = 0,
     registryUsername = "",
+    plan?: File,
+    maxRequests = 0,
+    images: string[] = [],
   ): Promise<string> {
-    const args = parseRetainArgs({ owner, image, keep, dryRun, maxDeletions, githubApiUrl, registry, graceMinutes, registryUsername })
-    const result = await retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date())
-    return json ? reportJson(result) : formatReport(result)
+    const args = parseRetainArgs({ owner, image, keep, dryRun, maxDeletions, githubApiUrl, registry, graceMinutes, registryUsername, maxRequests, images })
+    const plans = plan ? parseRetainPlan(await plan.contents(), args) : undefined
+    return retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date(), { plans, json })
+  }
+
+  /**
+   * Restore deleted versions of a GHCR package (GitHub keeps them 30 days): the ids given, and
+   * the versions a retain report lists as deleted (or a reviewed plan lists as deletions). Reports
+   * each version restored, already present, or refused with GitHub's reason; fails when any could
+   * not be restored.
+   *
+   * Example: dagger call restore --owner meetinity --token env://GHCR_RETENTION_TOKEN --plan ./retention-result.json
+   *
+   * @param owner The GitHub organisation or user that owns the package (found out which).
+   * @param token A token with read:packages and write:packages (and admin rights on the package).
+   * @param image The container package (image) name.
+   * @param ids Package version ids to restore, as digits (the "id" of each version in a retain --json report).
+   * @param plan A retain --json report (or plan): restore the versions it lists as deleted.
+   * @param githubApiUrl The GitHub REST API; https://<host>/api/v3 for GitHub Enterprise Server.
+   * @param dryRun Report what would be restored; restore nothing.
+   */
+  @func({ cache: "never" })
+  async restore(
+    owner: string,
+    token: Secret,
+    image = "api-gateway",
+    ids: string[] = [],
+    plan?: File,
+    githubApiUrl = "https://api.github.com",
+    dryRun = false,
+  ): Promise<string> {
+    const args = parseRestoreArgs({ owner, image, ids, githubApiUrl, dryRun, hasPlan: plan !== undefined })
+    const planText = plan ? await plan.contents() : undefined
+    return restoreWithToken(args, planText, await token.plaintext(), (line) => console.error(line))
+  }
+
+  /**
+   * A Markdown summary of a retain --json report or plan, for a pull request or a workflow's
+   * job summary: per package the fingerprint, the counts, and the versions to delete (the first
+   * `rows` of them). Reads only the file.
+   *
+   * Example: dagger call retention-summary --report ./retention-plan.json
+   *
+   * @param report The JSON that retain --json wrote (a dry-run plan, or the report of a real run).
+   * @param rows How many versions to list per package, at most.
+   */
+  @func()
+  async retentionSummary(report: File, rows = 200): Promise<string> {
+    const args = parseSummaryArgs({ rows })
+    return summarizePlanFile(await report.contents(), args)
   }
 }

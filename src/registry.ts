@@ -48,6 +48,8 @@ export interface ManifestJson {
   mediaType?: string
   manifests?: { digest: string; mediaType?: string; platform?: { os?: string; architecture?: string }; annotations?: Record<string, string> }[]
   subject?: { digest: string }
+  artifactType?: string
+  config?: { mediaType?: string }
   annotations?: Record<string, string>
 }
 

@@ -1,5 +1,5 @@
 /**
- * The public API of ../shared/spec/module-api.md, checked against what Dagger will register
+ * The public API of the module's contract (the API tables in the README), checked against what Dagger will register
  * (the SDK's own introspector over src/). Names, defaults, optionality, return kinds, doc
  * comments and cache policy: scripts and workflows depend on every one of them.
  */
@@ -7,12 +7,14 @@ import { beforeAll, describe, expect, test } from "vitest"
 
 import { introspectModule, type FunctionInfo } from "./support/introspection.js"
 
-type Kind = "STRING_KIND" | "INTEGER_KIND" | "BOOLEAN_KIND" | "LIST_KIND" | "Directory" | "Secret" | "Container"
+type Kind = "STRING_KIND" | "INTEGER_KIND" | "BOOLEAN_KIND" | "LIST_KIND" | "Directory" | "Secret" | "Container" | "File"
 
 interface ExpectedArgument {
   kind: Kind
-  /** Absent: required. */
+  /** Absent: required (unless optional). */
   default?: unknown
+  /** An optional object argument without a default (`plan?: File`). */
+  optional?: true
 }
 
 interface ExpectedFunction {
@@ -24,6 +26,7 @@ interface ExpectedFunction {
 const str = (value?: string): ExpectedArgument => (value === undefined ? { kind: "STRING_KIND" } : { kind: "STRING_KIND", default: value })
 const list = (value?: string[]): ExpectedArgument => (value === undefined ? { kind: "LIST_KIND" } : { kind: "LIST_KIND", default: value })
 const obj = (kind: "Directory" | "Secret"): ExpectedArgument => ({ kind })
+const optionalFile = (): ExpectedArgument => ({ kind: "File", optional: true })
 
 const publishArgs = {
   source: obj("Directory"), ref: str(), sha: str(), owner: str(), username: str(), password: obj("Secret"),
@@ -67,10 +70,25 @@ export const API: Record<string, ExpectedFunction> = {
       owner: str(), token: obj("Secret"), image: str("api-gateway"), keep: { kind: "INTEGER_KIND", default: 30 },
       dryRun: { kind: "BOOLEAN_KIND", default: false }, maxDeletions: { kind: "INTEGER_KIND", default: 1000 },
       githubApiUrl: str("https://api.github.com"), registry: str("ghcr.io"), json: { kind: "BOOLEAN_KIND", default: false },
+      // Added later by the contract, after the extensions below.
+      plan: optionalFile(), maxRequests: { kind: "INTEGER_KIND", default: 0 }, images: list([]),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
   },
+  restore: {
+    args: {
+      owner: str(), token: obj("Secret"), image: str("api-gateway"), ids: list([]), plan: optionalFile(),
+      githubApiUrl: str("https://api.github.com"), dryRun: { kind: "BOOLEAN_KIND", default: false },
+    },
+    returns: "STRING_KIND",
+    changesTheWorld: true,
+  },
+}
+
+/** Functions this module adds beyond the spec (documented in the README). */
+export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
+  retentionSummary: { args: { report: { kind: "File" }, rows: { kind: "INTEGER_KIND", default: 200 } }, returns: "STRING_KIND", changesTheWorld: false },
 }
 
 /** Optional arguments this module adds beyond the spec (documented in the README). */
@@ -97,10 +115,16 @@ function kindOf(type: FunctionInfo["returnType"] | FunctionInfo["arguments"][str
 describe("the module's API as Dagger registers it", () => {
   test("the main object is documented and has exactly the API's functions (plus none unknown)", () => {
     expect(moduleDescription).not.toBe("")
-    expect(Object.keys(functions).sort()).toEqual(Object.keys(API).sort())
+    expect(Object.keys(functions).sort()).toEqual([...Object.keys(API), ...Object.keys(EXTRA_FUNCTIONS)].sort())
   })
 
-  describe.each(Object.entries(API))("%s", (name, expected) => {
+  test("retain's arguments keep their order: the ones added later come after every earlier one", () => {
+    expect(Object.keys(functions.retain!.arguments)).toEqual([
+      "owner", "token", "image", "keep", "dryRun", "maxDeletions", "githubApiUrl", "registry", "json", "graceMinutes", "registryUsername", "plan", "maxRequests", "images",
+    ])
+  })
+
+  describe.each(Object.entries({ ...API, ...EXTRA_FUNCTIONS }))("%s", (name, expected) => {
     test("has exactly the spec's arguments, kinds and defaults, plus documented extensions", () => {
       const fn = functions[name]!
       const all = { ...expected.args, ...(EXTENSIONS[name] ?? {}) }
@@ -110,6 +134,9 @@ describe("the module's API as Dagger registers it", () => {
         expect(kindOf(actual.type), `${name}.${argName} kind`).toBe(arg.kind)
         if ("default" in arg) {
           expect(actual.defaultValue, `${name}.${argName} default`).toEqual(arg.default)
+        } else if (arg.optional) {
+          expect(actual.defaultValue, `${name}.${argName} has no default`).toBeUndefined()
+          expect(actual.isOptional, `${name}.${argName} is optional`).toBe(true)
         } else {
           expect(actual.defaultValue, `${name}.${argName} is required`).toBeUndefined()
           expect(actual.isOptional, `${name}.${argName} is required`).toBe(false)

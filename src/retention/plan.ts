@@ -3,15 +3,23 @@
  * policy, now) to a typed plan that gives every version its tags, a decision and the reason.
  * Nothing here reads the network or the clock; the adapters feed it.
  *
- * Policy (../shared/spec/module-api.md):
+ * Policy (the module's API contract, see the README's retention section):
  * - images whose tags are all `sha-<hex>` build tags: the newest `keep` (by created_at, then id)
  *   are kept, older ones are deleted;
  * - images with a semantic version tag, or with any other tag (`latest`), are kept;
  * - what a kept image needs is kept: the children of a kept index (platform manifests, buildx
  *   attestation manifests), even when untagged or shared with a deleted index, and its
- *   signatures and attestations (`sha256-<hex>[.sig|.att|.sbom]` tags, referrers naming it);
+ *   signatures and attestations (`sha256-<hex>[.sig|.att|.sbom]` tags, and untagged manifests
+ *   whose `subject` names it: OCI 1.1 referrers pushed without a fallback tag);
  * - untagged versions nothing kept refers to are deleted;
  * - the package's last version is never deleted (GitHub refuses).
+ *
+ * Which manifests are read, in rounds the adapter serves (`Closure.missing`):
+ * 1. those of kept tagged versions, kept untagged roots (grace, the pinned last version) and
+ *    nested indexes of kept ones, to find what they need;
+ * 2. then those of every untagged version still to be deleted, to find a `subject` naming a
+ *    kept image (ghcr.io has no referrers API: the manifest is the only place it is written).
+ * Tagged versions to be deleted are never read.
  */
 import { BUILD_TAG, isVersionTag } from "../naming.js"
 import { INDEX_MEDIA_TYPES, type ManifestJson } from "../registry.js"
@@ -42,6 +50,8 @@ export interface PlannedVersion {
   readonly kind: VersionKind
   readonly decision: Decision
   readonly reason: string
+  /** For a version kept because a kept one needs it: that version's digest (index or subject). */
+  readonly parent?: string
 }
 
 export interface RetentionPlan {
@@ -95,13 +105,21 @@ interface Working {
   readonly kind: VersionKind
   decision?: Decision
   reason?: string
+  parent?: string
+  /** Kept by a rule of its own (tags, age, the pinned last version), not for another version. */
+  root?: boolean
 }
+
+/** Why the planner asks for manifests: to see what kept versions need, or to look for a subject. */
+export type ReadPurpose = "kept" | "subjects"
 
 export interface Closure {
   /** The plan, when every manifest it needs has been read. */
   readonly plan?: RetentionPlan
-  /** Digests of kept versions whose manifests must be read before the plan is final. */
+  /** Digests whose manifests must be read before the plan is final. */
   readonly missing: readonly string[]
+  /** What the missing manifests are for (absent with the plan). */
+  readonly purpose?: ReadPurpose
 }
 
 /**
@@ -124,6 +142,7 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
     else if (version.kind === "build" && ++builds <= policy.keep) keep(version, `build image ${builds} of the newest ${policy.keep}`)
     else if (version.digest === pinned) keep(version, "the package's last version: GitHub refuses to delete it (delete the package instead)")
     else if (graceMs > 0 && now.getTime() - Date.parse(version.createdAt) < graceMs) keep(version, `younger than ${policy.graceMinutes} min: may belong to a push still under way`)
+    if (version.decision === "keep") version.root = true
   }
 
   // Nothing would be deleted by tags alone? Then no manifest needs reading.
@@ -138,9 +157,9 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
         if (version.decision !== "keep" || expanded.has(version.digest)) continue
         const manifest = manifests.get(version.digest)
         if (!manifest) {
-          // Only a tagged version or a referrer can be an index that is not described by a
-          // kept parent's descriptor (a nested index is asked for where its parent is read).
-          if (version.kind !== "untagged" || version.digest === pinned) missing.add(version.digest)
+          // A version kept for another one is described by that one's descriptor (a nested
+          // index is asked for where its parent is read); anything else may be an index.
+          if (version.kind !== "untagged" || version.root) missing.add(version.digest)
           continue
         }
         expanded.add(version.digest)
@@ -151,7 +170,7 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
           const reference = child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
             ? "attestation manifest"
             : child.platform?.os === "unknown" ? "attestation manifest" : `platform manifest${child.platform ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""}`
-          keep(target, `${reference} of kept ${label(version)}`)
+          keep(target, `${reference} of kept ${label(version)}`, version.digest)
           changed = true
           // A child index (nested) needs its own manifest read.
           if (child.mediaType && INDEX_MEDIA_TYPES.has(child.mediaType) && !manifests.has(child.digest)) missing.add(child.digest)
@@ -161,22 +180,28 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
         if (version.decision !== undefined || version.kind !== "referrer") continue
         const subject = version.tags.map(referrerTag).find((r) => r && byDigest.get(r.subject)?.decision === "keep")
         if (subject) {
-          keep(version, `${subject.what} of kept ${label(byDigest.get(subject.subject)!)}`)
+          keep(version, `${subject.what} of kept ${label(byDigest.get(subject.subject)!)}`, subject.subject)
           changed = true
         }
       }
       // An untagged version whose manifest (read) names a kept subject belongs to it.
       for (const version of all) {
-        if (version.decision !== undefined) continue
-        const subject = manifests.get(version.digest)?.subject?.digest
+        if (version.decision !== undefined || version.kind !== "untagged") continue
+        const manifest = manifests.get(version.digest)
+        const subject = manifest?.subject?.digest
         if (subject && byDigest.get(subject)?.decision === "keep") {
-          keep(version, `referrer of kept ${label(byDigest.get(subject)!)}`)
+          keep(version, `${referrerWhat(manifest!)} of kept ${label(byDigest.get(subject)!)}`, subject)
           changed = true
         }
       }
     }
   }
-  if (missing.size > 0) return { missing: [...missing] }
+  if (missing.size > 0) return { missing: [...missing], purpose: "kept" }
+
+  // Untagged versions about to be deleted may be OCI 1.1 referrers of a kept image: their own
+  // manifest is the only place that says so. Read each one before deciding.
+  const unread = all.filter((v) => v.decision === undefined && v.kind === "untagged" && !manifests.has(v.digest)).map((v) => v.digest)
+  if (unread.length > 0) return { missing: unread, purpose: "subjects" }
 
   // 3. Everything else goes.
   for (const version of all) {
@@ -186,7 +211,14 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
       const subjects = version.tags.map(referrerTag).filter((r) => r !== undefined)
       const present = subjects.find((r) => byDigest.has(r.subject))
       del(version, present ? `${present.what} of deleted ${label(byDigest.get(present.subject)!)}` : `${subjects[0]!.what} of ${short(subjects[0]!.subject)}, which is not in the package`)
-    } else del(version, "untagged, and no kept image refers to it")
+    } else {
+      const manifest = manifests.get(version.digest)
+      const subject = manifest?.subject?.digest
+      if (subject) {
+        const target = byDigest.get(subject)
+        del(version, target ? `${referrerWhat(manifest!)} of deleted ${label(target)}` : `${referrerWhat(manifest!)} of ${short(subject)}, which is not in the package`)
+      } else del(version, "untagged, and no kept image refers to it")
+    }
   }
   // 4. GitHub refuses to delete a package's last version: keep the newest image, with what it needs.
   if (all.length > 0 && all.every((v) => v.decision === "delete") && pinned === undefined) {
@@ -194,15 +226,18 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
     return planRetention(versions, manifests, policy, now, newest.digest)
   }
 
-  const planned = all.map((v) => ({ id: v.id, digest: v.digest, tags: v.tags, createdAt: v.createdAt, kind: v.kind, decision: v.decision!, reason: v.reason! }))
+  const planned: PlannedVersion[] = all.map((v) => ({
+    id: v.id, digest: v.digest, tags: v.tags, createdAt: v.createdAt, kind: v.kind, decision: v.decision!, reason: v.reason!, ...(v.parent ? { parent: v.parent } : {}),
+  }))
   // Tagged versions (images, indexes) before untagged ones (their children), newest first
   // within each: a parent is pushed after its children, so it is deleted before them.
   const deletions = planned.filter((v) => v.decision === "delete").sort((a, b) => Number(a.tags.length === 0) - Number(b.tags.length === 0) || newestFirst(a, b))
   return { plan: { policy, versions: planned, deletions }, missing: [] }
 
-  function keep(version: Working, reason: string) {
+  function keep(version: Working, reason: string, parent?: string) {
     version.decision = "keep"
     version.reason = reason
+    version.parent = parent
   }
   function del(version: Working, reason: string) {
     version.decision = "delete"
@@ -210,6 +245,12 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
   }
 }
 
-function isIndex(manifest: ManifestJson): boolean {
+/** A person's word for an OCI 1.1 referrer: its artifact type when it says one. */
+function referrerWhat(manifest: ManifestJson): string {
+  const type = manifest.artifactType ?? manifest.config?.mediaType
+  return type && type !== "application/vnd.oci.image.config.v1+json" ? `referrer (${type})` : "referrer"
+}
+
+export function isIndex(manifest: ManifestJson): boolean {
   return (manifest.mediaType !== undefined && INDEX_MEDIA_TYPES.has(manifest.mediaType)) || Array.isArray(manifest.manifests)
 }

@@ -1,24 +1,40 @@
 /**
  * The retention report: a table a person reads (digest, tags, created, decision, reason) with
- * a summary line, or the same data as JSON.
+ * the plan's fingerprint and a summary line, or the same data as JSON, which is also the plan
+ * file `retain --plan` applies and `restore --plan` reads.
  */
 import type { PackageOwner } from "../github.js"
 import type { PlannedVersion, RetentionPlan } from "./plan.js"
+import { REPORT_FORMAT, type NotApplied } from "./reviewed.js"
+import { describeBroken, type Broken } from "./validate.js"
 
-/** What happened to a planned deletion. */
-export type Outcome = "deleted" | "already-gone" | "would-delete" | "not-attempted" | "failed"
+/**
+ * What happened to a planned deletion: `skipped` (the reviewed plan does not approve it),
+ * `deferred` (the request budget ran out first: left for the next run).
+ */
+export type Outcome = "deleted" | "already-gone" | "would-delete" | "not-attempted" | "failed" | "skipped" | "deferred"
 
 export interface RetentionResult {
   readonly owner: PackageOwner
   readonly packageName: string
   readonly dryRun: boolean
   readonly plan: RetentionPlan
+  /** The plan's fingerprint (see reviewed.ts): what a reviewer compares. */
+  readonly fingerprint: string
   /** Outcome by version id, for every planned deletion. */
   readonly outcomes: ReadonlyMap<number, Outcome>
   /** Why deletion stopped early, if it did. */
   readonly stopped?: string
   /** Manifests read from the registry to decide. */
   readonly manifestsRead: number
+  /** The same, by purpose: of kept images (what they need), of untagged versions (a subject?). */
+  readonly manifestReads: { readonly kept: number; readonly subjects: number }
+  /** With `--plan`: the reviewed plan applied, what it did not approve, what it planned but was not done. */
+  readonly reviewed?: { readonly fingerprint: string; readonly skipped: ReadonlyMap<number, string>; readonly notApplied: readonly NotApplied[] }
+  /** After a real run: how many tags and digests were checked in the registry, and what is missing. */
+  readonly validation?: { readonly checked: number; readonly broken: readonly Broken[] }
+  /** With `--max-requests`: the budget and the GitHub API requests used by the end of this package. */
+  readonly budget?: { readonly maxRequests: number; readonly used: number }
 }
 
 export function summarize(result: RetentionResult) {
@@ -32,14 +48,20 @@ export function summarize(result: RetentionResult) {
     alreadyGone: n("already-gone"),
     notAttempted: n("not-attempted"),
     failed: n("failed"),
+    skipped: n("skipped"),
+    deferred: n("deferred"),
   }
 }
 
 export function summaryLine(result: RetentionResult): string {
   const s = summarize(result)
   const where = `${result.owner.login}/${result.packageName}`
-  if (result.dryRun) return `${where}: ${s.versions} versions, ${s.kept} kept, ${s.planned} would be deleted (dry run: nothing was deleted; ${result.manifestsRead} manifests read)`
-  const extra = [s.alreadyGone ? `${s.alreadyGone} already gone` : "", s.failed ? `${s.failed} failed` : "", s.notAttempted ? `${s.notAttempted} not attempted` : ""].filter(Boolean).join(", ")
+  const skipped = s.skipped ? `, ${s.skipped} skipped (not in the reviewed plan as they are now)` : ""
+  if (result.dryRun) return `${where}: ${s.versions} versions, ${s.kept} kept, ${s.planned - s.skipped} would be deleted${skipped} (dry run: nothing was deleted; ${result.manifestsRead} manifests read)`
+  const extra = [
+    s.alreadyGone ? `${s.alreadyGone} already gone` : "", s.failed ? `${s.failed} failed` : "", s.skipped ? `${s.skipped} skipped` : "",
+    s.deferred ? `${s.deferred} left for the next run` : "", s.notAttempted ? `${s.notAttempted} not attempted` : "",
+  ].filter(Boolean).join(", ")
   return `${where}: ${s.versions} versions, ${s.kept} kept, ${s.deleted} of ${s.planned} deleted${extra ? ` (${extra})` : ""}${result.stopped ? `; stopped: ${result.stopped}` : ""}`
 }
 
@@ -52,32 +74,65 @@ function decisionText(version: PlannedVersion, outcomes: ReadonlyMap<number, Out
   return outcome === undefined || outcome === "would-delete" ? "delete" : outcome
 }
 
-/** The report as a table, newest first, then the summary line. */
+function reasonText(version: PlannedVersion, result: RetentionResult): string {
+  const skipped = result.reviewed?.skipped.get(version.id)
+  return skipped ? `${version.reason}; skipped: ${skipped}` : version.reason
+}
+
+/** The lines under the table: fingerprint, reads, reviewed plan, validation, budget. */
+function detailLines(result: RetentionResult): string[] {
+  const lines = [`plan ${result.fingerprint} (owner, package, policy, and every version's id, digest, tags and decision)`]
+  const reads = `manifests read: ${result.manifestsRead} (${result.manifestReads.kept} of kept images, ${result.manifestReads.subjects} of untagged versions, for a subject naming a kept image)`
+  lines.push(result.validation ? `${reads}; after the run ${result.validation.checked} tags and digests checked in the registry, ${result.validation.broken.length ? `${result.validation.broken.length} missing` : "all present"}` : reads)
+  if (result.reviewed) {
+    lines.push(`applied the reviewed plan ${result.reviewed.fingerprint}${result.reviewed.fingerprint === result.fingerprint ? " (the package is as it was when the plan was made)" : ""}`)
+    for (const n of result.reviewed.notApplied) lines.push(`  not deleted: ${n.digest} (id ${n.id}, ${n.tags.length ? n.tags.join(",") : "untagged"}): ${n.reason}`)
+  }
+  if (result.budget) lines.push(`GitHub API requests: ${result.budget.used} used, budget ${result.budget.maxRequests}`)
+  return lines
+}
+
+/** The report as a table, newest first, then its details and the summary line. */
 export function formatReport(result: RetentionResult): string {
   const rows = result.plan.versions.map((v) => [
     shortDigest(v.digest),
     v.tags.length ? v.tags.join(",") : "-",
     v.createdAt.replace(/\.\d+Z$/, "Z"),
     decisionText(v, result.outcomes),
-    v.reason,
+    reasonText(v, result),
   ])
   const header = ["DIGEST", "TAGS", "CREATED", "DECISION", "REASON"]
   const widths = header.map((h, i) => Math.min(i === 1 ? 48 : 200, Math.max(h.length, ...rows.map((r) => r[i]!.length))))
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()
-  return [line(header), ...rows.map(line), "", summaryLine(result)].join("\n")
+  return [line(header), ...rows.map(line), "", ...detailLines(result), summaryLine(result)].join("\n")
 }
 
-/** The same data as JSON. */
-export function reportJson(result: RetentionResult): string {
-  return JSON.stringify({
+/** The validation failure: what is broken and which tag it breaks, one per line. */
+export function formatBroken(broken: readonly Broken[]): string {
+  return [`Validation failed: ${broken.length} missing in the registry after this run (the deletions done are reported above):`, ...broken.map((b) => `- ${describeBroken(b)}`)].join("\n")
+}
+
+/** One package's report as a JSON value (the plan file format, `format` REPORT_FORMAT). */
+export function reportObject(result: RetentionResult) {
+  return {
+    format: REPORT_FORMAT,
     owner: result.owner.login,
     ownerType: result.owner.kind === "org" ? "organization" : "user",
     package: result.packageName,
     dryRun: result.dryRun,
     policy: result.plan.policy,
+    fingerprint: result.fingerprint,
     summary: summarize(result),
     stopped: result.stopped ?? null,
     manifestsRead: result.manifestsRead,
+    manifestReads: { keptImages: result.manifestReads.kept, untaggedForSubject: result.manifestReads.subjects },
+    reviewedPlan: result.reviewed
+      ? { fingerprint: result.reviewed.fingerprint, notApplied: result.reviewed.notApplied }
+      : null,
+    validation: result.validation
+      ? { checked: result.validation.checked, broken: result.validation.broken.map((b) => ({ reference: b.reference, what: b.what, problem: b.problem, breaks: b.breaks })) }
+      : null,
+    budget: result.budget ?? null,
     versions: result.plan.versions.map((v) => ({
       id: v.id,
       digest: v.digest,
@@ -86,7 +141,14 @@ export function reportJson(result: RetentionResult): string {
       kind: v.kind,
       decision: v.decision,
       reason: v.reason,
+      ...(v.parent ? { keptFor: v.parent } : {}),
       ...(v.decision === "delete" ? { outcome: result.outcomes.get(v.id) ?? "not-attempted" } : {}),
+      ...(result.reviewed?.skipped.has(v.id) ? { skipped: result.reviewed.skipped.get(v.id) } : {}),
     })),
-  }, null, 2)
+  }
+}
+
+/** The same data as JSON. */
+export function reportJson(result: RetentionResult): string {
+  return JSON.stringify(reportObject(result), null, 2)
 }

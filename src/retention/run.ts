@@ -1,15 +1,23 @@
 /**
  * Retention, carried out: list every version, read the manifests the planner asks for, plan,
- * then (unless a dry run, or more deletions than allowed) delete in the plan's order. Fails
- * closed: any listing page or needed manifest that cannot be read stops it before a deletion.
+ * then (unless a dry run, or more deletions than allowed) delete in the plan's order, and check
+ * in the registry that everything kept is still there. Fails closed: any listing page or needed
+ * manifest that cannot be read stops it before a deletion. With a reviewed plan, only what that
+ * plan approves and today's plan still deletes is deleted; with a request budget, deleting stops
+ * before the budget is spent and the rest is left for the next run.
  */
 import { mapLimit } from "../concurrency.js"
-import { check } from "../errors.js"
+import { check, InvalidArgumentError } from "../errors.js"
 import { parseImageName, parseOwner, parseRegistry, parseUsername } from "../naming.js"
-import { createGitHubClient, deletePackageVersion, describePackage, listPackageVersions, PermissionError, resolveOwner, type GitHubClient, type PackageVersion } from "../github.js"
+import {
+  createGitHubClient, deletePackageVersion, describePackage, listPackageVersions, PermissionError, resolveOwner,
+  type GitHubClient, type PackageOwner, type PackageVersion, type RequestCounter,
+} from "../github.js"
 import { RegistryClient, type ManifestJson } from "../registry.js"
-import { planRetention, referrerTag, type RetentionPlan, type RetentionPolicy } from "./plan.js"
-import { formatReport, type Outcome, type RetentionResult } from "./report.js"
+import { planRetention, referrerTag, type PlannedVersion, type RetentionPlan, type RetentionPolicy } from "./plan.js"
+import { formatBroken, formatReport, reportObject, type Outcome, type RetentionResult } from "./report.js"
+import { fingerprint, matchPlan, parsePlanFile, selectReviewed, type PlanSection, type Selection } from "./reviewed.js"
+import { expectations, type Broken } from "./validate.js"
 
 export interface RetentionRequest {
   readonly owner: string
@@ -18,6 +26,10 @@ export interface RetentionRequest {
   readonly dryRun: boolean
   readonly maxDeletions: number
   readonly now: Date
+  /** A reviewed plan (`retain --plan`): delete only what it approves and today's plan still deletes. */
+  readonly reviewed?: PlanSection
+  /** At most this many GitHub API requests, counted on `counter` (0: no limit). */
+  readonly maxRequests?: number
 }
 
 export interface RetentionDeps {
@@ -28,6 +40,10 @@ export interface RetentionDeps {
   readonly repository: string
   readonly log: (line: string) => void
   readonly manifestConcurrency?: number
+  /** The owner, when already resolved (several packages of one owner in a run). */
+  readonly owner?: PackageOwner
+  /** Counts the GitHub client's requests; needed for `maxRequests`. */
+  readonly counter?: RequestCounter
 }
 
 /** A refusal before any deletion; the report says what would have happened. */
@@ -35,8 +51,16 @@ export class RetentionRefused extends Error {
   override name = "RetentionRefused"
 }
 
+/** A run that deleted what it could and then failed (refusals, a stop, a broken kept image): the report is in the message. */
+export class RetentionFailed extends Error {
+  override name = "RetentionFailed"
+  constructor(message: string, readonly result: RetentionResult) {
+    super(message)
+  }
+}
+
 export async function runRetention(deps: RetentionDeps, request: RetentionRequest): Promise<RetentionResult> {
-  const owner = await resolveOwner(deps.github, request.owner)
+  const owner = deps.owner ?? (await resolveOwner(deps.github, request.owner))
   const where = describePackage(owner, request.packageName)
   deps.log(`listing ${where}`)
   let versions: PackageVersion[]
@@ -48,6 +72,7 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
   deps.log(`${versions.length} versions listed`)
 
   const manifests = new Map<string, ManifestJson>()
+  const reads = { kept: 0, subjects: 0 }
   let plan: RetentionPlan | undefined
   for (let round = 0; !plan; round++) {
     const closure = planRetention(versions, manifests, request.policy, request.now)
@@ -56,29 +81,39 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
       break
     }
     if (round > 32) throw new Error(`manifests of ${where} nest deeper than 32 levels: nothing was deleted`)
-    deps.log(`reading ${closure.missing.length} manifests of kept images`)
+    const forSubjects = closure.purpose === "subjects"
+    deps.log(forSubjects ? `reading ${closure.missing.length} manifests of untagged versions, for a subject naming a kept image` : `reading ${closure.missing.length} manifests of kept images`)
     await mapLimit(closure.missing, deps.manifestConcurrency ?? 8, async (digest) => {
       try {
         manifests.set(digest, (await deps.registry.manifest(deps.repository, digest)).json)
+        if (forSubjects) reads.subjects++
+        else reads.kept++
       } catch (error) {
-        throw new Error(`cannot read manifest ${digest} of ${deps.registry.endpoint.host}/${deps.repository}, which a kept image may need: ${(error as Error).message}\nNothing was deleted: retention never deletes what it could not check.`)
+        const why = forSubjects ? "an untagged version that may refer to a kept image" : "which a kept image may need"
+        throw new Error(`cannot read manifest ${digest} of ${deps.registry.endpoint.host}/${deps.repository}, ${why}: ${(error as Error).message}\nNothing was deleted: retention never deletes what it could not check.`)
       }
     })
   }
 
+  const selection: Selection | undefined = request.reviewed ? selectReviewed(plan, request.reviewed) : undefined
+  const deletions = selection ? selection.approved : plan.deletions
   const outcomes = new Map<number, Outcome>()
+  for (const version of plan.deletions) outcomes.set(version.id, selection?.skipped.has(version.id) ? "skipped" : request.dryRun ? "would-delete" : "not-attempted")
+  const budget = request.maxRequests ? { maxRequests: request.maxRequests, counter: deps.counter } : undefined
+  if (budget && !budget.counter) throw new Error("maxRequests needs the GitHub client's request counter")
+  let validation: RetentionResult["validation"]
   const result = (stopped?: string, dryRun = request.dryRun): RetentionResult => ({
-    owner, packageName: request.packageName, dryRun, plan: plan!, outcomes, stopped, manifestsRead: manifests.size,
+    owner, packageName: request.packageName, dryRun, plan: plan!, fingerprint: fingerprint({ owner: owner.login, packageName: request.packageName, policy: plan!.policy, versions: plan!.versions }),
+    outcomes, stopped, manifestsRead: manifests.size, manifestReads: { ...reads },
+    ...(request.reviewed && selection ? { reviewed: { fingerprint: request.reviewed.fingerprint, skipped: selection.skipped, notApplied: selection.notApplied } } : {}),
+    ...(validation ? { validation } : {}),
+    ...(budget ? { budget: { maxRequests: budget.maxRequests, used: budget.counter!.requests } } : {}),
   })
-  if (request.dryRun) {
-    for (const version of plan.deletions) outcomes.set(version.id, "would-delete")
-    return result()
-  }
-  for (const version of plan.deletions) outcomes.set(version.id, "not-attempted")
-  if (plan.deletions.length > request.maxDeletions) {
+  if (request.dryRun) return result()
+  if (deletions.length > request.maxDeletions) {
     throw new RetentionRefused(
-      `${formatReport(result(undefined, true))}\n\n${plan.deletions.length} deletions planned, more than maxDeletions (${request.maxDeletions}): nothing was deleted. ` +
-        `Check the plan above (--dry-run), then run again with --max-deletions ${plan.deletions.length} if it is right.`,
+      `${formatReport(result(undefined, true))}\n\n${deletions.length} deletions planned, more than maxDeletions (${request.maxDeletions}): nothing was deleted. ` +
+        `Check the plan above (--dry-run), then run again with --max-deletions ${deletions.length} if it is right.`,
     )
   }
 
@@ -87,15 +122,28 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
   // and its referrers. If its manifest cannot be read, no untagged version is deleted at all.
   const protectedDigests = new Set<string>()
   let keepUntagged = false
-  for (const [i, planned] of plan.deletions.entries()) {
-    if (protectedDigests.has(planned.digest) || (keepUntagged && planned.tags.length === 0) || planned.tags.some((t) => protectedDigests.has(referrerTag(t)?.subject ?? ""))) {
+  const isProtected = (planned: PlannedVersion) =>
+    protectedDigests.has(planned.digest) || (keepUntagged && planned.tags.length === 0) ||
+    planned.tags.some((t) => protectedDigests.has(referrerTag(t)?.subject ?? "")) ||
+    protectedDigests.has(manifests.get(planned.digest)?.subject?.digest ?? "")
+  let stopped: string | undefined
+  let failure: string | undefined
+  for (const [i, planned] of deletions.entries()) {
+    if (isProtected(planned)) {
       deps.log(`not deleting ${planned.digest}: a version GitHub refused to delete may need it`)
       continue
+    }
+    if (budget && budget.counter!.requests + 1 > budget.maxRequests) {
+      const left = deletions.slice(i).filter((d) => !isProtected(d))
+      for (const d of left) outcomes.set(d.id, "deferred")
+      stopped = `the budget of ${budget.maxRequests} GitHub API requests is reached (${budget.counter!.requests} used): ${left.length} deletion${left.length === 1 ? "" : "s"} left for the next run`
+      deps.log(stopped)
+      break
     }
     try {
       const outcome = await deletePackageVersion(deps.github, owner, request.packageName, byId.get(planned.id)!)
       outcomes.set(planned.id, outcome)
-      deps.log(`${outcome === "deleted" ? "deleted" : "already gone"} ${i + 1}/${plan.deletions.length}: ${planned.digest} ${planned.tags.join(",") || "(untagged)"}`)
+      deps.log(`${outcome === "deleted" ? "deleted" : "already gone"} ${i + 1}/${deletions.length}: ${planned.digest} ${planned.tags.join(",") || "(untagged)"}`)
     } catch (error) {
       outcomes.set(planned.id, "failed")
       const message = (error as Error).message
@@ -110,57 +158,152 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
         }
         continue
       }
-      throw new Error(`${formatReport(result(message))}\n\nDeletion stopped at ${planned.digest}: ${message}`)
+      stopped = message
+      failure = `Deletion stopped at ${planned.digest}: ${message}`
+      break
     }
   }
+
+  // Whatever happened above, check what was kept.
+  validation = await validate(deps, plan, manifests)
   const failed = [...outcomes.values()].filter((o) => o === "failed").length
-  if (failed > 0) throw new Error(formatReport(result(`${failed} deletion${failed === 1 ? "" : "s"} refused by GitHub`)))
-  return result()
+  if (!failure && failed > 0) stopped = `${failed} deletion${failed === 1 ? "" : "s"} refused by GitHub`
+  const done = result(stopped)
+  const problems = [failure, validation.broken.length ? formatBroken(validation.broken) : undefined].filter(Boolean)
+  if (failure || failed > 0 || validation.broken.length > 0) throw new RetentionFailed([formatReport(done), ...problems].join("\n\n"), done)
+  return done
+}
+
+/** Resolves every expectation in the registry; what does not resolve is broken. */
+async function validate(deps: RetentionDeps, plan: RetentionPlan, manifests: ReadonlyMap<string, ManifestJson>): Promise<{ checked: number; broken: Broken[] }> {
+  const expected = expectations(plan, manifests)
+  const where = `${deps.registry.endpoint.host}/${deps.repository}`
+  deps.log(`checking ${expected.length} kept tags and digests in ${where}`)
+  const broken: Broken[] = []
+  await mapLimit(expected, deps.manifestConcurrency ?? 8, async (expectation) => {
+    try {
+      if (!(await deps.registry.resolve(deps.repository, expectation.reference))) broken.push({ ...expectation, problem: `is missing from ${where}` })
+    } catch (error) {
+      broken.push({ ...expectation, problem: `could not be checked in ${where} (${(error as Error).message})` })
+    }
+  })
+  // In the plan's order, so the list reads like the table.
+  const order = new Map(expected.map((e, i) => [e, i]))
+  broken.sort((a, b) => order.get(a)! - order.get(b)!)
+  return { checked: expected.length, broken }
 }
 
 /** Checked arguments of `retain`. */
 export interface RetainArgs {
   readonly owner: string
-  readonly packageName: string
-  readonly repositoryPath: string
+  /** The packages of this run, in order: `images` when given, else `[image]`. */
+  readonly packages: readonly string[]
+  /** True when `images` was given: the report has one section per package. */
+  readonly several: boolean
   readonly policy: RetentionPolicy
   readonly dryRun: boolean
   readonly maxDeletions: number
+  readonly maxRequests: number
   readonly githubApiUrl: string
   readonly registry: { scheme: "http" | "https"; host: string }
   readonly registryUsername: string
 }
 
-export function parseRetainArgs(args: { owner: string; image: string; keep: number; dryRun: boolean; maxDeletions: number; githubApiUrl: string; registry: string; graceMinutes: number; registryUsername?: string }): RetainArgs {
+export interface RetainInput {
+  owner: string
+  image: string
+  keep: number
+  dryRun: boolean
+  maxDeletions: number
+  githubApiUrl: string
+  registry: string
+  graceMinutes: number
+  registryUsername?: string
+  maxRequests?: number
+  images?: readonly string[]
+}
+
+export function parseRetainArgs(args: RetainInput): RetainArgs {
   const count = (name: string, value: number, expected: string) => check(Number.isInteger(value) && value >= 0, name, value, expected)
   count("keep", args.keep, "is not a count: expected a whole number of build images to keep, 0 or more (e.g. 30)")
   count("maxDeletions", args.maxDeletions, "is not a count: expected a whole number, 0 or more (e.g. 1000)")
   count("graceMinutes", args.graceMinutes, "is not a number of minutes: expected a whole number, 0 or more (e.g. 60)")
+  count("maxRequests", args.maxRequests ?? 0, "is not a request budget: expected a whole number of GitHub API requests, or 0 for no limit (e.g. 900)")
   check(/^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(args.githubApiUrl), "githubApiUrl", args.githubApiUrl, "is not a URL: expected https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server")
   const owner = parseOwner(args.owner)
-  const packageName = parseImageName(args.image)
+  const images = args.images ?? []
+  const packages = images.length > 0 ? images.map((image, i) => parseImageName(image, `images[${i}]`)) : [parseImageName(args.image)]
+  const twice = packages.find((p, i) => packages.indexOf(p) !== i)
+  if (twice) throw new InvalidArgumentError("images", images, `names ${JSON.stringify(twice)} twice: expected each package once`)
   return {
     owner,
-    packageName,
-    repositoryPath: `${owner.toLowerCase()}/${packageName}`,
+    packages,
+    several: images.length > 0,
     policy: { keep: args.keep, graceMinutes: args.graceMinutes },
     dryRun: args.dryRun,
     maxDeletions: args.maxDeletions,
+    maxRequests: args.maxRequests ?? 0,
     githubApiUrl: args.githubApiUrl,
     registry: parseRegistry(args.registry),
     registryUsername: args.registryUsername ? parseUsername(args.registryUsername, "registryUsername") : owner,
   }
 }
 
+/** Reads a plan file's text for this run: its sections, one per package, checked against the run. */
+export function parseRetainPlan(text: string, args: RetainArgs): Map<string, PlanSection> {
+  return matchPlan(parsePlanFile(text, "plan"), { owner: args.owner, packages: args.packages, policy: args.policy })
+}
+
+/** One package's part of a run: its result, or why it failed. */
+export interface PackageOutcome {
+  readonly packageName: string
+  readonly result?: RetentionResult
+  readonly error?: Error
+}
+
+/**
+ * Runs retention for every package of the run, one after another, each listed, planned, applied
+ * and validated on its own. A failure in one stops deletions in none of the others; one GitHub
+ * client (and so one request budget) serves them all.
+ */
+export async function retainPackages(args: RetainArgs, clients: { github: GitHubClient; counter: RequestCounter; registry: RegistryClient }, log: (line: string) => void, now: Date, plans?: ReadonlyMap<string, PlanSection>): Promise<PackageOutcome[]> {
+  let owner: PackageOwner | undefined
+  const outcomes: PackageOutcome[] = []
+  for (const packageName of args.packages) {
+    try {
+      owner ??= await resolveOwner(clients.github, args.owner)
+      const result = await runRetention(
+        { github: clients.github, registry: clients.registry, repository: `${args.owner.toLowerCase()}/${packageName}`, log, owner, counter: clients.counter },
+        { owner: args.owner, packageName, policy: args.policy, dryRun: args.dryRun, maxDeletions: args.maxDeletions, now, reviewed: plans?.get(packageName), maxRequests: args.maxRequests },
+      )
+      outcomes.push({ packageName, result })
+    } catch (error) {
+      outcomes.push({ packageName, error: error as Error })
+    }
+  }
+  return outcomes
+}
+
+/** The run's report: one package as before; several as one section each, or `{"packages": [...]}`. Throws when any package failed. */
+export function renderPackages(args: RetainArgs, outcomes: readonly PackageOutcome[], json: boolean): string {
+  if (!args.several) {
+    const [only] = outcomes
+    if (only!.error) throw only!.error
+    return json ? JSON.stringify(reportObject(only!.result!), null, 2) : formatReport(only!.result!)
+  }
+  const failed = outcomes.filter((o) => o.error)
+  const section = (o: PackageOutcome) => `== ${args.owner}/${o.packageName} ==\n${o.error ? `FAILED\n${o.error.message}` : formatReport(o.result!)}`
+  if (failed.length > 0) {
+    throw new Error(`${outcomes.map(section).join("\n\n")}\n\n${failed.length} of ${outcomes.length} packages failed: ${failed.map((o) => o.packageName).join(", ")} (the others ran to the end)`)
+  }
+  return json ? JSON.stringify({ format: "meetinity-release/retention-reports/v1", packages: outcomes.map((o) => reportObject(o.result!)) }, null, 2) : outcomes.map(section).join("\n\n")
+}
+
 /** Builds the GitHub and registry clients for one token and runs retention with them. */
-export function retainWithToken(args: RetainArgs, token: string, log: (line: string) => void, now: Date): Promise<RetentionResult> {
-  return runRetention(
-    {
-      github: createGitHubClient({ token, baseUrl: args.githubApiUrl, log }),
-      registry: new RegistryClient(args.registry, { username: args.registryUsername, password: token }),
-      repository: args.repositoryPath,
-      log,
-    },
-    { owner: args.owner, packageName: args.packageName, policy: args.policy, dryRun: args.dryRun, maxDeletions: args.maxDeletions, now },
-  )
+export async function retainWithToken(args: RetainArgs, token: string, log: (line: string) => void, now: Date, options: { plans?: ReadonlyMap<string, PlanSection>; json?: boolean; msPerSecond?: number } = {}): Promise<string> {
+  const counter: RequestCounter = { requests: 0 }
+  const github = createGitHubClient({ token, baseUrl: args.githubApiUrl, log, counter, msPerSecond: options.msPerSecond })
+  const registry = new RegistryClient(args.registry, { username: args.registryUsername, password: token })
+  const outcomes = await retainPackages(args, { github, counter, registry }, log, now, options.plans)
+  return renderPackages(args, outcomes, options.json ?? false)
 }

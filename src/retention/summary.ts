@@ -1,0 +1,48 @@
+/**
+ * A Markdown summary of a retention report or plan file, for a reviewer: per package the
+ * fingerprint, the policy, the counts and the versions to delete. Pure: reads only the text.
+ */
+import { check } from "../errors.js"
+import { parsePlanFile, type PlanSection } from "./reviewed.js"
+
+export interface SummaryArgs {
+  readonly rows: number
+}
+
+export function parseSummaryArgs(args: { rows: number }): SummaryArgs {
+  check(Number.isInteger(args.rows) && args.rows >= 0, "rows", args.rows, "is not a count: expected a whole number of versions to list, 0 or more (e.g. 200)")
+  return { rows: args.rows }
+}
+
+/** Markdown table cells must not break the table. */
+const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\s+/g, " ")
+
+function section(plan: PlanSection, rows: number): string {
+  const kept = plan.versions.filter((v) => v.decision === "keep").length
+  const deletions = plan.versions.filter((v) => v.decision === "delete")
+  const count = (o: string) => deletions.filter((v) => v.outcome === o).length
+  const state = plan.dryRun
+    ? `Dry run: nothing was deleted. ${deletions.length} version${deletions.length === 1 ? "" : "s"} would be deleted.`
+    : `Real run: ${count("deleted")} of ${deletions.length} deleted${["already-gone", "skipped", "deferred", "failed", "not-attempted"].map((o) => (count(o) ? `, ${count(o)} ${o}` : "")).join("")}.`
+  const lines = [
+    `### ${plan.owner}/${plan.packageName}`,
+    "",
+    `Plan fingerprint: \`${plan.fingerprint}\``,
+    "",
+    `Policy: keep the newest ${plan.policy.keep} build images; nothing younger than ${plan.policy.graceMinutes} min. ${plan.versions.length} versions, ${kept} kept. ${state}`,
+  ]
+  if (deletions.length > 0) {
+    lines.push("", `| id | digest | tags | reason${plan.dryRun ? "" : " | outcome"} |`, `|---|---|---|---${plan.dryRun ? "" : "|---"}|`)
+    for (const v of deletions.slice(0, rows)) {
+      lines.push(`| ${v.id} | \`${v.digest.slice(0, 19)}\` | ${cell(v.tags.join(", ") || "-")} | ${cell(v.reason ?? "")}${plan.dryRun ? "" : ` | ${v.outcome ?? ""}`} |`)
+    }
+    if (deletions.length > rows) lines.push("", `…and ${deletions.length - rows} more: the plan file lists them all.`)
+  }
+  return lines.join("\n")
+}
+
+/** The summary of every package in a report or plan file. */
+export function summarizePlanFile(text: string, args: SummaryArgs): string {
+  const plans = parsePlanFile(text, "report")
+  return [`## GHCR retention${plans.every((p) => p.dryRun) ? " plan" : ""}`, ...plans.map((p) => section(p, args.rows))].join("\n\n")
+}
