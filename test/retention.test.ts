@@ -7,10 +7,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 import { dag, type SecretID } from "@dagger.io/dagger"
 
-import { createGitHubClient } from "../src/github.js"
+import { createGitHubClient, type RequestCounter } from "../src/github.js"
 import { MeetinityRelease } from "../src/index.js"
 import { RegistryClient } from "../src/registry.js"
-import { runRetention, RetentionRefused, type RetentionRequest } from "../src/retention/run.js"
+import { parseRetainArgs, retainWithToken, runRetention, RetentionFailed, RetentionRefused, type RetentionRequest } from "../src/retention/run.js"
 import { recordDagger, type Recorder } from "./support/dagger.js"
 import { startGitHubApi, type GitHubApi, type TokenInfo } from "./support/github-api.js"
 import { OciPusher } from "./support/oci.js"
@@ -138,6 +138,9 @@ async function seedSmall(base: string, options: { owner?: string; name?: string;
 
 afterEach(() => {
   logs.length = 0
+  // Version ids repeat across packages (each seeder counts from 1001): never let one test's
+  // popular version refuse another test's deletion.
+  popular.clear()
 })
 
 describe("retain against a real registry and GitHub's packages API", () => {
@@ -315,6 +318,150 @@ describe("retain against a real registry and GitHub's packages API", () => {
     expect(result.plan.deletions.map((d) => d.digest).sort()).toEqual(builds.slice(0, 30).map((b) => b.digest).sort())
     const pages = api.log.slice(start).filter((e) => /\/versions\?/.test(e.path)).map((e) => new URL(e.path, api.url).searchParams)
     expect(pages.map((p) => [p.get("page"), p.get("per_page")])).toEqual([["1", "100"], ["2", "100"]])
+  })
+})
+
+describe("untagged referrers: an OCI 1.1 subject names the image", () => {
+  test("a referrer of a kept image is kept (and its own referrers, and one of a kept platform manifest); one of a deleted image goes", async () => {
+    const name = freshName("subject")
+    const repository = `meetinity/${name}`
+    const seeder = new PackageSeeder(push, repository)
+    const old = await seeder.image(`s old ${name}`, ["sha-e000001"], { platforms: ["linux/amd64", "linux/arm64"] })
+    const oldSignature = await seeder.subjectReferrer(old.digest)
+    const release = await seeder.image(`s rel ${name}`, ["v1.0.0"], { platforms: ["linux/amd64", "linux/arm64"], attestations: true })
+    const releaseSignature = await seeder.subjectReferrer(release.digest)
+    const signatureOfSignature = await seeder.subjectReferrer(releaseSignature.digest, "application/vnd.cncf.notary.signature")
+    const platformSbom = await seeder.subjectReferrer(release.children[1]!, "application/spdx+json")
+    // A referrer whose subject left the package (deleted by hand, manifest and version) goes too.
+    const strayOf = await seeder.image(`s gone ${name}`, ["sha-e000000"])
+    const stray = await seeder.subjectReferrer(strayOf.digest)
+    seeder.versions.splice(seeder.versions.findIndex((v) => v.name === strayOf.digest), 1)
+    await fetch(`${registry.url}/v2/${repository}/manifests/${strayOf.digest}`, { method: "DELETE" })
+    const orphan = await seeder.orphan(name)
+    const newest = await seeder.image(`s new ${name}`, ["sha-e000002"])
+    seeder.publish(api, "Meetinity", name)
+
+    const result = await runRetention(deps("Meetinity", name), request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 } }))
+
+    await expectIntact(repository, [release, releaseSignature, signatureOfSignature, platformSbom, newest])
+    await expectGone(repository, [old, oldSignature, stray, orphan])
+    const reason = (digest: string) => result.plan.versions.find((v) => v.digest === digest)!.reason
+    expect(reason(releaseSignature.digest)).toBe("referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of kept v1.0.0")
+    expect(reason(signatureOfSignature.digest)).toBe(`referrer (application/vnd.cncf.notary.signature) of kept ${releaseSignature.digest.slice(7, 19)}`)
+    expect(reason(platformSbom.digest)).toBe(`referrer (application/spdx+json) of kept ${release.children[1]!.slice(7, 19)}`)
+    expect(reason(oldSignature.digest)).toBe("referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of deleted sha-e000001")
+    expect(reason(stray.digest)).toBe(`referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of ${strayOf.digest.slice(7, 19)}, which is not in the package`)
+    // Read to see what kept images need: v1.0.0 and sha-e000002. Read for a subject: every
+    // untagged version not held by a kept index: old's 2 platform manifests, 5 referrers, the orphan.
+    expect(result.manifestReads).toEqual({ kept: 2, subjects: 8 })
+    expect(result.validation).toMatchObject({ broken: [] })
+  })
+
+  test("an untagged version whose manifest cannot be read: nothing is deleted", async () => {
+    const { name, orphans } = await seedSmall("subject-unreadable", { orphans: 2 })
+    await fetch(`${registry.url}/v2/meetinity/${name}/manifests/${orphans[1]!.digest}`, { method: "DELETE" })
+    await expect(runRetention(deps("Meetinity", name), request("Meetinity", name)))
+      .rejects.toThrow(new RegExp(`cannot read manifest ${orphans[1]!.digest} [^\\n]*an untagged version that may refer to a kept image[\\s\\S]*Nothing was deleted`))
+    expect(api.versions("Meetinity", name)).toHaveLength(3)
+  })
+})
+
+describe("validation after a real run", () => {
+  test("a manifest removed behind the run's back fails the run, naming what is broken and the tag it breaks; the deletions done stay reported", async () => {
+    const name = freshName("broken")
+    const repository = `meetinity/${name}`
+    const seeder = new PackageSeeder(push, repository)
+    const release = await seeder.image(`b rel ${name}`, ["v1.0.0", "sha-f000001"], { platforms: ["linux/amd64", "linux/arm64"] })
+    const other = await seeder.image(`b other ${name}`, ["v2.0.0"])
+    const orphan = await seeder.orphan(name)
+    seeder.publish(api, "Meetinity", name)
+    // While the run deletes the orphan, someone removes the arm64 manifest of v1.0.0 and v2.0.0 itself.
+    api.addFault({ method: "DELETE", path: new RegExp(name), times: 1, fault: { kind: "hook", run: async () => {
+      await fetch(`${registry.url}/v2/${repository}/manifests/${release.children[1]}`, { method: "DELETE" })
+      await fetch(`${registry.url}/v2/${repository}/manifests/${other.digest}`, { method: "DELETE" })
+    } } })
+
+    const attempt = runRetention(deps("Meetinity", name), request("Meetinity", name))
+    await expect(attempt).rejects.toThrow(RetentionFailed)
+    const error = (await attempt.catch((e: unknown) => e)) as RetentionFailed
+    expect(error.message).toMatch(new RegExp(`sha256:[0-9a-f]{12}\\s+-\\s+\\S+\\s+deleted\\s+untagged, and no kept image refers to it`))
+    expect(error.message).toContain("Validation failed: 2 missing in the registry after this run (the deletions done are reported above):")
+    expect(error.message).toContain(`- platform manifest (linux/arm64) of kept v1.0.0 (${release.children[1]!.slice(0, 19)}) is missing from ${front.host}/${repository}: breaks v1.0.0, sha-f000001`)
+    expect(error.message).toContain(`- tag v2.0.0 is missing from ${front.host}/${repository}: breaks v2.0.0`)
+    expect(error.result.outcomes.get(api.deletedVersions("Meetinity", name)[0]!.id)).toBe("deleted")
+    expect(await resolves(repository, orphan.digest)).toBe(false)
+  })
+
+  test("a clean run checks every kept tag and digest; a dry run checks nothing", async () => {
+    const { name } = await seedSmall("clean", { platforms: ["linux/amd64", "linux/arm64"] })
+    const dry = await runRetention(deps("Meetinity", name), request("Meetinity", name, { dryRun: true }))
+    expect(dry.validation).toBeUndefined()
+    const real = await runRetention(deps("Meetinity", name), request("Meetinity", name))
+    // v1.0.0 and its two platform manifests.
+    expect(real.validation).toEqual({ checked: 3, broken: [] })
+  })
+})
+
+describe("a request budget (maxRequests)", () => {
+  test("stops deleting before the budget is spent, reports what is left and succeeds; a second run finishes", async () => {
+    const { name, repository, release, orphans } = await seedSmall("budget", { orphans: 6 })
+    const args = parseRetainArgs({ owner: "Meetinity", image: name, keep: 30, dryRun: false, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, graceMinutes: 0, maxRequests: 5 })
+    const start = api.log.length
+    const first = JSON.parse(await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 })) as { stopped: string; budget: { maxRequests: number; used: number }; summary: { deleted: number; deferred: number } }
+    // 1 owner lookup + 1 listing page + 3 deletions = 5.
+    expect(api.log.length - start).toBe(5)
+    expect(first.summary).toMatchObject({ deleted: 3, deferred: 3 })
+    expect(first.stopped).toBe("the budget of 5 GitHub API requests is reached (5 used): 3 deletions left for the next run")
+    expect(first.budget).toEqual({ maxRequests: 5, used: 5 })
+    expect(api.versions("Meetinity", name)).toHaveLength(4)
+
+    const second = JSON.parse(await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 })) as { stopped: string | null; summary: { deleted: number; deferred: number } }
+    expect(second.summary).toMatchObject({ deleted: 3, deferred: 0 })
+    expect(second.stopped).toBeNull()
+    await expectIntact(repository, [release])
+    await expectGone(repository, orphans)
+  })
+
+  test("the budget counts retries: a rate-limited listing leaves less for deletions", async () => {
+    const { name } = await seedSmall("budget-retry", { orphans: 3 })
+    api.addFault({ method: "GET", path: new RegExp(`${name}/versions$`), times: 1, fault: { kind: "secondary", status: 429, retryAfter: 1 } })
+    const counter: RequestCounter = { requests: 0 }
+    const github = createGitHubClient({ token: "ghp_admin", baseUrl: api.url, log: (l) => logs.push(l), msPerSecond: 10, counter })
+    const result = await runRetention({ ...deps("Meetinity", name), github, counter }, request("Meetinity", name, { maxRequests: 4 }))
+    // owner + 429 + listing = 3, one deletion fits.
+    expect([...result.outcomes.values()].sort()).toEqual(["deferred", "deferred", "deleted"])
+    expect(counter.requests).toBe(4)
+  })
+})
+
+describe("several packages in one run (images)", () => {
+  test("each package is planned, applied and validated on its own, one report section each", async () => {
+    const a = await seedSmall("multi-a", { orphans: 2 })
+    const b = await seedSmall("multi-b", { orphans: 1, platforms: ["linux/amd64", "linux/arm64"] })
+    const args = parseRetainArgs({ owner: "Meetinity", image: "ignored", keep: 30, dryRun: false, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, graceMinutes: 0, images: [a.name, b.name] })
+    const text = await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { msPerSecond: 10 })
+    expect(text).toMatch(new RegExp(`^== Meetinity/${a.name} ==\\n`))
+    expect(text).toContain(`\n\n== Meetinity/${b.name} ==\n`)
+    expect(text).toContain(`Meetinity/${a.name}: 3 versions, 1 kept, 2 of 2 deleted`)
+    expect(text).toContain(`Meetinity/${b.name}: 4 versions, 3 kept, 1 of 1 deleted`)
+    await expectIntact(a.repository, [a.release])
+    await expectIntact(b.repository, [b.release])
+    await expectGone(a.repository, a.orphans)
+    await expectGone(b.repository, b.orphans)
+    // One owner lookup for the run.
+    expect(api.log.filter((e) => e.path === "/users/Meetinity").length).toBeGreaterThan(0)
+  })
+
+  test("a failure in one package stops deletions in none of the others, and fails the run naming it", async () => {
+    const a = await seedSmall("multi-bad", { orphans: 1 })
+    const b = await seedSmall("multi-good", { orphans: 2 })
+    api.addFault({ method: "GET", path: new RegExp(`${a.name}/versions$`), times: 50, fault: { kind: "server-error", status: 500 } })
+    const args = parseRetainArgs({ owner: "Meetinity", image: "api-gateway", keep: 30, dryRun: false, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, graceMinutes: 0, images: [a.name, b.name] })
+    const attempt = retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 })
+    await expect(attempt).rejects.toThrow(new RegExp(`== Meetinity/${a.name} ==\\nFAILED\\nlisting page 1 of container package Meetinity/${a.name}[\\s\\S]*Nothing was deleted`))
+    await expect(attempt).rejects.toThrow(new RegExp(`Meetinity/${b.name}: 3 versions, 1 kept, 2 of 2 deleted[\\s\\S]*1 of 2 packages failed: ${a.name} \\(the others ran to the end\\)`))
+    await expectIntact(a.repository, [a.release, ...a.orphans])
+    await expectGone(b.repository, b.orphans)
   })
 })
 

@@ -6,6 +6,12 @@
  * version of a package, 404 for unknown versions, and injectable faults: primary and secondary
  * rate limits (403/429 with `retry-after`), 5xx, latency. Deleting a version deletes its
  * manifest from the backing registry, as ghcr.io does.
+ *
+ * Deleted versions are kept 30 days, as GitHub does: `state=deleted` lists them (with
+ * `deleted_at`), and `POST .../versions/{id}/restore` brings one back (204; the manifest and
+ * the tags no active version has taken return to the registry). As documented, restoring needs
+ * `read:packages` and `write:packages` (403 with GitHub's message otherwise); a version that is
+ * not deleted, or was deleted more than 30 days ago, answers 404.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 
@@ -31,6 +37,8 @@ export type Fault =
   | { kind: "forbidden" }
   /** The version is deleted by someone else just before this request: answers 404. */
   | { kind: "vanish" }
+  /** Something happens behind the run's back just before this request, which is then served normally. */
+  | { kind: "hook"; run: () => Promise<void> | void }
 
 export interface FaultRule {
   method?: string
@@ -44,14 +52,24 @@ export interface FaultRule {
 
 export interface GitHubApi {
   readonly url: string
-  /** Requests by kind: "GET list", "GET version", "DELETE version", "GET user", ... */
+  /** Requests by kind: "GET list", "GET version", "DELETE version", "GET user", "POST restore", ... */
   readonly counts: Map<string, number>
   readonly log: { method: string; path: string; status: number; at: number }[]
   addPackage(ownerLogin: string, name: string, versions: ApiVersion[]): void
   versions(ownerLogin: string, name: string): ApiVersion[]
+  /** Versions deleted from the package (restorable for 30 days from `deleted_at`). */
+  deletedVersions(ownerLogin: string, name: string): DeletedVersion[]
   addFault(rule: FaultRule): void
   stop(): Promise<void>
 }
+
+export interface DeletedVersion extends ApiVersion {
+  deleted_at: string
+  /** The manifest as it was in the registry, to put back on restore. */
+  manifest?: { mediaType: string; body: Uint8Array }
+}
+
+const RESTORE_WINDOW_MS = 30 * 86_400_000
 
 export interface GitHubApiOptions {
   owners: Record<string, "Organization" | "User">
@@ -62,6 +80,8 @@ export interface GitHubApiOptions {
   registry?: { url: string; repository: (owner: string, name: string) => string }
   /** Public packages whose versions exceeded 5,000 downloads cannot be deleted. */
   popular?: Set<number>
+  /** The server's clock, in ms since the epoch (deletion times, the 30-day restore window). */
+  clock?: () => number
 }
 
 const json = (response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -71,6 +91,8 @@ const json = (response: ServerResponse, status: number, body: unknown, headers: 
 
 export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubApi> {
   const packages = new Map<string, ApiVersion[]>() // "owner/name" (lower-case owner) -> versions
+  const deleted = new Map<string, DeletedVersion[]>() // the same key -> deleted versions
+  const clock = options.clock ?? Date.now
   const counts = new Map<string, number>()
   const log: GitHubApi["log"] = []
   const faults: (FaultRule & { seen: number })[] = []
@@ -117,6 +139,10 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
           { ...rateHeaders(), "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + f.resetInSeconds) })
       }
       if (f.kind === "server-error") return json(response, f.status, { message: "Server Error" }, rateHeaders())
+      if (f.kind === "hook") {
+        await f.run()
+        break
+      }
       if (f.kind === "vanish") {
         for (const list of packages.values()) {
           const i = list.findIndex((v) => path.endsWith(`/versions/${v.id}`))
@@ -140,9 +166,9 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       return json(response, 200, { login: who.login, type: "User" }, rateHeaders())
     }
 
-    match = /^\/(?:orgs\/([^/]+)|user|users\/([^/]+))\/packages\/container\/([^/]+)\/versions(?:\/(\d+))?$/.exec(path)
+    match = /^\/(?:orgs\/([^/]+)|user|users\/([^/]+))\/packages\/container\/([^/]+)\/versions(?:\/(\d+)(\/restore)?)?$/.exec(path)
     if (!match) return json(response, 404, { message: "Not Found" }, rateHeaders())
-    const [, org, user, encodedName, id] = match
+    const [, org, user, encodedName, id, restore] = match
     const name = decodeURIComponent(encodedName!)
     if (name.includes("/") && encodedName!.includes("/")) return json(response, 404, { message: "Not Found" }, rateHeaders())
     const ownerLogin = org ?? user ?? who.login
@@ -152,15 +178,41 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     if (!who.scopes.includes("read:packages")) {
       return json(response, 403, { message: "You need at least read:packages scope to list packages." }, rateHeaders())
     }
-    const versions = packages.get(`${ownerLogin.toLowerCase()}/${name}`)
+    const key = `${ownerLogin.toLowerCase()}/${name}`
+    const versions = packages.get(key)
     if (!versions) return json(response, 404, { message: "Package not found." }, rateHeaders())
+    const gone = deleted.get(key) ?? []
+    const restorable = () => gone.filter((v) => clock() - Date.parse(v.deleted_at) <= RESTORE_WINDOW_MS)
+
+    if (restore) {
+      if (method !== "POST") return json(response, 404, { message: "Not Found" }, rateHeaders())
+      count("POST restore")
+      if (!who.scopes.includes("write:packages")) return json(response, 403, { message: "You need at least write:packages and read:packages scopes to restore a package version." }, rateHeaders())
+      const version = restorable().find((v) => v.id === Number(id))
+      if (!version) return json(response, 404, { message: "Not Found" }, rateHeaders())
+      if (options.registry && version.manifest) {
+        const base = `${options.registry.url}/v2/${options.registry.repository(ownerLogin, name)}/manifests`
+        const taken = new Set(versions.flatMap((v) => v.tags))
+        for (const reference of [version.name, ...version.tags.filter((t) => !taken.has(t))]) {
+          const res = await fetch(`${base}/${reference}`, { method: "PUT", headers: { "content-type": version.manifest.mediaType }, body: Buffer.from(version.manifest.body) })
+          if (res.status !== 201) return json(response, 500, { message: `registry put answered ${res.status}` }, rateHeaders())
+        }
+      }
+      const { deleted_at: _deletedAt, manifest: _manifest, ...active } = version
+      gone.splice(gone.indexOf(version), 1)
+      const taken = new Set(versions.flatMap((v) => v.tags))
+      versions.push({ ...active, tags: active.tags.filter((t) => !taken.has(t)) })
+      return json(response, 204, undefined, rateHeaders())
+    }
 
     if (!id) {
       if (method !== "GET") return json(response, 404, { message: "Not Found" }, rateHeaders())
-      count("GET list")
+      const state = full.searchParams.get("state") ?? "active"
+      if (state !== "active" && state !== "deleted") return json(response, 422, { message: "Validation Failed", errors: [{ field: "state", code: "invalid" }] }, rateHeaders())
+      count(state === "deleted" ? "GET deleted list" : "GET list")
       const perPage = Math.min(100, Math.max(1, Number(full.searchParams.get("per_page") ?? 30)))
       const page = Math.max(1, Number(full.searchParams.get("page") ?? 1))
-      const sorted = [...versions].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id)
+      const sorted = [...(state === "deleted" ? restorable() : versions)].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id)
       const last = Math.max(1, Math.ceil(sorted.length / perPage))
       const link = (p: number) => {
         const next = new URL(full)
@@ -188,11 +240,16 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       if (!version) return json(response, 404, { message: "Not Found" }, rateHeaders())
       if (versions.length === 1) return json(response, 400, { message: "You cannot delete the last version of a package. You must delete the package instead." }, rateHeaders())
       if (options.popular?.has(version.id)) return json(response, 400, { message: "Publicly visible package versions with more than 5000 downloads cannot be deleted. Contact GitHub support for further assistance." }, rateHeaders())
+      let manifest: DeletedVersion["manifest"]
       if (options.registry) {
-        const res = await fetch(`${options.registry.url}/v2/${options.registry.repository(ownerLogin, name)}/manifests/${version.name}`, { method: "DELETE" })
+        const url = `${options.registry.url}/v2/${options.registry.repository(ownerLogin, name)}/manifests/${version.name}`
+        const kept = await fetch(url, { headers: { accept: MANIFEST_ACCEPT } })
+        if (kept.ok) manifest = { mediaType: kept.headers.get("content-type") ?? "", body: new Uint8Array(await kept.arrayBuffer()) }
+        const res = await fetch(url, { method: "DELETE" })
         if (res.status !== 202 && res.status !== 404) return json(response, 500, { message: `registry delete answered ${res.status}` }, rateHeaders())
       }
       versions.splice(versions.indexOf(version), 1)
+      deleted.set(key, [...gone, { ...version, tags: [...version.tags], deleted_at: new Date(clock()).toISOString(), manifest }])
       return json(response, 204, undefined, rateHeaders())
     }
     return json(response, 404, { message: "Not Found" }, rateHeaders())
@@ -212,12 +269,18 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     log,
     addPackage: (owner, name, versions) => packages.set(`${owner.toLowerCase()}/${name}`, versions),
     versions: (owner, name) => [...(packages.get(`${owner.toLowerCase()}/${name}`) ?? [])],
+    deletedVersions: (owner, name) => [...(deleted.get(`${owner.toLowerCase()}/${name}`) ?? [])],
     addFault: (rule) => faults.push({ ...rule, seen: 0 }),
     stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
   }
 }
 
-function toApi(version: ApiVersion, owner: string, name: string, base: string) {
+const MANIFEST_ACCEPT = [
+  "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ")
+
+function toApi(version: ApiVersion & { deleted_at?: string }, owner: string, name: string, base: string) {
   return {
     id: version.id,
     name: version.name,
@@ -226,6 +289,7 @@ function toApi(version: ApiVersion, owner: string, name: string, base: string) {
     created_at: version.created_at,
     updated_at: version.updated_at,
     html_url: `https://github.com/orgs/${owner}/packages/container/${encodeURIComponent(name)}/${version.id}`,
+    ...(version.deleted_at ? { deleted_at: version.deleted_at } : {}),
     metadata: { package_type: "container", container: { tags: version.tags } },
   }
 }

@@ -91,6 +91,13 @@ export class OciPusher {
     return { index, children: all }
   }
 
+  /** The descriptor of a manifest already in the registry (media type and size from a HEAD). */
+  async describe(repository: string, digest: string): Promise<Descriptor> {
+    const response = await fetch(`${this.baseUrl}/v2/${repository}/manifests/${digest}`, { method: "HEAD", headers: { ...this.headers, accept: [OCI_INDEX, OCI_MANIFEST].join(", ") } })
+    if (response.status !== 200) throw new Error(`HEAD ${digest} answered ${response.status}`)
+    return { mediaType: response.headers.get("content-type") ?? OCI_MANIFEST, digest, size: Number(response.headers.get("content-length") ?? 0) }
+  }
+
   async tag(repository: string, tag: string, descriptor: Descriptor): Promise<void> {
     const response = await fetch(`${this.baseUrl}/v2/${repository}/manifests/${descriptor.digest}`, { headers: { ...this.headers, accept: descriptor.mediaType } })
     const bytes = Buffer.from(await response.arrayBuffer())

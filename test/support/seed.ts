@@ -57,6 +57,17 @@ export class PackageSeeder {
     return { digest: manifest.digest, children: [], tags: [tag] }
   }
 
+  /**
+   * An OCI 1.1 referrer pushed without a fallback tag (a signature or attestation): an untagged
+   * manifest whose `subject` names `subject`, as cosign or oras push it to ghcr.io.
+   */
+  async subjectReferrer(subject: string, artifactType = "application/vnd.dev.sigstore.bundle.v0.3+json"): Promise<Seeded> {
+    const descriptor = await this.push.describe(this.repository, subject)
+    const manifest = await this.push.image(this.repository, `subject referrer ${subject} ${artifactType} ${this.versions.length}`, { subject: descriptor, artifactType })
+    this.add(manifest, [])
+    return { digest: manifest.digest, children: [], tags: [] }
+  }
+
   /** An untagged orphan: an image pushed, then its tag moved away. */
   async orphan(seed: string): Promise<Seeded> {
     const image = await this.push.image(this.repository, `orphan ${seed}`)
