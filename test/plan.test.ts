@@ -199,6 +199,31 @@ describe("planRetention", () => {
     expect(none.plan!.deletions).toEqual([])
   })
 
+  test("reads untagged deletion candidates only after what kept images need, and never a tagged version it deletes", () => {
+    const versions = [v("rel", 1, ["v1.0.0"]), v("child", 1), v("old", 9, ["sha-0000cc1"]), v("new", 2, ["sha-0000cc2"]), v("sig", 1), v("orphan", 5)]
+    const manifests = new Map<string, ManifestJson>()
+    const first = planRetention(versions, manifests, policy(1), NOW)
+    expect(first).toMatchObject({ purpose: "kept" })
+    expect([...first.missing].sort()).toEqual([digest("rel"), digest("new")].sort())
+    manifests.set(digest("rel"), index({ name: "child" }))
+    manifests.set(digest("new"), image)
+    const second = planRetention(versions, manifests, policy(1), NOW)
+    // The child is held by a kept index: not read. "old" is tagged and goes: not read.
+    expect(second).toMatchObject({ purpose: "subjects" })
+    expect([...second.missing].sort()).toEqual([digest("sig"), digest("orphan")].sort())
+    manifests.set(digest("sig"), { mediaType: MANIFEST, artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json", subject: { digest: digest("rel") } })
+    manifests.set(digest("orphan"), { mediaType: MANIFEST, subject: { digest: digest("old") } })
+    const done = planRetention(versions, manifests, policy(1), NOW)
+    expect(done.plan!.versions.find((x) => x.digest === digest("sig"))).toMatchObject({ decision: "keep", reason: "referrer (application/vnd.dev.cosign.artifact.sig.v1+json) of kept v1.0.0", parent: digest("rel") })
+    expect(done.plan!.versions.find((x) => x.digest === digest("orphan"))).toMatchObject({ decision: "delete", reason: "referrer of deleted sha-0000cc1" })
+  })
+
+  test("a young untagged index (grace) is read, so its older children stay with it", () => {
+    const versions = [v("young-idx", 0.001), v("old-child", 3), v("b", 1, ["v1.0.0"])]
+    const result = plan(versions, { "young-idx": index({ name: "old-child" }) }, policy(30, 60))
+    expect(decisionOf(result, "old-child")).toMatchObject({ decision: "keep", reason: "platform manifest (linux/amd64) of kept young-idx".replace("young-idx", digest("young-idx").slice(7, 19)) })
+  })
+
   test("an untagged version whose manifest names a kept subject stays with it", () => {
     const versions = [v("img", 1, ["v1.0.0"]), v("ref", 1)]
     const result = plan(versions, { ref: { mediaType: MANIFEST, subject: { digest: digest("img") } } })
