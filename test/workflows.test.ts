@@ -45,11 +45,19 @@ describe.each(files)("%s", (file) => {
   })
 })
 
+interface Step {
+  id?: string
+  name?: string
+  uses?: string
+  run?: string
+  env?: Record<string, string>
+  with?: Record<string, string>
+}
 interface Workflow {
   on: Record<string, unknown>
   permissions?: Record<string, string>
   concurrency?: { group: string; "cancel-in-progress": boolean }
-  jobs: Record<string, { needs?: string | string[]; uses?: string; with?: Record<string, string>; secrets?: string; environment?: string; permissions?: Record<string, string>; steps?: { uses?: string; run?: string }[] }>
+  jobs: Record<string, { if?: string; needs?: string | string[]; uses?: string; with?: Record<string, string>; secrets?: string; environment?: string; permissions?: Record<string, string>; steps?: Step[] }>
 }
 const workflow = (file: string) => parse(read(file)) as Workflow
 const calls = (file: string) => checkWorkflow(file, read(file), functions, engineVersion).calls
@@ -74,12 +82,26 @@ describe("cd.yml", () => {
     expect(calls("cd.yml").map((c) => c.fn)).toEqual(["version", "publish"])
   })
 
-  test("steps are only actions/checkout and the pinned dagger action", () => {
+  test("steps are thin: checkout, the pinned dagger action, pinned artifact actions, or moving a step's output into the summary", () => {
     for (const file of ["cd.yml", "deploy-namespace.yml", "ghcr-retention.yml"]) {
       for (const job of Object.values(workflow(file).jobs)) {
-        for (const step of job.steps ?? []) expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(/^(actions\/checkout@v4|dagger\/dagger-for-github@v8\.4\.1)$/)
+        for (const step of job.steps ?? []) {
+          if (step.run !== undefined) {
+            expect(movesOutputOnly(step), `${file}: ${JSON.stringify(step)}`).toBe(true)
+            continue
+          }
+          expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(/^(actions\/checkout@v4|dagger\/dagger-for-github@v8\.4\.1|actions\/(upload|download)-artifact@v\d+\.\d+\.\d+)$/)
+        }
       }
     }
+  })
+
+  test("the thin-step check refuses a step that does more than move output", () => {
+    const summary = "${{ steps.summary.outputs.output }}"
+    expect(movesOutputOnly({ run: `printf '%s\\n' "$SUMMARY" >> "$GITHUB_STEP_SUMMARY"`, env: { SUMMARY: summary } })).toBe(true)
+    expect(movesOutputOnly({ run: `printf '%s\\n' "$SUMMARY" | tee -a "$GITHUB_STEP_SUMMARY"`, env: { SUMMARY: summary } })).toBe(false)
+    expect(movesOutputOnly({ run: `printf '%s\\n' "$TOKEN" >> "$GITHUB_STEP_SUMMARY"`, env: { TOKEN: "${{ secrets.GHCR_RETENTION_TOKEN }}" } })).toBe(false)
+    expect(movesOutputOnly({ run: `curl -X DELETE https://api.github.com/x >> "$GITHUB_OUTPUT"` })).toBe(false)
   })
 
   test("each namespace job runs in the GitHub environment of the same name: pull secret, then helm deploy", () => {
@@ -94,18 +116,83 @@ describe("cd.yml", () => {
 })
 
 describe("ghcr-retention.yml", () => {
-  test("daily and on dispatch (dry_run, keep), packages: write, never two at once, one retain call", () => {
-    const r = workflow("ghcr-retention.yml")
-    expect(Object.keys(r.on).sort()).toEqual(["schedule", "workflow_dispatch"])
-    expect(Object.keys((r.on.workflow_dispatch as { inputs: object }).inputs).sort()).toEqual(["dry_run", "keep"])
-    expect(r.permissions).toMatchObject({ packages: "write" })
-    expect(r.concurrency?.["cancel-in-progress"]).toBe(false)
-    const c = calls("ghcr-retention.yml")
-    expect(c.map((x) => x.fn)).toEqual(["retain"])
-    expect(c[0]!.flags.get("token")).toBe("env://RETENTION_TOKEN")
-    expect(read("ghcr-retention.yml")).toContain("RETENTION_TOKEN: ${{ secrets.GHCR_RETENTION_TOKEN || secrets.GITHUB_TOKEN }}")
+  const r = () => workflow("ghcr-retention.yml")
+  const byJob = () => {
+    const jobs: Record<string, ReturnType<typeof calls>> = {}
+    for (const call of calls("ghcr-retention.yml")) (jobs[call.job] ??= []).push(call)
+    return jobs
+  }
+
+  test("daily and on dispatch (dry_run, keep, max_deletions); never two at once; no permission by default", () => {
+    expect(Object.keys(r().on).sort()).toEqual(["schedule", "workflow_dispatch"])
+    expect(Object.keys((r().on.workflow_dispatch as { inputs: object }).inputs).sort()).toEqual(["dry_run", "keep", "max_deletions"])
+    expect(r().permissions).toEqual({})
+    expect(r().concurrency?.["cancel-in-progress"]).toBe(false)
+  })
+
+  test("the scheduled run stays one job: one retain call that deletes, within a request budget", () => {
+    const { retain } = r().jobs
+    expect(retain!.if).toBe("github.event_name == 'schedule'")
+    expect(retain!.permissions).toEqual({ contents: "read", packages: "write" })
+    const [call, ...more] = byJob().retain!
+    expect(more).toEqual([])
+    expect(call!.fn).toBe("retain")
+    expect(Object.fromEntries(call!.flags)).toMatchObject({ token: "env://RETENTION_TOKEN", keep: "30", "grace-minutes": "60", "max-requests": "900" })
+    expect(call!.flags.has("dry-run")).toBe(false)
+  })
+
+  test("dispatch: the plan job writes the plan (dry run, JSON), summarizes it and uploads it; it cannot delete", () => {
+    const { plan } = r().jobs
+    expect(plan!.if).toBe("github.event_name == 'workflow_dispatch'")
+    expect(plan!.permissions).toEqual({ contents: "read", packages: "read" })
+    const [retain, summary] = byJob().plan!
+    expect(Object.fromEntries(retain!.flags)).toMatchObject({ "dry-run": true, json: true, "dagger:output": "retention-plan.json", keep: "$KEEP", token: "env://RETENTION_TOKEN" })
+    expect(summary!.fn).toBe("retentionSummary")
+    expect(summary!.flags.get("report")).toBe("retention-plan.json")
+    const upload = plan!.steps!.find((s) => s.uses?.startsWith("actions/upload-artifact"))!
+    expect(upload.with).toMatchObject({ name: "retention-plan", path: "retention-plan.json", "if-no-files-found": "error" })
+    expect(plan!.steps!.find((s) => s.run)!.env).toEqual({ SUMMARY: "${{ steps.summary.outputs.output }}" })
+  })
+
+  test("dispatch without dry_run: the apply job waits in ghcr-purge, downloads that plan and applies exactly it with the same policy", () => {
+    const { apply, plan } = r().jobs
+    expect(apply!.needs).toBe("plan")
+    expect(apply!.if).toBe("github.event_name == 'workflow_dispatch' && !inputs.dry_run")
+    expect(apply!.environment).toBe("ghcr-purge")
+    expect(apply!.permissions).toEqual({ contents: "read", packages: "write" })
+    expect(apply!.steps![0]).toMatchObject({ uses: expect.stringMatching(/^actions\/download-artifact@/), with: { name: "retention-plan" } })
+    const [retain, summary] = byJob().apply!
+    expect(retain!.flags.get("plan")).toBe("retention-plan.json")
+    expect(retain!.flags.get("max-deletions")).toBe("$MAX_DELETIONS")
+    expect(retain!.flags.has("dry-run")).toBe(false)
+    expect(summary!.flags.get("report")).toBe("retention-result.json")
+    // The policy and the package are those the plan was made with (retain refuses a mismatch anyway).
+    const planned = byJob().plan![0]!
+    for (const flag of ["owner", "image", "keep", "grace-minutes", "registry-username", "token"]) expect(retain!.flags.get(flag), flag).toBe(planned.flags.get(flag))
+    const env = (job: typeof plan) => job!.steps!.find((s) => s.with?.call?.startsWith("retain"))!.env!
+    expect(env(apply).KEEP).toBe(env(plan).KEEP)
+  })
+
+  test("a dispatched keep of 0 stays 0; every retain call gets the retention token", () => {
+    const text = read("ghcr-retention.yml")
+    expect(text).not.toMatch(/inputs\.keep\s*\|\|/)
+    expect(text.match(/KEEP: \$\{\{ inputs\.keep \}\}/g)).toHaveLength(2)
+    for (const call of calls("ghcr-retention.yml").filter((c) => c.fn === "retain")) expect(call.flags.get("token")).toBe("env://RETENTION_TOKEN")
+    expect(text.match(/RETENTION_TOKEN: \$\{\{ secrets\.GHCR_RETENTION_TOKEN \|\| secrets\.GITHUB_TOKEN \}\}/g)).toHaveLength(3)
   })
 })
+
+/** A `run:` step that only writes step outputs (taken through env) into the summary or the step's outputs. */
+function movesOutputOnly(step: Step): boolean {
+  const fromOutputs = /^\$\{\{\s*steps\.[\w-]+\.outputs\.[\w-]+\s*\}\}$/
+  const lines = (step.run ?? "").split("\n").map((l) => l.trim()).filter(Boolean)
+  return lines.length > 0 && lines.every((line) => {
+    const match = /^(?:printf '%s\\n'|echo) ("\$[A-Z_]+"|"[a-z_-]+=\$[A-Z_]+") >> "\$(GITHUB_STEP_SUMMARY|GITHUB_OUTPUT)"$/.exec(line)
+    if (!match) return false
+    const name = /\$([A-Z_]+)/.exec(match[1]!)![1]!
+    return fromOutputs.test(step.env?.[name] ?? "")
+  })
+}
 
 describe("the guard fails on a broken copy", () => {
   const broken = () => read("cd.yml")

@@ -10,6 +10,9 @@ import type { FunctionInfo } from "./introspection.js"
 
 export const DAGGER_ACTION = "dagger/dagger-for-github@v8.4.1"
 
+/** Flags of `dagger call` itself (not of the function) that a workflow may pass, with whether they take a value. */
+export const DAGGER_CALL_FLAGS: Record<string, boolean> = { output: true }
+
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 
 interface Step {
@@ -72,6 +75,12 @@ export function checkWorkflow(file: string, text: string, functions: Record<stri
         }
         const [, flag, inline] = match
         const arg = accepted.get(flag!)
+        if (!arg && flag! in DAGGER_CALL_FLAGS) {
+          const value = inline ?? (DAGGER_CALL_FLAGS[flag!] ? (rest[++k] ?? "") : true)
+          if (value === "") problems.push(`${where}: dagger call --${flag} needs a value`)
+          flags.set(`dagger:${flag}`, value)
+          continue
+        }
         if (!arg) {
           problems.push(`${where}: ${fnName} has no flag --${flag} (it takes ${[...accepted.keys()].map((a) => `--${a}`).join(", ")})`)
           continue
