@@ -1,10 +1,12 @@
 #!/usr/bin/env zx
 // Retention benchmark: seeds a package of N versions (default 10,000, a realistic mix) on the
 // local GitHub packages API server with a fixed latency per request (default 20 ms), puts the
-// manifests of the kept images in a real docker-registry behind a token front with the same
-// latency, runs a dry-run plan, and prints requests by kind, wall time and the ratio to the
-// lower bound: ceil(N/100) list pages + the manifests the decision needs (+ deletions: 0 in a
-// dry run). Usage: npm run bench:retention [-- --versions 10000 --latency 20]
+// manifests the plan reads in a real docker-registry behind a token front with the same latency,
+// runs a dry-run plan, and prints requests by kind, wall time and the ratio to the lower bound:
+// ceil(N/100) list pages + the manifests of kept tagged images + the manifests of untagged
+// versions no kept index holds (each may be an OCI 1.1 referrer of a kept image: only its own
+// manifest says so) + deletions (0 in a dry run).
+// Usage: npm run bench:retention [-- --versions 10000 --latency 20]
 import { $, argv, fs, path } from "zx"
 
 const N = Number(argv.versions ?? 10_000)
@@ -22,7 +24,8 @@ const { runRetention } = await load("src/retention/run.js")
 const { startGitHubApi } = await load("test/support/github-api.js")
 const { startRegistry } = await load("test/support/registry.js")
 const { startTokenRegistry } = await load("test/support/token-registry.js")
-const { OciPusher } = await load("test/support/oci.js")
+const { OciPusher, OCI_MANIFEST } = await load("test/support/oci.js")
+const { mapLimit } = await load("src/concurrency.js")
 const { createHash } = await import("node:crypto")
 
 const OWNER = "meetinity"
@@ -32,66 +35,87 @@ const registry = await startRegistry()
 const front = await startTokenRegistry(registry.url, { username: OWNER, password: TOKEN, latencyMs: LATENCY })
 const push = new OciPusher(registry.url)
 const repository = `${OWNER}/${NAME}`
+const sha256 = (text) => `sha256:${createHash("sha256").update(text).digest("hex")}`
 
 // The mix, oldest first: every 20th image is a release (multi-arch index: 2 platforms + 2
-// attestation manifests, a cosign signature); every 4th build is multi-arch the same way; one
-// orphan for every 10 images. Only kept images get real manifests (a dry run reads nothing else).
-const fake = (i) => `sha256:${createHash("sha256").update(`bench ${i}`).digest("hex")}`
+// attestation manifests, a cosign signature, an untagged OCI 1.1 referrer naming it); every 4th
+// build is multi-arch the same way, and every 8th build an untagged referrer too; one orphan for
+// every 10 images.
+const fake = (i) => sha256(`bench ${i}`)
 const versions = []
 let id = 0
 let t = Date.parse("2024-01-01T00:00:00Z")
-const add = (name, tags) => versions.push({ id: ++id, name, created_at: new Date((t += 60_000)).toISOString(), updated_at: new Date(t).toISOString(), tags })
-const plannedImages = []
+const add = (name, tags, role, image) => {
+  versions.push({ id: ++id, name, created_at: new Date((t += 60_000)).toISOString(), updated_at: new Date(t).toISOString(), tags, role, image })
+  return versions.length - 1
+}
+const images = []
 for (let i = 0; versions.length < N; i++) {
   const release = i % 20 === 19
   const multi = release || i % 4 === 0
-  plannedImages.push({ i, release, multi, tags: release ? [`v1.${i}.0`, `sha-${(0x1000000 + i).toString(16)}`] : [`sha-${(0x1000000 + i).toString(16)}`] })
-  const children = multi ? [fake(`${i}/amd`), fake(`${i}/arm`), fake(`${i}/att1`), fake(`${i}/att2`)] : []
-  for (const child of children) add(child, [])
-  add(fake(i), plannedImages.at(-1).tags)
-  plannedImages.at(-1).versionIndex = versions.length - 1
-  if (release) add(fake(`${i}/sig`), [`${fake(i).replace(":", "-")}.sig`])
-  if (i % 10 === 3) add(fake(`${i}/orphan`), [])
+  const image = { i, release, multi, tags: release ? [`v1.${i}.0`, `sha-${(0x1000000 + i).toString(16)}`] : [`sha-${(0x1000000 + i).toString(16)}`], children: [] }
+  images.push(image)
+  if (multi) for (const k of ["amd", "arm", "att1", "att2"]) image.children.push(add(fake(`${i}/${k}`), [], "child", image))
+  image.at = add(fake(i), image.tags, "image", image)
+  if (release) image.sig = add(fake(`${i}/sig`), [`${fake(i).replace(":", "-")}.sig`], "sig", image)
+  if (release || (multi && i % 8 === 0)) image.referrer = add(fake(`${i}/ref`), [], "referrer", image)
+  if (i % 10 === 3) add(fake(`${i}/orphan`), [], "orphan")
 }
 versions.length = N
-// Kept: releases and the newest 30 builds. Give them real manifests and use their real digests.
-const builds = plannedImages.filter((p) => !p.release && p.versionIndex < N)
-const kept = new Set([...plannedImages.filter((p) => p.release && p.versionIndex < N), ...builds.slice(-30)])
-let seeded = 0
+const present = (index) => index !== undefined && index < N
+
+// Kept: releases and the newest 30 builds (what the policy says; the plan must agree).
+const builds = images.filter((m) => !m.release && present(m.at))
+const kept = new Set([...images.filter((m) => m.release && present(m.at)), ...builds.slice(-30)])
+const keptVersions = new Set()
+for (const image of kept) for (const index of [image.at, image.sig, image.referrer, ...image.children]) if (present(index)) keptVersions.add(index)
+
+// Real manifests for everything the plan reads: kept images (with their children and
+// signatures) pushed as real images; every other untagged version as a small manifest of its own.
+const config = await push.blob(repository, JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }))
+const layer = await push.blob(repository, "bench layer")
+async function small(seed, subject) {
+  const body = {
+    schemaVersion: 2, mediaType: OCI_MANIFEST,
+    ...(subject ? { artifactType: "application/vnd.dev.sigstore.bundle.v0.3+json" } : {}),
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config.digest, size: config.size },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layer.digest, size: layer.size }],
+    annotations: { "org.example.bench": seed },
+    ...(subject ? { subject: { mediaType: OCI_MANIFEST, digest: subject, size: 1 } } : {}),
+  }
+  return (await push.manifest(repository, sha256(JSON.stringify(body)), body)).digest
+}
 for (const image of kept) {
   const pushed = image.multi
-    ? (await push.multiArch(repository, `bench ${image.i}`, ["linux/amd64", "linux/arm64"], { tag: image.tags[0], attestations: true }))
+    ? await push.multiArch(repository, `bench ${image.i}`, ["linux/amd64", "linux/arm64"], { tag: image.tags[0], attestations: true })
     : { index: await push.image(repository, `bench ${image.i}`, { tag: image.tags[0] }), children: [] }
-  const version = versions[image.versionIndex]
-  const old = version.name
-  version.name = pushed.index.digest
-  // Rename the untagged children and the signature to the real digests.
-  pushed.children.forEach((child, k) => { versions[image.versionIndex - pushed.children.length + k].name = child.digest })
-  const sig = versions[image.versionIndex + 1]
-  if (sig && sig.tags[0]?.startsWith(old.replace(":", "-"))) {
-    // A signature of a kept image is kept too, and its manifest read: push a real one.
-    sig.tags = [`${version.name.replace(":", "-")}.sig`]
-    sig.name = (await push.image(repository, `bench sig ${image.i}`, { tag: sig.tags[0] })).digest
+  versions[image.at].name = pushed.index.digest
+  pushed.children.forEach((child, k) => { if (present(image.children[k])) versions[image.children[k]].name = child.digest })
+  if (present(image.sig)) {
+    versions[image.sig].tags = [`${pushed.index.digest.replace(":", "-")}.sig`]
+    versions[image.sig].name = (await push.image(repository, `bench sig ${image.i}`, { tag: versions[image.sig].tags[0] })).digest
   }
-  seeded++
+  if (present(image.referrer)) versions[image.referrer].name = await small(`referrer ${image.i}`, pushed.index.digest)
 }
+const others = versions.filter((v, index) => v.tags.length === 0 && !keptVersions.has(index))
+await mapLimit(others, 16, async (v) => { v.name = await small(`${v.role} ${v.id}`, v.role === "referrer" ? fake(v.image.i) : undefined) })
 
 const api = await startGitHubApi({ owners: { [OWNER]: "Organization" }, tokens: { [TOKEN]: { login: "bench", scopes: ["read:packages", "delete:packages"] } }, latencyMs: LATENCY })
-api.addPackage(OWNER, NAME, versions)
+api.addPackage(OWNER, NAME, versions.map(({ role: _role, image: _image, ...v }) => v))
 
 let result, wall
 try {
-const started = performance.now()
-result = await runRetention(
-  {
-    github: createGitHubClient({ token: TOKEN, baseUrl: api.url, log: () => {} }),
-    registry: new RegistryClient({ scheme: "http", host: front.host }, { username: OWNER, password: TOKEN }),
-    repository,
-    log: () => {},
-  },
-  { owner: OWNER, packageName: NAME, policy: { keep: 30, graceMinutes: 0 }, dryRun: true, maxDeletions: 100_000, now: new Date("2026-11-28T00:00:00Z") },
-)
-wall = performance.now() - started
+  const started = performance.now()
+  result = await runRetention(
+    {
+      github: createGitHubClient({ token: TOKEN, baseUrl: api.url, log: () => {} }),
+      registry: new RegistryClient({ scheme: "http", host: front.host }, { username: OWNER, password: TOKEN }),
+      repository,
+      log: () => {},
+    },
+    { owner: OWNER, packageName: NAME, policy: { keep: 30, graceMinutes: 0 }, dryRun: true, maxDeletions: 100_000, now: new Date("2026-11-28T00:00:00Z") },
+  )
+  wall = performance.now() - started
 } catch (error) {
   await api.stop()
   await front.stop()
@@ -102,23 +126,27 @@ wall = performance.now() - started
 const manifestGets = front.log.filter((e) => e.method === "GET" && e.path.includes("/manifests/")).length
 const tokenGets = front.log.filter((e) => e.path.startsWith("/token")).length
 const challenged = front.log.filter((e) => e.path.includes("/manifests/") && e.auth === "").length
-const pages = api.counts.get("GET list") ?? 0
-const keptTagged = result.plan.versions.filter((v) => v.decision === "keep" && v.tags.length > 0).length
-const lowerBound = Math.ceil(N / 100) + keptTagged
+const pages = Math.ceil(N / 100)
+const keptTagged = [...keptVersions].filter((index) => versions[index].tags.length > 0).length
+const keptChildren = new Set([...kept].flatMap((image) => image.children.filter(present)))
+const untaggedCandidates = versions.filter((v, index) => v.tags.length === 0 && !keptChildren.has(index)).length
+const lowerBound = pages + keptTagged + untaggedCandidates
 const total = [...api.counts.values()].reduce((a, b) => a + b, 0) + manifestGets + tokenGets
 const plannedDeletes = result.plan.deletions.length
+const planKept = result.plan.versions.length - plannedDeletes
+if (planKept !== keptVersions.size) throw new Error(`the plan keeps ${planKept} versions, the policy ${keptVersions.size}`)
 
 console.log(`retention benchmark: ${N} versions, ${LATENCY} ms per request (API and registry), dry run`)
-console.log(`  versions kept ${result.plan.versions.length - plannedDeletes}, to delete ${plannedDeletes}`)
+console.log(`  versions kept ${planKept}, to delete ${plannedDeletes}`)
 console.log(`  requests by kind:`)
 for (const [kind, n] of [...api.counts.entries()].sort()) console.log(`    API ${kind.padEnd(22)} ${n}`)
-console.log(`    registry manifest GET      ${manifestGets} (of which ${challenged} answered 401 first, to learn the token scope)`)
+console.log(`    registry manifest GET      ${manifestGets} (${result.manifestReads.kept} of kept images, ${result.manifestReads.subjects} of untagged versions for a subject; ${challenged} answered 401 first, to learn the token scope)`)
 console.log(`    registry token GET         ${tokenGets}`)
 console.log(`  total requests              ${total}`)
-console.log(`  lower bound                 ${lowerBound} = ${Math.ceil(N / 100)} list pages + ${keptTagged} manifests of kept tagged images + 0 deletions`)
+console.log(`  lower bound                 ${lowerBound} = ${pages} list pages + ${keptTagged} manifests of kept tagged images + ${untaggedCandidates} manifests of untagged versions no kept index holds + 0 deletions`)
 console.log(`  ratio to lower bound        ${(total / lowerBound).toFixed(3)}`)
 console.log(`  wall time                   ${(wall / 1000).toFixed(2)} s (all requests one after another: ${((total * LATENCY) / 1000).toFixed(2)} s)`)
-console.log(`  manifests seeded            ${seeded} images in the registry`)
+console.log(`  manifests seeded            ${kept.size} kept images and ${others.length} other untagged manifests in the registry`)
 
 await api.stop()
 await front.stop()
