@@ -108,6 +108,12 @@ describe("retain --plan: apply exactly the reviewed plan", () => {
     live.find((v) => v.name === b2.digest)!.tags.push("sha-b000002")
     const late = await pkg.seeder.orphan(`${pkg.name} late`)
 
+    // A dry run of the reviewed plan says what applying it would do, and deletes nothing.
+    const dryArgs = retainArgs({ image: pkg.name, dryRun: true })
+    const preview = await retainWithToken(dryArgs, "ghp_admin", log, NOW, { plans: parseRetainPlan(planText, dryArgs), msPerSecond: 10 })
+    expect(preview.split("\n").at(-1)).toMatch(new RegExp(`^Meetinity/${pkg.name}: 10 versions, 4 kept, 4 would be deleted, 2 skipped \\(not in the reviewed plan as they are now\\) \\(dry run: nothing was deleted`))
+    expect(api.deletedVersions("Meetinity", pkg.name)).toEqual([])
+
     const args = retainArgs({ image: pkg.name })
     const out = JSON.parse(await retainWithToken(args, "ghp_admin", log, NOW, { json: true, plans: parseRetainPlan(planText, args), msPerSecond: 10 })) as Report
 

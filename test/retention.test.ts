@@ -512,11 +512,14 @@ describe("retain, the Dagger function", () => {
     ["owner", { owner: "meet inity" }, /owner "meet inity"/],
     ["image", { image: "API" }, /image "API" is not an image name/],
     ["registryUsername", { registryUsername: "a b" }, /registryUsername "a b" is not a user name/],
+    ["maxRequests", { maxRequests: -1 }, /maxRequests -1 is not a request budget: expected a whole number of GitHub API requests, or 0 for no limit/],
+    ["images (a bad name)", { images: ["web", "Worker"] }, /images\[1\] "Worker" is not an image name/],
+    ["images (twice)", { images: ["web", "web"] }, /images \["web","web"\] names "web" twice: expected each package once/],
   ])("bad %s: refused before any request", async (_name, overrides, message) => {
     recorder = await recordDagger(() => undefined)
-    const a = { owner: "Meetinity", image: "api-gateway", keep: 30, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, registryUsername: "", ...overrides }
+    const a = { owner: "Meetinity", image: "api-gateway", keep: 30, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, registryUsername: "", maxRequests: 0, images: [] as string[], ...overrides }
     const before = api.log.length
-    await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry, false, 0, a.registryUsername)).rejects.toThrow(message)
+    await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry, false, 0, a.registryUsername, undefined, a.maxRequests, a.images)).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
     expect(api.log.length).toBe(before)
   })
