@@ -5,12 +5,15 @@
  */
 import { randomUUID } from "node:crypto"
 
-import { dag, ExecError, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger"
+import { dag, ExecError, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger"
 
+import { InvalidArgumentError } from "./errors.js"
 import {
-  describeFailure, formatHelmReport, helmUpgradeArgs, kubectlApplyArgs, namespaceCheck, parseHelmReport, pullSecretManifest,
+  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeArgs, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
+  parseHelmReport, pullSecretManifest, readDeployedVersion, valuesFilesFor,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
+import type { ResolvedImage } from "./preflight.js"
 
 /** kubectl 1.35.2, the version the tests run (registry.k8s.io's own image). */
 export const KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.35.2"
@@ -70,13 +73,44 @@ export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, 
   return out.trim()
 }
 
-/** `helm upgrade --install` of the chart; returns Helm's report of the release. */
-export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan): Promise<{ report: HelmReport; summary: string }> {
+/**
+ * The values files of a deploy, checked in the chart directory before any container runs: every
+ * explicit one must be a file there; `values-<namespace>.yaml` is added first when it exists.
+ */
+export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promise<string[]> {
+  for (const file of plan.values) {
+    if (!(await chart.exists(file, { expectedType: ExistsType.RegularType }))) {
+      throw new InvalidArgumentError("values", file, "is not a file in the chart directory: expected a values file path relative to --chart (e.g. values-prod.yaml)")
+    }
+  }
+  const conventional = await chart.exists(namespaceValuesFile(plan.namespace), { expectedType: ExistsType.RegularType })
+  return valuesFilesFor(plan.namespace, plan.values, conventional)
+}
+
+/** Refuses, before anything changes, to put an older version over a newer one (unless the plan allows it). */
+export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan): Promise<void> {
+  if (plan.allowDowngrade) return
+  const lookup = clusterClient(HELM_IMAGE, kubeconfig).withExec(helmGetValuesArgs(plan), { expect: ReturnType.Any })
+  const deployed = readDeployedVersion(await lookup.exitCode(), await lookup.stdout(), await lookup.stderr())
+  if (deployed.state === "error") {
+    throw new Error(describeFailure(`helm get values of release ${plan.release}`, plan.namespace, undefined, deployed.message,
+      `Helm could not read the release, so it could not upgrade it either: check the kubeconfig and that its user may read Secrets in ${plan.namespace}.`))
+  }
+  const refusal = checkNotOlder(plan, deployed)
+  if (refusal) throw new Error(refusal)
+}
+
+/**
+ * `helm upgrade --install` of the chart, pinned to the resolved image's digest; returns Helm's
+ * report of the release. Refuses first to deploy an older version over a newer one.
+ */
+export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[]): Promise<{ report: HelmReport; summary: string }> {
+  await refuseDowngrade(kubeconfig, plan)
   const container = clusterClient(HELM_IMAGE, kubeconfig)
     .withDirectory(CHART, chart)
-    .withExec(helmUpgradeArgs(plan, CHART))
-  const out = await run(container, `helm upgrade --install of release ${plan.release} (${plan.image}:${plan.version})`, plan.namespace,
+    .withExec(helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
+  const out = await run(container, `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
     `Helm rolled the release back to its last good revision. Look at: helm history ${plan.release} -n ${plan.namespace}; kubectl get events -n ${plan.namespace} --sort-by=.lastTimestamp; kubectl describe pods -n ${plan.namespace}.`)
   const report = parseHelmReport(out)
-  return { report, summary: formatHelmReport(report, plan) }
+  return { report, summary: formatHelmReport(report, plan, image.digest) }
 }

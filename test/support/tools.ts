@@ -21,11 +21,14 @@ export interface RunResult {
   stderr: string
 }
 
-/** Runs helm offline: the in-memory storage driver, starting empty, and no cluster. */
-export function helm(args: string[]): RunResult {
+/**
+ * Runs helm offline: the in-memory storage driver and no cluster. The driver starts empty, or
+ * with `releases` (Helm release objects, as `--output json` prints them).
+ */
+export function helm(args: string[], releases: object[] = []): RunResult {
   const home = mkdtempSync(join(tmpdir(), "helm-"))
   const memory = join(home, "memory-driver-data")
-  writeFileSync(memory, "")
+  writeFileSync(memory, releases.length > 0 ? JSON.stringify(releases) : "")
   const result = spawnSync(helmPath(), args, {
     encoding: "utf8",
     env: {
