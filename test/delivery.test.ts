@@ -4,7 +4,9 @@
  * helm's recorded argument list is run by real Helm 4 (`--dry-run=client`, in-memory driver)
  * and its output handed back, so the module parses what Helm really prints.
  */
-import { resolve } from "node:path"
+import { cpSync, existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
@@ -14,7 +16,7 @@ import { argValue, ExecFailure, recordDagger, type Query, type Recorder } from "
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
-import { helm, kubectl } from "./support/tools.js"
+import { helm, installedRelease, kubectl } from "./support/tools.js"
 
 const READER_TOKEN = "ghp_R3ader-T0ken:with/odd\"chars"
 const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
@@ -39,7 +41,18 @@ interface EngineLog {
   runs: string[]
 }
 
-function fakeEngine(options: { failHelmIn?: string; seed?: string; missingNamespaces?: string[] } = {}) {
+interface FakeEngineOptions {
+  failHelmIn?: string
+  seed?: string
+  missingNamespaces?: string[]
+  /** The chart directory on disk that "DirectoryID-chart" stands for. */
+  chartDir?: string
+  /** Releases Helm already has, per namespace (real Helm release objects). */
+  releases?: Record<string, object>
+}
+
+function fakeEngine(options: FakeEngineOptions = {}) {
+  const chartDir = options.chartDir ?? CHART
   const log: EngineLog = { secrets: new Map(), runs: [] }
   let secretCounter = 0
   const answer = async (query: Query) => {
@@ -54,8 +67,23 @@ function fakeEngine(options: { failHelmIn?: string; seed?: string; missingNamesp
       return id
     }
     if (query.leaf === "publish") return publishAnswer(push, options.seed ?? "release", query)
+    if (query.leaf === "exists" && first.field === "loadDirectoryFromID") {
+      const path = join(chartDir, argValue(query.chain.at(-1)!.args, "path") as string)
+      return existsSync(path) && statSync(path).isFile()
+    }
     const exec = query.chain.find((c) => c.field === "withExec")
     const execArgs = exec ? (argValue(exec.args, "args") as string[]) : []
+    if (execArgs[0] === "helm" && execArgs[1] === "get" && execArgs[2] === "values") {
+      const namespace = execArgs[execArgs.indexOf("--namespace") + 1]!
+      const release = options.releases?.[namespace]
+      const real = helm(execArgs.slice(1), release ? [release] : [])
+      if (query.leaf === "exitCode") {
+        log.runs.push(`helm get values ${namespace}`)
+        return real.status
+      }
+      if (query.leaf === "stdout") return real.stdout
+      if (query.leaf === "stderr") return real.stderr
+    }
     if (execArgs[1] === "get" && execArgs[2] === "namespace") {
       const missing = options.missingNamespaces?.includes(execArgs[3]!)
       if (query.leaf === "exitCode") {
@@ -83,7 +111,7 @@ function fakeEngine(options: { failHelmIn?: string; seed?: string; missingNamesp
         if (namespace === options.failHelmIn) {
           return new ExecFailure(1, "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set")
         }
-        const real = helm([...execArgs.slice(1).map((a) => (a === "/work/chart" ? CHART : a)), "--dry-run=client"])
+        const real = helm([...execArgs.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
         if (real.status !== 0) return new ExecFailure(real.status, real.stderr)
         return real.stdout
       }
@@ -156,23 +184,98 @@ describe("pullSecret", () => {
 })
 
 describe("helmDeploy", () => {
-  test("runs helm upgrade --install directly (no shell) in the pinned Helm image and reports the revision", async () => {
-    const engine = fakeEngine()
-    recorder = await recordDagger(engine.answer)
-    const out = await new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-staging", "v1.4.2", "ghcr.io/meetinity/api-gateway", "meetinity", "ghcr-pull-secret", "5m", ["api-gateway.replicaCount=2"])
-    expect(out).toBe("release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.1.0, image ghcr.io/meetinity/api-gateway:v1.4.2)")
-    expect(recorder.calls("from").map((c) => argValue(c.args, "address"))).toEqual(["alpine/helm:4.1.4"])
-    const exec = argValue(recorder.calls("withExec")[0]!.args, "args") as string[]
-    expect(exec.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
-    expect(recorder.calls("withDirectory").map((c) => [argValue(c.args, "path"), argValue(c.args, "source")])).toEqual([["/work/chart", "DirectoryID-chart"]])
-    expect(engine.log.runs).toEqual(["helm meetinity-staging"])
+  const IMAGE = () => `${registry.host}/meetinity/deployed`
+  let published: { digest: string }
+  beforeAll(async () => {
+    published = await push.image("meetinity/deployed", "deployed", { tag: "v1.4.2" })
   })
 
-  test("a Helm failure names the namespace, the release, Helm's message and where to look", async () => {
+  type DeployOptions = Partial<{
+    namespace: string; version: string; image: string; timeout: string; set: string[]; digest: string
+    readerUsername: string; readerToken: boolean; values: string[]; platform: string; allowDowngrade: boolean
+  }>
+  const deploy = (o: DeployOptions = {}) =>
+    new MeetinityRelease().helmDeploy(
+      chart(), kubeconfig(), o.namespace ?? "meetinity-staging", o.version ?? "v1.4.2", o.image ?? IMAGE(), "meetinity", "ghcr-pull-secret",
+      o.timeout ?? "5m", o.set ?? [], 10, o.digest ?? "", o.readerUsername ?? "", o.readerToken ? readerToken() : undefined, o.values ?? [],
+      o.platform ?? "linux/amd64", o.allowDowngrade ?? false,
+    )
+  const helmRuns = () => recorder!.queries.filter((q) => q.leaf === "stdout" && q.text.includes('"upgrade"')).map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args") as string[])
+
+  test("resolves the image, then runs helm upgrade --install directly (no shell) in the pinned Helm image, pinned to the digest", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    const out = await deploy({ set: ["api-gateway.replicaCount=2"] })
+    expect(out).toBe(`release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.1.0, image ${IMAGE()}:v1.4.2@${published.digest})`)
+    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["alpine/helm:4.1.4"]))
+    const [exec] = helmRuns()
+    expect(exec!.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
+    expect(exec).toContain(`global.image.digest=${published.digest}`)
+    expect(recorder.calls("withDirectory").map((c) => [argValue(c.args, "path"), argValue(c.args, "source")])).toEqual([["/work/chart", "DirectoryID-chart"]])
+    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "helm meetinity-staging"])
+  })
+
+  test("the digest given is checked and deployed; the reader token is read for the registry only", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await deploy({ digest: published.digest, readerUsername: "reader-bot", readerToken: true })
+    expect(helmRuns()[0]).toContain(`global.image.digest=${published.digest}`)
+    expectNoSecretOutsideSetSecret(recorder.queries, READER_TOKEN, "reader-bot")
+  })
+
+  test.each([
+    ["a version that was never published", { version: "v1.4.3" }, /meetinity\/deployed:v1\.4\.3 does not exist[\s\S]*Nothing was deployed to meetinity-staging/],
+    ["a digest the tag does not name", { digest: `sha256:${"e".repeat(64)}` }, /meetinity\/deployed:v1\.4\.2 is sha256:[0-9a-f]{64} in the registry, not sha256:e{64}/],
+    ["a platform the image does not have", { platform: "linux/arm64" }, /is a single linux\/amd64 image, not linux\/arm64/],
+  ])("%s: refused before any container runs", async (_name, options, message) => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await expect(deploy(options)).rejects.toThrow(message)
+    expect(recorder.calls("withExec")).toEqual([])
+    expect(engine.log.runs).toEqual([])
+  })
+
+  test("per-namespace values: values-meetinity-prod.yaml first, then --values in order, each reaching real Helm", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chart-"))
+    cpSync(CHART, dir, { recursive: true })
+    writeFileSync(join(dir, "canary.yaml"), "api-gateway:\n  replicaCount: 4\n")
+    writeFileSync(join(dir, "notes.yaml"), "api-gateway:\n  note: \"a, b, c\"\n")
+    const engine = fakeEngine({ chartDir: dir })
+    recorder = await recordDagger(engine.answer)
+    await deploy({ namespace: "meetinity-prod", values: ["canary.yaml", "notes.yaml"] })
+    const [exec] = helmRuns()
+    expect(exec!.flatMap((a, i) => (a === "--values" ? [exec![i + 1]] : []))).toEqual(["/work/chart/values-meetinity-prod.yaml", "/work/chart/canary.yaml", "/work/chart/notes.yaml"])
+    // What Helm made of them: the last file wins, and a value with commas arrives whole.
+    const real = helm([...exec!.slice(1).map((a) => (a.startsWith("/work/chart") ? dir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
+    expect(real.status, real.stderr).toBe(0)
+    const release = JSON.parse(real.stdout.slice(real.stdout.indexOf("{"))) as { manifest: string; config: { "api-gateway": { note: string } } }
+    expect(release.manifest).toMatch(/replicas: 4/)
+    expect(release.config["api-gateway"].note).toBe("a, b, c")
+  })
+
+  test("a values file the chart does not have: refused before any container runs", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await expect(deploy({ values: ["values-qa.yaml"] })).rejects.toThrow(/values "values-qa.yaml" is not a file in the chart directory/)
+    expect(recorder.calls("withExec")).toEqual([])
+  })
+
+  test("an older version over a newer one is refused before the upgrade; --allow-downgrade deploys it", async () => {
+    await push.image("meetinity/deployed", "older", { tag: "v1.4.1" })
+    const newer = installedRelease(["upgrade", "--install", "meetinity", CHART, "--namespace", "meetinity-prod", "--output", "json",
+      "--set", `global.image.repository=${IMAGE()}`, "--set", "global.image.tag=v1.4.2"])
+    const engine = fakeEngine({ releases: { "meetinity-prod": newer } })
+    recorder = await recordDagger(engine.answer)
+    await expect(deploy({ namespace: "meetinity-prod", version: "v1.4.1" })).rejects.toThrow(/runs v1\.4\.2, newer than v1\.4\.1: refusing to deploy an older version/)
+    expect(engine.log.runs).toEqual(["helm get values meetinity-prod"])
+    await deploy({ namespace: "meetinity-prod", version: "v1.4.1", allowDowngrade: true })
+    expect(engine.log.runs).toEqual(["helm get values meetinity-prod", "helm meetinity-prod"])
+  })
+
+  test("a Helm failure names the namespace, the release, the image, Helm's message and where to look", async () => {
     const engine = fakeEngine({ failHelmIn: "meetinity-staging" })
     recorder = await recordDagger(engine.answer)
-    const attempt = new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-staging", "v1.4.2", "ghcr.io/meetinity/api-gateway")
-    await expect(attempt).rejects.toThrow(/helm upgrade --install of release meetinity \(ghcr.io\/meetinity\/api-gateway:v1.4.2\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*UPGRADE FAILED[\s\S]*helm history meetinity -n meetinity-staging/)
+    await expect(deploy()).rejects.toThrow(/helm upgrade --install of release meetinity \(127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*UPGRADE FAILED[\s\S]*helm history meetinity -n meetinity-staging/)
   })
 
   test.each([
@@ -181,10 +284,13 @@ describe("helmDeploy", () => {
     ["set", { set: ["nokey"] }, /set "nokey"/],
     ["timeout", { timeout: "ten minutes" }, /timeout "ten minutes"/],
     ["image", { image: "ghcr.io/meetinity/api-gateway:v1" }, /image "ghcr.io\/meetinity\/api-gateway:v1"/],
+    ["digest", { digest: "sha256:abc" }, /digest "sha256:abc" is not a manifest digest/],
+    ["values", { values: ["../x.yaml"] }, /values "..\/x.yaml" is not a values file/],
+    ["platform", { platform: "amd64" }, /platform "amd64" is not a platform/],
+    ["reader user without a token", { readerUsername: "reader-bot" }, /readerToken null is missing/],
   ])("bad %s: refused before any query", async (_name, overrides, message) => {
     recorder = await recordDagger(() => undefined)
-    const a = { namespace: "meetinity-dev", version: "v1.4.2", image: "ghcr.io/meetinity/api-gateway", timeout: "10m", set: [] as string[], ...overrides }
-    await expect(new MeetinityRelease().helmDeploy(chart(), kubeconfig(), a.namespace, a.version, a.image, "meetinity", "ghcr-pull-secret", a.timeout, a.set)).rejects.toThrow(message)
+    await expect(deploy(overrides)).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
   })
 })
@@ -203,18 +309,23 @@ describe("release", () => {
     const summary = await run()
     expect(recorder.calls("publish")).toHaveLength(1)
     expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace"))).toEqual([
-      "kubectl meetinity-dev", "helm meetinity-dev",
-      "kubectl meetinity-staging", "helm meetinity-staging",
-      "kubectl meetinity-prod", "helm meetinity-prod",
+      "kubectl meetinity-dev", "helm get values meetinity-dev", "helm meetinity-dev",
+      "kubectl meetinity-staging", "helm get values meetinity-staging", "helm meetinity-staging",
+      "kubectl meetinity-prod", "helm get values meetinity-prod", "helm meetinity-prod",
     ])
-    const tags = recorder.calls("withExec").map((c) => argValue(c.args, "args") as string[]).filter((a) => a[0] === "helm")
+    const tags = recorder.calls("withExec").map((c) => argValue(c.args, "args") as string[]).filter((a) => a[0] === "helm" && a[1] === "upgrade")
       .map((a) => a.find((x) => x.startsWith("global.image.tag=")))
     expect(tags).toEqual(["global.image.tag=v1.4.2", "global.image.tag=v1.4.2", "global.image.tag=v1.4.2"])
+    const digest = /:v1\.4\.2@(sha256:[0-9a-f]{64})/.exec(summary)![1]!
+    const helmExecs = recorder.calls("withExec").map((c) => argValue(c.args, "args") as string[]).filter((a) => a[1] === "upgrade")
+    expect(helmExecs.map((a) => a.find((x) => x.startsWith("global.image.digest=")))).toEqual(Array(3).fill(`global.image.digest=${digest}`))
+    // values-meetinity-prod.yaml of the example chart is used in prod only.
+    expect(helmExecs.map((a) => a.filter((x) => x.includes("values-")))).toEqual([[], [], ["/work/chart/values-meetinity-prod.yaml"]])
     expect(summary).toMatch(new RegExp([
       "^published:",
       `  ${registry.host}/meetinity/api-gateway:v1\\.4\\.2@sha256:[0-9a-f]{64}`,
       `  ${registry.host}/meetinity/api-gateway:sha-0123abc@sha256:[0-9a-f]{64}`,
-      "deployed v1\\.4\\.2:",
+      "deployed v1\\.4\\.2 \\(sha256:[0-9a-f]{64}\\):",
       "  meetinity-dev: revision 1 \\(pending-install\\)",
       "  meetinity-staging: revision 1 \\(pending-install\\)",
       "  meetinity-prod: revision 1 \\(pending-install\\)$",
@@ -229,8 +340,9 @@ describe("release", () => {
     // A new version: v1.4.2 is already published by the test above, at another digest.
     const attempt = run(undefined, { ref: "release/v1.5.0" })
     await expect(attempt).rejects.toThrow(/release v1\.5\.0 stopped at namespace meetinity-staging: helm upgrade --install[\s\S]*UPGRADE FAILED[\s\S]*deployed before it: meetinity-dev \(revision 1\)\nnot touched: meetinity-prod/)
-    expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace"))).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
-    expect(recorder.queries.some((q) => q.text.includes("meetinity-prod"))).toBe(false)
+    expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace") && !r.startsWith("helm get values"))).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
+    // Only the chart was looked at for prod (its values file, before publishing); nothing ran there.
+    expect(recorder.queries.filter((q) => q.text.includes("meetinity-prod")).map((q) => q.leaf)).toEqual(["exists"])
   })
 
   test.each([

@@ -15,7 +15,7 @@ import {
   readDeployedVersion, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
 } from "../src/kubernetes.js"
 import { startKubeApi } from "./support/kube-api.js"
-import { helm, kubectl, kubectlAsync } from "./support/tools.js"
+import { helm, installedRelease, kubectl, kubectlAsync } from "./support/tools.js"
 
 const CHART = resolve("examples/meetinity")
 
@@ -222,14 +222,7 @@ describe("the example umbrella chart under real Helm 4", () => {
 
 describe("never an older version after a newer one: helm get values, read by real Helm", () => {
   /** The release real Helm would store after installing `version` into `namespace`. */
-  function installed(namespace: string, version: string): object {
-    const [, ...args] = helmUpgradeArgs(basePlan({ namespace, version }), CHART, NO_FILES)
-    const result = helm([...args, "--dry-run=client"])
-    expect(result.status, result.stderr).toBe(0)
-    const release = JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as { info: { status: string } }
-    release.info.status = "deployed"
-    return release
-  }
+  const installed = (namespace: string, version: string) => installedRelease(helmUpgradeArgs(basePlan({ namespace, version }), CHART, NO_FILES).slice(1))
 
   const deployedIn = (namespace: string, releases: object[]) => {
     const [, ...args] = helmGetValuesArgs(basePlan({ namespace }))

@@ -59,3 +59,15 @@ export function kubectlAsync(args: string[]): Promise<RunResult> {
     })
   })
 }
+
+/**
+ * The release object real Helm stores after `helm upgrade --install` with these arguments
+ * (without the leading "helm"): run with --dry-run=client, then marked deployed.
+ */
+export function installedRelease(upgradeArgs: string[]): object {
+  const result = helm([...upgradeArgs, "--dry-run=client"])
+  if (result.status !== 0) throw new Error(`helm dry-run failed: ${result.stderr}`)
+  const release = JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as { info: { status: string } }
+  release.info.status = "deployed"
+  return release
+}
