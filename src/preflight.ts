@@ -98,7 +98,7 @@ export function imageTarget(image: string, version: string, digest: string | und
 
 /** `version=`, `digest=` and `image_uri=` lines, as a workflow step appends them to $GITHUB_OUTPUT. */
 export function githubOutputLines(image: ResolvedImage): string {
-  return [`version=${image.version}`, `digest=${image.digest}`, `image_uri=${image.uri}`].join("\n") + "\n"
+  return [`version=${image.version}`, `digest=${image.digest}`, `image_uri=${image.uri}`].join("\n")
 }
 
 /** The preflight found the image not fit to deploy; nothing was deployed. */

@@ -41,7 +41,7 @@ describe("what passes", () => {
       repository: `${registry.host}/meetinity/single`, version: "v1.4.2", digest: image.digest, platformDigest: image.digest,
       uri: `${registry.host}/meetinity/single:v1.4.2@${image.digest}`,
     })
-    expect(githubOutputLines(resolved)).toBe(`version=v1.4.2\ndigest=${image.digest}\nimage_uri=${registry.host}/meetinity/single:v1.4.2@${image.digest}\n`)
+    expect(githubOutputLines(resolved)).toBe(`version=v1.4.2\ndigest=${image.digest}\nimage_uri=${registry.host}/meetinity/single:v1.4.2@${image.digest}`)
   })
 
   test("a multi-platform index, with the digest given: the amd64 child is the one nodes pull", async () => {
