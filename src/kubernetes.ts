@@ -88,7 +88,7 @@ export function parseSetValues(values: readonly string[], argument = "set"): str
   const reserved = new Set<string>(Object.values(VALUE_KEYS))
   for (const value of values) {
     const match = /^([A-Za-z0-9_.\-[\]\\/]+)=(.*)$/s.exec(value)
-    check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3)")
+    check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3); dagger call splits list flags on every comma and drops quotes, so put values that contain commas or quotes in a values file (--values)")
     const key = match![1]!
     if (reserved.has(key) || key.startsWith("global.imagePullSecrets")) {
       throw new InvalidArgumentError(argument, value, `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name: use those instead`)

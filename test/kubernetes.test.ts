@@ -3,7 +3,7 @@
  * `kubectl create secret docker-registry`, the Helm argument list through real Helm 4
  * (lint, template, and `upgrade --install --dry-run=client` with the in-memory driver).
  */
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -14,6 +14,7 @@ import {
   checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmUpgradeArgs, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
   readDeployedVersion, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
 } from "../src/kubernetes.js"
+import { daggerListFlag } from "./support/dagger-cli.js"
 import { startKubeApi } from "./support/kube-api.js"
 import { helm, installedRelease, kubectl, kubectlAsync } from "./support/tools.js"
 
@@ -193,8 +194,28 @@ describe("the example umbrella chart under real Helm 4", () => {
     expect(replicas(["values-meetinity-prod.yaml"], ["api-gateway.replicaCount=5"])).toBe(5)
   })
 
-  test("commas: Helm splits --set on unescaped commas, so a value with a comma needs \\, (or a values file)", () => {
-    // What dagger call hands the module for --set '"api-gateway.note=a\,b"' (CSV-quoted: one element, the backslash kept).
+  test.each([
+    ["a comma splits the list", ["api-gateway.replicaCount=3,api-gateway.note=x"], ["api-gateway.replicaCount=3", "api-gateway.note=x"]],
+    ["a repeated flag appends", ["a=1", "b=2"], ["a=1", "b=2"]],
+    ["CSV quotes are dropped, so the comma still splits", ['"api-gateway.note=a,b"'], ["api-gateway.note=a", "b"]],
+    ["a backslash does not escape it", ["api-gateway.note=a\\,b"], ["api-gateway.note=a\\", "b"]],
+    ["quotes inside a value are dropped", [`api-gateway.note="it's"`], ["api-gateway.note=its"]],
+  ])("dagger call's list flags: %s", (_name, typed, received) => {
+    expect(daggerListFlag(...typed)).toEqual(received)
+  })
+
+  test("a value with a comma, typed on the command line, is refused (naming the way out); in a values file it reaches Helm whole", () => {
+    expect(() => basePlan({ set: daggerListFlag('"api-gateway.note=a,b"') })).toThrow(/set "b" is not a chart value: expected key=value.*splits list flags on every comma and drops quotes.*values file \(--values\)/)
+    const dir = mkdtempSync(join(tmpdir(), "values-"))
+    writeFileSync(join(dir, "note.yaml"), 'api-gateway:\n  note: "a, b; it\'s \\"quoted\\""\n')
+    const [, ...args] = helmUpgradeArgs(basePlan(), CHART, NO_FILES)
+    const result = helm([...args, "--values", join(dir, "note.yaml"), "--dry-run=client"])
+    expect(result.status, result.stderr).toBe(0)
+    const config = (JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }).config
+    expect(config["api-gateway"].note).toBe('a, b; it\'s "quoted"')
+  })
+
+  test("Helm's own --set splits on unescaped commas too: a module calling helmDeploy from code escapes them as \\,", () => {
     const render = (set: string) => {
       const [, ...args] = helmUpgradeArgs(basePlan({ set: [set] }), CHART, NO_FILES)
       return helm([...args, "--dry-run=client"])
@@ -203,7 +224,6 @@ describe("the example umbrella chart under real Helm 4", () => {
     expect(escaped.status, escaped.stderr).toBe(0)
     const config = (JSON.parse(escaped.stdout.slice(escaped.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }).config
     expect(config["api-gateway"].note).toBe("a,b")
-    // Unescaped, Helm reads "b" as a second key without a value.
     const unescaped = render("api-gateway.note=a,b")
     expect(unescaped.status).not.toBe(0)
     expect(unescaped.stderr).toMatch(/key "b" has no value/)
