@@ -9,7 +9,7 @@ import { dag, ExecError, ExistsType, ReturnType, type Container, type Directory,
 
 import { InvalidArgumentError } from "./errors.js"
 import {
-  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeArgs, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
+  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeArgs, kubeconfigProblem, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
   parseHelmReport, pullSecretManifest, readDeployedVersion, valuesFilesFor,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
@@ -35,6 +35,12 @@ function clusterClient(image: string, kubeconfig: Secret): Container {
     .withMountedSecret(KUBECONFIG, kubeconfig, { mode: 0o444 })
     .withEnvVariable("KUBECONFIG", KUBECONFIG)
     .withEnvVariable("MEETINITY_RELEASE_RUN", randomUUID())
+}
+
+/** Refuses a kubeconfig kubectl and helm could not use (empty, exec plugin), before any container runs. */
+export async function checkKubeconfig(kubeconfig: Secret): Promise<void> {
+  const problem = kubeconfigProblem(await kubeconfig.plaintext())
+  if (problem) throw new Error(`${problem}. Nothing was changed.`)
 }
 
 /** Runs the last exec of `container` and returns its stdout; a failure becomes an error a person can act on. */

@@ -7,7 +7,7 @@
  */
 import { object, func, type Container, type Directory, type Secret } from "@dagger.io/dagger"
 
-import { applyPullSecret, chartValuesFiles, helmUpgrade } from "./deploy.js"
+import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
 import { parseImageRepositoryRef, planHelm, planPullSecret } from "./kubernetes.js"
 import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseVersionTag, releaseTags } from "./naming.js"
 import { githubOutputLines, imageTarget, parseDigest, parsePlatform, parseReaderCredentials, preflightImage } from "./preflight.js"
@@ -119,6 +119,7 @@ export class MeetinityRelease {
   @func({ cache: "never" })
   async pullSecret(kubeconfig: Secret, namespace: string, username: string, token: Secret, name = "ghcr-pull-secret", server = "ghcr.io"): Promise<string> {
     const plan = planPullSecret({ namespace, name, server, username })
+    await checkKubeconfig(kubeconfig)
     return applyPullSecret(kubeconfig, plan, token)
   }
 
@@ -173,6 +174,7 @@ export class MeetinityRelease {
   ): Promise<string> {
     const plan = planHelm({ release, namespace, image, version, pullSecretName, timeout, set, historyMax, digest, values, platform, allowDowngrade })
     const username = parseReaderCredentials(readerUsername, readerToken != null)
+    await checkKubeconfig(kubeconfig)
     const valuesFiles = await chartValuesFiles(chart, plan)
     const credentials = username ? { username, password: await readerToken!.plaintext() } : undefined
     const resolved = await preflightImage(imageTarget(plan.image, plan.version, plan.digest, plan.platform), credentials).catch((error: Error) => {

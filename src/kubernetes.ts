@@ -122,6 +122,27 @@ export function valuesFilesFor(namespace: string, explicit: readonly string[], n
   return [...(namespaceFileExists && !explicit.includes(conventional) ? [conventional] : []), ...explicit]
 }
 
+/**
+ * What kubectl and helm would make of the kubeconfig, checked before any container runs: an
+ * empty one (in a workflow: the environment's KUBECONFIG secret is missing) would send them to
+ * localhost:8080; an exec credential plugin or an auth provider needs a program the kubectl and
+ * helm images do not have. Returns the problem in words, or undefined. The text never leaves
+ * this function.
+ */
+export function kubeconfigProblem(text: string): string | undefined {
+  if (text.trim() === "") {
+    return "kubeconfig is empty: kubectl and helm would fall back to localhost:8080. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret (or the job does not run in that environment)"
+  }
+  if (/^\s*exec:\s*$/m.test(text) || /^\s*exec:\s*\{/m.test(text)) {
+    const command = /^\s*command:\s*["']?([^\s"']+)/m.exec(text)?.[1]
+    return `kubeconfig gets its credentials from an exec plugin${command ? ` (${command.split("/").pop()})` : ""}, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate`
+  }
+  if (/^\s*auth-provider:/m.test(text)) {
+    return "kubeconfig uses an auth-provider plugin, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate"
+  }
+  return undefined
+}
+
 /** The Secret `kubectl create secret docker-registry` makes, as an object to apply. */
 export interface PullSecretManifest {
   apiVersion: "v1"

@@ -6,7 +6,7 @@
 import type { Directory, Secret } from "@dagger.io/dagger"
 
 import { check } from "./errors.js"
-import { applyPullSecret, chartValuesFiles, helmUpgrade } from "./deploy.js"
+import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
 import { parseNamespaces, parseReleaseName, planHelm, planPullSecret, type HelmPlan, type HelmReport, type PullSecretPlan } from "./kubernetes.js"
 import { formatPlatform, preflightImage, type ResolvedImage } from "./preflight.js"
 import { digestOf, planPublish, publishPlanned, type PublishArgs, type PublishPlan } from "./publish.js"
@@ -57,7 +57,8 @@ export interface ReleaseInputs {
 }
 
 export async function runRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<string> {
-  // The chart's values files are checked before anything is built or pushed.
+  // The kubeconfig and the chart's values files are checked before anything is built or pushed.
+  await checkKubeconfig(inputs.kubeconfig)
   const valuesFiles: string[][] = []
   for (const step of plan.steps) valuesFiles.push(await chartValuesFiles(inputs.chart, step.helm))
   const references = await publishPlanned(inputs.source, plan.publish, inputs.password)

@@ -21,6 +21,13 @@ import { helm, installedRelease, kubectl } from "./support/tools.js"
 const READER_TOKEN = "ghp_R3ader-T0ken:with/odd\"chars"
 const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
 const KUBECONFIG_ID = "SecretID-kubeconfig"
+/** A self-contained kubeconfig (service-account token), as the KUBECONFIG environment secret holds one. */
+const KUBECONFIG_TEXT = [
+  "apiVersion: v1", "kind: Config", "current-context: ci",
+  "clusters:", "- name: c", "  cluster:", "    server: https://10.0.0.1", "contexts:", "- name: ci", "  context:", "    cluster: c", "    user: deployer",
+  "users:", "- name: deployer", "  user:", "    token: sa-token-not-real", "",
+].join("\n")
+const EKS_KUBECONFIG = KUBECONFIG_TEXT.replace("    token: sa-token-not-real", "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token, --cluster-name, prod]")
 const CHART = resolve("examples/meetinity")
 
 let registry: RunningRegistry
@@ -49,6 +56,8 @@ interface FakeEngineOptions {
   chartDir?: string
   /** Releases Helm already has, per namespace (real Helm release objects). */
   releases?: Record<string, object>
+  /** What the kubeconfig Secret holds. */
+  kubeconfigText?: string
 }
 
 function fakeEngine(options: FakeEngineOptions = {}) {
@@ -59,6 +68,7 @@ function fakeEngine(options: FakeEngineOptions = {}) {
     const first = query.chain[0]!
     if (query.leaf === "plaintext") {
       const id = argValue(first.args, "id")
+      if (id === KUBECONFIG_ID) return options.kubeconfigText ?? KUBECONFIG_TEXT
       return id === "SecretID-reader" ? READER_TOKEN : id === "SecretID-push" ? PUSH_TOKEN : new Error(`unexpected plaintext read of ${String(id)}`)
     }
     if (first.field === "setSecret" && query.leaf === "id") {
@@ -292,6 +302,28 @@ describe("helmDeploy", () => {
     recorder = await recordDagger(() => undefined)
     await expect(deploy(overrides)).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
+  })
+})
+
+describe("a kubeconfig kubectl and helm could not use is refused before any container runs", () => {
+  test.each([
+    ["empty (the environment's KUBECONFIG secret is missing)", "", /kubeconfig is empty: kubectl and helm would fall back to localhost:8080\. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret/],
+    ["with an exec plugin (EKS)", EKS_KUBECONFIG, /kubeconfig gets its credentials from an exec plugin \(aws\), which the kubectl and helm containers do not have/],
+  ])("%s", async (_name, text, message) => {
+    for (const call of [
+      () => new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-dev", "reader-bot", readerToken()),
+      () => new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-dev", "v1.4.2", "ghcr.io/meetinity/api-gateway"),
+      () => new MeetinityRelease().release(dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID), "release/v9.0.0", "0123abc", "meetinity", "ci-bot",
+        dag.loadSecretFromID("SecretID-push" as SecretID), chart(), kubeconfig(), "reader-bot", readerToken(), "api-gateway", registry.url),
+    ]) {
+      const engine = fakeEngine({ kubeconfigText: text })
+      recorder = await recordDagger(engine.answer)
+      await expect(call()).rejects.toThrow(message)
+      expect(recorder.calls("withExec")).toEqual([])
+      expect(recorder.calls("publish")).toEqual([])
+      for (const query of recorder.queries) expect(query.text).not.toContain("sa-token-not-real")
+      recorder.restore()
+    }
   })
 })
 

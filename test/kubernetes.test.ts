@@ -11,7 +11,7 @@ import { describe, expect, test } from "vitest"
 import { parseAllDocuments } from "yaml"
 
 import {
-  checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmUpgradeArgs, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
+  checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmUpgradeArgs, kubeconfigProblem, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
   readDeployedVersion, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
 } from "../src/kubernetes.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
@@ -283,6 +283,31 @@ describe("never an older version after a newer one: helm get values, read by rea
     ["output that is not JSON", 0, "global: {}", ""],
   ])("%s is an error, not a first install", (_name, exitCode, stdout, stderr) => {
     expect(readDeployedVersion(exitCode, stdout, stderr)).toMatchObject({ state: "error" })
+  })
+})
+
+describe("kubeconfigs kubectl and helm could not use", () => {
+  const base = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n"
+  test.each([
+    ["a service-account token", `${base}    token: abc\n`, undefined],
+    ["a client certificate", `${base}    client-certificate-data: QUJD\n    client-key-data: QUJD\n`, undefined],
+    ["empty", "", /kubeconfig is empty/],
+    ["only white space", "\n  \n", /kubeconfig is empty/],
+    ["EKS (aws eks get-token)", `${base}    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n`, /exec plugin \(aws\)/],
+    ["GKE (gke-gcloud-auth-plugin, by path)", `${base}    exec:\n      command: /usr/lib/google-cloud-sdk/bin/gke-gcloud-auth-plugin\n`, /exec plugin \(gke-gcloud-auth-plugin\)/],
+    ["an exec plugin in flow style", `${base}    exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}\n`, /exec plugin/],
+    ["a legacy auth provider", `${base}    auth-provider:\n      name: gcp\n`, /auth-provider plugin/],
+  ])("%s", (_name, text, problem) => {
+    if (problem) expect(kubeconfigProblem(text)).toMatch(problem)
+    else expect(kubeconfigProblem(text)).toBeUndefined()
+  })
+
+  test("what real kubectl does with an empty kubeconfig (why it is refused up front)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kc-"))
+    writeFileSync(join(dir, "empty"), "")
+    const result = kubectl(["--kubeconfig", join(dir, "empty"), "--request-timeout=2s", "get", "namespace", "x"])
+    expect(result.status).not.toBe(0)
+    expect(result.stderr).toMatch(/localhost:8080/)
   })
 })
 
