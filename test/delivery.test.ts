@@ -328,11 +328,11 @@ describe("a kubeconfig kubectl and helm could not use is refused before any cont
 })
 
 describe("release", () => {
-  const run = (namespaces?: string[], overrides: { ref?: string; readerUsername?: string } = {}) =>
+  const run = (namespaces?: string[], overrides: { ref?: string; readerUsername?: string; values?: string[]; platform?: string } = {}) =>
     new MeetinityRelease().release(
       dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID), overrides.ref ?? "release/v1.4.2", "0123abc", "Meetinity", "ci-bot",
       dag.loadSecretFromID("SecretID-push" as SecretID), chart(), kubeconfig(), overrides.readerUsername ?? "reader-bot", readerToken(),
-      "api-gateway", registry.url, "Dockerfile", ["linux/amd64"], [], namespaces,
+      "api-gateway", registry.url, "Dockerfile", ["linux/amd64"], [], namespaces, "meetinity", "10m", [], overrides.values ?? [], overrides.platform ?? "linux/amd64",
     )
 
   test("publishes once, then pull secret and Helm per namespace: dev, then staging, then prod, same version", async () => {
@@ -366,6 +366,14 @@ describe("release", () => {
     for (const query of recorder.queries) expect(query.text).not.toContain(PUSH_TOKEN)
   })
 
+  test("a values file the chart does not have: refused before anything is built or published", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await expect(run(undefined, { ref: "release/v1.6.0", values: ["missing.yaml"] })).rejects.toThrow(/values "missing.yaml" is not a file in the chart directory/)
+    expect(recorder.calls("publish")).toEqual([])
+    expect(recorder.calls("withExec")).toEqual([])
+  })
+
   test("staging's Helm fails: prod is never touched and the error names staging and Helm's message", async () => {
     const engine = fakeEngine({ failHelmIn: "meetinity-staging", seed: "stops" })
     recorder = await recordDagger(engine.answer)
@@ -383,6 +391,8 @@ describe("release", () => {
     ["a repeated namespace", ["meetinity-dev", "meetinity-dev"], {}, /namespaces "meetinity-dev" is listed twice/],
     ["no namespace", [], {}, /namespaces \[\] is empty/],
     ["a bad reader username", undefined, { readerUsername: "" }, /readerUsername "" is not a user name/],
+    ["a cluster platform that is not built", undefined, { platform: "linux/arm64" }, /platform "linux\/arm64" is not among the platforms built \(linux\/amd64\)/],
+    ["a bad values file", undefined, { values: ["/etc/x.yaml"] }, /values "\/etc\/x.yaml" is not a values file/],
   ])("%s: nothing is built, published or deployed", async (_name, namespaces, overrides, message) => {
     recorder = await recordDagger(() => undefined)
     await expect(run(namespaces, overrides)).rejects.toThrow(message)
