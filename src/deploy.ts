@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto"
 
-import { dag, ExecError, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger"
+import { dag, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger"
 
 import { InvalidArgumentError } from "./errors.js"
 import {
@@ -43,14 +43,29 @@ export async function checkKubeconfig(kubeconfig: Secret): Promise<void> {
   if (problem) throw new Error(`${problem}. Nothing was changed.`)
 }
 
-/** Runs the last exec of `container` and returns its stdout; a failure becomes an error a person can act on. */
-async function run(container: Container, what: string, namespace: string, lookAt: string): Promise<string> {
-  try {
-    return await container.stdout()
-  } catch (error) {
-    if (error instanceof ExecError) throw new Error(describeFailure(what, namespace, error.exitCode, error.stderr || error.stdout, lookAt))
-    throw error
-  }
+/** What one command printed, and how it ended. */
+interface Ran {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs `args` in `container` without failing the query on a non-zero exit, and reads how it
+ * ended. The module's runtime bundles only the SDK's generated client and decorators (no
+ * ExecError), so a failed command is read from its exit code, never caught as an exception.
+ */
+async function exec(container: Container, args: string[]): Promise<Ran> {
+  const ran = container.withExec(args, { expect: ReturnType.Any })
+  const exitCode = await ran.exitCode()
+  return { exitCode, stdout: await ran.stdout(), stderr: exitCode === 0 ? "" : await ran.stderr() }
+}
+
+/** Runs `args` and returns its stdout; a failure becomes an error a person can act on. */
+async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string): Promise<string> {
+  const ran = await exec(container, args)
+  if (ran.exitCode !== 0) throw new Error(describeFailure(what, namespace, ran.exitCode, ran.stderr || ran.stdout, lookAt))
+  return ran.stdout
 }
 
 /**
@@ -58,10 +73,9 @@ async function run(container: Container, what: string, namespace: string, lookAt
  * secret comes before Helm's --create-namespace). Creates it only when kubectl says NotFound.
  */
 export async function ensureNamespace(kubeconfig: Secret, namespace: string): Promise<void> {
-  const lookup = clusterClient(KUBECTL_IMAGE, kubeconfig).withExec(["kubectl", "get", "namespace", namespace, "-o", "name"], { expect: ReturnType.Any })
-  const check = namespaceCheck(await lookup.exitCode(), await lookup.stderr())
-  if (check !== "create") return
-  await run(clusterClient(KUBECTL_IMAGE, kubeconfig).withExec(["kubectl", "create", "namespace", namespace]), `kubectl create namespace ${namespace}`, namespace,
+  const lookup = await exec(clusterClient(KUBECTL_IMAGE, kubeconfig), ["kubectl", "get", "namespace", namespace, "-o", "name"])
+  if (namespaceCheck(lookup.exitCode, lookup.stderr) !== "create") return
+  await run(clusterClient(KUBECTL_IMAGE, kubeconfig), ["kubectl", "create", "namespace", namespace], `kubectl create namespace ${namespace}`, namespace,
     `The namespace does not exist and could not be created: create it, or let the kubeconfig's user create namespaces.`)
 }
 
@@ -73,8 +87,7 @@ export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, 
   const path = "/run/secrets/pull-secret.json"
   const container = clusterClient(KUBECTL_IMAGE, kubeconfig)
     .withMountedSecret(path, manifestSecret, { mode: 0o444 })
-    .withExec(kubectlApplyArgs(path))
-  const out = await run(container, `kubectl apply of Secret ${plan.name}`, plan.namespace,
+  const out = await run(container, kubectlApplyArgs(path), `kubectl apply of Secret ${plan.name}`, plan.namespace,
     `Check that the kubeconfig's user may create and patch Secrets in ${plan.namespace} (kubectl auth can-i patch secrets -n ${plan.namespace}).`)
   return out.trim()
 }
@@ -96,8 +109,8 @@ export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promis
 /** Refuses, before anything changes, to put an older version over a newer one (unless the plan allows it). */
 export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan): Promise<void> {
   if (plan.allowDowngrade) return
-  const lookup = clusterClient(HELM_IMAGE, kubeconfig).withExec(helmGetValuesArgs(plan), { expect: ReturnType.Any })
-  const deployed = readDeployedVersion(await lookup.exitCode(), await lookup.stdout(), await lookup.stderr())
+  const lookup = await exec(clusterClient(HELM_IMAGE, kubeconfig), helmGetValuesArgs(plan))
+  const deployed = readDeployedVersion(lookup.exitCode, lookup.stdout, lookup.stderr)
   if (deployed.state === "error") {
     throw new Error(describeFailure(`helm get values of release ${plan.release}`, plan.namespace, undefined, deployed.message,
       `Helm could not read the release, so it could not upgrade it either: check the kubeconfig and that its user may read Secrets in ${plan.namespace}.`))
@@ -112,10 +125,8 @@ export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan): Promi
  */
 export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[]): Promise<{ report: HelmReport; summary: string }> {
   await refuseDowngrade(kubeconfig, plan)
-  const container = clusterClient(HELM_IMAGE, kubeconfig)
-    .withDirectory(CHART, chart)
-    .withExec(helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
-  const out = await run(container, `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
+  const container = clusterClient(HELM_IMAGE, kubeconfig).withDirectory(CHART, chart)
+  const out = await run(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }), `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
     `Helm rolled the release back to its last good revision. Look at: helm history ${plan.release} -n ${plan.namespace}; kubectl get events -n ${plan.namespace} --sort-by=.lastTimestamp; kubectl describe pods -n ${plan.namespace}.`)
   const report = parseHelmReport(out)
   return { report, summary: formatHelmReport(report, plan, image.digest) }

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
 
 import { MeetinityRelease } from "../src/index.js"
-import { argValue, ExecFailure, recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
@@ -58,6 +58,8 @@ interface FakeEngineOptions {
   releases?: Record<string, object>
   /** What the kubeconfig Secret holds. */
   kubeconfigText?: string
+  /** kubectl apply is forbidden in this namespace. */
+  failKubectlIn?: string
 }
 
 function fakeEngine(options: FakeEngineOptions = {}) {
@@ -82,54 +84,65 @@ function fakeEngine(options: FakeEngineOptions = {}) {
       return existsSync(path) && statSync(path).isFile()
     }
     const exec = query.chain.find((c) => c.field === "withExec")
-    const execArgs = exec ? (argValue(exec.args, "args") as string[]) : []
+    if (!exec || !["exitCode", "stdout", "stderr"].includes(query.leaf)) return undefined
+    // The module reads a command's exit code, then its output: the command runs once per container.
+    const container = query.text.slice(0, query.text.lastIndexOf(query.leaf))
+    let ran = results.get(container)
+    if (!ran) {
+      ran = execute(argValue(exec.args, "args") as string[], query)
+      results.set(container, ran)
+    }
+    return ran[query.leaf as keyof Ran]
+  }
+
+  interface Ran { exitCode: number; stdout: string; stderr: string }
+  const results = new Map<string, Ran>()
+  const ok = (stdout: string): Ran => ({ exitCode: 0, stdout, stderr: "" })
+
+  /** What the engine's container would report for one command, as the real program would. */
+  function execute(execArgs: string[], query: Query): Ran {
+    const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
+    expect(mounts).toContainEqual({ path: "/run/secrets/kubeconfig", source: KUBECONFIG_ID })
+    // A failing command must come back as an exit code (expect: ANY), not as an exception.
+    expect(query.chain.find((c) => c.field === "withExec")!.args).toMatch(/expect: ANY\b/)
+    const namespace = execArgs.includes("--namespace") ? execArgs[execArgs.indexOf("--namespace") + 1]! : execArgs[3]!
     if (execArgs[0] === "helm" && execArgs[1] === "get" && execArgs[2] === "values") {
-      const namespace = execArgs[execArgs.indexOf("--namespace") + 1]!
+      log.runs.push(`helm get values ${namespace}`)
       const release = options.releases?.[namespace]
       const real = helm(execArgs.slice(1), release ? [release] : [])
-      if (query.leaf === "exitCode") {
-        log.runs.push(`helm get values ${namespace}`)
-        return real.status
-      }
-      if (query.leaf === "stdout") return real.stdout
-      if (query.leaf === "stderr") return real.stderr
+      return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
     }
-    if (execArgs[1] === "get" && execArgs[2] === "namespace") {
-      const missing = options.missingNamespaces?.includes(execArgs[3]!)
-      if (query.leaf === "exitCode") {
-        log.runs.push(`kubectl get namespace ${execArgs[3]}`)
-        return missing ? 1 : 0
-      }
-      if (query.leaf === "stderr") return missing ? `Error from server (NotFound): namespaces "${execArgs[3]}" not found\n` : ""
+    if (execArgs[0] === "kubectl" && execArgs[1] === "get" && execArgs[2] === "namespace") {
+      log.runs.push(`kubectl get namespace ${namespace}`)
+      return options.missingNamespaces?.includes(namespace)
+        ? { exitCode: 1, stdout: "", stderr: `Error from server (NotFound): namespaces "${namespace}" not found\n` }
+        : ok(`namespace/${namespace}\n`)
     }
-    if (query.leaf === "stdout" && execArgs[1] === "create" && execArgs[2] === "namespace") {
-      log.runs.push(`kubectl create namespace ${execArgs[3]}`)
-      return `namespace/${execArgs[3]} created\n`
+    if (execArgs[0] === "kubectl" && execArgs[1] === "create" && execArgs[2] === "namespace") {
+      log.runs.push(`kubectl create namespace ${namespace}`)
+      return ok(`namespace/${namespace} created\n`)
     }
-    if (query.leaf === "stdout") {
-      const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
-      expect(mounts).toContainEqual({ path: "/run/secrets/kubeconfig", source: KUBECONFIG_ID })
-      if (execArgs[0] === "kubectl") {
-        const manifestMount = mounts.find((m) => m.path === "/run/secrets/pull-secret.json")!
-        const manifest = JSON.parse(log.secrets.get(manifestMount.source as string)!) as { metadata: { name: string; namespace: string } }
-        log.runs.push(`kubectl ${manifest.metadata.namespace}`)
-        return `secret/${manifest.metadata.name} serverside-applied\n`
+    if (execArgs[0] === "kubectl") {
+      const manifestMount = mounts.find((m) => m.path === "/run/secrets/pull-secret.json")!
+      const manifest = JSON.parse(log.secrets.get(manifestMount.source as string)!) as { metadata: { name: string; namespace: string } }
+      log.runs.push(`kubectl ${manifest.metadata.namespace}`)
+      if (options.failKubectlIn === manifest.metadata.namespace) {
+        return { exitCode: 1, stdout: "", stderr: `Error from server (Forbidden): secrets "${manifest.metadata.name}" is forbidden` }
       }
-      if (execArgs[0] === "helm") {
-        const namespace = execArgs[execArgs.indexOf("--namespace") + 1]!
-        log.runs.push(`helm ${namespace}`)
-        if (namespace === options.failHelmIn) {
-          return new ExecFailure(1, "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set")
-        }
-        const real = helm([...execArgs.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
-        if (real.status !== 0) return new ExecFailure(real.status, real.stderr)
-        return real.stdout
-      }
+      return ok(`secret/${manifest.metadata.name} serverside-applied\n`)
     }
-    return undefined
+    log.runs.push(`helm ${namespace}`)
+    if (namespace === options.failHelmIn) {
+      return { exitCode: 1, stdout: "", stderr: "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set" }
+    }
+    const real = helm([...execArgs.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
+    return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
   }
   return { answer, log }
 }
+
+/** The commands the module ran, in order: each one's exit code is read exactly once. */
+const commandsRun = (r: Recorder) => r.queries.filter((q) => q.leaf === "exitCode").map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args") as string[])
 
 const kubeconfig = () => dag.loadSecretFromID(KUBECONFIG_ID as SecretID)
 const readerToken = () => dag.loadSecretFromID("SecretID-reader" as SecretID)
@@ -157,7 +170,7 @@ describe("pullSecret", () => {
     expect(manifest.data).toEqual((JSON.parse(real.stdout) as { data: unknown }).data)
     expect(manifest.metadata).toMatchObject({ name: "ghcr-pull-secret", namespace: "meetinity-dev" })
 
-    const execs = recorder.queries.filter((q) => q.leaf === "stdout" || q.leaf === "exitCode").map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args"))
+    const execs = commandsRun(recorder)
     expect(execs).toEqual([
       ["kubectl", "get", "namespace", "meetinity-dev", "-o", "name"],
       ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", "/run/secrets/pull-secret.json"],
@@ -176,7 +189,7 @@ describe("pullSecret", () => {
   })
 
   test("a kubectl failure names the namespace and what to check", async () => {
-    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? READER_TOKEN : q.leaf === "exitCode" ? 0 : q.leaf === "stderr" ? "" : q.leaf === "stdout" ? new ExecFailure(1, 'Error from server (Forbidden): secrets "ghcr-pull-secret" is forbidden') : undefined))
+    recorder = await recordDagger(fakeEngine({ failKubectlIn: "meetinity-prod" }).answer)
     await expect(new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-prod", "reader-bot", readerToken()))
       .rejects.toThrow(/kubectl apply of Secret ghcr-pull-secret in namespace meetinity-prod failed \(exit code 1\):\n {2}Error from server \(Forbidden\)[\s\S]*kubectl auth can-i patch secrets -n meetinity-prod/)
   })
@@ -210,7 +223,7 @@ describe("helmDeploy", () => {
       o.timeout ?? "5m", o.set ?? [], 10, o.digest ?? "", o.readerUsername ?? "", o.readerToken ? readerToken() : undefined, o.values ?? [],
       o.platform ?? "linux/amd64", o.allowDowngrade ?? false,
     )
-  const helmRuns = () => recorder!.queries.filter((q) => q.leaf === "stdout" && q.text.includes('"upgrade"')).map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args") as string[])
+  const helmRuns = () => commandsRun(recorder!).filter((a) => a[1] === "upgrade")
 
   test("resolves the image, then runs helm upgrade --install directly (no shell) in the pinned Helm image, pinned to the digest", async () => {
     const engine = fakeEngine()
@@ -221,7 +234,7 @@ describe("helmDeploy", () => {
     const [exec] = helmRuns()
     expect(exec!.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
     expect(exec).toContain(`global.image.digest=${published.digest}`)
-    expect(recorder.calls("withDirectory").map((c) => [argValue(c.args, "path"), argValue(c.args, "source")])).toEqual([["/work/chart", "DirectoryID-chart"]])
+    expect(new Set(recorder.calls("withDirectory").map((c) => `${argValue(c.args, "path")} ${argValue(c.args, "source")}`))).toEqual(new Set(["/work/chart DirectoryID-chart"]))
     expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "helm meetinity-staging"])
   })
 
@@ -345,11 +358,11 @@ describe("release", () => {
       "kubectl meetinity-staging", "helm get values meetinity-staging", "helm meetinity-staging",
       "kubectl meetinity-prod", "helm get values meetinity-prod", "helm meetinity-prod",
     ])
-    const tags = recorder.calls("withExec").map((c) => argValue(c.args, "args") as string[]).filter((a) => a[0] === "helm" && a[1] === "upgrade")
+    const tags = commandsRun(recorder).filter((a) => a[0] === "helm" && a[1] === "upgrade")
       .map((a) => a.find((x) => x.startsWith("global.image.tag=")))
     expect(tags).toEqual(["global.image.tag=v1.4.2", "global.image.tag=v1.4.2", "global.image.tag=v1.4.2"])
     const digest = /:v1\.4\.2@(sha256:[0-9a-f]{64})/.exec(summary)![1]!
-    const helmExecs = recorder.calls("withExec").map((c) => argValue(c.args, "args") as string[]).filter((a) => a[1] === "upgrade")
+    const helmExecs = commandsRun(recorder).filter((a) => a[1] === "upgrade")
     expect(helmExecs.map((a) => a.find((x) => x.startsWith("global.image.digest=")))).toEqual(Array(3).fill(`global.image.digest=${digest}`))
     // values-meetinity-prod.yaml of the example chart is used in prod only.
     expect(helmExecs.map((a) => a.filter((x) => x.includes("values-")))).toEqual([[], [], ["/work/chart/values-meetinity-prod.yaml"]])
