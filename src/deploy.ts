@@ -5,12 +5,15 @@
  */
 import { randomUUID } from "node:crypto"
 
-import { dag, ExecError, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger"
+import { dag, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger"
 
+import { InvalidArgumentError } from "./errors.js"
 import {
-  describeFailure, formatHelmReport, helmUpgradeArgs, kubectlApplyArgs, namespaceCheck, parseHelmReport, pullSecretManifest,
+  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeArgs, kubeconfigProblem, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
+  parseHelmReport, pullSecretManifest, readDeployedVersion, valuesFilesFor,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
+import type { ResolvedImage } from "./preflight.js"
 
 /** kubectl 1.35.2, the version the tests run (registry.k8s.io's own image). */
 export const KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.35.2"
@@ -34,14 +37,35 @@ function clusterClient(image: string, kubeconfig: Secret): Container {
     .withEnvVariable("MEETINITY_RELEASE_RUN", randomUUID())
 }
 
-/** Runs the last exec of `container` and returns its stdout; a failure becomes an error a person can act on. */
-async function run(container: Container, what: string, namespace: string, lookAt: string): Promise<string> {
-  try {
-    return await container.stdout()
-  } catch (error) {
-    if (error instanceof ExecError) throw new Error(describeFailure(what, namespace, error.exitCode, error.stderr || error.stdout, lookAt))
-    throw error
-  }
+/** Refuses a kubeconfig kubectl and helm could not use (empty, exec plugin), before any container runs. */
+export async function checkKubeconfig(kubeconfig: Secret): Promise<void> {
+  const problem = kubeconfigProblem(await kubeconfig.plaintext())
+  if (problem) throw new Error(`${problem}. Nothing was changed.`)
+}
+
+/** What one command printed, and how it ended. */
+interface Ran {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs `args` in `container` without failing the query on a non-zero exit, and reads how it
+ * ended. The module's runtime bundles only the SDK's generated client and decorators (no
+ * ExecError), so a failed command is read from its exit code, never caught as an exception.
+ */
+async function exec(container: Container, args: string[]): Promise<Ran> {
+  const ran = container.withExec(args, { expect: ReturnType.Any })
+  const exitCode = await ran.exitCode()
+  return { exitCode, stdout: await ran.stdout(), stderr: exitCode === 0 ? "" : await ran.stderr() }
+}
+
+/** Runs `args` and returns its stdout; a failure becomes an error a person can act on. */
+async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string): Promise<string> {
+  const ran = await exec(container, args)
+  if (ran.exitCode !== 0) throw new Error(describeFailure(what, namespace, ran.exitCode, ran.stderr || ran.stdout, lookAt))
+  return ran.stdout
 }
 
 /**
@@ -49,10 +73,9 @@ async function run(container: Container, what: string, namespace: string, lookAt
  * secret comes before Helm's --create-namespace). Creates it only when kubectl says NotFound.
  */
 export async function ensureNamespace(kubeconfig: Secret, namespace: string): Promise<void> {
-  const lookup = clusterClient(KUBECTL_IMAGE, kubeconfig).withExec(["kubectl", "get", "namespace", namespace, "-o", "name"], { expect: ReturnType.Any })
-  const check = namespaceCheck(await lookup.exitCode(), await lookup.stderr())
-  if (check !== "create") return
-  await run(clusterClient(KUBECTL_IMAGE, kubeconfig).withExec(["kubectl", "create", "namespace", namespace]), `kubectl create namespace ${namespace}`, namespace,
+  const lookup = await exec(clusterClient(KUBECTL_IMAGE, kubeconfig), ["kubectl", "get", "namespace", namespace, "-o", "name"])
+  if (namespaceCheck(lookup.exitCode, lookup.stderr) !== "create") return
+  await run(clusterClient(KUBECTL_IMAGE, kubeconfig), ["kubectl", "create", "namespace", namespace], `kubectl create namespace ${namespace}`, namespace,
     `The namespace does not exist and could not be created: create it, or let the kubeconfig's user create namespaces.`)
 }
 
@@ -64,19 +87,47 @@ export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, 
   const path = "/run/secrets/pull-secret.json"
   const container = clusterClient(KUBECTL_IMAGE, kubeconfig)
     .withMountedSecret(path, manifestSecret, { mode: 0o444 })
-    .withExec(kubectlApplyArgs(path))
-  const out = await run(container, `kubectl apply of Secret ${plan.name}`, plan.namespace,
+  const out = await run(container, kubectlApplyArgs(path), `kubectl apply of Secret ${plan.name}`, plan.namespace,
     `Check that the kubeconfig's user may create and patch Secrets in ${plan.namespace} (kubectl auth can-i patch secrets -n ${plan.namespace}).`)
   return out.trim()
 }
 
-/** `helm upgrade --install` of the chart; returns Helm's report of the release. */
-export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan): Promise<{ report: HelmReport; summary: string }> {
-  const container = clusterClient(HELM_IMAGE, kubeconfig)
-    .withDirectory(CHART, chart)
-    .withExec(helmUpgradeArgs(plan, CHART))
-  const out = await run(container, `helm upgrade --install of release ${plan.release} (${plan.image}:${plan.version})`, plan.namespace,
+/**
+ * The values files of a deploy, checked in the chart directory before any container runs: every
+ * explicit one must be a file there; `values-<namespace>.yaml` is added first when it exists.
+ */
+export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promise<string[]> {
+  for (const file of plan.values) {
+    if (!(await chart.exists(file, { expectedType: ExistsType.RegularType }))) {
+      throw new InvalidArgumentError("values", file, "is not a file in the chart directory: expected a values file path relative to --chart (e.g. values-prod.yaml)")
+    }
+  }
+  const conventional = await chart.exists(namespaceValuesFile(plan.namespace), { expectedType: ExistsType.RegularType })
+  return valuesFilesFor(plan.namespace, plan.values, conventional)
+}
+
+/** Refuses, before anything changes, to put an older version over a newer one (unless the plan allows it). */
+export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan): Promise<void> {
+  if (plan.allowDowngrade) return
+  const lookup = await exec(clusterClient(HELM_IMAGE, kubeconfig), helmGetValuesArgs(plan))
+  const deployed = readDeployedVersion(lookup.exitCode, lookup.stdout, lookup.stderr)
+  if (deployed.state === "error") {
+    throw new Error(describeFailure(`helm get values of release ${plan.release}`, plan.namespace, undefined, deployed.message,
+      `Helm could not read the release, so it could not upgrade it either: check the kubeconfig and that its user may read Secrets in ${plan.namespace}.`))
+  }
+  const refusal = checkNotOlder(plan, deployed)
+  if (refusal) throw new Error(refusal)
+}
+
+/**
+ * `helm upgrade --install` of the chart, pinned to the resolved image's digest; returns Helm's
+ * report of the release. Refuses first to deploy an older version over a newer one.
+ */
+export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[]): Promise<{ report: HelmReport; summary: string }> {
+  await refuseDowngrade(kubeconfig, plan)
+  const container = clusterClient(HELM_IMAGE, kubeconfig).withDirectory(CHART, chart)
+  const out = await run(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }), `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
     `Helm rolled the release back to its last good revision. Look at: helm history ${plan.release} -n ${plan.namespace}; kubectl get events -n ${plan.namespace} --sort-by=.lastTimestamp; kubectl describe pods -n ${plan.namespace}.`)
   const report = parseHelmReport(out)
-  return { report, summary: formatHelmReport(report, plan) }
+  return { report, summary: formatHelmReport(report, plan, image.digest) }
 }

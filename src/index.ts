@@ -7,9 +7,10 @@
  */
 import { object, func, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger"
 
-import { applyPullSecret, helmUpgrade } from "./deploy.js"
-import { planHelm, planPullSecret } from "./kubernetes.js"
-import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, releaseTags } from "./naming.js"
+import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
+import { parseImageRepositoryRef, planHelm, planPullSecret } from "./kubernetes.js"
+import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseVersionTag, releaseTags } from "./naming.js"
+import { githubOutputLines, imageTarget, parseDigest, parsePlatform, parseReaderCredentials, preflightImage } from "./preflight.js"
 import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
 import { planRelease, runRelease } from "./release.js"
 import { parseRestoreArgs, restoreWithToken } from "./retention/restore.js"
@@ -119,27 +120,39 @@ export class MeetinityRelease {
   @func({ cache: "never" })
   async pullSecret(kubeconfig: Secret, namespace: string, username: string, token: Secret, name = "ghcr-pull-secret", server = "ghcr.io"): Promise<string> {
     const plan = planPullSecret({ namespace, name, server, username })
+    await checkKubeconfig(kubeconfig)
     return applyPullSecret(kubeconfig, plan, token)
   }
 
   /**
    * Deploy the umbrella chart with `helm upgrade --install` into one namespace (created when
-   * missing), waiting for the rollout and rolling back on failure. Sets the chart values
-   * global.image.repository, global.image.tag and global.imagePullSecrets[0].name.
-   * Returns what Helm reported: release, namespace, revision and status.
+   * missing), waiting for the rollout and rolling back on failure. First, before any container
+   * runs, the image is resolved in the registry: a missing tag, a tag naming another digest than
+   * --digest, or an image without a manifest for --platform fails in seconds. The release is then
+   * pinned to that digest: sets the chart values global.image.repository, global.image.tag,
+   * global.image.digest and global.imagePullSecrets[0].name. values-<namespace>.yaml in the chart
+   * is used when it exists, then --values in order. Refuses to put an older version over a newer
+   * one unless --allow-downgrade. Returns what Helm reported: release, namespace, revision,
+   * status and the image deployed.
    *
-   * Example: dagger call helm-deploy --chart ./infra/helm/meetinity --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --version v1.4.2 --image ghcr.io/meetinity/api-gateway
+   * Example: dagger call helm-deploy --chart ./infra/helm/meetinity --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --version v1.4.2 --image ghcr.io/meetinity/api-gateway --reader-username $GHCR_READER_USERNAME --reader-token env://GHCR_READER_TOKEN
    *
    * @param chart The chart directory (in the service repository: infra/helm/meetinity), subcharts vendored under charts/.
    * @param kubeconfig The kubeconfig of the cluster (a self-contained one: token or client certificate, no exec plugin).
    * @param namespace The namespace to deploy into (a DNS-1123 label).
    * @param version The version tag to deploy, vX.Y.Z or vX.Y.Z-pre.
-   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway.
+   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway (localhost and 127.0.0.1 are read over plain http).
    * @param release The Helm release name.
    * @param pullSecretName The image pull secret the pods use.
    * @param timeout How long Helm waits for the rollout, a Go duration.
-   * @param set Extra chart values, each key=value as helm --set takes them.
+   * @param set Extra chart values, each key=value as helm --set takes them (dagger splits the list on commas: use a values file for values with commas).
    * @param historyMax How many revisions Helm keeps (0: no limit).
+   * @param digest The digest the version tag must name (sha256:..., what publish printed); empty: whatever the tag names now.
+   * @param readerUsername The registry user to resolve the image as (GHCR_READER_USERNAME); empty with no token: anonymous (public package).
+   * @param readerToken The read:packages token of that user (GHCR_READER_TOKEN).
+   * @param values Values files inside the chart directory, passed to Helm in order after values-<namespace>.yaml.
+   * @param platform The platform of the cluster's nodes; the image must have a manifest for it.
+   * @param allowDowngrade Deploy even when the namespace runs a newer version (a deliberate rollback).
    */
   @func({ cache: "never" })
   async helmDeploy(
@@ -153,16 +166,54 @@ export class MeetinityRelease {
     timeout = "10m",
     set: string[] = [],
     historyMax = 10,
+    digest = "",
+    readerUsername = "",
+    readerToken?: Secret,
+    values: string[] = [],
+    platform = "linux/amd64",
+    allowDowngrade = false,
   ): Promise<string> {
-    const plan = planHelm({ release, namespace, image, version, pullSecretName, timeout, set, historyMax })
-    return (await helmUpgrade(chart, kubeconfig, plan)).summary
+    const plan = planHelm({ release, namespace, image, version, pullSecretName, timeout, set, historyMax, digest, values, platform, allowDowngrade })
+    const username = parseReaderCredentials(readerUsername, readerToken != null)
+    await checkKubeconfig(kubeconfig)
+    const valuesFiles = await chartValuesFiles(chart, plan)
+    const credentials = username ? { username, password: await readerToken!.plaintext() } : undefined
+    const resolved = await preflightImage(imageTarget(plan.image, plan.version, plan.digest, plan.platform), credentials).catch((error: Error) => {
+      throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
+    })
+    return (await helmUpgrade(chart, kubeconfig, plan, resolved, valuesFiles)).summary
   }
 
   /**
-   * The whole release: publish once, then for each namespace in order refresh the pull secret
-   * and deploy the same version with Helm. Stops at the first namespace that fails, names it,
-   * and leaves the later ones untouched. Returns the published references and, per namespace,
-   * the Helm revision.
+   * The IMAGE_URI of a published version: resolves <image>:<version> in the registry and checks
+   * it as helmDeploy's preflight does (the tag exists, names --digest when given, and has a
+   * manifest for --platform). Returns <image>:<version>@sha256:...; with --github-output, the
+   * lines version=, digest= and image_uri= for $GITHUB_OUTPUT.
+   *
+   * Example: dagger call image-uri --image ghcr.io/meetinity/api-gateway --version v1.4.2
+   *
+   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway (localhost and 127.0.0.1 are read over plain http).
+   * @param version The version tag, vX.Y.Z or vX.Y.Z-pre.
+   * @param digest The digest the tag must name; empty: whatever it names now.
+   * @param username The registry user to read as; empty with no token: anonymous (public package).
+   * @param token The token of that user, with read:packages.
+   * @param platform The platform the image must have a manifest for.
+   * @param githubOutput Print version=, digest= and image_uri= lines instead of the bare reference.
+   */
+  @func({ cache: "never" })
+  async imageUri(image: string, version: string, digest = "", username = "", token?: Secret, platform = "linux/amd64", githubOutput = false): Promise<string> {
+    const target = imageTarget(parseImageRepositoryRef(image), parseVersionTag(version).tag, parseDigest(digest), parsePlatform(platform))
+    const reader = parseReaderCredentials(username, token != null, { username: "username", token: "token" })
+    const resolved = await preflightImage(target, reader ? { username: reader, password: await token!.plaintext() } : undefined)
+    return githubOutput ? githubOutputLines(resolved) : resolved.uri
+  }
+
+  /**
+   * The whole release: publish once, check the published image with the reader credentials,
+   * then for each namespace in order refresh the pull secret and deploy the same digest with
+   * Helm. Stops at the first namespace that fails, names it, and leaves the later ones
+   * untouched. Returns the published references, the digest deployed and, per namespace, the
+   * Helm revision.
    *
    * Example: dagger call release --source . --ref $GITHUB_REF --sha $GITHUB_SHA --owner meetinity --username $GITHUB_ACTOR --password env://GITHUB_TOKEN --chart ./infra/helm/meetinity --kubeconfig env://KUBECONFIG_DATA --reader-username $GHCR_READER_USERNAME --reader-token env://GHCR_READER_TOKEN
    *
@@ -185,6 +236,9 @@ export class MeetinityRelease {
    * @param helmRelease The Helm release name.
    * @param timeout How long Helm waits for each rollout, a Go duration.
    * @param set Extra chart values for every namespace, each key=value.
+   * @param values Values files inside the chart directory for every namespace, after each namespace's values-<namespace>.yaml.
+   * @param platform The platform of the cluster's nodes: must be among --platforms; the published image is checked for it.
+   * @param allowDowngrade Deploy even when a namespace runs a newer version (a deliberate rollback).
    */
   @func({ cache: "never" })
   async release(
@@ -207,8 +261,11 @@ export class MeetinityRelease {
     helmRelease = "meetinity",
     timeout = "10m",
     set: string[] = [],
+    values: string[] = [],
+    platform = "linux/amd64",
+    allowDowngrade = false,
   ): Promise<string> {
-    const plan = planRelease({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, readerUsername, namespaces, helmRelease, timeout, set })
+    const plan = planRelease({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, readerUsername, namespaces, helmRelease, timeout, set, values, platform, allowDowngrade })
     return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
   }
 

@@ -3,8 +3,11 @@
  * checks on every name and value, and the reading of Helm's report. No I/O here; the Dagger
  * containers that run kubectl and helm live in deploy.ts.
  */
+import semver from "semver"
+
 import { check, InvalidArgumentError } from "./errors.js"
 import { parseUsername, parseVersionTag } from "./naming.js"
+import { parseDigest, parsePlatform, type Platform } from "./preflight.js"
 
 /** The namespaces a release rolls through, in order. */
 export const DEFAULT_NAMESPACES = ["meetinity-dev", "meetinity-staging", "meetinity-prod"]
@@ -13,6 +16,7 @@ export const DEFAULT_NAMESPACES = ["meetinity-dev", "meetinity-staging", "meetin
 export const VALUE_KEYS = {
   repository: "global.image.repository",
   tag: "global.image.tag",
+  digest: "global.image.digest",
   pullSecret: "global.imagePullSecrets[0].name",
 } as const
 
@@ -84,13 +88,59 @@ export function parseSetValues(values: readonly string[], argument = "set"): str
   const reserved = new Set<string>(Object.values(VALUE_KEYS))
   for (const value of values) {
     const match = /^([A-Za-z0-9_.\-[\]\\/]+)=(.*)$/s.exec(value)
-    check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3)")
+    check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3); dagger call splits list flags on every comma and drops quotes, so put values that contain commas or quotes in a values file (--values)")
     const key = match![1]!
     if (reserved.has(key) || key.startsWith("global.imagePullSecrets")) {
-      throw new InvalidArgumentError(argument, value, `sets ${key}, which helmDeploy sets itself from --image, --version and --pull-secret-name: use those instead`)
+      throw new InvalidArgumentError(argument, value, `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name: use those instead`)
     }
   }
   return [...values]
+}
+
+/**
+ * Values files, paths inside the chart directory, passed to Helm with --values in order. A file
+ * is the way to pass values that contain commas (dagger call splits list flags on commas).
+ */
+export function parseValuesFiles(values: readonly string[], argument = "values"): string[] {
+  for (const value of values) {
+    check(value.trim() !== "" && !value.startsWith("/") && !value.split("/").includes(".."), argument, value,
+      "is not a values file: expected a path inside the chart directory, without a leading / or .. (e.g. values-prod.yaml, env/prod.yaml)")
+  }
+  return [...values]
+}
+
+/** The per-namespace values file used automatically when the chart has it: `values-<namespace>.yaml`. */
+export const namespaceValuesFile = (namespace: string) => `values-${namespace}.yaml`
+
+/**
+ * The values files of one deploy, in the order Helm reads them (later ones win):
+ * `values-<namespace>.yaml` when the chart has it and it is not listed explicitly, then the
+ * explicit ones in the order given.
+ */
+export function valuesFilesFor(namespace: string, explicit: readonly string[], namespaceFileExists: boolean): string[] {
+  const conventional = namespaceValuesFile(namespace)
+  return [...(namespaceFileExists && !explicit.includes(conventional) ? [conventional] : []), ...explicit]
+}
+
+/**
+ * What kubectl and helm would make of the kubeconfig, checked before any container runs: an
+ * empty one (in a workflow: the environment's KUBECONFIG secret is missing) would send them to
+ * localhost:8080; an exec credential plugin or an auth provider needs a program the kubectl and
+ * helm images do not have. Returns the problem in words, or undefined. The text never leaves
+ * this function.
+ */
+export function kubeconfigProblem(text: string): string | undefined {
+  if (text.trim() === "") {
+    return "kubeconfig is empty: kubectl and helm would fall back to localhost:8080. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret (or the job does not run in that environment)"
+  }
+  if (/^\s*exec:\s*$/m.test(text) || /^\s*exec:\s*\{/m.test(text)) {
+    const command = /^\s*command:\s*["']?([^\s"']+)/m.exec(text)?.[1]
+    return `kubeconfig gets its credentials from an exec plugin${command ? ` (${command.split("/").pop()})` : ""}, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate`
+  }
+  if (/^\s*auth-provider:/m.test(text)) {
+    return "kubeconfig uses an auth-provider plugin, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate"
+  }
+  return undefined
 }
 
 /** The Secret `kubectl create secret docker-registry` makes, as an object to apply. */
@@ -174,11 +224,35 @@ export interface HelmPlan {
   readonly timeout: string
   readonly historyMax: number
   readonly set: string[]
+  /** Values files inside the chart, as given (the per-namespace one is added when the chart has it). */
+  readonly values: string[]
+  /** The digest the version tag must name; undefined: whatever it names now. */
+  readonly digest?: string
+  /** The platform the cluster's nodes run; the image must have a manifest for it. */
+  readonly platform: Platform
+  /** Deploy even when the namespace runs a newer version (a deliberate rollback). */
+  readonly allowDowngrade: boolean
 }
 
-export function planHelm(args: { release: string; namespace: string; image: string; version: string; pullSecretName: string; timeout: string; set: string[]; historyMax?: number }, names: { release?: string } = {}): HelmPlan {
+export interface HelmArgs {
+  release: string
+  namespace: string
+  image: string
+  version: string
+  pullSecretName: string
+  timeout: string
+  set: string[]
+  historyMax?: number
+  values?: string[]
+  digest?: string
+  platform?: string
+  allowDowngrade?: boolean
+}
+
+export function planHelm(args: HelmArgs, names: { release?: string } = {}): HelmPlan {
   const historyMax = args.historyMax ?? 10
   check(Number.isInteger(historyMax) && historyMax >= 0, "historyMax", historyMax, "is not a revision count: expected a whole number, 0 for no limit")
+  const digest = parseDigest(args.digest ?? "")
   return {
     release: parseReleaseName(args.release, names.release ?? "release"),
     namespace: parseNamespace(args.namespace),
@@ -188,15 +262,26 @@ export function planHelm(args: { release: string; namespace: string; image: stri
     timeout: parseTimeout(args.timeout),
     historyMax,
     set: parseSetValues(args.set),
+    values: parseValuesFiles(args.values ?? []),
+    ...(digest ? { digest } : {}),
+    platform: parsePlatform(args.platform ?? "linux/amd64"),
+    allowDowngrade: args.allowDowngrade ?? false,
   }
+}
+
+/** What the preflight settled for one deploy: the digest to pin and the values files to pass. */
+export interface DeployInputs {
+  readonly digest: string
+  readonly valuesFiles: readonly string[]
 }
 
 /**
  * `helm upgrade --install` for a plan: creates the namespace when missing, waits for the
  * rollout (watcher), rolls back and cleans up on failure, prints the release as JSON. The
- * user's values come first; the image, version and pull-secret values last, so they win.
+ * values files come first, then the user's values; the image, version, digest and pull-secret
+ * values last, so they win.
  */
-export function helmUpgradeArgs(plan: HelmPlan, chartPath: string): string[] {
+export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: DeployInputs): string[] {
   return [
     "helm", "upgrade", "--install", plan.release, chartPath,
     "--namespace", plan.namespace,
@@ -207,11 +292,54 @@ export function helmUpgradeArgs(plan: HelmPlan, chartPath: string): string[] {
     "--timeout", plan.timeout,
     "--history-max", String(plan.historyMax),
     "--output", "json",
+    ...inputs.valuesFiles.flatMap((file) => ["--values", `${chartPath}/${file}`]),
     ...plan.set.flatMap((value) => ["--set", value]),
     "--set", `${VALUE_KEYS.repository}=${plan.image}`,
     "--set", `${VALUE_KEYS.tag}=${plan.version}`,
+    "--set", `${VALUE_KEYS.digest}=${inputs.digest}`,
     "--set", `${VALUE_KEYS.pullSecret}=${plan.pullSecretName}`,
   ]
+}
+
+/** `helm get values` of the release: the user-supplied values, where the deployed tag is. */
+export function helmGetValuesArgs(plan: HelmPlan): string[] {
+  return ["helm", "get", "values", plan.release, "--namespace", plan.namespace, "--output", "json"]
+}
+
+/** What the namespace runs now, from `helm get values`: nothing yet, a tag (or a release that does not say), or Helm's error. */
+export type DeployedVersion =
+  | { readonly state: "none" }
+  | { readonly state: "deployed"; readonly tag?: string }
+  | { readonly state: "error"; readonly message: string }
+
+/**
+ * Reads `helm get values <release> -o json`: exit 0 with the values (the tag under
+ * global.image.tag), or "release: not found" for a first install. Anything else is an error:
+ * the upgrade could not have worked either.
+ */
+export function readDeployedVersion(exitCode: number, stdout: string, stderr: string): DeployedVersion {
+  if (exitCode !== 0) return /release: not found/.test(stderr) ? { state: "none" } : { state: "error", message: stderr.trim() || stdout.trim() }
+  try {
+    const values = JSON.parse(stdout.trim() || "null") as { global?: { image?: { tag?: unknown } } } | null
+    const tag = values?.global?.image?.tag
+    return typeof tag === "string" ? { state: "deployed", tag } : { state: "deployed" }
+  } catch {
+    return { state: "error", message: `helm get values printed no JSON: ${JSON.stringify(stdout.slice(0, 200))}` }
+  }
+}
+
+/**
+ * Never an older version after a newer one: refuses (with what to do) when the namespace runs
+ * a semantically newer version tag than `plan.version`, unless `allowDowngrade`. A release
+ * that queued behind a newer one is stopped here instead of rolling production backwards.
+ */
+export function checkNotOlder(plan: HelmPlan, deployed: DeployedVersion): string | undefined {
+  if (deployed.state !== "deployed" || !deployed.tag || plan.allowDowngrade) return undefined
+  const running = semver.valid(deployed.tag.replace(/^v/, ""))
+  const wanted = semver.valid(plan.version.replace(/^v/, ""))
+  if (!running || !wanted || !semver.gt(running, wanted)) return undefined
+  return `release ${plan.release} in namespace ${plan.namespace} runs ${deployed.tag}, newer than ${plan.version}: refusing to deploy an older version ` +
+    `(a release that queued behind a newer one?). Nothing was changed. To roll back on purpose, pass --allow-downgrade.`
 }
 
 /** What Helm reported about a release, from `--output json`. */
@@ -245,9 +373,9 @@ export function parseHelmReport(stdout: string): HelmReport {
   }
 }
 
-/** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.1.0, image ...:v1.4.2)`. */
-export function formatHelmReport(report: HelmReport, plan: HelmPlan): string {
-  return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version})`
+/** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.1.0, image ...:v1.4.2@sha256:...)`. */
+export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: string): string {
+  return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version}@${digest})`
 }
 
 /** A failed helm or kubectl run, in words: what ran, where, what it said, what to look at. */

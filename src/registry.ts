@@ -46,7 +46,7 @@ export interface Manifest extends ManifestHead {
 /** The fields of an image manifest or index that the module looks at. */
 export interface ManifestJson {
   mediaType?: string
-  manifests?: { digest: string; mediaType?: string; platform?: { os?: string; architecture?: string }; annotations?: Record<string, string> }[]
+  manifests?: { digest: string; mediaType?: string; platform?: { os?: string; architecture?: string; variant?: string }; annotations?: Record<string, string> }[]
   subject?: { digest: string }
   artifactType?: string
   config?: { mediaType?: string }
@@ -127,6 +127,17 @@ export class RegistryClient {
     }
     const mediaType = json.mediaType ?? response.headers.get("content-type") ?? ""
     return { digest, mediaType, body, json }
+  }
+
+  /** A blob's bytes (an image config, for instance), verified against its digest. */
+  async blob(repository: string, digest: string): Promise<Uint8Array> {
+    const response = await this.send("GET", repository, `blobs/${digest}`, {})
+    await this.expectOk(response, "GET", repository, digest)
+    const body = new Uint8Array(await response.arrayBuffer())
+    if (sha256Digest(body) !== digest) {
+      throw new RegistryError(`${this.where(repository, digest)}: the blob's bytes hash to ${sha256Digest(body)}, not ${digest}; refusing to trust it`)
+    }
+    return body
   }
 
   /** Stores manifest bytes under a tag (or digest); returns the digest the registry reports. */

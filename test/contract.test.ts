@@ -1,5 +1,5 @@
 /**
- * The public API of the module's contract (the API tables in the README), checked against what Dagger will register
+ * The module's public API (docs/api.md is generated from the same source), checked against what Dagger will register
  * (the SDK's own introspector over src/). Names, defaults, optionality, return kinds, doc
  * comments and cache policy: scripts and workflows depend on every one of them.
  */
@@ -13,7 +13,7 @@ interface ExpectedArgument {
   kind: Kind
   /** Absent: required (unless optional). */
   default?: unknown
-  /** An optional object argument without a default (`plan?: File`). */
+  /** Optional without a default (an optional Secret or File). */
   optional?: true
 }
 
@@ -26,7 +26,10 @@ interface ExpectedFunction {
 const str = (value?: string): ExpectedArgument => (value === undefined ? { kind: "STRING_KIND" } : { kind: "STRING_KIND", default: value })
 const list = (value?: string[]): ExpectedArgument => (value === undefined ? { kind: "LIST_KIND" } : { kind: "LIST_KIND", default: value })
 const obj = (kind: "Directory" | "Secret"): ExpectedArgument => ({ kind })
+const optionalSecret: ExpectedArgument = { kind: "Secret", optional: true }
 const optionalFile = (): ExpectedArgument => ({ kind: "File", optional: true })
+const int = (value: number): ExpectedArgument => ({ kind: "INTEGER_KIND", default: value })
+const bool = (value: boolean): ExpectedArgument => ({ kind: "BOOLEAN_KIND", default: value })
 
 const publishArgs = {
   source: obj("Directory"), ref: str(), sha: str(), owner: str(), username: str(), password: obj("Secret"),
@@ -34,7 +37,7 @@ const publishArgs = {
   platforms: list(["linux/amd64"]), buildArgs: list([]),
 }
 
-/** The API as the spec writes it. Extensions (optional arguments we added) are listed apart. */
+/** The API as the contract writes it. Extensions (optional arguments and functions we added) are listed apart. */
 export const API: Record<string, ExpectedFunction> = {
   version: { args: { ref: str() }, returns: "STRING_KIND", changesTheWorld: false },
   tags: { args: { ref: str(), sha: str() }, returns: "LIST_KIND", changesTheWorld: false },
@@ -53,6 +56,7 @@ export const API: Record<string, ExpectedFunction> = {
     args: {
       chart: obj("Directory"), kubeconfig: obj("Secret"), namespace: str(), version: str(), image: str(),
       release: str("meetinity"), pullSecretName: str("ghcr-pull-secret"), timeout: str("10m"), set: list([]),
+      digest: str(""), readerUsername: str(""), readerToken: optionalSecret, values: list([]),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -60,9 +64,18 @@ export const API: Record<string, ExpectedFunction> = {
   release: {
     args: {
       ...publishArgs, chart: obj("Directory"), kubeconfig: obj("Secret"), readerUsername: str(), readerToken: obj("Secret"),
-      namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), helmRelease: str("meetinity"),
+      namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), helmRelease: str("meetinity"), values: list([]),
     },
     returns: "STRING_KIND",
+    changesTheWorld: true,
+  },
+  imageUri: {
+    args: {
+      image: str(), version: str(), digest: str(""), username: str(""), token: optionalSecret,
+      platform: str("linux/amd64"), githubOutput: bool(false),
+    },
+    returns: "STRING_KIND",
+    // It reads the registry as it is now: a cached answer could name a digest that moved.
     changesTheWorld: true,
   },
   retain: {
@@ -94,8 +107,8 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
 /** Optional arguments this module adds beyond the spec (documented in the README). */
 export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
   publish: { sourceUrl: str("") },
-  helmDeploy: { historyMax: { kind: "INTEGER_KIND", default: 10 } },
-  release: { timeout: str("10m"), set: list([]) },
+  helmDeploy: { historyMax: int(10), platform: str("linux/amd64"), allowDowngrade: bool(false) },
+  release: { timeout: str("10m"), set: list([]), platform: str("linux/amd64"), allowDowngrade: bool(false) },
   retain: { graceMinutes: { kind: "INTEGER_KIND", default: 0 }, registryUsername: str("") },
 }
 
@@ -135,7 +148,6 @@ describe("the module's API as Dagger registers it", () => {
         if ("default" in arg) {
           expect(actual.defaultValue, `${name}.${argName} default`).toEqual(arg.default)
         } else if (arg.optional) {
-          expect(actual.defaultValue, `${name}.${argName} has no default`).toBeUndefined()
           expect(actual.isOptional, `${name}.${argName} is optional`).toBe(true)
         } else {
           expect(actual.defaultValue, `${name}.${argName} is required`).toBeUndefined()
@@ -155,7 +167,7 @@ describe("the module's API as Dagger registers it", () => {
       for (const arg of Object.values(fn.arguments)) expect(arg.description, `${name}.${arg.name}`).toMatch(/\S{3}/)
     })
 
-    test(expected.changesTheWorld ? "is never cached (it changes the world)" : "keeps the default cache policy", () => {
+    test(expected.changesTheWorld ? "is never cached (it changes or reads the world as it is now)" : "keeps the default cache policy", () => {
       expect(functions[name]!.cache).toBe(expected.changesTheWorld ? "never" : undefined)
     })
   })

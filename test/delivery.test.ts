@@ -4,21 +4,30 @@
  * helm's recorded argument list is run by real Helm 4 (`--dry-run=client`, in-memory driver)
  * and its output handed back, so the module parses what Helm really prints.
  */
-import { resolve } from "node:path"
+import { cpSync, existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
 
 import { MeetinityRelease } from "../src/index.js"
-import { argValue, ExecFailure, recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
-import { helm, kubectl } from "./support/tools.js"
+import { helm, installedRelease, kubectl } from "./support/tools.js"
 
 const READER_TOKEN = "ghp_R3ader-T0ken:with/odd\"chars"
 const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
 const KUBECONFIG_ID = "SecretID-kubeconfig"
+/** A self-contained kubeconfig (service-account token), as the KUBECONFIG environment secret holds one. */
+const KUBECONFIG_TEXT = [
+  "apiVersion: v1", "kind: Config", "current-context: ci",
+  "clusters:", "- name: c", "  cluster:", "    server: https://10.0.0.1", "contexts:", "- name: ci", "  context:", "    cluster: c", "    user: deployer",
+  "users:", "- name: deployer", "  user:", "    token: sa-token-not-real", "",
+].join("\n")
+const EKS_KUBECONFIG = KUBECONFIG_TEXT.replace("    token: sa-token-not-real", "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token, --cluster-name, prod]")
 const CHART = resolve("examples/meetinity")
 
 let registry: RunningRegistry
@@ -39,13 +48,29 @@ interface EngineLog {
   runs: string[]
 }
 
-function fakeEngine(options: { failHelmIn?: string; seed?: string; missingNamespaces?: string[] } = {}) {
+interface FakeEngineOptions {
+  failHelmIn?: string
+  seed?: string
+  missingNamespaces?: string[]
+  /** The chart directory on disk that "DirectoryID-chart" stands for. */
+  chartDir?: string
+  /** Releases Helm already has, per namespace (real Helm release objects). */
+  releases?: Record<string, object>
+  /** What the kubeconfig Secret holds. */
+  kubeconfigText?: string
+  /** kubectl apply is forbidden in this namespace. */
+  failKubectlIn?: string
+}
+
+function fakeEngine(options: FakeEngineOptions = {}) {
+  const chartDir = options.chartDir ?? CHART
   const log: EngineLog = { secrets: new Map(), runs: [] }
   let secretCounter = 0
   const answer = async (query: Query) => {
     const first = query.chain[0]!
     if (query.leaf === "plaintext") {
       const id = argValue(first.args, "id")
+      if (id === KUBECONFIG_ID) return options.kubeconfigText ?? KUBECONFIG_TEXT
       return id === "SecretID-reader" ? READER_TOKEN : id === "SecretID-push" ? PUSH_TOKEN : new Error(`unexpected plaintext read of ${String(id)}`)
     }
     if (first.field === "setSecret" && query.leaf === "id") {
@@ -54,44 +79,70 @@ function fakeEngine(options: { failHelmIn?: string; seed?: string; missingNamesp
       return id
     }
     if (query.leaf === "publish") return publishAnswer(push, options.seed ?? "release", query)
+    if (query.leaf === "exists" && first.field === "loadDirectoryFromID") {
+      const path = join(chartDir, argValue(query.chain.at(-1)!.args, "path") as string)
+      return existsSync(path) && statSync(path).isFile()
+    }
     const exec = query.chain.find((c) => c.field === "withExec")
-    const execArgs = exec ? (argValue(exec.args, "args") as string[]) : []
-    if (execArgs[1] === "get" && execArgs[2] === "namespace") {
-      const missing = options.missingNamespaces?.includes(execArgs[3]!)
-      if (query.leaf === "exitCode") {
-        log.runs.push(`kubectl get namespace ${execArgs[3]}`)
-        return missing ? 1 : 0
-      }
-      if (query.leaf === "stderr") return missing ? `Error from server (NotFound): namespaces "${execArgs[3]}" not found\n` : ""
+    if (!exec || !["exitCode", "stdout", "stderr"].includes(query.leaf)) return undefined
+    // The module reads a command's exit code, then its output: the command runs once per container.
+    const container = query.text.slice(0, query.text.lastIndexOf(query.leaf))
+    let ran = results.get(container)
+    if (!ran) {
+      ran = execute(argValue(exec.args, "args") as string[], query)
+      results.set(container, ran)
     }
-    if (query.leaf === "stdout" && execArgs[1] === "create" && execArgs[2] === "namespace") {
-      log.runs.push(`kubectl create namespace ${execArgs[3]}`)
-      return `namespace/${execArgs[3]} created\n`
+    return ran[query.leaf as keyof Ran]
+  }
+
+  interface Ran { exitCode: number; stdout: string; stderr: string }
+  const results = new Map<string, Ran>()
+  const ok = (stdout: string): Ran => ({ exitCode: 0, stdout, stderr: "" })
+
+  /** What the engine's container would report for one command, as the real program would. */
+  function execute(execArgs: string[], query: Query): Ran {
+    const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
+    expect(mounts).toContainEqual({ path: "/run/secrets/kubeconfig", source: KUBECONFIG_ID })
+    // A failing command must come back as an exit code (expect: ANY), not as an exception.
+    expect(query.chain.find((c) => c.field === "withExec")!.args).toMatch(/expect: ANY\b/)
+    const namespace = execArgs.includes("--namespace") ? execArgs[execArgs.indexOf("--namespace") + 1]! : execArgs[3]!
+    if (execArgs[0] === "helm" && execArgs[1] === "get" && execArgs[2] === "values") {
+      log.runs.push(`helm get values ${namespace}`)
+      const release = options.releases?.[namespace]
+      const real = helm(execArgs.slice(1), release ? [release] : [])
+      return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
     }
-    if (query.leaf === "stdout") {
-      const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
-      expect(mounts).toContainEqual({ path: "/run/secrets/kubeconfig", source: KUBECONFIG_ID })
-      if (execArgs[0] === "kubectl") {
-        const manifestMount = mounts.find((m) => m.path === "/run/secrets/pull-secret.json")!
-        const manifest = JSON.parse(log.secrets.get(manifestMount.source as string)!) as { metadata: { name: string; namespace: string } }
-        log.runs.push(`kubectl ${manifest.metadata.namespace}`)
-        return `secret/${manifest.metadata.name} serverside-applied\n`
-      }
-      if (execArgs[0] === "helm") {
-        const namespace = execArgs[execArgs.indexOf("--namespace") + 1]!
-        log.runs.push(`helm ${namespace}`)
-        if (namespace === options.failHelmIn) {
-          return new ExecFailure(1, "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set")
-        }
-        const real = helm([...execArgs.slice(1).map((a) => (a === "/work/chart" ? CHART : a)), "--dry-run=client"])
-        if (real.status !== 0) return new ExecFailure(real.status, real.stderr)
-        return real.stdout
-      }
+    if (execArgs[0] === "kubectl" && execArgs[1] === "get" && execArgs[2] === "namespace") {
+      log.runs.push(`kubectl get namespace ${namespace}`)
+      return options.missingNamespaces?.includes(namespace)
+        ? { exitCode: 1, stdout: "", stderr: `Error from server (NotFound): namespaces "${namespace}" not found\n` }
+        : ok(`namespace/${namespace}\n`)
     }
-    return undefined
+    if (execArgs[0] === "kubectl" && execArgs[1] === "create" && execArgs[2] === "namespace") {
+      log.runs.push(`kubectl create namespace ${namespace}`)
+      return ok(`namespace/${namespace} created\n`)
+    }
+    if (execArgs[0] === "kubectl") {
+      const manifestMount = mounts.find((m) => m.path === "/run/secrets/pull-secret.json")!
+      const manifest = JSON.parse(log.secrets.get(manifestMount.source as string)!) as { metadata: { name: string; namespace: string } }
+      log.runs.push(`kubectl ${manifest.metadata.namespace}`)
+      if (options.failKubectlIn === manifest.metadata.namespace) {
+        return { exitCode: 1, stdout: "", stderr: `Error from server (Forbidden): secrets "${manifest.metadata.name}" is forbidden` }
+      }
+      return ok(`secret/${manifest.metadata.name} serverside-applied\n`)
+    }
+    log.runs.push(`helm ${namespace}`)
+    if (namespace === options.failHelmIn) {
+      return { exitCode: 1, stdout: "", stderr: "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set" }
+    }
+    const real = helm([...execArgs.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
+    return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
   }
   return { answer, log }
 }
+
+/** The commands the module ran, in order: each one's exit code is read exactly once. */
+const commandsRun = (r: Recorder) => r.queries.filter((q) => q.leaf === "exitCode").map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args") as string[])
 
 const kubeconfig = () => dag.loadSecretFromID(KUBECONFIG_ID as SecretID)
 const readerToken = () => dag.loadSecretFromID("SecretID-reader" as SecretID)
@@ -119,7 +170,7 @@ describe("pullSecret", () => {
     expect(manifest.data).toEqual((JSON.parse(real.stdout) as { data: unknown }).data)
     expect(manifest.metadata).toMatchObject({ name: "ghcr-pull-secret", namespace: "meetinity-dev" })
 
-    const execs = recorder.queries.filter((q) => q.leaf === "stdout" || q.leaf === "exitCode").map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args"))
+    const execs = commandsRun(recorder)
     expect(execs).toEqual([
       ["kubectl", "get", "namespace", "meetinity-dev", "-o", "name"],
       ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", "/run/secrets/pull-secret.json"],
@@ -138,7 +189,7 @@ describe("pullSecret", () => {
   })
 
   test("a kubectl failure names the namespace and what to check", async () => {
-    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? READER_TOKEN : q.leaf === "exitCode" ? 0 : q.leaf === "stderr" ? "" : q.leaf === "stdout" ? new ExecFailure(1, 'Error from server (Forbidden): secrets "ghcr-pull-secret" is forbidden') : undefined))
+    recorder = await recordDagger(fakeEngine({ failKubectlIn: "meetinity-prod" }).answer)
     await expect(new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-prod", "reader-bot", readerToken()))
       .rejects.toThrow(/kubectl apply of Secret ghcr-pull-secret in namespace meetinity-prod failed \(exit code 1\):\n {2}Error from server \(Forbidden\)[\s\S]*kubectl auth can-i patch secrets -n meetinity-prod/)
   })
@@ -156,23 +207,98 @@ describe("pullSecret", () => {
 })
 
 describe("helmDeploy", () => {
-  test("runs helm upgrade --install directly (no shell) in the pinned Helm image and reports the revision", async () => {
-    const engine = fakeEngine()
-    recorder = await recordDagger(engine.answer)
-    const out = await new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-staging", "v1.4.2", "ghcr.io/meetinity/api-gateway", "meetinity", "ghcr-pull-secret", "5m", ["api-gateway.replicaCount=2"])
-    expect(out).toBe("release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.1.0, image ghcr.io/meetinity/api-gateway:v1.4.2)")
-    expect(recorder.calls("from").map((c) => argValue(c.args, "address"))).toEqual(["alpine/helm:4.1.4"])
-    const exec = argValue(recorder.calls("withExec")[0]!.args, "args") as string[]
-    expect(exec.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
-    expect(recorder.calls("withDirectory").map((c) => [argValue(c.args, "path"), argValue(c.args, "source")])).toEqual([["/work/chart", "DirectoryID-chart"]])
-    expect(engine.log.runs).toEqual(["helm meetinity-staging"])
+  const IMAGE = () => `${registry.host}/meetinity/deployed`
+  let published: { digest: string }
+  beforeAll(async () => {
+    published = await push.image("meetinity/deployed", "deployed", { tag: "v1.4.2" })
   })
 
-  test("a Helm failure names the namespace, the release, Helm's message and where to look", async () => {
+  type DeployOptions = Partial<{
+    namespace: string; version: string; image: string; timeout: string; set: string[]; digest: string
+    readerUsername: string; readerToken: boolean; values: string[]; platform: string; allowDowngrade: boolean
+  }>
+  const deploy = (o: DeployOptions = {}) =>
+    new MeetinityRelease().helmDeploy(
+      chart(), kubeconfig(), o.namespace ?? "meetinity-staging", o.version ?? "v1.4.2", o.image ?? IMAGE(), "meetinity", "ghcr-pull-secret",
+      o.timeout ?? "5m", o.set ?? [], 10, o.digest ?? "", o.readerUsername ?? "", o.readerToken ? readerToken() : undefined, o.values ?? [],
+      o.platform ?? "linux/amd64", o.allowDowngrade ?? false,
+    )
+  const helmRuns = () => commandsRun(recorder!).filter((a) => a[1] === "upgrade")
+
+  test("resolves the image, then runs helm upgrade --install directly (no shell) in the pinned Helm image, pinned to the digest", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    const out = await deploy({ set: ["api-gateway.replicaCount=2"] })
+    expect(out).toBe(`release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.1.0, image ${IMAGE()}:v1.4.2@${published.digest})`)
+    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["alpine/helm:4.1.4"]))
+    const [exec] = helmRuns()
+    expect(exec!.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
+    expect(exec).toContain(`global.image.digest=${published.digest}`)
+    expect(new Set(recorder.calls("withDirectory").map((c) => `${argValue(c.args, "path")} ${argValue(c.args, "source")}`))).toEqual(new Set(["/work/chart DirectoryID-chart"]))
+    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "helm meetinity-staging"])
+  })
+
+  test("the digest given is checked and deployed; the reader token is read for the registry only", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await deploy({ digest: published.digest, readerUsername: "reader-bot", readerToken: true })
+    expect(helmRuns()[0]).toContain(`global.image.digest=${published.digest}`)
+    expectNoSecretOutsideSetSecret(recorder.queries, READER_TOKEN, "reader-bot")
+  })
+
+  test.each([
+    ["a version that was never published", { version: "v1.4.3" }, /meetinity\/deployed:v1\.4\.3 does not exist[\s\S]*Nothing was deployed to meetinity-staging/],
+    ["a digest the tag does not name", { digest: `sha256:${"e".repeat(64)}` }, /meetinity\/deployed:v1\.4\.2 is sha256:[0-9a-f]{64} in the registry, not sha256:e{64}/],
+    ["a platform the image does not have", { platform: "linux/arm64" }, /is a single linux\/amd64 image, not linux\/arm64/],
+  ])("%s: refused before any container runs", async (_name, options, message) => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await expect(deploy(options)).rejects.toThrow(message)
+    expect(recorder.calls("withExec")).toEqual([])
+    expect(engine.log.runs).toEqual([])
+  })
+
+  test("per-namespace values: values-meetinity-prod.yaml first, then --values in order, each reaching real Helm", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chart-"))
+    cpSync(CHART, dir, { recursive: true })
+    writeFileSync(join(dir, "canary.yaml"), "api-gateway:\n  replicaCount: 4\n")
+    writeFileSync(join(dir, "notes.yaml"), "api-gateway:\n  note: \"a, b, c\"\n")
+    const engine = fakeEngine({ chartDir: dir })
+    recorder = await recordDagger(engine.answer)
+    await deploy({ namespace: "meetinity-prod", values: ["canary.yaml", "notes.yaml"] })
+    const [exec] = helmRuns()
+    expect(exec!.flatMap((a, i) => (a === "--values" ? [exec![i + 1]] : []))).toEqual(["/work/chart/values-meetinity-prod.yaml", "/work/chart/canary.yaml", "/work/chart/notes.yaml"])
+    // What Helm made of them: the last file wins, and a value with commas arrives whole.
+    const real = helm([...exec!.slice(1).map((a) => (a.startsWith("/work/chart") ? dir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
+    expect(real.status, real.stderr).toBe(0)
+    const release = JSON.parse(real.stdout.slice(real.stdout.indexOf("{"))) as { manifest: string; config: { "api-gateway": { note: string } } }
+    expect(release.manifest).toMatch(/replicas: 4/)
+    expect(release.config["api-gateway"].note).toBe("a, b, c")
+  })
+
+  test("a values file the chart does not have: refused before any container runs", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await expect(deploy({ values: ["values-qa.yaml"] })).rejects.toThrow(/values "values-qa.yaml" is not a file in the chart directory/)
+    expect(recorder.calls("withExec")).toEqual([])
+  })
+
+  test("an older version over a newer one is refused before the upgrade; --allow-downgrade deploys it", async () => {
+    await push.image("meetinity/deployed", "older", { tag: "v1.4.1" })
+    const newer = installedRelease(["upgrade", "--install", "meetinity", CHART, "--namespace", "meetinity-prod", "--output", "json",
+      "--set", `global.image.repository=${IMAGE()}`, "--set", "global.image.tag=v1.4.2"])
+    const engine = fakeEngine({ releases: { "meetinity-prod": newer } })
+    recorder = await recordDagger(engine.answer)
+    await expect(deploy({ namespace: "meetinity-prod", version: "v1.4.1" })).rejects.toThrow(/runs v1\.4\.2, newer than v1\.4\.1: refusing to deploy an older version/)
+    expect(engine.log.runs).toEqual(["helm get values meetinity-prod"])
+    await deploy({ namespace: "meetinity-prod", version: "v1.4.1", allowDowngrade: true })
+    expect(engine.log.runs).toEqual(["helm get values meetinity-prod", "helm meetinity-prod"])
+  })
+
+  test("a Helm failure names the namespace, the release, the image, Helm's message and where to look", async () => {
     const engine = fakeEngine({ failHelmIn: "meetinity-staging" })
     recorder = await recordDagger(engine.answer)
-    const attempt = new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-staging", "v1.4.2", "ghcr.io/meetinity/api-gateway")
-    await expect(attempt).rejects.toThrow(/helm upgrade --install of release meetinity \(ghcr.io\/meetinity\/api-gateway:v1.4.2\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*UPGRADE FAILED[\s\S]*helm history meetinity -n meetinity-staging/)
+    await expect(deploy()).rejects.toThrow(/helm upgrade --install of release meetinity \(127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*UPGRADE FAILED[\s\S]*helm history meetinity -n meetinity-staging/)
   })
 
   test.each([
@@ -181,20 +307,45 @@ describe("helmDeploy", () => {
     ["set", { set: ["nokey"] }, /set "nokey"/],
     ["timeout", { timeout: "ten minutes" }, /timeout "ten minutes"/],
     ["image", { image: "ghcr.io/meetinity/api-gateway:v1" }, /image "ghcr.io\/meetinity\/api-gateway:v1"/],
+    ["digest", { digest: "sha256:abc" }, /digest "sha256:abc" is not a manifest digest/],
+    ["values", { values: ["../x.yaml"] }, /values "..\/x.yaml" is not a values file/],
+    ["platform", { platform: "amd64" }, /platform "amd64" is not a platform/],
+    ["reader user without a token", { readerUsername: "reader-bot" }, /readerToken null is missing/],
   ])("bad %s: refused before any query", async (_name, overrides, message) => {
     recorder = await recordDagger(() => undefined)
-    const a = { namespace: "meetinity-dev", version: "v1.4.2", image: "ghcr.io/meetinity/api-gateway", timeout: "10m", set: [] as string[], ...overrides }
-    await expect(new MeetinityRelease().helmDeploy(chart(), kubeconfig(), a.namespace, a.version, a.image, "meetinity", "ghcr-pull-secret", a.timeout, a.set)).rejects.toThrow(message)
+    await expect(deploy(overrides)).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
   })
 })
 
+describe("a kubeconfig kubectl and helm could not use is refused before any container runs", () => {
+  test.each([
+    ["empty (the environment's KUBECONFIG secret is missing)", "", /kubeconfig is empty: kubectl and helm would fall back to localhost:8080\. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret/],
+    ["with an exec plugin (EKS)", EKS_KUBECONFIG, /kubeconfig gets its credentials from an exec plugin \(aws\), which the kubectl and helm containers do not have/],
+  ])("%s", async (_name, text, message) => {
+    for (const call of [
+      () => new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-dev", "reader-bot", readerToken()),
+      () => new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-dev", "v1.4.2", "ghcr.io/meetinity/api-gateway"),
+      () => new MeetinityRelease().release(dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID), "release/v9.0.0", "0123abc", "meetinity", "ci-bot",
+        dag.loadSecretFromID("SecretID-push" as SecretID), chart(), kubeconfig(), "reader-bot", readerToken(), "api-gateway", registry.url),
+    ]) {
+      const engine = fakeEngine({ kubeconfigText: text })
+      recorder = await recordDagger(engine.answer)
+      await expect(call()).rejects.toThrow(message)
+      expect(recorder.calls("withExec")).toEqual([])
+      expect(recorder.calls("publish")).toEqual([])
+      for (const query of recorder.queries) expect(query.text).not.toContain("sa-token-not-real")
+      recorder.restore()
+    }
+  })
+})
+
 describe("release", () => {
-  const run = (namespaces?: string[], overrides: { ref?: string; readerUsername?: string } = {}) =>
+  const run = (namespaces?: string[], overrides: { ref?: string; readerUsername?: string; values?: string[]; platform?: string } = {}) =>
     new MeetinityRelease().release(
       dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID), overrides.ref ?? "release/v1.4.2", "0123abc", "Meetinity", "ci-bot",
       dag.loadSecretFromID("SecretID-push" as SecretID), chart(), kubeconfig(), overrides.readerUsername ?? "reader-bot", readerToken(),
-      "api-gateway", registry.url, "Dockerfile", ["linux/amd64"], [], namespaces,
+      "api-gateway", registry.url, "Dockerfile", ["linux/amd64"], [], namespaces, "meetinity", "10m", [], overrides.values ?? [], overrides.platform ?? "linux/amd64",
     )
 
   test("publishes once, then pull secret and Helm per namespace: dev, then staging, then prod, same version", async () => {
@@ -203,18 +354,23 @@ describe("release", () => {
     const summary = await run()
     expect(recorder.calls("publish")).toHaveLength(1)
     expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace"))).toEqual([
-      "kubectl meetinity-dev", "helm meetinity-dev",
-      "kubectl meetinity-staging", "helm meetinity-staging",
-      "kubectl meetinity-prod", "helm meetinity-prod",
+      "kubectl meetinity-dev", "helm get values meetinity-dev", "helm meetinity-dev",
+      "kubectl meetinity-staging", "helm get values meetinity-staging", "helm meetinity-staging",
+      "kubectl meetinity-prod", "helm get values meetinity-prod", "helm meetinity-prod",
     ])
-    const tags = recorder.calls("withExec").map((c) => argValue(c.args, "args") as string[]).filter((a) => a[0] === "helm")
+    const tags = commandsRun(recorder).filter((a) => a[0] === "helm" && a[1] === "upgrade")
       .map((a) => a.find((x) => x.startsWith("global.image.tag=")))
     expect(tags).toEqual(["global.image.tag=v1.4.2", "global.image.tag=v1.4.2", "global.image.tag=v1.4.2"])
+    const digest = /:v1\.4\.2@(sha256:[0-9a-f]{64})/.exec(summary)![1]!
+    const helmExecs = commandsRun(recorder).filter((a) => a[1] === "upgrade")
+    expect(helmExecs.map((a) => a.find((x) => x.startsWith("global.image.digest=")))).toEqual(Array(3).fill(`global.image.digest=${digest}`))
+    // values-meetinity-prod.yaml of the example chart is used in prod only.
+    expect(helmExecs.map((a) => a.filter((x) => x.includes("values-")))).toEqual([[], [], ["/work/chart/values-meetinity-prod.yaml"]])
     expect(summary).toMatch(new RegExp([
       "^published:",
       `  ${registry.host}/meetinity/api-gateway:v1\\.4\\.2@sha256:[0-9a-f]{64}`,
       `  ${registry.host}/meetinity/api-gateway:sha-0123abc@sha256:[0-9a-f]{64}`,
-      "deployed v1\\.4\\.2:",
+      "deployed v1\\.4\\.2 \\(sha256:[0-9a-f]{64}\\):",
       "  meetinity-dev: revision 1 \\(pending-install\\)",
       "  meetinity-staging: revision 1 \\(pending-install\\)",
       "  meetinity-prod: revision 1 \\(pending-install\\)$",
@@ -223,14 +379,23 @@ describe("release", () => {
     for (const query of recorder.queries) expect(query.text).not.toContain(PUSH_TOKEN)
   })
 
+  test("a values file the chart does not have: refused before anything is built or published", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await expect(run(undefined, { ref: "release/v1.6.0", values: ["missing.yaml"] })).rejects.toThrow(/values "missing.yaml" is not a file in the chart directory/)
+    expect(recorder.calls("publish")).toEqual([])
+    expect(recorder.calls("withExec")).toEqual([])
+  })
+
   test("staging's Helm fails: prod is never touched and the error names staging and Helm's message", async () => {
     const engine = fakeEngine({ failHelmIn: "meetinity-staging", seed: "stops" })
     recorder = await recordDagger(engine.answer)
     // A new version: v1.4.2 is already published by the test above, at another digest.
     const attempt = run(undefined, { ref: "release/v1.5.0" })
     await expect(attempt).rejects.toThrow(/release v1\.5\.0 stopped at namespace meetinity-staging: helm upgrade --install[\s\S]*UPGRADE FAILED[\s\S]*deployed before it: meetinity-dev \(revision 1\)\nnot touched: meetinity-prod/)
-    expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace"))).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
-    expect(recorder.queries.some((q) => q.text.includes("meetinity-prod"))).toBe(false)
+    expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace") && !r.startsWith("helm get values"))).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
+    // Only the chart was looked at for prod (its values file, before publishing); nothing ran there.
+    expect(recorder.queries.filter((q) => q.text.includes("meetinity-prod")).map((q) => q.leaf)).toEqual(["exists"])
   })
 
   test.each([
@@ -239,6 +404,8 @@ describe("release", () => {
     ["a repeated namespace", ["meetinity-dev", "meetinity-dev"], {}, /namespaces "meetinity-dev" is listed twice/],
     ["no namespace", [], {}, /namespaces \[\] is empty/],
     ["a bad reader username", undefined, { readerUsername: "" }, /readerUsername "" is not a user name/],
+    ["a cluster platform that is not built", undefined, { platform: "linux/arm64" }, /platform "linux\/arm64" is not among the platforms built \(linux\/amd64\)/],
+    ["a bad values file", undefined, { values: ["/etc/x.yaml"] }, /values "\/etc\/x.yaml" is not a values file/],
   ])("%s: nothing is built, published or deployed", async (_name, namespaces, overrides, message) => {
     recorder = await recordDagger(() => undefined)
     await expect(run(namespaces, overrides)).rejects.toThrow(message)

@@ -3,7 +3,7 @@
  * `kubectl create secret docker-registry`, the Helm argument list through real Helm 4
  * (lint, template, and `upgrade --install --dry-run=client` with the in-memory driver).
  */
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -11,11 +11,12 @@ import { describe, expect, test } from "vitest"
 import { parseAllDocuments } from "yaml"
 
 import {
-  DEFAULT_NAMESPACES, helmUpgradeArgs, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest, VALUE_KEYS,
-  type HelmPlan,
+  checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmUpgradeArgs, kubeconfigProblem, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
+  readDeployedVersion, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
 } from "../src/kubernetes.js"
+import { daggerListFlag } from "./support/dagger-cli.js"
 import { startKubeApi } from "./support/kube-api.js"
-import { helm, kubectl, kubectlAsync } from "./support/tools.js"
+import { helm, installedRelease, kubectl, kubectlAsync } from "./support/tools.js"
 
 const CHART = resolve("examples/meetinity")
 
@@ -44,6 +45,9 @@ describe("pull secret manifest = kubectl create secret docker-registry", () => {
   })
 })
 
+const DIGEST = `sha256:${"ab".repeat(32)}`
+const NO_FILES: DeployInputs = { digest: DIGEST, valuesFiles: [] }
+
 const basePlan = (overrides: Partial<Parameters<typeof planHelm>[0]> = {}): HelmPlan =>
   planHelm({ release: "meetinity", namespace: "meetinity-dev", image: "ghcr.io/meetinity/api-gateway", version: "v1.4.2", pullSecretName: "ghcr-pull-secret", timeout: "10m", set: [], ...overrides })
 
@@ -54,8 +58,9 @@ describe("helm argument list", () => {
     ["other pull secret", { pullSecretName: "regcred" }, ["--set", "global.imagePullSecrets[0].name=regcred"]],
     ["longer timeout, unlimited history", { timeout: "1h30m", historyMax: 0 }, ["--timeout", "1h30m", "--history-max", "0"]],
     ["user values", { set: ["api-gateway.replicaCount=3", "a.b=c"] }, ["--set", "api-gateway.replicaCount=3", "--set", "a.b=c"]],
+    ["pinned to the digest", {}, ["--set", `global.image.digest=${DIGEST}`]],
   ])("%s", (_name, overrides, expectedRun) => {
-    const args = helmUpgradeArgs(basePlan(overrides), "/work/chart")
+    const args = helmUpgradeArgs(basePlan(overrides), "/work/chart", NO_FILES)
     expect(args.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
     expect(args).toEqual(expect.arrayContaining(["--create-namespace", "--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json"]))
     // Each expected flag is followed by its value.
@@ -63,10 +68,29 @@ describe("helm argument list", () => {
       const pairs = args.flatMap((arg, j) => (arg === expectedRun[i] ? [args[j + 1]] : []))
       expect(pairs, `${expectedRun[i]} ${expectedRun[i + 1]}`).toContain(expectedRun[i + 1])
     }
-    // Our three values come last, so a chart default or user value can never override the version.
-    expect(args.slice(-6)).toEqual(["--set", `${VALUE_KEYS.repository}=${basePlan(overrides).image}`, "--set", `${VALUE_KEYS.tag}=${basePlan(overrides).version}`, "--set", `${VALUE_KEYS.pullSecret}=${basePlan(overrides).pullSecretName}`])
+    // Our four values come last, so a chart default or user value can never override the version or digest.
+    expect(args.slice(-8)).toEqual([
+      "--set", `${VALUE_KEYS.repository}=${basePlan(overrides).image}`, "--set", `${VALUE_KEYS.tag}=${basePlan(overrides).version}`,
+      "--set", `${VALUE_KEYS.digest}=${DIGEST}`, "--set", `${VALUE_KEYS.pullSecret}=${basePlan(overrides).pullSecretName}`,
+    ])
   })
 
+  test("values files come before --set values, in the order given, each inside the chart", () => {
+    const args = helmUpgradeArgs(basePlan({ set: ["a=b"] }), "/work/chart", { digest: DIGEST, valuesFiles: ["values-meetinity-dev.yaml", "env/extra.yaml"] })
+    const flags = args.filter((a) => a === "--values" || a === "--set")
+    expect(flags.slice(0, 3)).toEqual(["--values", "--values", "--set"])
+    expect(args.flatMap((a, i) => (a === "--values" ? [args[i + 1]] : []))).toEqual(["/work/chart/values-meetinity-dev.yaml", "/work/chart/env/extra.yaml"])
+  })
+
+  test.each([
+    ["no namespace file, none given", "meetinity-dev", [], false, []],
+    ["the namespace file alone", "meetinity-prod", [], true, ["values-meetinity-prod.yaml"]],
+    ["the namespace file first, then the given ones in order", "meetinity-prod", ["b.yaml", "a.yaml"], true, ["values-meetinity-prod.yaml", "b.yaml", "a.yaml"]],
+    ["the namespace file listed explicitly keeps its given place", "meetinity-prod", ["base.yaml", "values-meetinity-prod.yaml"], true, ["base.yaml", "values-meetinity-prod.yaml"]],
+    ["another namespace's file is not picked up", "meetinity-dev", ["values-meetinity-prod.yaml"], false, ["values-meetinity-prod.yaml"]],
+  ])("values files: %s", (_name, namespace, explicit, exists, expected) => {
+    expect(valuesFilesFor(namespace, explicit, exists)).toEqual(expected)
+  })
   test.each([
     ["namespace with upper case", { namespace: "Meetinity-Dev" }, /namespace "Meetinity-Dev" is not a Kubernetes namespace: expected a DNS-1123 label/],
     ["namespace too long", { namespace: "a".repeat(64) }, /namespace "a{64}" is not a Kubernetes namespace/],
@@ -79,6 +103,14 @@ describe("helm argument list", () => {
     ["set without =", { set: ["replicaCount"] }, /set "replicaCount" is not a chart value: expected key=value/],
     ["set overriding the version", { set: ["global.image.tag=latest"] }, /set "global.image.tag=latest" sets global.image.tag, which helmDeploy sets itself/],
     ["set overriding pull secrets", { set: ["global.imagePullSecrets[1].name=x"] }, /sets global.imagePullSecrets\[1\].name/],
+    ["set overriding the digest", { set: ["global.image.digest=sha256:00"] }, /set "global.image.digest=sha256:00" sets global.image.digest, which helmDeploy sets itself from .*--digest/],
+    ["digest without algorithm", { digest: "ab".repeat(32) }, /digest "(ab){32}" is not a manifest digest: expected sha256:/],
+    ["digest in upper case", { digest: `sha256:${"AB".repeat(32)}` }, /digest "sha256:(AB){32}" is not a manifest digest/],
+    ["digest too short", { digest: "sha256:abc" }, /digest "sha256:abc"/],
+    ["values file outside the chart", { values: ["../secrets.yaml"] }, /values "..\/secrets.yaml" is not a values file: expected a path inside the chart directory/],
+    ["absolute values file", { values: ["/etc/passwd"] }, /values "\/etc\/passwd" is not a values file/],
+    ["empty values file", { values: [""] }, /values "" is not a values file/],
+    ["platform without arch", { platform: "linux" }, /platform "linux" is not a platform: expected os\/arch/],
     ["timeout without unit", { timeout: "600" }, /timeout "600" is not a duration: expected a positive Go duration/],
     ["zero timeout", { timeout: "0s" }, /timeout "0s" is not a duration/],
     ["release with underscore", { release: "meet_inity" }, /release "meet_inity" is not a Helm release name/],
@@ -116,7 +148,7 @@ function renderedObjects(manifest: string): Rendered[] {
 describe("the example umbrella chart under real Helm 4", () => {
   test("helm lint passes with the values helmDeploy sets", () => {
     const plan = basePlan()
-    const sets = helmUpgradeArgs(plan, CHART).flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
+    const sets = helmUpgradeArgs(plan, CHART, NO_FILES).flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
     const result = helm(["lint", CHART, "--strict", ...sets])
     expect(result.stderr + result.stdout).toContain("1 chart(s) linted, 0 chart(s) failed")
     expect(result.status).toBe(0)
@@ -128,9 +160,9 @@ describe("the example umbrella chart under real Helm 4", () => {
     expect(result.stderr).toContain("global.image.repository is required")
   })
 
-  test.each(DEFAULT_NAMESPACES)("helm upgrade --install --dry-run=client into %s renders <image>:<version> with the pull secret", (namespace) => {
+  test.each(DEFAULT_NAMESPACES)("helm upgrade --install --dry-run=client into %s renders <image>:<version>@<digest> with the pull secret", (namespace) => {
     const plan = basePlan({ namespace, version: "v1.4.2", set: ["api-gateway.replicaCount=3"] })
-    const [, ...args] = helmUpgradeArgs(plan, CHART)
+    const [, ...args] = helmUpgradeArgs(plan, CHART, NO_FILES)
     const result = helm([...args, "--dry-run=client"])
     expect(result.stderr).toBe("")
     expect(result.status).toBe(0)
@@ -139,19 +171,143 @@ describe("the example umbrella chart under real Helm 4", () => {
     const deployments = renderedObjects(report.manifest).filter((o) => o.kind === "Deployment")
     expect(deployments.map((d) => d.metadata.name)).toEqual(["meetinity-api-gateway"])
     const pod = deployments[0]!.spec!.template!.spec!
-    expect(pod.containers!.map((c) => c.image)).toEqual(["ghcr.io/meetinity/api-gateway:v1.4.2"])
+    expect(pod.containers!.map((c) => c.image)).toEqual([`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`])
     expect(pod.imagePullSecrets).toEqual([{ name: "ghcr-pull-secret" }])
     expect((deployments[0] as unknown as { spec: { replicas: number } }).spec.replicas).toBe(3)
   })
 
+  test("without a digest the example chart renders <image>:<version>", () => {
+    const result = helm(["template", "meetinity", CHART, "--set", "global.image.repository=ghcr.io/meetinity/api-gateway", "--set", "global.image.tag=v1.4.2"])
+    expect(result.status, result.stderr).toBe(0)
+    expect(renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image).toBe("ghcr.io/meetinity/api-gateway:v1.4.2")
+  })
+
+  test("the example chart's values-meetinity-prod.yaml reaches Helm in prod, and a later --set still wins", () => {
+    const replicas = (valuesFiles: string[], set: string[]) => {
+      const [, ...args] = helmUpgradeArgs(basePlan({ namespace: "meetinity-prod", set }), CHART, { digest: DIGEST, valuesFiles })
+      const result = helm([...args, "--dry-run=client"])
+      expect(result.status, result.stderr).toBe(0)
+      return (renderedObjects(parseHelmReport(result.stdout).manifest).find((o) => o.kind === "Deployment") as unknown as { spec: { replicas: number } }).spec.replicas
+    }
+    expect(replicas([], [])).toBe(2)
+    expect(replicas(["values-meetinity-prod.yaml"], [])).toBe(3)
+    expect(replicas(["values-meetinity-prod.yaml"], ["api-gateway.replicaCount=5"])).toBe(5)
+  })
+
+  test.each([
+    ["a comma splits the list", ["api-gateway.replicaCount=3,api-gateway.note=x"], ["api-gateway.replicaCount=3", "api-gateway.note=x"]],
+    ["a repeated flag appends", ["a=1", "b=2"], ["a=1", "b=2"]],
+    ["CSV quotes are dropped, so the comma still splits", ['"api-gateway.note=a,b"'], ["api-gateway.note=a", "b"]],
+    ["a backslash does not escape it", ["api-gateway.note=a\\,b"], ["api-gateway.note=a\\", "b"]],
+    ["quotes inside a value are dropped", [`api-gateway.note="it's"`], ["api-gateway.note=its"]],
+  ])("dagger call's list flags: %s", (_name, typed, received) => {
+    expect(daggerListFlag(...typed)).toEqual(received)
+  })
+
+  test("a value with a comma, typed on the command line, is refused (naming the way out); in a values file it reaches Helm whole", () => {
+    expect(() => basePlan({ set: daggerListFlag('"api-gateway.note=a,b"') })).toThrow(/set "b" is not a chart value: expected key=value.*splits list flags on every comma and drops quotes.*values file \(--values\)/)
+    const dir = mkdtempSync(join(tmpdir(), "values-"))
+    writeFileSync(join(dir, "note.yaml"), 'api-gateway:\n  note: "a, b; it\'s \\"quoted\\""\n')
+    const [, ...args] = helmUpgradeArgs(basePlan(), CHART, NO_FILES)
+    const result = helm([...args, "--values", join(dir, "note.yaml"), "--dry-run=client"])
+    expect(result.status, result.stderr).toBe(0)
+    const config = (JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }).config
+    expect(config["api-gateway"].note).toBe('a, b; it\'s "quoted"')
+  })
+
+  test("Helm's own --set splits on unescaped commas too: a module calling helmDeploy from code escapes them as \\,", () => {
+    const render = (set: string) => {
+      const [, ...args] = helmUpgradeArgs(basePlan({ set: [set] }), CHART, NO_FILES)
+      return helm([...args, "--dry-run=client"])
+    }
+    const escaped = render("api-gateway.note=a\\,b")
+    expect(escaped.status, escaped.stderr).toBe(0)
+    const config = (JSON.parse(escaped.stdout.slice(escaped.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }).config
+    expect(config["api-gateway"].note).toBe("a,b")
+    const unescaped = render("api-gateway.note=a,b")
+    expect(unescaped.status).not.toBe(0)
+    expect(unescaped.stderr).toMatch(/key "b" has no value/)
+  })
+
   test("helm template renders the same image for every namespace", () => {
     const images = DEFAULT_NAMESPACES.map((namespace) => {
-      const sets = helmUpgradeArgs(basePlan({ namespace }), CHART).flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
+      const sets = helmUpgradeArgs(basePlan({ namespace }), CHART, NO_FILES).flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
       const result = helm(["template", "meetinity", CHART, "--namespace", namespace, ...sets])
       expect(result.status).toBe(0)
       return renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image
     })
-    expect(new Set(images)).toEqual(new Set(["ghcr.io/meetinity/api-gateway:v1.4.2"]))
+    expect(new Set(images)).toEqual(new Set([`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`]))
+  })
+})
+
+describe("never an older version after a newer one: helm get values, read by real Helm", () => {
+  /** The release real Helm would store after installing `version` into `namespace`. */
+  const installed = (namespace: string, version: string) => installedRelease(helmUpgradeArgs(basePlan({ namespace, version }), CHART, NO_FILES).slice(1))
+
+  const deployedIn = (namespace: string, releases: object[]) => {
+    const [, ...args] = helmGetValuesArgs(basePlan({ namespace }))
+    const result = helm(args, releases)
+    return readDeployedVersion(result.status, result.stdout, result.stderr)
+  }
+
+  test("a first install: helm says release: not found", () => {
+    expect(deployedIn("meetinity-dev", [])).toEqual({ state: "none" })
+  })
+
+  test("an installed release: its tag is read back", () => {
+    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")])).toEqual({ state: "deployed", tag: "v1.5.0" })
+  })
+
+  test.each([
+    ["nothing deployed yet", { state: "none" } as const, "v1.4.3", false, undefined],
+    ["the same version again (a re-run)", { state: "deployed", tag: "v1.4.3" } as const, "v1.4.3", false, undefined],
+    ["a newer version", { state: "deployed", tag: "v1.4.2" } as const, "v1.4.3", false, undefined],
+    ["the release after its pre-release", { state: "deployed", tag: "v2.0.0-rc.1" } as const, "v2.0.0", false, undefined],
+    ["an older version after a newer one", { state: "deployed", tag: "v1.5.0" } as const, "v1.4.3", false, /runs v1\.5\.0, newer than v1\.4\.3: refusing to deploy an older version[\s\S]*--allow-downgrade/],
+    ["a pre-release after its release", { state: "deployed", tag: "v2.0.0" } as const, "v2.0.0-rc.1", false, /runs v2\.0\.0, newer than v2\.0\.0-rc\.1/],
+    ["a deliberate rollback", { state: "deployed", tag: "v1.5.0" } as const, "v1.4.3", true, undefined],
+    ["a tag that is no version (deployed by hand)", { state: "deployed", tag: "latest" } as const, "v1.4.3", false, undefined],
+  ])("%s", (_name, deployed, version, allowDowngrade, refusal) => {
+    const result = checkNotOlder(basePlan({ namespace: "meetinity-prod", version, allowDowngrade }), deployed)
+    if (refusal) expect(result).toMatch(refusal)
+    else expect(result).toBeUndefined()
+  })
+
+  test("the whole path with real Helm: v1.5.0 in prod refuses v1.4.3", () => {
+    const deployed = deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")])
+    expect(checkNotOlder(basePlan({ namespace: "meetinity-prod", version: "v1.4.3" }), deployed)).toMatch(/release meetinity in namespace meetinity-prod runs v1\.5\.0, newer than v1\.4\.3/)
+  })
+
+  test.each([
+    ["a cluster Helm cannot reach", 1, "", "Error: Kubernetes cluster unreachable: Get \"https://10.0.0.1/version\": dial tcp: i/o timeout"],
+    ["output that is not JSON", 0, "global: {}", ""],
+  ])("%s is an error, not a first install", (_name, exitCode, stdout, stderr) => {
+    expect(readDeployedVersion(exitCode, stdout, stderr)).toMatchObject({ state: "error" })
+  })
+})
+
+describe("kubeconfigs kubectl and helm could not use", () => {
+  const base = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n"
+  test.each([
+    ["a service-account token", `${base}    token: abc\n`, undefined],
+    ["a client certificate", `${base}    client-certificate-data: QUJD\n    client-key-data: QUJD\n`, undefined],
+    ["empty", "", /kubeconfig is empty/],
+    ["only white space", "\n  \n", /kubeconfig is empty/],
+    ["EKS (aws eks get-token)", `${base}    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n`, /exec plugin \(aws\)/],
+    ["GKE (gke-gcloud-auth-plugin, by path)", `${base}    exec:\n      command: /usr/lib/google-cloud-sdk/bin/gke-gcloud-auth-plugin\n`, /exec plugin \(gke-gcloud-auth-plugin\)/],
+    ["an exec plugin in flow style", `${base}    exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}\n`, /exec plugin/],
+    ["a legacy auth provider", `${base}    auth-provider:\n      name: gcp\n`, /auth-provider plugin/],
+  ])("%s", (_name, text, problem) => {
+    if (problem) expect(kubeconfigProblem(text)).toMatch(problem)
+    else expect(kubeconfigProblem(text)).toBeUndefined()
+  })
+
+  test("what real kubectl does with an empty kubeconfig (why it is refused up front)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kc-"))
+    writeFileSync(join(dir, "empty"), "")
+    const result = kubectl(["--kubeconfig", join(dir, "empty"), "--request-timeout=2s", "get", "namespace", "x"])
+    expect(result.status).not.toBe(0)
+    expect(result.stderr).toMatch(/localhost:8080/)
   })
 })
 

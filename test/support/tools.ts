@@ -21,11 +21,14 @@ export interface RunResult {
   stderr: string
 }
 
-/** Runs helm offline: the in-memory storage driver, starting empty, and no cluster. */
-export function helm(args: string[]): RunResult {
+/**
+ * Runs helm offline: the in-memory storage driver and no cluster. The driver starts empty, or
+ * with `releases` (Helm release objects, as `--output json` prints them).
+ */
+export function helm(args: string[], releases: object[] = []): RunResult {
   const home = mkdtempSync(join(tmpdir(), "helm-"))
   const memory = join(home, "memory-driver-data")
-  writeFileSync(memory, "")
+  writeFileSync(memory, releases.length > 0 ? JSON.stringify(releases) : "")
   const result = spawnSync(helmPath(), args, {
     encoding: "utf8",
     env: {
@@ -55,4 +58,16 @@ export function kubectlAsync(args: string[]): Promise<RunResult> {
       resolve({ status: code, stdout, stderr })
     })
   })
+}
+
+/**
+ * The release object real Helm stores after `helm upgrade --install` with these arguments
+ * (without the leading "helm"): run with --dry-run=client, then marked deployed.
+ */
+export function installedRelease(upgradeArgs: string[]): object {
+  const result = helm([...upgradeArgs, "--dry-run=client"])
+  if (result.status !== 0) throw new Error(`helm dry-run failed: ${result.stderr}`)
+  const release = JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as { info: { status: string } }
+  release.info.status = "deployed"
+  return release
 }

@@ -17,6 +17,7 @@ const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase(
 
 interface Step {
   name?: string
+  id?: string
   uses?: string
   run?: string
   env?: Record<string, string>
@@ -33,6 +34,18 @@ export function splitWords(line: string): string[] {
   return [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!)
 }
 
+/** The module a workflow calls: a release of it, overridable by a repository variable. */
+export const MODULE_PIN = /^\$\{\{ vars\.MEETINITY_RELEASE_MODULE \|\| 'github\.com\/meetinity\/meetinity-release@(v\d+\.\d+\.\d+)' \}\}$/
+export const MODULE_REF = "${{ env.MEETINITY_RELEASE }}"
+
+/** A `run` line that only copies output into the step's outputs or the job summary. */
+const MOVES_OUTPUT = /^(?:printf|echo) .*>> "\$(?:GITHUB_OUTPUT|GITHUB_STEP_SUMMARY)"$/
+
+export interface GuardOptions {
+  /** The module's own version: a template workflow must pin the module to it. Absent: the workflow calls the module in its own checkout (`module: .`). */
+  readonly moduleVersion?: string
+}
+
 export interface DaggerCall {
   workflow: string
   job: string
@@ -42,16 +55,30 @@ export interface DaggerCall {
 }
 
 /** Problems found in one workflow file's text; empty when it is in step with the module. */
-export function checkWorkflow(file: string, text: string, functions: Record<string, FunctionInfo>, engineVersion: string): { problems: string[]; calls: DaggerCall[] } {
+export function checkWorkflow(file: string, text: string, functions: Record<string, FunctionInfo>, engineVersion: string, options: GuardOptions = {}): { problems: string[]; calls: DaggerCall[] } {
   const problems: string[] = []
   const calls: DaggerCall[] = []
   const byCli = new Map(Object.values(functions).map((fn) => [kebab(fn.name), fn]))
-  const doc = parse(text) as { jobs?: Record<string, Job> }
+  const doc = parse(text) as { env?: Record<string, string>; jobs?: Record<string, Job> }
+  if (options.moduleVersion) {
+    const pin = MODULE_PIN.exec(doc.env?.MEETINITY_RELEASE ?? "")
+    if (!pin) problems.push(`${file}: env.MEETINITY_RELEASE is ${JSON.stringify(doc.env?.MEETINITY_RELEASE)}, expected \${{ vars.MEETINITY_RELEASE_MODULE || 'github.com/meetinity/meetinity-release@vX.Y.Z' }}`)
+    else if (pin[1] !== `v${options.moduleVersion}`) problems.push(`${file}: the module is pinned to ${pin[1]}, but this release of it is v${options.moduleVersion}`)
+  }
   for (const [jobName, job] of Object.entries(doc.jobs ?? {})) {
     for (const [i, step] of (job.steps ?? []).entries()) {
       const where = `${file} job ${jobName} step ${step.name ?? i + 1}`
+      if (options.moduleVersion && step.run !== undefined) {
+        for (const line of step.run.split("\n").map((l) => l.trim()).filter(Boolean)) {
+          if (!MOVES_OUTPUT.test(line)) problems.push(`${where}: run line ${JSON.stringify(line)} does more than copy output into $GITHUB_OUTPUT or $GITHUB_STEP_SUMMARY; put the logic in the module`)
+        }
+      }
       if (!step.uses?.startsWith("dagger/dagger-for-github")) continue
       if (step.uses !== DAGGER_ACTION) problems.push(`${where}: uses ${step.uses}, expected ${DAGGER_ACTION} (full version pinned)`)
+      const module = String(step.with?.module ?? "")
+      if (options.moduleVersion ? module !== MODULE_REF : module !== ".") {
+        problems.push(`${where}: module ${JSON.stringify(module)}, expected ${options.moduleVersion ? MODULE_REF : '"."'}`)
+      }
       const version = String(step.with?.version ?? "")
       if (version.replace(/^v/, "") !== engineVersion.replace(/^v/, "")) problems.push(`${where}: dagger version ${JSON.stringify(version)} is not the module's engineVersion ${engineVersion}`)
       const verb = String(step.with?.verb ?? "call")

@@ -13,5 +13,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $image := .Values.global.image -}}
 {{- if not $image.repository -}}{{- fail "global.image.repository is required (helmDeploy sets it)" -}}{{- end -}}
 {{- if not $image.tag -}}{{- fail "global.image.tag is required (helmDeploy sets it)" -}}{{- end -}}
+{{- if $image.digest -}}
+{{- printf "%s:%s@%s" $image.repository $image.tag $image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" $image.repository $image.tag -}}
+{{- end -}}
 {{- end -}}

@@ -1,0 +1,156 @@
+/**
+ * The deploy preflight: before any kubectl or Helm container runs, the image to deploy is
+ * resolved in the registry, so a typo, an unpublished version, a moved tag or an image the
+ * cluster's nodes cannot run fails in seconds instead of sitting in ImagePullBackOff for the
+ * whole Helm timeout. The rules are plain functions; `preflightImage` is the one adapter, and it
+ * talks to the registry through the shared registry client only.
+ */
+import { check } from "./errors.js"
+import { parsePlatforms, parseUsername } from "./naming.js"
+import { INDEX_MEDIA_TYPES, RegistryClient, RegistryError, type ManifestJson, type RegistryCredentials, type RegistryEndpoint } from "./registry.js"
+
+/** A manifest digest as `--digest` takes it: `sha256:` and 64 lower-case hex digits; empty means none. */
+export function parseDigest(value: string, argument = "digest"): string | undefined {
+  if (value === "") return undefined
+  check(/^sha256:[0-9a-f]{64}$/.test(value), argument, value, "is not a manifest digest: expected sha256: followed by 64 lower-case hex digits (what publish printed after the @)")
+  return value
+}
+
+/**
+ * Reader credentials come as a pair: a user name and a token, or neither (anonymous, for a
+ * public package). Returns the user name to pair with the token, or undefined for anonymous.
+ */
+export function parseReaderCredentials(readerUsername: string, hasToken: boolean, names = { username: "readerUsername", token: "readerToken" }): string | undefined {
+  if (readerUsername === "" && !hasToken) return undefined
+  check(hasToken, names.token, null, `is missing: --${kebab(names.username)} ${JSON.stringify(readerUsername)} was given without a token; pass both (or neither, for a public package)`)
+  return parseUsername(readerUsername, names.username)
+}
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/** One platform, `os/arch[/variant]`, e.g. `linux/amd64`. */
+export interface Platform {
+  readonly os: string
+  readonly architecture: string
+  readonly variant?: string
+}
+
+export function parsePlatform(value: string, argument = "platform"): Platform {
+  const [checked] = parsePlatforms([value], argument)
+  const [os, architecture, variant] = checked!.split("/")
+  return { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) }
+}
+
+/** `os/arch[/variant]` of a platform as a manifest, index entry or image config states it. */
+export const formatPlatform = (p: { os?: string; architecture?: string; variant?: string }) => [p.os ?? "?", p.architecture ?? "?", p.variant].filter(Boolean).join("/")
+
+/**
+ * How to reach the registry of an image address: plain HTTP for `localhost` and `127.0.0.1`
+ * (with or without a port), as Docker does; HTTPS for everything else.
+ */
+export function endpointOf(host: string): RegistryEndpoint {
+  const name = host.replace(/:[0-9]+$/, "")
+  return { scheme: name === "localhost" || name === "127.0.0.1" ? "http" : "https", host }
+}
+
+/** Does a descriptor's or config's platform satisfy the wanted one? A variant is compared only when one is wanted. */
+export function platformMatches(have: { os?: string; architecture?: string; variant?: string } | undefined, want: Platform): boolean {
+  if (!have) return false
+  return have.os === want.os && have.architecture === want.architecture && (want.variant === undefined || have.variant === want.variant)
+}
+
+/** The platforms an index lists, attestation manifests (`unknown/unknown`) left out. */
+export function listedPlatforms(index: ManifestJson): string[] {
+  return (index.manifests ?? [])
+    .filter((m) => m.platform && m.platform.os !== "unknown")
+    .map((m) => formatPlatform(m.platform!))
+}
+
+/** What the deploy needs to know about the image, checked. */
+export interface ResolvedImage {
+  /** `<registry>/<owner>/<image>`, as given. */
+  readonly repository: string
+  readonly version: string
+  /** The digest the version tag names: an index for a multi-platform image. */
+  readonly digest: string
+  /** The digest of the manifest the cluster's nodes will pull for the platform. */
+  readonly platformDigest: string
+  /** `<repository>:<version>@<digest>`: what the design calls the IMAGE_URI. */
+  readonly uri: string
+}
+
+/** The image to check: where it is, which tag, and what it must be. */
+export interface PreflightTarget {
+  readonly endpoint: RegistryEndpoint
+  /** The repository path inside the registry, `<owner>/<image>`. */
+  readonly path: string
+  readonly version: string
+  /** When given, the tag must name exactly this digest. */
+  readonly digest?: string
+  readonly platform: Platform
+}
+
+/** The target of an image address `<host>/<owner>/<image>` (as helmDeploy's --image takes it). */
+export function imageTarget(image: string, version: string, digest: string | undefined, platform: Platform): PreflightTarget {
+  const slash = image.indexOf("/")
+  return { endpoint: endpointOf(image.slice(0, slash)), path: image.slice(slash + 1), version, ...(digest ? { digest } : {}), platform }
+}
+
+/** `version=`, `digest=` and `image_uri=` lines, as a workflow step appends them to $GITHUB_OUTPUT. */
+export function githubOutputLines(image: ResolvedImage): string {
+  return [`version=${image.version}`, `digest=${image.digest}`, `image_uri=${image.uri}`].join("\n")
+}
+
+/** The preflight found the image not fit to deploy; nothing was deployed. */
+export class PreflightError extends Error {
+  override name = "PreflightError"
+}
+
+/**
+ * Resolves `<image>:<version>` and checks it: the tag exists, names `digest` when one is given,
+ * and has a manifest for the platform that the registry really serves (for an index, the child
+ * itself, not only its entry). Throws a `PreflightError` a person can act on.
+ */
+export async function preflightImage(target: PreflightTarget, credentials?: RegistryCredentials): Promise<ResolvedImage> {
+  const client = new RegistryClient(target.endpoint, credentials, { timeoutMs: 20_000 })
+  const repository = `${target.endpoint.host}/${target.path}`
+  const image = `${repository}:${target.version}`
+  const platform = formatPlatform(target.platform)
+  try {
+    const head = await client.resolve(target.path, target.version)
+    if (!head) {
+      throw new PreflightError(`image ${image} does not exist: the registry has no tag ${target.version} in ${repository}. Publish it first, or check --version and --image.`)
+    }
+    if (target.digest && head.digest !== target.digest) {
+      throw new PreflightError(`image ${image} is ${head.digest} in the registry, not ${target.digest} as --digest says: the tag names another image than the one that was published.`)
+    }
+    const manifest = await client.manifest(target.path, head.digest)
+    let platformDigest = head.digest
+    if (INDEX_MEDIA_TYPES.has(manifest.mediaType)) {
+      const child = (manifest.json.manifests ?? []).find((m) => platformMatches(m.platform, target.platform))
+      if (!child) {
+        throw new PreflightError(`image ${image} (${head.digest}) has no ${platform} manifest; it lists ${listedPlatforms(manifest.json).join(", ") || "no platform"}. The cluster's nodes could not run it.`)
+      }
+      if (!(await client.resolve(target.path, child.digest))) {
+        throw new PreflightError(`image ${image} (${head.digest}) lists ${platform} as ${child.digest}, but the registry does not have that manifest (deleted by a cleanup?): pulls would fail.`)
+      }
+      platformDigest = child.digest
+    } else {
+      const config = (manifest.json as { config?: { digest?: string } }).config?.digest
+      const parsed = config ? (JSON.parse(new TextDecoder().decode(await client.blob(target.path, config))) as { os?: string; architecture?: string; variant?: string }) : undefined
+      if (!platformMatches(parsed, target.platform)) {
+        const have = parsed ? formatPlatform(parsed) : "an unknown platform"
+        throw new PreflightError(`image ${image} (${head.digest}) is a single ${have} image, not ${platform}: the cluster's nodes could not run it.`)
+      }
+    }
+    return { repository, version: target.version, digest: head.digest, platformDigest, uri: `${image}@${head.digest}` }
+  } catch (error) {
+    if (!(error instanceof RegistryError)) throw error
+    if (error.status === 401 || error.status === 403) {
+      throw new PreflightError(credentials
+        ? `the registry refused the reader credentials (user ${JSON.stringify(credentials.username)}) for ${repository}: check that the token is valid, has read:packages, and that this user may read the package.\n  ${error.message}`
+        : `the registry wants credentials to read ${repository} (a private package?): pass --reader-username and --reader-token.\n  ${error.message}`)
+    }
+    throw new PreflightError(`could not check ${image} in the registry (${target.endpoint.scheme}://${target.endpoint.host}): ${error.message}.`)
+  }
+}
