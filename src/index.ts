@@ -7,6 +7,7 @@
  */
 import { object, func, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger"
 
+import { check } from "./errors.js"
 import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
 import { parseImageRepositoryRef, planHelm, planPullSecret } from "./kubernetes.js"
 import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseVersionTag, releaseTags } from "./naming.js"
@@ -288,10 +289,10 @@ export class MeetinityRelease {
    * @param maxDeletions Refuse (and delete nothing) when more deletions than this are planned.
    * @param githubApiUrl The GitHub REST API; https://<host>/api/v3 for GitHub Enterprise Server.
    * @param registry The registry that serves the package's manifests; a scheme is allowed (http://127.0.0.1:5000).
-   * @param json Print the report as JSON instead of a table (with --dry-run: the plan file --plan applies).
+   * @param format The report's format: table, or json (the same data as JSON; with --dry-run, the plan file --plan applies). Not called `json`: `dagger call` has its own --json flag, and an argument of that name makes every `dagger call retain` fail.
    * @param graceMinutes Never delete versions younger than this many minutes (a push may be under way).
    * @param registryUsername The user name for the registry's token exchange; empty means the owner (in a workflow: $GITHUB_ACTOR).
-   * @param plan A reviewed plan (the JSON of an earlier --dry-run --json): delete only the versions it lists as deletions that are unchanged and still deleted by the policy; skip and report the rest.
+   * @param plan A reviewed plan (the JSON of an earlier --dry-run --format json): delete only the versions it lists as deletions that are unchanged and still deleted by the policy; skip and report the rest.
    * @param maxRequests A budget of GitHub API requests for the whole run (0: no limit): deleting stops before it is spent, the rest is reported and left for the next run, and the run succeeds.
    * @param images Several packages to run on, each listed, planned, applied and validated on its own (used instead of image when given).
    */
@@ -305,16 +306,17 @@ export class MeetinityRelease {
     maxDeletions = 1000,
     githubApiUrl = "https://api.github.com",
     registry = "ghcr.io",
-    json = false,
+    format = "table",
     graceMinutes = 0,
     registryUsername = "",
     plan?: File,
     maxRequests = 0,
     images: string[] = [],
   ): Promise<string> {
+    check(format === "table" || format === "json", "format", format, "is not a report format: expected table or json")
     const args = parseRetainArgs({ owner, image, keep, dryRun, maxDeletions, githubApiUrl, registry, graceMinutes, registryUsername, maxRequests, images })
     const plans = plan ? parseRetainPlan(await plan.contents(), args) : undefined
-    return retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date(), { plans, json })
+    return retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date(), { plans, json: format === "json" })
   }
 
   /**
@@ -328,8 +330,8 @@ export class MeetinityRelease {
    * @param owner The GitHub organisation or user that owns the package (found out which).
    * @param token A token with read:packages and write:packages (and admin rights on the package).
    * @param image The container package (image) name.
-   * @param ids Package version ids to restore, as digits (the "id" of each version in a retain --json report).
-   * @param plan A retain --json report (or plan): restore the versions it lists as deleted.
+   * @param ids Package version ids to restore, as digits (the "id" of each version in a retain --format json report).
+   * @param plan A retain --format json report (or plan): restore the versions it lists as deleted.
    * @param githubApiUrl The GitHub REST API; https://<host>/api/v3 for GitHub Enterprise Server.
    * @param dryRun Report what would be restored; restore nothing.
    */
@@ -349,13 +351,13 @@ export class MeetinityRelease {
   }
 
   /**
-   * A Markdown summary of a retain --json report or plan, for a pull request or a workflow's
+   * A Markdown summary of a retain --format json report or plan, for a pull request or a workflow's
    * job summary: per package the fingerprint, the counts, and the versions to delete (the first
    * `rows` of them). Reads only the file.
    *
    * Example: dagger call retention-summary --report ./retention-plan.json
    *
-   * @param report The JSON that retain --json wrote (a dry-run plan, or the report of a real run).
+   * @param report The JSON that retain --format json wrote (a dry-run plan, or the report of a real run).
    * @param rows How many versions to list per package, at most.
    */
   @func()

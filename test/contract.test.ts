@@ -82,7 +82,10 @@ export const API: Record<string, ExpectedFunction> = {
     args: {
       owner: str(), token: obj("Secret"), image: str("api-gateway"), keep: { kind: "INTEGER_KIND", default: 30 },
       dryRun: { kind: "BOOLEAN_KIND", default: false }, maxDeletions: { kind: "INTEGER_KIND", default: 1000 },
-      githubApiUrl: str("https://api.github.com"), registry: str("ghcr.io"), json: { kind: "BOOLEAN_KIND", default: false },
+      githubApiUrl: str("https://api.github.com"), registry: str("ghcr.io"),
+      // The contract's `json = false`, renamed: `dagger call` has its own --json flag, and an
+      // argument of that name made every `dagger call retain` fail on a real engine (docs/engine-run.md).
+      format: str("table"),
       // Added later by the contract, after the extensions below.
       plan: optionalFile(), maxRequests: { kind: "INTEGER_KIND", default: 0 }, images: list([]),
     },
@@ -133,7 +136,7 @@ describe("the module's API as Dagger registers it", () => {
 
   test("retain's arguments keep their order: the ones added later come after every earlier one", () => {
     expect(Object.keys(functions.retain!.arguments)).toEqual([
-      "owner", "token", "image", "keep", "dryRun", "maxDeletions", "githubApiUrl", "registry", "json", "graceMinutes", "registryUsername", "plan", "maxRequests", "images",
+      "owner", "token", "image", "keep", "dryRun", "maxDeletions", "githubApiUrl", "registry", "format", "graceMinutes", "registryUsername", "plan", "maxRequests", "images",
     ])
   })
 

@@ -185,7 +185,7 @@ describe("retain --plan: apply exactly the reviewed plan", () => {
     }
     recorder = await recordDagger((q) => (q.leaf === "contents" ? JSON.stringify(changed) : q.leaf === "plaintext" ? "ghp_admin" : undefined))
     const before = api.log.length
-    await expect(new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-t" as SecretID), pkg.name, 2, false, 1000, api.url, front.url, false, 0, "", dag.loadFileFromID("FileID-plan" as FileID)))
+    await expect(new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-t" as SecretID), pkg.name, 2, false, 1000, api.url, front.url, "table", 0, "", dag.loadFileFromID("FileID-plan" as FileID)))
       .rejects.toThrow(message)
     expect(api.log.length).toBe(before)
     expect(recorder.queries.map((q) => q.leaf)).toEqual(["contents"])
@@ -195,7 +195,7 @@ describe("retain --plan: apply exactly the reviewed plan", () => {
     const pkg = await seedBuilds("reviewed-fn")
     const planText = await retainWithToken(retainArgs({ image: pkg.name, dryRun: true }), "ghp_admin", log, NOW, { json: true, msPerSecond: 10 })
     recorder = await recordDagger((q) => (q.leaf === "contents" ? planText : q.leaf === "plaintext" ? "ghp_admin" : undefined))
-    const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-t" as SecretID), pkg.name, 2, false, 1000, api.url, front.url, false, 0, "", dag.loadFileFromID("FileID-plan" as FileID))
+    const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-t" as SecretID), pkg.name, 2, false, 1000, api.url, front.url, "table", 0, "", dag.loadFileFromID("FileID-plan" as FileID))
     expect(out).toContain(`applied the reviewed plan ${(JSON.parse(planText) as Report).fingerprint}`)
     expect(api.deletedVersions("Meetinity", pkg.name)).toHaveLength(7)
   })

@@ -472,7 +472,7 @@ describe("retain, the Dagger function", () => {
   test("reads the token only from its Secret and reports as JSON; a dry run deletes nothing", async () => {
     const { name, orphan } = await seedSmall("fn")
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
-    const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, true, 1000, api.url, front.url, true)
+    const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, true, 1000, api.url, front.url, "json")
     const report = JSON.parse(out) as { dryRun: boolean; summary: { versions: number; planned: number }; versions: { digest: string; decision: string; reason: string; outcome?: string }[] }
     expect(report).toMatchObject({ dryRun: true, summary: { versions: 2, planned: 1 } })
     expect(report.versions.find((v) => v.digest === orphan.digest)).toMatchObject({ decision: "delete", outcome: "would-delete", reason: "untagged, and no kept image refers to it" })
@@ -497,7 +497,7 @@ describe("retain, the Dagger function", () => {
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
     const tokenRequests = () => front.log.filter((e) => e.path.startsWith("/token")).length
     const before = tokenRequests()
-    await expect(new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, false, 1000, api.url, front.url, false, 0, "someone-else"))
+    await expect(new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, false, 1000, api.url, front.url, "table", 0, "someone-else"))
       .rejects.toThrow(/cannot read manifest sha256:[0-9a-f]{64}[\s\S]*refused the user name or token[\s\S]*Nothing was deleted/)
     expect(tokenRequests()).toBeGreaterThan(before)
     expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(true)
@@ -519,7 +519,7 @@ describe("retain, the Dagger function", () => {
     recorder = await recordDagger(() => undefined)
     const a = { owner: "Meetinity", image: "api-gateway", keep: 30, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, registryUsername: "", maxRequests: 0, images: [] as string[], ...overrides }
     const before = api.log.length
-    await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry, false, 0, a.registryUsername, undefined, a.maxRequests, a.images)).rejects.toThrow(message)
+    await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry, "table", 0, a.registryUsername, undefined, a.maxRequests, a.images)).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
     expect(api.log.length).toBe(before)
   })

@@ -178,7 +178,7 @@ describe("ghcr-retention.yml", () => {
     expect(plan!.if).toBe("github.event_name == 'workflow_dispatch'")
     expect(plan!.permissions).toEqual({ contents: "read", packages: "read" })
     const [retain, summary] = byJob().plan!
-    expect(Object.fromEntries(retain!.flags)).toMatchObject({ "dry-run": true, json: true, "dagger:output": "retention-plan.json", keep: "$KEEP", token: "env://RETENTION_TOKEN" })
+    expect(Object.fromEntries(retain!.flags)).toMatchObject({ "dry-run": true, format: "json", "dagger:output": "retention-plan.json", keep: "$KEEP", token: "env://RETENTION_TOKEN" })
     expect(summary!.fn).toBe("retentionSummary")
     expect(summary!.flags.get("report")).toBe("retention-plan.json")
     const upload = plan!.steps!.find((s) => s.uses?.startsWith("actions/upload-artifact"))!
