@@ -9,7 +9,8 @@ import {
   imageRepository, parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseSha,
   parseUsername, type BuildTag, type ImageRepository, type ReleaseVersion,
 } from "./naming.js"
-import { RegistryClient, RegistryError } from "./registry.js"
+import { formatPlatform, parsePlatform, platformMatches } from "./preflight.js"
+import { INDEX_MEDIA_TYPES, RegistryClient, RegistryError, type Manifest } from "./registry.js"
 
 /** What `publish` will do, decided from its arguments alone. */
 export interface PublishPlan {
@@ -132,10 +133,33 @@ export async function promoteVersionTag(client: RegistryClient, repository: stri
   return "created"
 }
 
-/** Builds, pushes the build tag, then the version tag; returns both references, version first. */
+/**
+ * What was pushed lacks a platform that was built: a single image for several platforms, or an
+ * index without one of them (the engine published what it had: a base image with only one
+ * platform gives one). Returns the problem in words, or undefined.
+ */
+export function missingPlatforms(pushed: Pick<Manifest, "digest" | "mediaType" | "json">, platforms: readonly string[]): string | undefined {
+  if (platforms.length < 2) return undefined
+  if (!INDEX_MEDIA_TYPES.has(pushed.mediaType)) return `pushed as ${pushed.digest}, which is a single image, not an index of ${platforms.join(", ")}`
+  const listed = pushed.json.manifests ?? []
+  const missing = platforms.filter((platform) => !listed.some((m) => platformMatches(m.platform, parsePlatform(platform))))
+  if (missing.length === 0) return undefined
+  const has = listed.filter((m) => m.platform && m.platform.os !== "unknown").map((m) => formatPlatform(m.platform!))
+  return `pushed as ${pushed.digest}, an index without ${missing.join(", ")} (it has ${has.join(", ") || "no platform"})`
+}
+
+/**
+ * Builds, pushes the build tag, checks that what was pushed has every platform built, then
+ * writes the version tag; returns both references, version first.
+ */
 export async function publishPlanned(source: Directory, plan: PublishPlan, password: Secret): Promise<[string, string]> {
   const digest = await pushImages(platformImages(source, plan), plan.repository, plan.buildTag, plan.username, password)
   const client = new RegistryClient(plan.repository, { username: plan.username, password: await password.plaintext() })
+  const problem = plan.platforms.length > 1 ? missingPlatforms(await client.manifest(plan.repository.path, digest), plan.platforms) : undefined
+  if (problem) {
+    throw new RegistryError(`${plan.repository.address}:${plan.buildTag} was ${problem}: does every base image of the Dockerfile exist for each platform? ` +
+      `The version tag ${plan.version.tag} was not written.`)
+  }
   await promoteVersionTag(client, plan.repository.path, digest, plan.version.tag)
   return [`${plan.repository.address}:${plan.version.tag}@${digest}`, `${plan.repository.address}:${plan.buildTag}@${digest}`]
 }

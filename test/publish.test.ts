@@ -31,11 +31,18 @@ afterAll(async () => {
 })
 afterEach(() => recorder?.restore())
 
-/** The engine's side: IDs for objects, the secret's plaintext on request, a real push on publish. */
-function engine(seed: string) {
+/**
+ * The engine's side: IDs for objects, the secret's plaintext on request, a real push on publish
+ * of the platforms that were built (or, with `published`, of other platforms: what the real
+ * engine did when the base image had only one).
+ */
+function engine(seed: string, published?: string[]) {
   return async (query: Query) => {
     if (query.leaf === "plaintext") return TOKEN
-    if (query.leaf === "publish") return publishAnswer(push, seed, query)
+    if (query.leaf === "publish") {
+      const built = [...new Set(recorder!.calls("dockerBuild").map((b) => /platform: "([^"]+)"/.exec(b.args)![1]!))]
+      return publishAnswer(push, seed, query, published ?? built)
+    }
     return undefined
   }
 }
@@ -78,6 +85,17 @@ describe("build", () => {
 })
 
 describe("publish", () => {
+  test.each([
+    ["a single manifest for two platforms (the base image had only amd64)", ["linux/amd64"], /pushed as sha256:[0-9a-f]{64}, which is a single image, not an index of linux\/amd64, linux\/arm64/],
+    ["an index without one of the platforms built", ["linux/amd64", "linux/s390x"], /pushed as sha256:[0-9a-f]{64}, an index without linux\/arm64 \(it has linux\/amd64, linux\/s390x\)/],
+  ])("%s: refused before the version tag is written", async (_name, published, message) => {
+    recorder = await recordDagger(engine("short", published))
+    await expect(publish({ image: `short-${published.length}` })).rejects.toThrow(message)
+    await expect(publish({ image: `short-${published.length}` })).rejects.toThrow(/The version tag v1\.4\.2 was not written/)
+    expect(skopeoDigest(registry.host, `meetinity/short-${published.length}`, "sha-0123abc")).toMatch(/^sha256:/)
+    expect(skopeoDigest(registry.host, `meetinity/short-${published.length}`, "v1.4.2")).toBeUndefined()
+  })
+
   test("one dockerBuild per platform, labelled, pushed once under the build tag, then the version tag at the same digest", async () => {
     recorder = await recordDagger(engine("multi"))
     const refs = await publish()
