@@ -247,10 +247,32 @@ export class PermissionError extends Error {
   override name = "PermissionError"
 }
 
+/**
+ * Octokit reports a request that got no answer at all (refused connection, unknown host,
+ * timeout) as a status 500 without a response: that is no word from GitHub. Returns it in words.
+ */
+export function unreachable(error: unknown): string | undefined {
+  const failed = error as { status?: number; response?: unknown; message?: string }
+  if (failed.response !== undefined || (failed.status !== undefined && failed.status !== 500)) return undefined
+  if (failed.status === undefined && !(error instanceof Error)) return undefined
+  // The network's own reason sits in the cause chain (RequestError -> fetch's TypeError -> the socket error).
+  let detail = failed.message ?? String(error)
+  for (let cause = (error as { cause?: unknown }).cause; cause; cause = (cause as { cause?: unknown }).cause) {
+    const code = (cause as { code?: unknown }).code
+    if (typeof code === "string") {
+      detail = code
+      break
+    }
+  }
+  return `could not reach the GitHub API (${detail}): check --github-api-url and that this machine can reach it`
+}
+
 /** Turns an Octokit error into one a person can act on. */
 export function explain(error: unknown, what: string): Error {
   const status = statusOf(error)
   const message = (error as Error).message ?? String(error)
+  const noAnswer = unreachable(error)
+  if (noAnswer) return new Error(`${what}: ${noAnswer}`)
   if (status === 401) return new PermissionError(`${what}: GitHub answered 401 (bad credentials): the token is invalid or expired.`)
   if (status === 403 && !/rate limit/i.test(message)) {
     return new PermissionError(`${what}: GitHub answered 403 (${message}). Listing needs read:packages; deleting needs delete:packages too. ${DELETE_SCOPES}`)

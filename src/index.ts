@@ -9,7 +9,7 @@ import { object, func, type Container, type Directory, type File, type Secret } 
 
 import { check } from "./errors.js"
 import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
-import { parseImageRepositoryRef, planHelm, planPullSecret } from "./kubernetes.js"
+import { parseImageLocation, planHelm, planPullSecret } from "./kubernetes.js"
 import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseVersionTag, releaseTags } from "./naming.js"
 import { githubOutputLines, imageTarget, parseDigest, parsePlatform, parseReaderCredentials, preflightImage } from "./preflight.js"
 import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
@@ -142,7 +142,7 @@ export class MeetinityRelease {
    * @param kubeconfig The kubeconfig of the cluster (a self-contained one: token or client certificate, no exec plugin).
    * @param namespace The namespace to deploy into (a DNS-1123 label).
    * @param version The version tag to deploy, vX.Y.Z or vX.Y.Z-pre.
-   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway (localhost and 127.0.0.1 are read over plain http).
+   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway. Read over https, or plain http for localhost and 127.0.0.1; an http:// prefix (http://10.0.0.5:5000/meetinity/api-gateway) reads another plain-http registry, and is left out of what pods pull.
    * @param release The Helm release name.
    * @param pullSecretName The image pull secret the pods use.
    * @param timeout How long Helm waits for the rollout, a Go duration.
@@ -179,7 +179,7 @@ export class MeetinityRelease {
     await checkKubeconfig(kubeconfig)
     const valuesFiles = await chartValuesFiles(chart, plan)
     const credentials = username ? { username, password: await readerToken!.plaintext() } : undefined
-    const resolved = await preflightImage(imageTarget(plan.image, plan.version, plan.digest, plan.platform), credentials).catch((error: Error) => {
+    const resolved = await preflightImage(imageTarget(plan.image, plan.version, plan.digest, plan.platform, plan.imageScheme), credentials).catch((error: Error) => {
       throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
     })
     return (await helmUpgrade(chart, kubeconfig, plan, resolved, valuesFiles)).summary
@@ -193,7 +193,7 @@ export class MeetinityRelease {
    *
    * Example: dagger call image-uri --image ghcr.io/meetinity/api-gateway --version v1.4.2
    *
-   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway (localhost and 127.0.0.1 are read over plain http).
+   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway. Read over https, or plain http for localhost and 127.0.0.1; an http:// prefix (http://10.0.0.5:5000/meetinity/api-gateway) reads another plain-http registry, and is left out of what pods pull.
    * @param version The version tag, vX.Y.Z or vX.Y.Z-pre.
    * @param digest The digest the tag must name; empty: whatever it names now.
    * @param username The registry user to read as; empty with no token: anonymous (public package).
@@ -203,7 +203,8 @@ export class MeetinityRelease {
    */
   @func({ cache: "never" })
   async imageUri(image: string, version: string, digest = "", username = "", token?: Secret, platform = "linux/amd64", githubOutput = false): Promise<string> {
-    const target = imageTarget(parseImageRepositoryRef(image), parseVersionTag(version).tag, parseDigest(digest), parsePlatform(platform))
+    const location = parseImageLocation(image)
+    const target = imageTarget(location.address, parseVersionTag(version).tag, parseDigest(digest), parsePlatform(platform), location.scheme)
     const reader = parseReaderCredentials(username, token != null, { username: "username", token: "token" })
     const resolved = await preflightImage(target, reader ? { username: reader, password: await token!.plaintext() } : undefined)
     return githubOutput ? githubOutputLines(resolved) : resolved.uri

@@ -65,18 +65,35 @@ export function parseTimeout(value: string, argument = "timeout"): string {
   return value
 }
 
+/** Where an image lives, and how to speak to its registry when that was said. */
+export interface ImageLocation {
+  /** `ghcr.io/meetinity/api-gateway`: what pods pull, never with a scheme. */
+  readonly address: string
+  /** Given as `http://…` or `https://…`; undefined: https, or http for localhost and 127.0.0.1. */
+  readonly scheme?: "http" | "https"
+}
+
 /**
- * An image repository without tag or digest: `ghcr.io/meetinity/api-gateway`. Lower-cased, as
- * `publish` lower-cases the owner (GitHub owners often have capitals; registries refuse them).
+ * An image repository without tag or digest: `ghcr.io/meetinity/api-gateway`, optionally with the
+ * scheme to reach its registry (`http://10.0.0.5:5000/meetinity/api-gateway` for a plain-http
+ * registry that is not on localhost). Lower-cased, as `publish` lower-cases the owner (GitHub
+ * owners often have capitals; registries refuse them).
  */
-export function parseImageRepositoryRef(value: string, argument = "image"): string {
+export function parseImageLocation(value: string, argument = "image"): ImageLocation {
+  const scheme = /^(https?):\/\//i.exec(value)?.[1]?.toLowerCase() as "http" | "https" | undefined
+  const address = parseImageRepositoryRef(scheme ? value.slice(scheme.length + 3) : value, argument, value)
+  return scheme ? { address, scheme } : { address }
+}
+
+/** The address part of parseImageLocation (no scheme allowed). */
+export function parseImageRepositoryRef(value: string, argument = "image", shown = value): string {
   const component = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*"
   const lower = value.toLowerCase()
   const ok = new RegExp(`^[a-z0-9.-]+(?::[0-9]{1,5})?(?:/${component})+$`).test(lower)
   const hint = value.includes("@") || /:[^/]*$/.test(value.replace(/^[^/]*\//, ""))
     ? "; leave the tag off, the version is set from --version"
     : ""
-  check(ok, argument, value, `is not an image repository: expected registry/owner/name, without tag or digest (e.g. ghcr.io/meetinity/api-gateway)${hint}`)
+  check(ok, argument, shown, `is not an image repository: expected registry/owner/name, without tag or digest, optionally after http:// or https:// (e.g. ghcr.io/meetinity/api-gateway)${hint}`)
   return lower
 }
 
@@ -218,7 +235,10 @@ export function kubectlApplyArgs(manifestPath: string): string[] {
 export interface HelmPlan {
   readonly release: string
   readonly namespace: string
+  /** What pods pull, without a scheme. */
   readonly image: string
+  /** How the preflight reaches the registry, when --image said so. */
+  readonly imageScheme?: "http" | "https"
   readonly version: string
   readonly pullSecretName: string
   readonly timeout: string
@@ -253,10 +273,12 @@ export function planHelm(args: HelmArgs, names: { release?: string } = {}): Helm
   const historyMax = args.historyMax ?? 10
   check(Number.isInteger(historyMax) && historyMax >= 0, "historyMax", historyMax, "is not a revision count: expected a whole number, 0 for no limit")
   const digest = parseDigest(args.digest ?? "")
+  const image = parseImageLocation(args.image)
   return {
     release: parseReleaseName(args.release, names.release ?? "release"),
     namespace: parseNamespace(args.namespace),
-    image: parseImageRepositoryRef(args.image),
+    image: image.address,
+    ...(image.scheme ? { imageScheme: image.scheme } : {}),
     version: parseVersionTag(args.version).tag,
     pullSecretName: parseObjectName(args.pullSecretName, "pullSecretName"),
     timeout: parseTimeout(args.timeout),

@@ -90,10 +90,14 @@ export interface PreflightTarget {
   readonly platform: Platform
 }
 
-/** The target of an image address `<host>/<owner>/<image>` (as helmDeploy's --image takes it). */
-export function imageTarget(image: string, version: string, digest: string | undefined, platform: Platform): PreflightTarget {
+/**
+ * The target of an image address `<host>/<owner>/<image>` (as helmDeploy's --image takes it); the
+ * scheme, when given, overrides the localhost rule.
+ */
+export function imageTarget(image: string, version: string, digest: string | undefined, platform: Platform, scheme?: "http" | "https"): PreflightTarget {
   const slash = image.indexOf("/")
-  return { endpoint: endpointOf(image.slice(0, slash)), path: image.slice(slash + 1), version, ...(digest ? { digest } : {}), platform }
+  const host = image.slice(0, slash)
+  return { endpoint: scheme ? { scheme, host } : endpointOf(host), path: image.slice(slash + 1), version, ...(digest ? { digest } : {}), platform }
 }
 
 /** `version=`, `digest=` and `image_uri=` lines, as a workflow step appends them to $GITHUB_OUTPUT. */

@@ -238,6 +238,14 @@ describe("helmDeploy", () => {
     expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "helm meetinity-staging"])
   })
 
+  test("an http:// image: the preflight reads that registry over plain http, and pods pull the address without the scheme", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    const out = await deploy({ image: `http://${registry.host}/meetinity/deployed` })
+    expect(out).toContain(`image ${IMAGE()}:v1.4.2@${published.digest}`)
+    expect(helmRuns()[0]).toContain(`global.image.repository=${IMAGE()}`)
+  })
+
   test("the digest given is checked and deployed; the reader token is read for the registry only", async () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)

@@ -126,6 +126,23 @@ describe("helm argument list", () => {
   })
 
   test.each([
+    ["no scheme", "ghcr.io/meetinity/api-gateway", "ghcr.io/meetinity/api-gateway", undefined],
+    ["a plain-http registry on a bridge address", "http://10.89.0.1:5000/Meetinity/api-gateway", "10.89.0.1:5000/meetinity/api-gateway", "http"],
+    ["https said out loud", "HTTPS://ghcr.io/meetinity/api-gateway", "ghcr.io/meetinity/api-gateway", "https"],
+  ])("--image with %s: pods pull the address without a scheme, the preflight uses the scheme", (_name, image, address, scheme) => {
+    const plan = basePlan({ image })
+    expect([plan.image, plan.imageScheme]).toEqual([address, scheme])
+    expect(helmUpgradeArgs(plan, "/work/chart", NO_FILES)).toContain(`global.image.repository=${address}`)
+  })
+
+  test.each([
+    ["another scheme", "ftp://ghcr.io/meetinity/api-gateway"],
+    ["a scheme and nothing else", "http://"],
+  ])("--image with %s is refused, quoting what was given", (_name, image) => {
+    expect(() => basePlan({ image })).toThrow(new RegExp(`image "${image.replace(/[/.]/g, "\\$&")}" is not an image repository`))
+  })
+
+  test.each([
     ["namespace", { namespace: "prod env" }, /namespace "prod env"/],
     ["secret name", { name: "Ghcr_Pull" }, /name "Ghcr_Pull" is not a Kubernetes object name/],
     ["server", { server: "ghcr io" }, /server "ghcr io" is not a registry server/],

@@ -136,6 +136,14 @@ describe("how the registry is reached", () => {
   })
 
   test.each([
+    ["an http:// image off localhost", "10.89.0.1:5000/meetinity/api-gateway", "http", { scheme: "http", host: "10.89.0.1:5000" }],
+    ["https:// on localhost", "localhost:5000/meetinity/api-gateway", "https", { scheme: "https", host: "localhost:5000" }],
+    ["no scheme given: the localhost rule", "localhost:5000/meetinity/api-gateway", undefined, { scheme: "http", host: "localhost:5000" }],
+  ] as const)("a scheme given with the image wins over the localhost rule: %s", (_name, image, scheme, endpoint) => {
+    expect(imageTarget(image, "v1.0.0", undefined, AMD64, scheme).endpoint).toEqual(endpoint)
+  })
+
+  test.each([
     ["neither: anonymous", "", false, undefined],
     ["both", "reader-bot", true, "reader-bot"],
   ])("reader credentials, %s", (_name, username, hasToken, expected) => {

@@ -7,14 +7,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 import { dag, type SecretID } from "@dagger.io/dagger"
 
-import { createGitHubClient, type RequestCounter } from "../src/github.js"
+import { createGitHubClient, resolveOwner, type RequestCounter } from "../src/github.js"
 import { MeetinityRelease } from "../src/index.js"
 import { RegistryClient } from "../src/registry.js"
 import { parseRetainArgs, retainWithToken, runRetention, RetentionFailed, RetentionRefused, type RetentionRequest } from "../src/retention/run.js"
 import { recordDagger, type Recorder } from "./support/dagger.js"
 import { startGitHubApi, type GitHubApi, type TokenInfo } from "./support/github-api.js"
 import { OciPusher } from "./support/oci.js"
-import { startRegistry, type RunningRegistry } from "./support/registry.js"
+import { freePort, startRegistry, type RunningRegistry } from "./support/registry.js"
 import { PackageSeeder, type Seeded } from "./support/seed.js"
 import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
 
@@ -478,6 +478,13 @@ describe("retain, the Dagger function", () => {
     expect(report.versions.find((v) => v.digest === orphan.digest)).toMatchObject({ decision: "delete", outcome: "would-delete", reason: "untagged, and no kept image refers to it" })
     expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(true)
     for (const query of recorder.queries) expect(query.text).not.toContain("ghp_admin")
+  })
+
+  test("a GitHub API nobody answers at: said as such (after the retries), not as a status GitHub never sent", async () => {
+    const github = createGitHubClient({ token: "ghp_admin", baseUrl: `http://127.0.0.1:${await freePort()}`, log: () => {}, msPerSecond: 10 })
+    const attempt = resolveOwner(github, "Meetinity")
+    await expect(attempt).rejects.toThrow(/^GET \/users\/Meetinity: could not reach the GitHub API \(ECONNREFUSED\): check --github-api-url/)
+    await expect(attempt).rejects.not.toThrow(/answered 500/)
   })
 
   test("a real run prints the table and the summary", async () => {

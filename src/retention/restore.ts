@@ -7,7 +7,7 @@
 import { check, InvalidArgumentError, quote } from "../errors.js"
 import { parseImageName, parseOwner } from "../naming.js"
 import {
-  createGitHubClient, describePackage, listPackageVersions, resolveOwner, restorePackageVersion, RESTORE_SCOPES, statusOf,
+  createGitHubClient, describePackage, listPackageVersions, resolveOwner, restorePackageVersion, RESTORE_SCOPES, statusOf, unreachable,
   type GitHubClient, type PackageOwner, type PackageVersion,
 } from "../github.js"
 import { parsePlanFile } from "./reviewed.js"
@@ -77,6 +77,8 @@ function restoreOrder(a: PackageVersion | undefined, b: PackageVersion | undefin
 function refusal(error: unknown): string {
   const status = statusOf(error)
   const message = (error as Error).message
+  const noAnswer = unreachable(error)
+  if (noAnswer) return noAnswer
   if (status === 404) return `GitHub answered 404 (${message}): it is not a deleted version of this package, or it was deleted more than 30 days ago, or its name is taken by a newer version`
   if (status === 401) return `GitHub answered 401 (${message}): the token is invalid or expired`
   if (status === 403) return `GitHub answered 403 (${message}). ${RESTORE_SCOPES}`
