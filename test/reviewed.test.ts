@@ -73,7 +73,7 @@ describe("parsePlanFile", () => {
   })
 
   test.each([
-    ["not JSON", () => "DIGEST  TAGS", /^plan "DIGEST TAGS" is not JSON: expected the JSON that `retain --dry-run --json` writes/],
+    ["not JSON", () => "DIGEST  TAGS", /^plan "DIGEST TAGS" is not JSON: expected the JSON that `retain --dry-run --format json` writes/],
     ["an array", () => "[]", /^plan "\[\]" is not a retention plan/],
     ["no format", () => report({}, (j) => delete j.format), /^plan format null is not "meetinity-release\/retention-report\/v1"/],
     ["another format", () => report({}, (j) => (j.format = "v0")), /^plan format "v0" is not/],

@@ -25,10 +25,10 @@ export interface RestoreArgs {
 export function parseRestoreArgs(args: { owner: string; image: string; ids: readonly string[]; githubApiUrl: string; dryRun: boolean; hasPlan: boolean }): RestoreArgs {
   const ids: number[] = []
   for (const [i, id] of args.ids.entries()) {
-    check(/^[0-9]{1,15}$/.test(id) && Number(id) > 0, `ids[${i}]`, id, "is not a package version id: expected digits, as a retain --json report lists them (e.g. 123456789)")
+    check(/^[0-9]{1,15}$/.test(id) && Number(id) > 0, `ids[${i}]`, id, "is not a package version id: expected digits, as a retain --format json report lists them (e.g. 123456789)")
     if (!ids.includes(Number(id))) ids.push(Number(id))
   }
-  check(ids.length > 0 || args.hasPlan, "ids", [...args.ids], "is empty and no plan was given: expected version ids (--ids 123456789,123456790) or --plan with a retain --json report")
+  check(ids.length > 0 || args.hasPlan, "ids", [...args.ids], "is empty and no plan was given: expected version ids (--ids 123456789,123456790) or --plan with a retain --format json report")
   check(/^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(args.githubApiUrl), "githubApiUrl", args.githubApiUrl, "is not a URL: expected https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server")
   return { owner: parseOwner(args.owner), packageName: parseImageName(args.image), ids, githubApiUrl: args.githubApiUrl, dryRun: args.dryRun }
 }

@@ -1,5 +1,5 @@
 /**
- * Reviewed purges: the plan an earlier `retain --dry-run --json` wrote, read back and applied
+ * Reviewed purges: the plan an earlier `retain --dry-run --format json` wrote, read back and applied
  * exactly. Pure: the fingerprint, parsing a plan file, matching it to the run, and choosing which
  * of today's planned deletions the reviewed plan approves.
  *
@@ -53,7 +53,7 @@ export function fingerprint(plan: { owner: string; packageName: string; policy: 
   return `sha256:${createHash("sha256").update(canonical).digest("hex")}`
 }
 
-const EXPECTED = "expected the JSON that `retain --dry-run --json` writes"
+const EXPECTED = "expected the JSON that `retain --dry-run --format json` writes"
 const DIGEST = /^sha256:[0-9a-f]{64}$/
 
 /** A short, quotable piece of a long text. */
