@@ -9,7 +9,7 @@ import { dag, ExistsType, ReturnType, type Container, type Directory, type Secre
 
 import { InvalidArgumentError } from "./errors.js"
 import {
-  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeArgs, kubeconfigProblem, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
+  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
   parseHelmReport, pullSecretManifest, readDeployedVersion, valuesFilesFor,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
@@ -61,10 +61,13 @@ async function exec(container: Container, args: string[]): Promise<Ran> {
   return { exitCode, stdout: await ran.stdout(), stderr: exitCode === 0 ? "" : await ran.stderr() }
 }
 
-/** Runs `args` and returns its stdout; a failure becomes an error a person can act on. */
-async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string): Promise<string> {
+/** Runs `args` and returns its stdout; a failure becomes an error a person can act on (`lookAt` may depend on what the command said). */
+async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string | ((said: string) => string)): Promise<string> {
   const ran = await exec(container, args)
-  if (ran.exitCode !== 0) throw new Error(describeFailure(what, namespace, ran.exitCode, ran.stderr || ran.stdout, lookAt))
+  if (ran.exitCode !== 0) {
+    const said = ran.stderr || ran.stdout
+    throw new Error(describeFailure(what, namespace, ran.exitCode, said, typeof lookAt === "string" ? lookAt : lookAt(said)))
+  }
   return ran.stdout
 }
 
@@ -127,7 +130,7 @@ export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: He
   await refuseDowngrade(kubeconfig, plan)
   const container = clusterClient(HELM_IMAGE, kubeconfig).withDirectory(CHART, chart)
   const out = await run(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }), `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
-    `Helm rolled the release back to its last good revision. Look at: helm history ${plan.release} -n ${plan.namespace}; kubectl get events -n ${plan.namespace} --sort-by=.lastTimestamp; kubectl describe pods -n ${plan.namespace}.`)
+    (said) => helmUpgradeAdvice(plan, said))
   const report = parseHelmReport(out)
   return { report, summary: formatHelmReport(report, plan, image.digest) }
 }

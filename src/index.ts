@@ -146,7 +146,7 @@ export class MeetinityRelease {
    * @param release The Helm release name.
    * @param pullSecretName The image pull secret the pods use.
    * @param timeout How long Helm waits for the rollout, a Go duration.
-   * @param set Extra chart values, each key=value as helm --set takes them (dagger splits the list on commas: use a values file for values with commas).
+   * @param set Extra chart values, each key=value as helm --set takes them (dagger splits the list on commas unless an element is in double quotes, and Helm splits on unescaped commas: '"key=a\,b"', or a values file).
    * @param historyMax How many revisions Helm keeps (0: no limit).
    * @param digest The digest the version tag must name (sha256:..., what publish printed); empty: whatever the tag names now.
    * @param readerUsername The registry user to resolve the image as (GHCR_READER_USERNAME); empty with no token: anonymous (public package).

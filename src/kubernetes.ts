@@ -105,7 +105,7 @@ export function parseSetValues(values: readonly string[], argument = "set"): str
   const reserved = new Set<string>(Object.values(VALUE_KEYS))
   for (const value of values) {
     const match = /^([A-Za-z0-9_.\-[\]\\/]+)=(.*)$/s.exec(value)
-    check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3); dagger call splits list flags on every comma and drops quotes, so put values that contain commas or quotes in a values file (--values)")
+    check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3). dagger call splits list flags on commas: for a value with a comma, quote the element and escape the comma for Helm ('\"key=a\\,b\"'), or put it in a values file (--values)")
     const key = match![1]!
     if (reserved.has(key) || key.startsWith("global.imagePullSecrets")) {
       throw new InvalidArgumentError(argument, value, `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name: use those instead`)
@@ -398,6 +398,19 @@ export function parseHelmReport(stdout: string): HelmReport {
 /** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.1.0, image ...:v1.4.2@sha256:...)`. */
 export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: string): string {
   return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version}@${digest})`
+}
+
+/**
+ * What to look at after `helm upgrade --install` failed, from what Helm said: a rollout that
+ * Helm rolled back, a release locked by an earlier run that was cut off, or anything else.
+ */
+export function helmUpgradeAdvice(plan: HelmPlan, said: string): string {
+  const where = `-n ${plan.namespace}`
+  if (/another operation \(install\/upgrade\/rollback\) is in progress/.test(said)) {
+    return `An earlier Helm run was cut off and left the release pending. helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
+  }
+  const rolledBack = /rolled back|rollback-on-failure/i.test(said) ? "Helm rolled the release back to its last good revision. " : ""
+  return `${rolledBack}Look at: helm history ${plan.release} ${where}; kubectl get events ${where} --sort-by=.lastTimestamp; kubectl describe pods ${where}.`
 }
 
 /** A failed helm or kubectl run, in words: what ran, where, what it said, what to look at. */

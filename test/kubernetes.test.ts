@@ -11,7 +11,7 @@ import { describe, expect, test } from "vitest"
 import { parseAllDocuments } from "yaml"
 
 import {
-  checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmUpgradeArgs, kubeconfigProblem, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
+  checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
   readDeployedVersion, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
 } from "../src/kubernetes.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
@@ -214,15 +214,23 @@ describe("the example umbrella chart under real Helm 4", () => {
   test.each([
     ["a comma splits the list", ["api-gateway.replicaCount=3,api-gateway.note=x"], ["api-gateway.replicaCount=3", "api-gateway.note=x"]],
     ["a repeated flag appends", ["a=1", "b=2"], ["a=1", "b=2"]],
-    ["CSV quotes are dropped, so the comma still splits", ['"api-gateway.note=a,b"'], ["api-gateway.note=a", "b"]],
-    ["a backslash does not escape it", ["api-gateway.note=a\\,b"], ["api-gateway.note=a\\", "b"]],
-    ["quotes inside a value are dropped", [`api-gateway.note="it's"`], ["api-gateway.note=its"]],
-  ])("dagger call's list flags: %s", (_name, typed, received) => {
+    ["double quotes keep a comma in one element", ['"api-gateway.note=a,b"'], ["api-gateway.note=a,b"]],
+    ["a backslash is kept for Helm", ['"api-gateway.note=a\\,b"', "c=d"], ["api-gateway.note=a\\,b", "c=d"]],
+    ["a doubled quote inside quotes is one quote", ['"api-gateway.note=say ""hi"""'], ['api-gateway.note=say "hi"']],
+    ["spaces are kept", [" a=1, b=2"], [" a=1", " b=2"]],
+  ])("dagger call's list flags (the CLI's own answers are in docs/engine-run.md): %s", (_name, typed, received) => {
     expect(daggerListFlag(...typed)).toEqual(received)
   })
 
-  test("a value with a comma, typed on the command line, is refused (naming the way out); in a values file it reaches Helm whole", () => {
-    expect(() => basePlan({ set: daggerListFlag('"api-gateway.note=a,b"') })).toThrow(/set "b" is not a chart value: expected key=value.*splits list flags on every comma and drops quotes.*values file \(--values\)/)
+  test("a quote inside an unquoted element is refused by the CLI itself", () => {
+    expect(() => daggerListFlag('api-gateway.note="x"')).toThrow(/bare " in non-quoted-field/)
+  })
+
+  test("a value with a comma: unquoted, the CLI splits it and the module refuses the fragment (naming the ways out)", () => {
+    expect(() => basePlan({ set: daggerListFlag("api-gateway.note=a,b") })).toThrow(/set "b" is not a chart value: expected key=value.*'"key=a\\,b"'.*values file \(--values\)/)
+  })
+
+  test("a value with a comma and quotes reaches Helm whole from a values file", () => {
     const dir = mkdtempSync(join(tmpdir(), "values-"))
     writeFileSync(join(dir, "note.yaml"), 'api-gateway:\n  note: "a, b; it\'s \\"quoted\\""\n')
     const [, ...args] = helmUpgradeArgs(basePlan(), CHART, NO_FILES)
@@ -232,12 +240,12 @@ describe("the example umbrella chart under real Helm 4", () => {
     expect(config["api-gateway"].note).toBe('a, b; it\'s "quoted"')
   })
 
-  test("Helm's own --set splits on unescaped commas too: a module calling helmDeploy from code escapes them as \\,", () => {
+  test("Helm's own --set splits on unescaped commas too: --set '\"key=a\\,b\"' on the command line (CSV-quoted, backslash kept) gives a,b", () => {
     const render = (set: string) => {
       const [, ...args] = helmUpgradeArgs(basePlan({ set: [set] }), CHART, NO_FILES)
       return helm([...args, "--dry-run=client"])
     }
-    const escaped = render("api-gateway.note=a\\,b")
+    const escaped = render(daggerListFlag('"api-gateway.note=a\\,b"')[0]!)
     expect(escaped.status, escaped.stderr).toBe(0)
     const config = (JSON.parse(escaped.stdout.slice(escaped.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }).config
     expect(config["api-gateway"].note).toBe("a,b")
@@ -300,6 +308,16 @@ describe("never an older version after a newer one: helm get values, read by rea
     ["output that is not JSON", 0, "global: {}", ""],
   ])("%s is an error, not a first install", (_name, exitCode, stdout, stderr) => {
     expect(readDeployedVersion(exitCode, stdout, stderr)).toMatchObject({ state: "error" })
+  })
+})
+
+describe("what to look at after Helm failed", () => {
+  test.each([
+    ["a rollout Helm rolled back", "Error: UPGRADE FAILED: context deadline exceeded\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set", /^Helm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-dev/],
+    ["a release locked by a cut-off run", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", /^An earlier Helm run was cut off and left the release pending\. helm history meetinity -n meetinity-dev shows it; helm rollback meetinity <last deployed revision> -n meetinity-dev/],
+    ["a failure before anything was applied (nothing to roll back)", "Error: unable to build kubernetes objects from release manifest: failed to download openapi", /^Look at: helm history meetinity -n meetinity-dev; kubectl get events/],
+  ])("%s", (_name, said, advice) => {
+    expect(helmUpgradeAdvice(basePlan(), said)).toMatch(advice)
   })
 })
 
