@@ -8,8 +8,6 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 
-import { ClientError } from "graphql-request"
-
 const require = createRequire(import.meta.url)
 const sdkDist = dirname(require.resolve("@dagger.io/dagger"))
 
@@ -58,11 +56,6 @@ export function parseQuery(text: string): Query {
   return { text, chain, leaf: chain.at(-1)?.field ?? "" }
 }
 
-/** Answer a query with this to make the engine report a failed exec (the SDK raises ExecError). */
-export class ExecFailure {
-  constructor(readonly exitCode: number, readonly stderr: string, readonly stdout = "") {}
-}
-
 export type Answer = (query: Query) => unknown
 
 export interface Recorder {
@@ -98,14 +91,6 @@ export async function recordDagger(answer: Answer): Promise<Recorder> {
       if (value === undefined && query.leaf === "id") value = `${query.chain.at(-2)?.field ?? "object"}-id-${++counter}`
       if (value === undefined) throw new Error(`recorder: no answer for ${query.leaf} in ${text}`)
       if (value instanceof Error) throw value
-      if (value instanceof ExecFailure) {
-        const exec = [...query.chain].reverse().find((c) => c.field === "withExec")
-        const cmd = exec ? argValue(exec.args, "args") : []
-        throw new ClientError(
-          { status: 200, errors: [{ message: `process exited with ${value.exitCode}`, extensions: { _type: "EXEC_ERROR", cmd, exitCode: value.exitCode, stdout: value.stdout, stderr: value.stderr } }] } as never,
-          { query: text },
-        )
-      }
       return { [query.leaf]: value }
     },
   })
