@@ -121,22 +121,25 @@ export async function preflightImage(target: PreflightTarget, credentials?: Regi
   const image = `${repository}:${target.version}`
   const platform = formatPlatform(target.platform)
   try {
-    const head = await client.resolve(target.path, target.version)
-    if (!head) {
+    // One GET of the tag: its bytes give the digest (verified) and the platforms.
+    const manifest = await client.manifest(target.path, target.version).catch((error: unknown) => {
+      if (error instanceof RegistryError && error.status === 404) return undefined
+      throw error
+    })
+    if (!manifest) {
       throw new PreflightError(`image ${image} does not exist: the registry has no tag ${target.version} in ${repository}. Publish it first, or check --version and --image.`)
     }
-    if (target.digest && head.digest !== target.digest) {
-      throw new PreflightError(`image ${image} is ${head.digest} in the registry, not ${target.digest} as --digest says: the tag names another image than the one that was published.`)
+    if (target.digest && manifest.digest !== target.digest) {
+      throw new PreflightError(`image ${image} is ${manifest.digest} in the registry, not ${target.digest} as --digest says: the tag names another image than the one that was published.`)
     }
-    const manifest = await client.manifest(target.path, head.digest)
-    let platformDigest = head.digest
+    let platformDigest = manifest.digest
     if (INDEX_MEDIA_TYPES.has(manifest.mediaType)) {
       const child = (manifest.json.manifests ?? []).find((m) => platformMatches(m.platform, target.platform))
       if (!child) {
-        throw new PreflightError(`image ${image} (${head.digest}) has no ${platform} manifest; it lists ${listedPlatforms(manifest.json).join(", ") || "no platform"}. The cluster's nodes could not run it.`)
+        throw new PreflightError(`image ${image} (${manifest.digest}) has no ${platform} manifest; it lists ${listedPlatforms(manifest.json).join(", ") || "no platform"}. The cluster's nodes could not run it.`)
       }
       if (!(await client.resolve(target.path, child.digest))) {
-        throw new PreflightError(`image ${image} (${head.digest}) lists ${platform} as ${child.digest}, but the registry does not have that manifest (deleted by a cleanup?): pulls would fail.`)
+        throw new PreflightError(`image ${image} (${manifest.digest}) lists ${platform} as ${child.digest}, but the registry does not have that manifest (deleted by a cleanup?): pulls would fail.`)
       }
       platformDigest = child.digest
     } else {
@@ -144,10 +147,10 @@ export async function preflightImage(target: PreflightTarget, credentials?: Regi
       const parsed = config ? (JSON.parse(new TextDecoder().decode(await client.blob(target.path, config))) as { os?: string; architecture?: string; variant?: string }) : undefined
       if (!platformMatches(parsed, target.platform)) {
         const have = parsed ? formatPlatform(parsed) : "an unknown platform"
-        throw new PreflightError(`image ${image} (${head.digest}) is a single ${have} image, not ${platform}: the cluster's nodes could not run it.`)
+        throw new PreflightError(`image ${image} (${manifest.digest}) is a single ${have} image, not ${platform}: the cluster's nodes could not run it.`)
       }
     }
-    return { repository, version: target.version, digest: head.digest, platformDigest, uri: `${image}@${head.digest}` }
+    return { repository, version: target.version, digest: manifest.digest, platformDigest, uri: `${image}@${manifest.digest}` }
   } catch (error) {
     if (!(error instanceof RegistryError)) throw error
     if (error.status === 401 || error.status === 403) {

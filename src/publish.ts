@@ -9,7 +9,7 @@ import {
   imageRepository, parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseSha,
   parseUsername, type BuildTag, type ImageRepository, type ReleaseVersion,
 } from "./naming.js"
-import { formatPlatform, parsePlatform, platformMatches } from "./preflight.js"
+import { listedPlatforms, parsePlatform, platformMatches } from "./preflight.js"
 import { INDEX_MEDIA_TYPES, RegistryClient, RegistryError, type Manifest } from "./registry.js"
 
 /** What `publish` will do, decided from its arguments alone. */
@@ -144,8 +144,7 @@ export function missingPlatforms(pushed: Pick<Manifest, "digest" | "mediaType" |
   const listed = pushed.json.manifests ?? []
   const missing = platforms.filter((platform) => !listed.some((m) => platformMatches(m.platform, parsePlatform(platform))))
   if (missing.length === 0) return undefined
-  const has = listed.filter((m) => m.platform && m.platform.os !== "unknown").map((m) => formatPlatform(m.platform!))
-  return `pushed as ${pushed.digest}, an index without ${missing.join(", ")} (it has ${has.join(", ") || "no platform"})`
+  return `pushed as ${pushed.digest}, an index without ${missing.join(", ")} (it has ${listedPlatforms(pushed.json).join(", ") || "no platform"})`
 }
 
 /**
