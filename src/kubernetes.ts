@@ -207,7 +207,7 @@ export function kubeconfigProblem(text: string): string | undefined {
   const users = isMap(config) && Array.isArray(config.users) ? config.users : []
   for (const entry of users) {
     const user = isMap(entry) && isMap(entry.user) ? entry.user : undefined
-    const name = isMap(entry) && typeof entry.name === "string" ? ` (user ${JSON.stringify(entry.name)})` : ""
+    const name = isMap(entry) && typeof entry.name === "string" ? ` for user ${JSON.stringify(entry.name)}` : ""
     if (user && user.exec != null) {
       const command = isMap(user.exec) && typeof user.exec.command === "string" ? user.exec.command.split("/").pop() : undefined
       return `kubeconfig gets its credentials from an exec plugin${command ? ` (${command})` : ""}${name}, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate`

@@ -3,25 +3,13 @@
 {{- end -}}
 
 {{/*
-The image block this service runs: its own (.Values.image, event-service.image in the umbrella)
-when it names a repository, else the umbrella's global.image. Returned as YAML; empty when
-neither names a repository (the service is not deployed yet).
+<repository>:<tag>@<digest> from this service's own values (<repository>:<tag> without a
+digest); empty while no repository is set (the service is not deployed yet).
 */}}
-{{- define "event-service.imageValues" -}}
-{{- $own := .Values.image | default dict -}}
-{{- $global := (.Values.global | default dict).image | default dict -}}
-{{- if $own.repository -}}
-{{- toYaml (merge (dict "from" (printf "%s.image" .Chart.Name)) $own) -}}
-{{- else if $global.repository -}}
-{{- toYaml (merge (dict "from" "global.image") $global) -}}
-{{- end -}}
-{{- end -}}
-
-{{/* <repository>:<tag>@<digest> (<repository>:<tag> without a digest), or empty: not deployed yet. */}}
 {{- define "event-service.image" -}}
-{{- $image := include "event-service.imageValues" . | fromYaml -}}
+{{- $image := .Values.image | default dict -}}
 {{- if $image.repository -}}
-{{- if not $image.tag -}}{{- fail (printf "%s.tag is required with %s.repository (helmDeploy sets both)" $image.from $image.from) -}}{{- end -}}
+{{- if not $image.tag -}}{{- fail (printf "%s.image.tag is required with %s.image.repository (helmDeploy sets both)" .Chart.Name .Chart.Name) -}}{{- end -}}
 {{- if $image.digest -}}
 {{- printf "%s:%s@%s" $image.repository $image.tag $image.digest -}}
 {{- else -}}
@@ -33,6 +21,6 @@ neither names a repository (the service is not deployed yet).
 {{- define "event-service.labels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ (include "event-service.imageValues" . | fromYaml).tag | default "" | quote }}
+app.kubernetes.io/version: {{ (.Values.image | default dict).tag | default "" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
