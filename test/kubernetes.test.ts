@@ -3,7 +3,7 @@
  * `kubectl create secret docker-registry`, the Helm argument list through real Helm 4
  * (lint, template, and `upgrade --install --dry-run=client` with the in-memory driver).
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -458,6 +458,35 @@ describe("one release, several services: each deploy keeps the others (real Helm
     expect(kept.manifest).toMatch(/name: meetinity-api-gateway[\s\S]*?replicas: 5/)
     const removed = await upgrade(events("v0.3.0", "meetinity-prod", ["api-gateway.replicaCount=null"]), [first])
     expect(removed.manifest).toMatch(/name: meetinity-api-gateway[\s\S]*?replicas: 2/)
+  })
+
+  test("a service that used global.image moves to its own place; --set global.image=null then drops the old block", async () => {
+    const old = await upgrade(helmUpgradeArgs(basePlan({ namespace: "meetinity-prod", version: "v1.4.1" }), CHART, NO_FILES), [])
+    expect(old.config).toMatchObject({ global: { image: { tag: "v1.4.1" } } })
+    const moved = await upgrade(gateway(), [old])
+    expect(moved.config).toMatchObject({ global: { image: { tag: "v1.4.1" } }, "api-gateway": { image: { tag: "v1.4.2" } } })
+    const cleaned = await upgrade(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace: "meetinity-prod", set: ["global.image=null"] }), CHART, NO_FILES), [old, moved])
+    expect((cleaned.config as { global: Record<string, unknown> }).global).not.toHaveProperty("image")
+    expect(deploymentImages(cleaned.manifest)).toEqual({ "meetinity-api-gateway": [`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`] })
+  })
+
+  test("each deploy installs the whole chart it is given: a copy of the umbrella without the api-gateway subchart removes api-gateway", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chart-"))
+    cpSync(CHART, dir, { recursive: true })
+    rmSync(join(dir, "charts", "api-gateway"), { recursive: true })
+    writeFileSync(join(dir, "Chart.yaml"), readFileSync(join(dir, "Chart.yaml"), "utf8").replace(/  - name: api-gateway\n(    .*\n)+/, ""))
+    const first = await upgrade(gateway(), [])
+    const partial = await upgrade(helmUpgradeArgs(basePlan({ ...EVENTS, namespace: "meetinity-prod" }), dir, { digest: EVENTS_DIGEST, valuesFiles: [] }), [first])
+    expect(Object.keys(deploymentImages(partial.manifest))).toEqual(["meetinity-event-service"])
+  })
+
+  test("two services deploying into one namespace at once: Helm's lock refuses the second while the first is pending", async () => {
+    const first = await upgrade(gateway(), [])
+    const pending = { ...first, info: { ...first.info, status: "pending-upgrade" } }
+    const result = await helmAsync([...events().slice(1), "--dry-run=client"], [pending], api.kubeconfig)
+    expect(result.status).not.toBe(0)
+    expect(result.stderr).toMatch(/another operation \(install\/upgrade\/rollback\) is in progress/)
+    expect(helmUpgradeAdvice(basePlan(EVENTS), result.stderr)).toMatch(/^An earlier Helm run was cut off/)
   })
 
   test("the downgrade guard reads each service at its own path: event-service v0.3.0 next to api-gateway v1.4.2 is no downgrade; event-service v0.2.0 after v0.3.0 is", async () => {
