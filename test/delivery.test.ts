@@ -374,6 +374,23 @@ describe("helmDeploy", () => {
   })
 })
 
+describe("imageUri", () => {
+  test("the pinned reference of a published version, read from the registry without any container", async () => {
+    const image = await push.image("meetinity/uri", "uri", { tag: "v2.1.0" })
+    recorder = await recordDagger(() => undefined)
+    expect(await new MeetinityRelease().imageUri(`${registry.host}/meetinity/uri`, "v2.1.0")).toBe(`${registry.host}/meetinity/uri:v2.1.0@${image.digest}`)
+    expect(recorder.queries).toEqual([])
+  })
+
+  test.each([
+    ["no registry host", "meetinity/api-gateway", /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/],
+    ["10,000 characters", `ghcr.io/meetinity/${"x".repeat(9982)}`, /is not an image repository: expected registry\/owner\/name, without tag or digest, at most 255 characters/],
+  ])("an image with %s is refused before the registry is asked", async (_name, image, message) => {
+    recorder = await recordDagger(() => undefined)
+    await expect(new MeetinityRelease().imageUri(image, "v1.4.2")).rejects.toThrow(message)
+  })
+})
+
 describe("a kubeconfig kubectl and helm could not use is refused before any container runs", () => {
   test.each([
     ["empty (the environment's KUBECONFIG secret is missing)", "", /kubeconfig is empty: kubectl and helm would fall back to localhost:8080\. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret/],
