@@ -31,7 +31,7 @@ export function valueKeys(imageValues: string): ValueKeys {
   return { repository: `${imageValues}.repository`, tag: `${imageValues}.tag`, digest: `${imageValues}.digest`, pullSecret: PULL_SECRET_KEY }
 }
 
-/** The chart values helmDeploy sets with the default --image-values (the example chart's fallback). */
+/** The chart values helmDeploy sets with the default --image-values (what a chart with one image for all its services reads). */
 export const VALUE_KEYS = valueKeys(DEFAULT_IMAGE_VALUES)
 
 const VALUE_KEY = "[A-Za-z0-9_][A-Za-z0-9_-]*"
