@@ -57,6 +57,8 @@ export const API: Record<string, ExpectedFunction> = {
       chart: obj("Directory"), kubeconfig: obj("Secret"), namespace: str(), version: str(), image: str(),
       release: str("meetinity"), pullSecretName: str("ghcr-pull-secret"), timeout: str("10m"), set: list([]),
       digest: str(""), readerUsername: str(""), readerToken: optionalSecret, values: list([]),
+      // Added later by the contract (several services in one umbrella chart).
+      imageValues: str("global.image"),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -65,6 +67,7 @@ export const API: Record<string, ExpectedFunction> = {
     args: {
       ...publishArgs, chart: obj("Directory"), kubeconfig: obj("Secret"), readerUsername: str(), readerToken: obj("Secret"),
       namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), helmRelease: str("meetinity"), values: list([]),
+      imageValues: str("global.image"),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
