@@ -211,7 +211,7 @@ describe("publish", () => {
 describe("publish never moves a tag: it reads the registry first", () => {
   /** An image built from `sha` (its revision label), pushed straight into the registry under `tag`. */
   const seed = async (image: string, seedText: string, tag: string, options: { sha?: string; platforms?: string[] } = {}) => {
-    const labels = options.sha === undefined ? {} : { [REVISION]: options.sha }
+    const labels: Record<string, string> = options.sha === undefined ? {} : { [REVISION]: options.sha }
     const platforms = options.platforms ?? ["linux/amd64", "linux/arm64"]
     return platforms.length > 1
       ? (await push.multiArch(`meetinity/${image}`, seedText, platforms, { tag, labels })).index.digest
