@@ -10,6 +10,7 @@ import { MeetinityRelease } from "../src/index.js"
 import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
+import { startRaceProxy } from "./support/race-proxy.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { skopeoDigest } from "./support/skopeo.js"
 import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
@@ -349,5 +350,24 @@ describe("two runs racing on the same version: the loser refuses", () => {
     await expect(publish({ image: "race-push" })).rejects.toThrow(/meetinity\/race-push:v1\.4\.2 already exists at sha256:[0-9a-f]{64}; this build is sha256:[0-9a-f]{64}\. Version tags are immutable/)
     expect(skopeoDigest(registry.host, "meetinity/race-push", "v1.4.2")).toBe(theirs)
     expect(skopeoDigest(registry.host, "meetinity/race-push", "sha-0123abc")).not.toBe(theirs)
+  })
+
+  test("another commit writes the version tag right after this run did (no compare-and-swap): the read-back finds it and this run refuses", async () => {
+    const theirs = await push.multiArch("meetinity/race-write", "theirs", ["linux/amd64", "linux/arm64"], { tag: "sha-fedcba9", labels: { [REVISION]: "fedcba9" } })
+    let raced = false
+    const proxy = await startRaceProxy(registry.url, async (path) => {
+      if (raced || !path.endsWith("/meetinity/race-write/manifests/v1.4.2")) return
+      raced = true
+      await push.tag("meetinity/race-write", "v1.4.2", theirs.index)
+    })
+    try {
+      recorder = await recordDagger(engine("mine"))
+      await expect(publish({ image: "race-write", registry: proxy.url })).rejects.toThrow(new RegExp(
+        `meetinity/race-write:v1\\.4\\.2 was written at sha256:[0-9a-f]{64}, but another run wrote it at ${theirs.index.digest} at the same time: that run's image is the one published under v1\\.4\\.2; this run stops`))
+      expect(raced).toBe(true)
+      expect(skopeoDigest(registry.host, "meetinity/race-write", "v1.4.2")).toBe(theirs.index.digest)
+    } finally {
+      await proxy.stop()
+    }
   })
 })
