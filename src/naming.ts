@@ -16,7 +16,10 @@ export const LIMITS = {
   tag: 128,
   /** A GitHub login (user or organisation). */
   owner: 39,
-  /** `<owner>/<image>`: the distribution registry's limit on a repository name. */
+  /**
+   * An image name: the reference grammar of Docker, containerd and skopeo caps the whole name,
+   * `<registry>/<owner>/<image>`, at 255 characters (the registry itself caps `<owner>/<image>`).
+   */
   repository: 255,
   /** A registry host name (without its port): DNS allows 253 characters, 63 per label. */
   host: 253,
@@ -156,9 +159,10 @@ export function parseImageName(value: string, argument = "image"): string {
 export function imageRepository(registry: string, owner: string, image: string): ImageRepository {
   const { scheme, host } = parseRegistry(registry)
   const path = `${parseOwner(owner).toLowerCase()}/${parseImageName(image)}`
-  check(path.length <= LIMITS.repository, "image", image,
-    `is too long: with the owner, the repository name <owner>/<image> is ${path.length} characters, and a registry takes at most ${LIMITS.repository}`)
-  return { scheme, host, path, address: `${host}/${path}` }
+  const address = `${host}/${path}`
+  check(address.length <= LIMITS.repository, "image", image,
+    `is too long: with the registry and owner, the image name <registry>/<owner>/<image> is ${address.length} characters, and image references allow at most ${LIMITS.repository}`)
+  return { scheme, host, path, address }
 }
 
 /** A build platform such as `linux/amd64` or `linux/arm/v7`. */
