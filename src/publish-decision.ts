@@ -44,7 +44,8 @@ export type ReleaseTag = "version" | "build"
  * - `reuse`: the image at `digest` is this commit's build; write the tags in `write` (none when
  *   both are there already) at that digest; build nothing.
  * - `build`: neither tag exists; build, push the build tag, then write the version tag.
- * - `refuse`: nothing may be built or pushed; `reason` says why, naming the tag, digest and commit.
+ * - `refuse`: nothing may be pushed; `reason` says why, naming the tag, digest and commit (the
+ *   adapter adds what it had done: nothing, or a build it does not push).
  */
 export type PublishDecision =
   | { readonly action: "reuse"; readonly digest: string; readonly write: readonly ReleaseTag[]; readonly reason: string }
@@ -86,14 +87,13 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
   const { version, build } = state
   const versionRef = `${target.address}:${target.versionTag}`
   const buildRef = `${target.address}:${target.buildTag}`
-  const nothing = "Nothing was built or pushed."
   if (version) {
     const labelled = sameCommit(version.revision, target.sha)
     const ours = labelled ?? build?.digest === version.digest
     if (!ours) {
       return {
         action: "refuse",
-        reason: `${versionRef} already exists at ${version.digest}, built from ${commitOf(version)}; this is commit ${target.sha}. ${nothing} ` +
+        reason: `${versionRef} already exists at ${version.digest}, built from ${commitOf(version)}; this is commit ${target.sha}. ` +
           `Version tags never move: release this commit under a new version.`,
       }
     }
@@ -101,14 +101,14 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
     if (missing.length > 0) {
       return {
         action: "refuse",
-        reason: `${versionRef} was published from this commit at ${version.digest} without ${missing.join(", ")} (it holds ${holds(version)}). ${nothing} ` +
+        reason: `${versionRef} was published from this commit at ${version.digest} without ${missing.join(", ")} (it holds ${holds(version)}). ` +
           `Version tags never move: publish the platforms it has, or release a new version with all of them.`,
       }
     }
     if (build && build.digest !== version.digest) {
       return {
         action: "refuse",
-        reason: `the two tags of this release name different images: ${versionRef} is ${version.digest} and ${buildRef} is ${build.digest}. ${nothing} ` +
+        reason: `the two tags of this release name different images: ${versionRef} is ${version.digest} and ${buildRef} is ${build.digest}. ` +
           `Neither tag is moved: delete the package version that carries ${target.buildTag} (it is not the released image), then run publish again to put ${target.buildTag} back at ${version.digest}.`,
       }
     }
@@ -120,7 +120,7 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
     if (sameCommit(build.revision, target.sha) === false) {
       return {
         action: "refuse",
-        reason: `${buildRef} already exists at ${build.digest}, built from commit ${build.revision!.trim()}, not ${target.sha} (their first 7 characters are the same). ${nothing} ` +
+        reason: `${buildRef} already exists at ${build.digest}, built from commit ${build.revision!.trim()}, not ${target.sha} (their first 7 characters are the same). ` +
           `A build tag never moves: release another commit, or delete that package version if it is not needed.`,
       }
     }
@@ -128,7 +128,7 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
     if (missing.length > 0) {
       return {
         action: "refuse",
-        reason: `${buildRef} already exists at ${build.digest} without ${missing.join(", ")} (it holds ${holds(build)}), and no version tag names it. ${nothing} ` +
+        reason: `${buildRef} already exists at ${build.digest} without ${missing.join(", ")} (it holds ${holds(build)}), and no version tag names it. ` +
           `A build tag never moves: publish with the platforms it holds, or delete that package version and publish again.`,
       }
     }

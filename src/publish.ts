@@ -224,14 +224,16 @@ export async function publishPlanned(source: Directory, plan: PublishPlan, passw
   const client = new RegistryClient(plan.repository, { username: plan.username, password: await password.plaintext() })
   const target = publishTarget(plan)
   let decision = decidePublish(target, await readRegistryState(client, plan))
+  let done = "Nothing was built or pushed."
   if (decision.action === "build") {
     const images = platformImages(source, plan)
     await Promise.all(images.map((image) => image.sync()))
     decision = decidePublish(target, await readRegistryState(client, plan))
     if (decision.action === "build") return buildTagThenVersionTag(client, plan, images, password)
-    log(`publish: while this run built, another one published ${plan.repository.address}; this build is not pushed`)
+    done = "Another run published while this one built: this run's build was not pushed."
+    log(`publish: ${done}`)
   }
-  if (decision.action === "refuse") throw new PublishRefusedError(decision.reason)
+  if (decision.action === "refuse") throw new PublishRefusedError(`${decision.reason} ${done}`)
   log(`publish: ${decision.reason}`)
   return reuse(client, plan, decision)
 }

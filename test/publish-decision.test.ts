@@ -42,7 +42,7 @@ describe("decidePublish", () => {
   })
 
   test.each<[string, RegistryState, RegExp]>([
-    ["another commit", { version: tag(A, OTHER) }, new RegExp(`v1\\.4\\.2 already exists at ${A}, built from commit ${OTHER}; this is commit ${SHA}\\. Nothing was built or pushed`)],
+    ["another commit", { version: tag(A, OTHER) }, new RegExp(`v1\\.4\\.2 already exists at ${A}, built from commit ${OTHER}; this is commit ${SHA}\\. Version tags never move`)],
     ["an unknown commit", { version: tag(A, undefined) }, /built from an unknown commit \(its image has no org\.opencontainers\.image\.revision label\)/],
     ["a platform missing", { version: tag(A, SHA, [amd64]) }, /v1\.4\.2 was published from this commit at sha256:a{64} without linux\/arm64 \(it holds linux\/amd64\)/],
     ["a short build tag", { build: tag(B, SHA, []) }, /sha-0123abc already exists at sha256:b{64} without linux\/amd64, linux\/arm64 \(it holds no platform the registry still serves\), and no version tag names it/],

@@ -125,7 +125,7 @@ describe("publish", () => {
 
     recorder.restore()
     recorder = await recordDagger(engine("short again"))
-    await expect(publish({ image })).rejects.toThrow(new RegExp(`meetinity/${image}:sha-0123abc already exists at ${pushed} without linux/arm64 .*Nothing was built or pushed\\. A build tag never moves`))
+    await expect(publish({ image })).rejects.toThrow(new RegExp(`meetinity/${image}:sha-0123abc already exists at ${pushed} without linux/arm64 .*A build tag never moves.* Nothing was built or pushed\\.$`))
     onlyReadTheRegistry(recorder)
     expect(skopeoDigest(registry.host, `meetinity/${image}`, "sha-0123abc")).toBe(pushed)
     expect(skopeoDigest(registry.host, `meetinity/${image}`, "v1.4.2")).toBeUndefined()
@@ -264,7 +264,7 @@ describe("publish never moves a tag: it reads the registry first", () => {
     const digest = await seed(image, `someone else ${image}`, "v1.4.2", options)
     recorder = await recordDagger(engine("never built"))
     await expect(publish({ image })).rejects.toThrow(new RegExp(
-      `^${front.host}/meetinity/${image}:v1\\.4\\.2 already exists at ${digest}, ${commit}\\. Nothing was built or pushed\\. Version tags never move`))
+      `^${front.host}/meetinity/${image}:v1\\.4\\.2 already exists at ${digest}, ${commit}\\. Version tags never move: release this commit under a new version\\. Nothing was built or pushed\\.$`))
     onlyReadTheRegistry(recorder)
     expect(tagsOf(image)).toEqual({ version: digest, build: undefined })
   })
@@ -273,7 +273,7 @@ describe("publish never moves a tag: it reads the registry first", () => {
     const digest = await seed("amd64-only", "one platform", "v1.4.2", { sha: SHA, platforms: ["linux/amd64"] })
     recorder = await recordDagger(engine("never built"))
     await expect(publish({ image: "amd64-only" })).rejects.toThrow(
-      new RegExp(`meetinity/amd64-only:v1\\.4\\.2 was published from this commit at ${digest} without linux/arm64 \\(it holds linux/amd64\\)\\. Nothing was built or pushed`))
+      new RegExp(`meetinity/amd64-only:v1\\.4\\.2 was published from this commit at ${digest} without linux/arm64 \\(it holds linux/amd64\\)\\. Version tags never move.* Nothing was built or pushed\\.$`))
     onlyReadTheRegistry(recorder)
     expect(tagsOf("amd64-only")).toEqual({ version: digest, build: undefined })
   })
@@ -283,7 +283,7 @@ describe("publish never moves a tag: it reads the registry first", () => {
     const moved = await seed("split", "rebuilt", "sha-0123abc", { sha: SHA })
     recorder = await recordDagger(engine("never built"))
     await expect(publish({ image: "split" })).rejects.toThrow(new RegExp(
-      `the two tags of this release name different images: .*:v1\\.4\\.2 is ${released} and .*:sha-0123abc is ${moved}\\. Nothing was built or pushed\\. Neither tag is moved`))
+      `the two tags of this release name different images: .*:v1\\.4\\.2 is ${released} and .*:sha-0123abc is ${moved}\\. Neither tag is moved.* Nothing was built or pushed\\.$`))
     onlyReadTheRegistry(recorder)
     expect(tagsOf("split")).toEqual({ version: released, build: moved })
   })
@@ -324,7 +324,7 @@ describe("two runs racing on the same version: the loser refuses", () => {
     recorder = await recordDagger(engine("mine", undefined, {
       duringBuild: async () => (theirs = (await push.multiArch("meetinity/race-build", "theirs", ["linux/amd64", "linux/arm64"], { tag: "v1.4.2", labels: { [REVISION]: "fedcba9" } })).index.digest),
     }))
-    await expect(publish({ image: "race-build" })).rejects.toThrow(/:v1\.4\.2 already exists at sha256:[0-9a-f]{64}, built from commit fedcba9; this is commit 0123abcdef4567/)
+    await expect(publish({ image: "race-build" })).rejects.toThrow(/:v1\.4\.2 already exists at sha256:[0-9a-f]{64}, built from commit fedcba9; this is commit 0123abcdef4567\. .* Another run published while this one built: this run's build was not pushed\.$/)
     expect(builtPlatforms(recorder)).toEqual(["linux/amd64", "linux/arm64"])
     expect(recorder.calls("publish")).toEqual([])
     expect(skopeoDigest(registry.host, "meetinity/race-build", "v1.4.2")).toBe(theirs)
