@@ -14,9 +14,20 @@ export class InvalidArgumentError extends Error {
   }
 }
 
-/** JSON-quotes a value for an error message, so empty strings and spaces stay visible. */
+/** Longer quotes are shortened: a 10,000-character value must not become a 10,000-character message. */
+const QUOTE_MAX = 200
+
+/**
+ * JSON-quotes a value for an error message, so empty strings and spaces stay visible. A long
+ * string keeps its first 80 characters and says how long it was; a long list says how many
+ * items it had and quotes the first.
+ */
 export function quote(value: unknown): string {
-  return JSON.stringify(value) ?? String(value)
+  const text = JSON.stringify(value) ?? String(value)
+  if (text.length <= QUOTE_MAX) return text
+  if (typeof value === "string") return `${JSON.stringify(`${value.slice(0, 80)}…`)} (${value.length} characters)`
+  if (Array.isArray(value)) return `[${value.length} items, the first ${quote(value[0])}]`
+  return `${text.slice(0, QUOTE_MAX)}…`
 }
 
 /** Raises `InvalidArgumentError` unless `ok`. */

@@ -66,9 +66,14 @@ export class MeetinityRelease {
 
   /**
    * Build once and publish the image under its build tag (sha-<7 hex>), then its version tag
-   * (vX.Y.Z), both at the same digest. A version tag that already names another digest is left
-   * where it is and the call fails naming both digests; the same digest again succeeds.
-   * Returns the two references with their digest, version first.
+   * (vX.Y.Z), both at the same digest. Neither tag ever moves. Before anything is built, both
+   * tags are read in the registry: when vX.Y.Z already names this commit's image (its
+   * org.opencontainers.image.revision label, or sha-<7> at the same digest), nothing is built or
+   * pushed and the references are returned (a missing sha-<7> is written there); vX.Y.Z from
+   * another commit is refused, naming its digest and commit; a sha-<7> left without vX.Y.Z is
+   * reused when it holds every platform asked for, else refused. The registry is read again after
+   * the build and before the version tag is written, which is read back: a run that loses a race
+   * for the version tag fails. Returns the two references with their digest, version first.
    *
    * Example: dagger call publish --source . --ref release/v1.4.2 --sha $GITHUB_SHA --owner meetinity --username $GITHUB_ACTOR --password env://GITHUB_TOKEN
    *

@@ -2,8 +2,8 @@ import { describe, expect, test } from "vitest"
 
 import { InvalidArgumentError } from "../src/errors.js"
 import {
-  imageRepository, isVersionTag, parseBuildArgs, parseDockerfile, parseImageName, parsePlatforms,
-  parseRegistry, parseReleaseRef, parseSha, parseVersionTag, releaseTags,
+  imageRepository, isVersionTag, parseBuildArgs, parseDockerfile, parseImageName, parseOwner, parsePlatforms,
+  parseRegistry, parseReleaseRef, parseSha, parseUsername, parseVersionTag, releaseTags,
 } from "../src/naming.js"
 
 describe("release refs", () => {
@@ -115,5 +115,40 @@ describe("image addresses", () => {
 
   test("build args split at the first =", () => {
     expect(parseBuildArgs(["A=b=c", "EMPTY="])).toEqual([{ name: "A", value: "b=c" }, { name: "EMPTY", value: "" }])
+  })
+})
+
+describe("length limits: checked before the pattern, the error says how long the value is", () => {
+  const long = (n: number, c = "a") => c.repeat(n)
+  /** A host name of `n` characters, in DNS labels of at most 63. */
+  const host = (n: number) => [long(63, "r"), long(63, "r"), long(63, "r"), long(n - 3 * 64, "r")].join(".")
+  test.each([
+    ["image name", () => parseImageName(long(255)), () => parseImageName(long(256)), /^image "a{80}…" \(256 characters\) is too long: 256 characters, expected an image name of at most 255$/],
+    ["registry + owner + image", () => imageRepository("ghcr.io", "meetinity", long(237)), () => imageRepository("https://ghcr.io", "meetinity", long(238)), /^image "a{80}…" \(238 characters\) is too long: with the registry and owner, the image name <registry>\/<owner>\/<image> is 256 characters, and image references allow at most 255$/],
+    ["owner", () => parseOwner(long(39, "m")), () => parseOwner(long(40, "m")), /^owner "m{40}" is too long: 40 characters, expected a GitHub user or organisation name of at most 39$/],
+    ["registry host", () => parseRegistry(`${host(253)}:5000`), () => parseRegistry(`http://${host(254)}`), /^registry "http:\/\/r{63}\.r{9}…" \(261 characters\) is too long: its host name is 254 characters, and DNS allows at most 253$/],
+    ["registry host label", () => parseRegistry(`${long(63, "r")}.io:5000`), () => parseRegistry(`https://${long(64, "r")}.io`), /^registry "https:\/\/r{64}\.io" has a host name part of 64 characters: DNS allows at most 63 between dots$/],
+    ["Dockerfile path", () => parseDockerfile(long(4096, "d")), () => parseDockerfile(long(4097, "d")), /^dockerfile "d{80}…" \(4097 characters\) is too long: 4097 characters, expected a Dockerfile path of at most 4096$/],
+    ["build argument (bytes, not characters)", () => parseBuildArgs([`A=${long(131_069)}`]), () => parseBuildArgs([`A=${long(65_535, "é")}`]), /^buildArgs "A=é{78}…" \(65537 characters\) is too long: 131072 bytes, expected a KEY=VALUE of at most 131071 bytes/],
+    ["number of build arguments", () => parseBuildArgs(Array.from({ length: 256 }, (_, i) => `A${i}=`)), () => parseBuildArgs(Array.from({ length: 257 }, (_, i) => `A${i}=`)), /^buildArgs \[257 items, the first "A0="\] has 257 build arguments: expected at most 256$/],
+    ["platform", () => parsePlatforms([`linux/${long(58)}`]), () => parsePlatforms([`linux/${long(59)}`]), /^platforms "linux\/a{59}" is too long: 65 characters, expected a platform of at most 64$/],
+    ["number of platforms", () => parsePlatforms(Array.from({ length: 16 }, (_, i) => `linux/a${i}`)), () => parsePlatforms(Array.from({ length: 17 }, (_, i) => `linux/a${i}`)), /^platforms \["linux\/a0",.*,"linux\/a16"\] has 17 platforms: expected at most 16$/],
+    ["user name", () => parseUsername(long(255, "u")), () => parseUsername(long(256, "u")), /^username "u{80}…" \(256 characters\) is too long: 256 characters, expected a user name of at most 255$/],
+    ["version tag", () => parseVersionTag(`v1.0.0-${long(121)}`), () => parseVersionTag(`v1.0.0-${long(122)}`), /^version "v1\.0\.0-a{122}" is too long: 129 characters, expected an image tag of at most 128$/],
+    ["release ref", () => parseReleaseRef(`refs/tags/release/v1.0.0-${long(121)}`), () => parseReleaseRef(`release/v1.0.0-${long(122)}`), /^ref "release\/v1\.0\.0-a{122}" is too long: its version is 129 characters, and an image tag is at most 128$/],
+  ])("%s: the longest accepted, one more refused", (_name, accepted, refused, message) => {
+    expect(accepted).not.toThrow()
+    expect(refused).toThrow(InvalidArgumentError)
+    expect(refused).toThrow(message)
+  })
+
+  test("a 10,000-character name that also breaks the pattern is refused for its length, in a message of under 200 characters", () => {
+    for (const [run, argument] of [
+      [() => parseImageName(`${"A-".repeat(5_000)}`), "image"],
+      [() => parseOwner(`${"-".repeat(10_000)}`), "owner"],
+      [() => parseDockerfile(`/${"../".repeat(3_333)}`), "dockerfile"],
+    ] as const) {
+      expect(run).toThrow(new RegExp(`^${argument} ".{80}…" \\(\\d+ characters\\) is too long: \\d+ characters, expected .{1,60}$`))
+    }
   })
 })

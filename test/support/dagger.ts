@@ -73,7 +73,7 @@ let counter = 0
 
 /**
  * Installs a recording client. `answer` gives the leaf value for a query; returning
- * `undefined` falls back to a fresh ID for `id` leaves and fails the query otherwise.
+ * `undefined` falls back to a fresh ID for `id` and `sync` leaves and fails the query otherwise.
  */
 export async function recordDagger(answer: Answer): Promise<Recorder> {
   const connection = (await import(pathToFileURL(join(sdkDist, "common", "graphql", "connection.js")).href)) as ConnectionModule
@@ -88,7 +88,8 @@ export async function recordDagger(answer: Answer): Promise<Recorder> {
       // Loading an object from its ID and asking for the ID gives the same ID back.
       const loaded = query.chain.length === 2 && /^load\w+FromID$/.test(query.chain[0]!.field) ? /id: "([^"]*)"/.exec(query.chain[0]!.args)?.[1] : undefined
       if (value === undefined && query.leaf === "id" && loaded) value = loaded
-      if (value === undefined && query.leaf === "id") value = `${query.chain.at(-2)?.field ?? "object"}-id-${++counter}`
+      // `sync` evaluates an object and answers its ID, as `id` does.
+      if (value === undefined && (query.leaf === "id" || query.leaf === "sync")) value = `${query.chain.at(-2)?.field ?? "object"}-id-${++counter}`
       if (value === undefined) throw new Error(`recorder: no answer for ${query.leaf} in ${text}`)
       if (value instanceof Error) throw value
       return { [query.leaf]: value }

@@ -49,11 +49,11 @@ export class OciPusher {
     return { mediaType, digest: digestOf(bytes), size: bytes.length }
   }
 
-  /** A one-layer image for a platform; `seed` makes its content (and digest) unique. */
-  async image(repository: string, seed: string, options: { platform?: string; tag?: string; subject?: Descriptor; artifactType?: string } = {}): Promise<Descriptor> {
+  /** A one-layer image for a platform; `seed` makes its content (and digest) unique; `labels` go into its config beside `seed`. */
+  async image(repository: string, seed: string, options: { platform?: string; tag?: string; subject?: Descriptor; artifactType?: string; labels?: Record<string, string> } = {}): Promise<Descriptor> {
     const [os = "linux", architecture = "amd64", variant] = (options.platform ?? "linux/amd64").split("/")
     const layer = await this.blob(repository, `layer ${seed}`)
-    const config = await this.blob(repository, JSON.stringify({ architecture, os, ...(variant ? { variant } : {}), rootfs: { type: "layers", diff_ids: [layer.digest] }, config: { Labels: { seed } } }))
+    const config = await this.blob(repository, JSON.stringify({ architecture, os, ...(variant ? { variant } : {}), rootfs: { type: "layers", diff_ids: [layer.digest] }, config: { Labels: { seed, ...options.labels } } }))
     const body = {
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
@@ -70,9 +70,9 @@ export class OciPusher {
    * A multi-platform index as buildx makes it: one manifest per platform and, with
    * `attestations`, one `unknown/unknown` attestation manifest per platform.
    */
-  async multiArch(repository: string, seed: string, platforms: string[], options: { tag?: string; attestations?: boolean } = {}): Promise<{ index: Descriptor; children: Descriptor[] }> {
+  async multiArch(repository: string, seed: string, platforms: string[], options: { tag?: string; attestations?: boolean; labels?: Record<string, string> } = {}): Promise<{ index: Descriptor; children: Descriptor[] }> {
     const children: Descriptor[] = []
-    for (const platform of platforms) children.push(await this.image(repository, `${seed} ${platform}`, { platform }))
+    for (const platform of platforms) children.push(await this.image(repository, `${seed} ${platform}`, { platform, labels: options.labels }))
     const attestations: Descriptor[] = []
     if (options.attestations) {
       for (const child of [...children]) {
