@@ -166,19 +166,26 @@ export function layOutModule(moduleDir, { src, indexTs, sdkDist }) {
   writeSdkLibrary(join(moduleDir, "node_modules", "@dagger.io", "dagger"), sdkDist)
 }
 
-/** Builds the entrypoint's program for moduleDir and type-checks it; sizes by package, wall and CPU milliseconds. */
-export function measure(moduleDir, ts) {
+/**
+ * Builds the entrypoint's program for moduleDir and (unless check is false) type-checks it; sizes
+ * by package, wall and CPU milliseconds. The runtime's working directory is the module's, and
+ * TypeScript looks for @types packages from there: so does this, whatever the process's is.
+ */
+export function measure(moduleDir, ts, { check = true } = {}) {
   const files = entrypointFiles(moduleDir)
+  const options = entrypointOptions(ts)
+  const host = ts.createCompilerHost(options)
+  host.getCurrentDirectory = () => moduleDir
   const cpu = () => {
     const { user, system } = process.cpuUsage()
     return (user + system) / 1000
   }
   const t0 = performance.now()
   const c0 = cpu()
-  const program = ts.createProgram(files, entrypointOptions(ts))
+  const program = ts.createProgram({ rootNames: files, options, host })
   const t1 = performance.now()
   const c1 = cpu()
-  const diagnostics = ts.getPreEmitDiagnostics(program).length
+  const diagnostics = check ? ts.getPreEmitDiagnostics(program).length : undefined
   const t2 = performance.now()
   const c2 = cpu()
   const packages = {}
@@ -210,6 +217,31 @@ export function measure(moduleDir, ts) {
   }
 }
 
+/**
+ * Lays out this module (its src/, and its dependencies from the lock file without devDependencies,
+ * as the runtime's `npm install --omit=dev` does) and the empty module under work. Returns their
+ * directories and the TypeScript the module installs, which the runtime uses for both.
+ */
+export function prepareModules(work, { from = root } = {}) {
+  const sdkDist = dirname(require.resolve("@dagger.io/dagger"))
+  const moduleDir = join(work, "meetinity-release")
+  const emptyDir = join(work, "empty")
+  mkdirSync(moduleDir, { recursive: true })
+  for (const file of ["package.json", "package-lock.json"]) cpSync(join(from, file), join(moduleDir, file))
+  execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
+    cwd: moduleDir,
+    stdio: ["ignore", "ignore", "inherit"],
+  })
+  layOutModule(moduleDir, { src: join(from, "src"), sdkDist })
+  mkdirSync(emptyDir)
+  writeFileSync(join(emptyDir, "package.json"), JSON.stringify({ type: "module", dependencies: { typescript: "~5.9.3" } }, null, 2))
+  layOutModule(emptyDir, { indexTs: EMPTY_INDEX_TS, sdkDist })
+  return { moduleDir, emptyDir, typescriptPath: require.resolve("typescript", { paths: [moduleDir] }) }
+}
+
+/** The Octokit type packages (name@version) a measured program holds. */
+export const octokitTypePackages = (result) => Object.keys(result.packages).filter((name) => /^@octokit\/(openapi-)?types@/.test(name))
+
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const mb = (bytes) => (bytes / 1e6).toFixed(2)
 const ms = (value) => `${Math.round(value)} ms`
@@ -218,9 +250,7 @@ const ms = (value) => `${Math.round(value)} ms`
 function measureFresh(moduleDir, runs, typescriptPath) {
   const results = []
   for (let i = 0; i < runs; i++) {
-    // The runtime's working directory is the module's: TypeScript looks for @types from there.
     const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--measure", moduleDir, "--typescript", typescriptPath], {
-      cwd: moduleDir,
       encoding: "utf8",
       maxBuffer: 64 << 20,
     })
@@ -253,27 +283,14 @@ async function main(args) {
 
   const runs = Number(option("runs", "3"))
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs "${option("runs")}" is not a positive whole number: expected e.g. --runs 3`)
-  const sdkDist = dirname(require.resolve("@dagger.io/dagger"))
   const work = mkdtempSync(join(tmpdir(), "bench-load-"))
   try {
-    const moduleDir = join(work, "meetinity-release")
-    const emptyDir = join(work, "empty")
-    // Dependencies only, from the lock file, as the runtime's `npm install --omit=dev` does.
-    mkdirSync(moduleDir)
-    for (const file of ["package.json", "package-lock.json"]) cpSync(join(root, file), join(moduleDir, file))
-    execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: moduleDir, stdio: ["ignore", "ignore", "inherit"] })
-    layOutModule(moduleDir, { src: join(root, "src"), sdkDist })
-    mkdirSync(emptyDir)
-    writeFileSync(join(emptyDir, "package.json"), JSON.stringify({ type: "module", dependencies: { typescript: "~5.9.3" } }, null, 2))
-    layOutModule(emptyDir, { indexTs: EMPTY_INDEX_TS, sdkDist })
-
-    // The TypeScript the module installs is the one its runtime uses for both programs.
-    const typescriptPath = require.resolve("typescript", { paths: [moduleDir] })
+    const { moduleDir, emptyDir, typescriptPath } = prepareModules(work)
     const version = JSON.parse(readFileSync(join(dirname(typescriptPath), "..", "package.json"), "utf8")).version
     const mod = measureFresh(moduleDir, runs, typescriptPath)
     const empty = measureFresh(emptyDir, runs, typescriptPath)
     const ratio = mod.bytes / empty.bytes
-    const octokitTypes = Object.keys(mod.packages).filter((name) => /^@octokit\/(openapi-)?types@/.test(name))
+    const octokitTypes = octokitTypePackages(mod)
     const summary = {
       typescript: version,
       runs,
