@@ -10,6 +10,7 @@ import {
   parseUsername, type BuildTag, type ImageRepository, type ReleaseVersion,
 } from "./naming.js"
 import { listedPlatforms, parsePlatform, platformMatches } from "./preflight.js"
+import { DIRECT, type ServiceNetwork } from "./network.js"
 import { INDEX_MEDIA_TYPES, RegistryClient, RegistryError, type Manifest } from "./registry.js"
 
 /** What `publish` will do, decided from its arguments alone. */
@@ -80,14 +81,16 @@ export function platformImages(source: Directory, plan: PublishPlan): Container[
 
 /**
  * Pushes the images under `tag` with registry auth from the Secret: one manifest for one
- * platform, an image index for several. Returns the digest the engine reports.
+ * platform, an image index for several. Returns the digest the engine reports. With a registry
+ * service, the engine's push goes to that service (the reference keeps its address).
  */
-export async function pushImages(images: Container[], repository: ImageRepository, tag: string, username: string, password: Secret): Promise<string> {
+export async function pushImages(images: Container[], repository: ImageRepository, tag: string, username: string, password: Secret, network: ServiceNetwork = DIRECT): Promise<string> {
   const [first, ...rest] = images
   const publisher = rest.length === 0 ? first! : dag.container()
+  const route = network.registry ? { registryService: network.registry.service } : {}
   const reference = await publisher
     .withRegistryAuth(repository.host, username, password)
-    .publish(`${repository.address}:${tag}`, rest.length === 0 ? {} : { platformVariants: images })
+    .publish(`${repository.address}:${tag}`, rest.length === 0 ? route : { platformVariants: images, ...route })
   return digestOf(reference)
 }
 
@@ -151,9 +154,9 @@ export function missingPlatforms(pushed: Pick<Manifest, "digest" | "mediaType" |
  * Builds, pushes the build tag, checks that what was pushed has every platform built, then
  * writes the version tag; returns both references, version first.
  */
-export async function publishPlanned(source: Directory, plan: PublishPlan, password: Secret): Promise<[string, string]> {
-  const digest = await pushImages(platformImages(source, plan), plan.repository, plan.buildTag, plan.username, password)
-  const client = new RegistryClient(plan.repository, { username: plan.username, password: await password.plaintext() })
+export async function publishPlanned(source: Directory, plan: PublishPlan, password: Secret, network: ServiceNetwork = DIRECT): Promise<[string, string]> {
+  const digest = await pushImages(platformImages(source, plan), plan.repository, plan.buildTag, plan.username, password, network)
+  const client = new RegistryClient(network.registry?.endpoint ?? plan.repository, { username: plan.username, password: await password.plaintext() })
   const problem = plan.platforms.length > 1 ? missingPlatforms(await client.manifest(plan.repository.path, digest), plan.platforms) : undefined
   if (problem) {
     throw new RegistryError(`${plan.repository.address}:${plan.buildTag} was ${problem}: does every base image of the Dockerfile exist for each platform? ` +
