@@ -47,7 +47,7 @@ export async function checkKubeconfig(kubeconfig: Secret): Promise<void> {
 }
 
 /** What one command printed, and how it ended. */
-interface Ran {
+export interface Ran {
   readonly exitCode: number
   readonly stdout: string
   readonly stderr: string
@@ -62,6 +62,16 @@ async function exec(container: Container, args: string[]): Promise<Ran> {
   const ran = container.withExec(args, { expect: ReturnType.Any })
   const exitCode = await ran.exitCode()
   return { exitCode, stdout: await ran.stdout(), stderr: exitCode === 0 ? "" : await ran.stderr() }
+}
+
+/**
+ * Runs one kubectl command against the cluster, with `files` (path: contents, nothing secret)
+ * written into the container, and reads how it ended without failing on its exit code: for a
+ * rehearsal's setup and read-back, which decide themselves what a failure means.
+ */
+export async function kubectlRun(kubeconfig: Secret, args: string[], network: ServiceNetwork, files: Record<string, string> = {}): Promise<Ran> {
+  const container = Object.entries(files).reduce((c, [path, contents]) => c.withNewFile(path, contents), clusterClient(KUBECTL_IMAGE, kubeconfig, network))
+  return exec(container, args)
 }
 
 /** Runs `args` and returns its stdout; a failure becomes an error a person can act on (`lookAt` may depend on what the command said). */

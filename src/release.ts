@@ -89,7 +89,21 @@ export async function timedStep<T>(onStep: ((record: StepRecord) => void) | unde
   }
 }
 
+/** What a release did: the references published, the image as resolved, and each namespace's Helm report, in order. */
+export interface ReleaseResult {
+  readonly references: readonly [string, string]
+  readonly image: ResolvedImage
+  readonly deployed: readonly { namespace: string; report: HelmReport }[]
+}
+
+/** The whole release; returns its summary. */
 export async function runRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<string> {
+  const { references, image, deployed } = await carryOutRelease(plan, inputs)
+  return formatReleaseSummary(references, image, deployed)
+}
+
+/** The whole release, step by step; stops at the first namespace that fails and names it. */
+export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<ReleaseResult> {
   const network = inputs.network ?? DIRECT
   const step = <T>(name: ReleaseStep, namespace: string | undefined, work: () => Promise<T>, detail?: (result: T) => string) => timedStep(inputs.onStep, name, namespace, work, detail)
   // The kubeconfig and the chart's values files are checked before anything is built or pushed.
@@ -126,7 +140,7 @@ export async function runRelease(plan: ReleasePlan, inputs: ReleaseInputs): Prom
       )
     }
   }
-  return formatReleaseSummary(references, image, deployed)
+  return { references, image, deployed }
 }
 
 /** The release summary: the published references, then each namespace with its Helm revision, in order. */
