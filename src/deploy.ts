@@ -10,7 +10,7 @@ import { dag, ExistsType, ReturnType, type Container, type Directory, type Secre
 import { InvalidArgumentError } from "./errors.js"
 import {
   checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
-  parseHelmReport, pullSecretManifest, readDeployedVersion, valuesFilesFor,
+  parseHelmReport, pullSecretManifest, readDeployedVersion, unusedImageProblem, valuesFilesFor,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
 import { DIRECT, withCluster, type ServiceNetwork } from "./network.js"
@@ -126,7 +126,7 @@ export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promis
 export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan, network: ServiceNetwork = DIRECT): Promise<void> {
   if (plan.allowDowngrade) return
   const lookup = await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmGetValuesArgs(plan))
-  const deployed = readDeployedVersion(lookup.exitCode, lookup.stdout, lookup.stderr)
+  const deployed = readDeployedVersion(lookup.exitCode, lookup.stdout, lookup.stderr, plan.imageValues)
   if (deployed.state === "error") {
     throw new Error(describeFailure(`helm get values of release ${plan.release}`, plan.namespace, undefined, deployed.message,
       `Helm could not read the release, so it could not upgrade it either: check the kubeconfig and that its user may read Secrets in ${plan.namespace}.`))
@@ -137,7 +137,9 @@ export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan, networ
 
 /**
  * `helm upgrade --install` of the chart, pinned to the resolved image's digest; returns Helm's
- * report of the release. Refuses first to deploy an older version over a newer one.
+ * report of the release. Refuses first to deploy an older version over a newer one (at this
+ * service's own place in the values); fails after Helm when nothing Helm rendered uses the image
+ * (the chart does not read `plan.imageValues`).
  */
 export async function helmUpgrade(
   chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[], network: ServiceNetwork = DIRECT,
@@ -147,5 +149,7 @@ export async function helmUpgrade(
   const out = await run(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }), `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
     (said) => helmUpgradeAdvice(plan, said))
   const report = parseHelmReport(out)
+  const unused = unusedImageProblem(report, plan, image.digest)
+  if (unused) throw new Error(unused)
   return { report, summary: formatHelmReport(report, plan, image.digest) }
 }

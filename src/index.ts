@@ -113,7 +113,7 @@ export class MeetinityRelease {
    * Example: dagger call pull-secret --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --username $GHCR_READER_USERNAME --token env://GHCR_READER_TOKEN
    *
    * @param kubeconfig The kubeconfig of the cluster (a self-contained one: token or client certificate, no exec plugin).
-   * @param namespace The namespace to create the secret in (must exist; helmDeploy creates missing ones).
+   * @param namespace The namespace to create the secret in (a DNS-1123 label); created first when kubectl says it does not exist.
    * @param username The registry user the cluster pulls as (org secret GHCR_READER_USERNAME).
    * @param token The registry token with read:packages (org secret GHCR_READER_TOKEN).
    * @param name The name of the Secret.
@@ -131,19 +131,22 @@ export class MeetinityRelease {
    * missing), waiting for the rollout and rolling back on failure. First, before any container
    * runs, the image is resolved in the registry: a missing tag, a tag naming another digest than
    * --digest, or an image without a manifest for --platform fails in seconds. The release is then
-   * pinned to that digest: sets the chart values global.image.repository, global.image.tag,
-   * global.image.digest and global.imagePullSecrets[0].name. values-<namespace>.yaml in the chart
-   * is used when it exists, then --values in order. Refuses to put an older version over a newer
-   * one unless --allow-downgrade. Returns what Helm reported: release, namespace, revision,
+   * pinned to that digest: sets the chart values <image-values>.repository, .tag and .digest
+   * (default global.image; api-gateway.image for the api-gateway service of an umbrella chart) and
+   * global.imagePullSecrets[0].name. Everything else the release's last revision had (other
+   * services' images) is kept (helm --reset-then-reuse-values). values-<namespace>.yaml in the
+   * chart is used when it exists, then --values in order. Refuses to put an older version over a
+   * newer one (read at <image-values>.tag) unless --allow-downgrade, and fails when nothing the
+   * chart rendered uses the image. Returns what Helm reported: release, namespace, revision,
    * status and the image deployed.
    *
-   * Example: dagger call helm-deploy --chart ./infra/helm/meetinity --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --version v1.4.2 --image ghcr.io/meetinity/api-gateway --reader-username $GHCR_READER_USERNAME --reader-token env://GHCR_READER_TOKEN
+   * Example: dagger call helm-deploy --chart ./infra/helm/meetinity --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --version v1.4.2 --image ghcr.io/meetinity/api-gateway --image-values api-gateway.image --reader-username $GHCR_READER_USERNAME --reader-token env://GHCR_READER_TOKEN
    *
    * @param chart The chart directory (in the service repository: infra/helm/meetinity), subcharts vendored under charts/.
    * @param kubeconfig The kubeconfig of the cluster (a self-contained one: token or client certificate, no exec plugin).
    * @param namespace The namespace to deploy into (a DNS-1123 label).
    * @param version The version tag to deploy, vX.Y.Z or vX.Y.Z-pre.
-   * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway. Read over https, or plain http for localhost and 127.0.0.1; an http:// prefix (http://10.0.0.5:5000/meetinity/api-gateway) reads another plain-http registry, and is left out of what pods pull.
+   * @param image The image repository without tag, starting with the registry host, e.g. ghcr.io/meetinity/api-gateway. Read over https, or plain http for localhost and 127.0.0.1; an http:// prefix (http://10.0.0.5:5000/meetinity/api-gateway) reads another plain-http registry, and is left out of what pods pull.
    * @param release The Helm release name.
    * @param pullSecretName The image pull secret the pods use.
    * @param timeout How long Helm waits for the rollout, a Go duration.
@@ -155,6 +158,7 @@ export class MeetinityRelease {
    * @param values Values files inside the chart directory, passed to Helm in order after values-<namespace>.yaml.
    * @param platform The platform of the cluster's nodes; the image must have a manifest for it.
    * @param allowDowngrade Deploy even when the namespace runs a newer version (a deliberate rollback).
+   * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys (e.g. api-gateway.image); the deploy sets its .repository, .tag and .digest.
    */
   @func({ cache: "never" })
   async helmDeploy(
@@ -174,8 +178,9 @@ export class MeetinityRelease {
     values: string[] = [],
     platform = "linux/amd64",
     allowDowngrade = false,
+    imageValues = "global.image",
   ): Promise<string> {
-    const plan = planHelm({ release, namespace, image, version, pullSecretName, timeout, set, historyMax, digest, values, platform, allowDowngrade })
+    const plan = planHelm({ release, namespace, image, version, pullSecretName, timeout, set, historyMax, digest, values, platform, allowDowngrade, imageValues })
     const username = parseReaderCredentials(readerUsername, readerToken != null)
     await checkKubeconfig(kubeconfig)
     const valuesFiles = await chartValuesFiles(chart, plan)
@@ -214,9 +219,10 @@ export class MeetinityRelease {
   /**
    * The whole release: publish once, check the published image with the reader credentials,
    * then for each namespace in order refresh the pull secret and deploy the same digest with
-   * Helm. Stops at the first namespace that fails, names it, and leaves the later ones
-   * untouched. Returns the published references, the digest deployed and, per namespace, the
-   * Helm revision.
+   * Helm, at <image-values> in the chart's values, keeping what other services' deploys set (as
+   * helmDeploy does). Stops at the first namespace that fails, names it, and leaves the later
+   * ones untouched. Returns the published references, the digest deployed and, per namespace,
+   * the Helm revision.
    *
    * Example: dagger call release --source . --ref $GITHUB_REF --sha $GITHUB_SHA --owner meetinity --username $GITHUB_ACTOR --password env://GITHUB_TOKEN --chart ./infra/helm/meetinity --kubeconfig env://KUBECONFIG_DATA --reader-username $GHCR_READER_USERNAME --reader-token env://GHCR_READER_TOKEN
    *
@@ -242,6 +248,7 @@ export class MeetinityRelease {
    * @param values Values files inside the chart directory for every namespace, after each namespace's values-<namespace>.yaml.
    * @param platform The platform of the cluster's nodes: must be among --platforms; the published image is checked for it.
    * @param allowDowngrade Deploy even when a namespace runs a newer version (a deliberate rollback).
+   * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys (e.g. api-gateway.image); each deploy sets its .repository, .tag and .digest.
    */
   @func({ cache: "never" })
   async release(
@@ -267,8 +274,9 @@ export class MeetinityRelease {
     values: string[] = [],
     platform = "linux/amd64",
     allowDowngrade = false,
+    imageValues = "global.image",
   ): Promise<string> {
-    const plan = planRelease({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, readerUsername, namespaces, helmRelease, timeout, set, values, platform, allowDowngrade })
+    const plan = planRelease({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, readerUsername, namespaces, helmRelease, timeout, set, values, platform, allowDowngrade, imageValues })
     return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
   }
 
@@ -286,6 +294,7 @@ export class MeetinityRelease {
    *
    * @param source The service repository root (the Docker build context); default: this module's examples/api-gateway.
    * @param chart The umbrella chart directory (infra/helm/meetinity); default: this module's examples/meetinity.
+   * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys; each deploy sets its .repository, .tag and .digest. The default fits the example chart's api-gateway.
    * @param namespaces The namespaces to deploy to, in order.
    * @param values Values files inside the chart directory for every namespace, after each namespace's values-<namespace>.yaml.
    * @param set Extra chart values for every namespace, each key=value.
@@ -297,6 +306,7 @@ export class MeetinityRelease {
   async rehearse(
     @argument({ defaultPath: "examples/api-gateway" }) source: Directory,
     @argument({ defaultPath: "examples/meetinity" }) chart: Directory,
+    imageValues = "api-gateway.image",
     namespaces: string[] = ["meetinity-dev", "meetinity-staging", "meetinity-prod"],
     values: string[] = [],
     set: string[] = [],
@@ -304,7 +314,7 @@ export class MeetinityRelease {
     image = "api-gateway",
     timeout = "5m",
   ): Promise<string> {
-    return runRehearsal({ image, namespaces, values, set, platforms, helmRelease: "meetinity", timeout }, { source, chart })
+    return runRehearsal({ image, imageValues, namespaces, values, set, platforms, helmRelease: "meetinity", timeout }, { source, chart })
   }
 
   /**

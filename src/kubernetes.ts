@@ -4,6 +4,7 @@
  * containers that run kubectl and helm live in deploy.ts.
  */
 import semver from "semver"
+import { parseDocument } from "yaml"
 
 import { check, InvalidArgumentError } from "./errors.js"
 import { parseUsername, parseVersionTag } from "./naming.js"
@@ -12,13 +13,42 @@ import { parseDigest, parsePlatform, type Platform } from "./preflight.js"
 /** The namespaces a release rolls through, in order. */
 export const DEFAULT_NAMESPACES = ["meetinity-dev", "meetinity-staging", "meetinity-prod"]
 
-/** The chart values helmDeploy sets on every deploy (the example chart reads them). */
-export const VALUE_KEYS = {
-  repository: "global.image.repository",
-  tag: "global.image.tag",
-  digest: "global.image.digest",
-  pullSecret: "global.imagePullSecrets[0].name",
-} as const
+/** Where a deploy puts its image in the chart's values unless told otherwise: one image for the whole chart. */
+export const DEFAULT_IMAGE_VALUES = "global.image"
+
+/** The chart value of the image pull secret, the same for every service of the chart. */
+export const PULL_SECRET_KEY = "global.imagePullSecrets[0].name"
+
+/** The chart values one deploy sets: its image at `<imageValues>.repository`, `.tag`, `.digest`, and the pull secret. */
+export interface ValueKeys {
+  readonly repository: string
+  readonly tag: string
+  readonly digest: string
+  readonly pullSecret: string
+}
+
+export function valueKeys(imageValues: string): ValueKeys {
+  return { repository: `${imageValues}.repository`, tag: `${imageValues}.tag`, digest: `${imageValues}.digest`, pullSecret: PULL_SECRET_KEY }
+}
+
+/** The chart values helmDeploy sets with the default --image-values (the example chart's fallback). */
+export const VALUE_KEYS = valueKeys(DEFAULT_IMAGE_VALUES)
+
+const VALUE_KEY = "[A-Za-z0-9_][A-Za-z0-9_-]*"
+
+/**
+ * Where in the chart's values this service's image goes: a dotted path of value keys such as
+ * `global.image` or `api-gateway.image` (a subchart's values sit under its name). The deploy sets
+ * `<path>.repository`, `.tag` and `.digest` there. Not under `global.imagePullSecrets`, which
+ * the deploy sets itself.
+ */
+export function parseImageValues(value: string, argument = "imageValues"): string {
+  check(value.length <= 200 && new RegExp(`^${VALUE_KEY}(?:\\.${VALUE_KEY})*$`).test(value), argument, value,
+    "is not a chart values path: expected value keys (letters, digits, '_' and '-') joined by dots, at most 200 characters, where this service's image goes (e.g. global.image, api-gateway.image)")
+  check(value !== "global.imagePullSecrets" && !value.startsWith("global.imagePullSecrets."), argument, value,
+    "is where helmDeploy puts the pull secrets (global.imagePullSecrets): expected the place of this service's image (e.g. api-gateway.image)")
+  return value
+}
 
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/
@@ -89,26 +119,35 @@ export function parseImageLocation(value: string, argument = "image"): ImageLoca
 export function parseImageRepositoryRef(value: string, argument = "image", shown = value): string {
   const component = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*"
   const lower = value.toLowerCase()
-  const ok = new RegExp(`^[a-z0-9.-]+(?::[0-9]{1,5})?(?:/${component})+$`).test(lower)
+  const ok = lower.length <= 255 && new RegExp(`^[a-z0-9.-]+(?::[0-9]{1,5})?(?:/${component})+$`).test(lower)
   const hint = value.includes("@") || /:[^/]*$/.test(value.replace(/^[^/]*\//, ""))
     ? "; leave the tag off, the version is set from --version"
-    : ""
-  check(ok, argument, shown, `is not an image repository: expected registry/owner/name, without tag or digest, optionally after http:// or https:// (e.g. ghcr.io/meetinity/api-gateway)${hint}`)
+    : value.length > 255 ? `; it is ${value.length} characters long` : ""
+  check(ok, argument, shown, `is not an image repository: expected registry/owner/name, without tag or digest, at most 255 characters, optionally after http:// or https:// (e.g. ghcr.io/meetinity/api-gateway)${hint}`)
+  // As Docker reads a reference: the first part is a registry host only when it has a '.' or a
+  // ':' or is localhost; anything else would be read as a host it is not (https://meetinity/).
+  const host = lower.slice(0, lower.indexOf("/"))
+  check(host.includes(".") || host.includes(":") || host === "localhost", argument, shown,
+    `names no registry host: ${JSON.stringify(host)} would be read as one. Expected registry/owner/name (e.g. ghcr.io/${lower})`)
   return lower
 }
 
 /**
  * Extra chart values, each `key=value` as `helm --set` takes them. Keys that helmDeploy sets
- * itself are refused: the version must be the one that rolls through every namespace.
+ * itself are refused (this service's `<imageValues>.repository`, `.tag`, `.digest`, the block
+ * itself or any key above it, and `global.imagePullSecrets`): the version must be the one that
+ * rolls through every namespace.
  */
-export function parseSetValues(values: readonly string[], argument = "set"): string[] {
-  const reserved = new Set<string>(Object.values(VALUE_KEYS))
+export function parseSetValues(values: readonly string[], imageValues = DEFAULT_IMAGE_VALUES, argument = "set"): string[] {
+  const keys = valueKeys(imageValues)
+  const parts = imageValues.split(".")
+  const reserved = new Set<string>([keys.repository, keys.tag, keys.digest, ...parts.map((_, i) => parts.slice(0, i + 1).join("."))])
   for (const value of values) {
     const match = /^([A-Za-z0-9_.\-[\]\\/]+)=(.*)$/s.exec(value)
     check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3). dagger call splits list flags on commas: for a value with a comma, quote the element and escape the comma for Helm ('\"key=a\\,b\"'), or put it in a values file (--values)")
     const key = match![1]!
     if (reserved.has(key) || key.startsWith("global.imagePullSecrets")) {
-      throw new InvalidArgumentError(argument, value, `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name: use those instead`)
+      throw new InvalidArgumentError(argument, value, `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name (this service's image goes to ${imageValues}, --image-values): use those instead`)
     }
   }
   return [...values]
@@ -142,23 +181,45 @@ export function valuesFilesFor(namespace: string, explicit: readonly string[], n
 /**
  * What kubectl and helm would make of the kubeconfig, checked before any container runs: an
  * empty one (in a workflow: the environment's KUBECONFIG secret is missing) would send them to
- * localhost:8080; an exec credential plugin or an auth provider needs a program the kubectl and
- * helm images do not have. Returns the problem in words, or undefined. The text never leaves
- * this function.
+ * localhost:8080; one that is not YAML they could not read; an exec credential plugin or an auth
+ * provider needs a program the kubectl and helm images do not have. The kubeconfig is parsed as
+ * YAML (JSON, flow and block style alike), so the plugin is found whatever the style. Returns
+ * the problem in words, or undefined. The text never leaves this function: a parse error is
+ * reported by its code and position only (the parser's own message quotes the line).
  */
 export function kubeconfigProblem(text: string): string | undefined {
   if (text.trim() === "") {
     return "kubeconfig is empty: kubectl and helm would fall back to localhost:8080. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret (or the job does not run in that environment)"
   }
-  if (/^\s*exec:\s*$/m.test(text) || /^\s*exec:\s*\{/m.test(text)) {
-    const command = /^\s*command:\s*["']?([^\s"']+)/m.exec(text)?.[1]
-    return `kubeconfig gets its credentials from an exec plugin${command ? ` (${command.split("/").pop()})` : ""}, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate`
+  const notYaml = (where: string) => `kubeconfig is not valid YAML (${where}): kubectl and helm could not read it. Check the secret's content (a kubeconfig file, as kubectl config view --flatten --minify prints it)`
+  const document = parseDocument(text, { uniqueKeys: false, prettyErrors: true })
+  const [error] = document.errors
+  if (error) {
+    const at = error.linePos?.[0]
+    return notYaml(`${error.code}${at ? ` at line ${at.line}, column ${at.col}` : ""}`)
   }
-  if (/^\s*auth-provider:/m.test(text)) {
-    return "kubeconfig uses an auth-provider plugin, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate"
+  let config: unknown
+  try {
+    config = document.toJS({ maxAliasCount: 100 })
+  } catch {
+    return notYaml("an alias that cannot be resolved")
+  }
+  const users = isMap(config) && Array.isArray(config.users) ? config.users : []
+  for (const entry of users) {
+    const user = isMap(entry) && isMap(entry.user) ? entry.user : undefined
+    const name = isMap(entry) && typeof entry.name === "string" ? ` for user ${JSON.stringify(entry.name)}` : ""
+    if (user && user.exec != null) {
+      const command = isMap(user.exec) && typeof user.exec.command === "string" ? user.exec.command.split("/").pop() : undefined
+      return `kubeconfig gets its credentials from an exec plugin${command ? ` (${command})` : ""}${name}, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate`
+    }
+    if (user && user["auth-provider"] != null) {
+      return `kubeconfig uses an auth-provider plugin${name}, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate`
+    }
   }
   return undefined
 }
+
+const isMap = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value)
 
 /** The Secret `kubectl create secret docker-registry` makes, as an object to apply. */
 export interface PullSecretManifest {
@@ -252,6 +313,8 @@ export interface HelmPlan {
   readonly platform: Platform
   /** Deploy even when the namespace runs a newer version (a deliberate rollback). */
   readonly allowDowngrade: boolean
+  /** Where this service's image goes in the chart's values (`global.image`, `api-gateway.image`). */
+  readonly imageValues: string
 }
 
 export interface HelmArgs {
@@ -267,6 +330,7 @@ export interface HelmArgs {
   digest?: string
   platform?: string
   allowDowngrade?: boolean
+  imageValues?: string
 }
 
 export function planHelm(args: HelmArgs, names: { release?: string } = {}): HelmPlan {
@@ -274,6 +338,7 @@ export function planHelm(args: HelmArgs, names: { release?: string } = {}): Helm
   check(Number.isInteger(historyMax) && historyMax >= 0, "historyMax", historyMax, "is not a revision count: expected a whole number, 0 for no limit")
   const digest = parseDigest(args.digest ?? "")
   const image = parseImageLocation(args.image)
+  const imageValues = parseImageValues(args.imageValues ?? DEFAULT_IMAGE_VALUES)
   return {
     release: parseReleaseName(args.release, names.release ?? "release"),
     namespace: parseNamespace(args.namespace),
@@ -283,11 +348,12 @@ export function planHelm(args: HelmArgs, names: { release?: string } = {}): Helm
     pullSecretName: parseObjectName(args.pullSecretName, "pullSecretName"),
     timeout: parseTimeout(args.timeout),
     historyMax,
-    set: parseSetValues(args.set),
+    set: parseSetValues(args.set, imageValues),
     values: parseValuesFiles(args.values ?? []),
     ...(digest ? { digest } : {}),
     platform: parsePlatform(args.platform ?? "linux/amd64"),
     allowDowngrade: args.allowDowngrade ?? false,
+    imageValues,
   }
 }
 
@@ -299,11 +365,14 @@ export interface DeployInputs {
 
 /**
  * `helm upgrade --install` for a plan: creates the namespace when missing, waits for the
- * rollout (watcher), rolls back and cleans up on failure, prints the release as JSON. The
- * values files come first, then the user's values; the image, version, digest and pull-secret
- * values last, so they win.
+ * rollout (watcher), rolls back and cleans up on failure, prints the release as JSON. It starts
+ * from the chart's defaults and the values of the release's last revision
+ * (`--reset-then-reuse-values`), so what other services' deploys set in the same release stays.
+ * The values files come next, then the user's values; this service's image, version and digest
+ * and the pull-secret value last, so they win.
  */
 export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: DeployInputs): string[] {
+  const keys = valueKeys(plan.imageValues)
   return [
     "helm", "upgrade", "--install", plan.release, chartPath,
     "--namespace", plan.namespace,
@@ -314,12 +383,13 @@ export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: Deplo
     "--timeout", plan.timeout,
     "--history-max", String(plan.historyMax),
     "--output", "json",
+    "--reset-then-reuse-values",
     ...inputs.valuesFiles.flatMap((file) => ["--values", `${chartPath}/${file}`]),
     ...plan.set.flatMap((value) => ["--set", value]),
-    "--set", `${VALUE_KEYS.repository}=${plan.image}`,
-    "--set", `${VALUE_KEYS.tag}=${plan.version}`,
-    "--set", `${VALUE_KEYS.digest}=${inputs.digest}`,
-    "--set", `${VALUE_KEYS.pullSecret}=${plan.pullSecretName}`,
+    "--set", `${keys.repository}=${plan.image}`,
+    "--set", `${keys.tag}=${plan.version}`,
+    "--set", `${keys.digest}=${inputs.digest}`,
+    "--set", `${keys.pullSecret}=${plan.pullSecretName}`,
   ]
 }
 
@@ -335,15 +405,17 @@ export type DeployedVersion =
   | { readonly state: "error"; readonly message: string }
 
 /**
- * Reads `helm get values <release> -o json`: exit 0 with the values (the tag under
- * global.image.tag), or "release: not found" for a first install. Anything else is an error:
- * the upgrade could not have worked either.
+ * Reads `helm get values <release> -o json`: exit 0 with the values (this service's tag at
+ * `<imageValues>.tag`, e.g. `api-gateway.image.tag`), or "release: not found" for a first
+ * install. Anything else is an error: the upgrade could not have worked either. A release whose
+ * values have no tag at that path runs no version of this service yet.
  */
-export function readDeployedVersion(exitCode: number, stdout: string, stderr: string): DeployedVersion {
+export function readDeployedVersion(exitCode: number, stdout: string, stderr: string, imageValues = DEFAULT_IMAGE_VALUES): DeployedVersion {
   if (exitCode !== 0) return /release: not found/.test(stderr) ? { state: "none" } : { state: "error", message: stderr.trim() || stdout.trim() }
   try {
-    const values = JSON.parse(stdout.trim() || "null") as { global?: { image?: { tag?: unknown } } } | null
-    const tag = values?.global?.image?.tag
+    const values = JSON.parse(stdout.trim() || "null") as unknown
+    const tag = valueKeys(imageValues).tag.split(".").reduce<unknown>((node, key) =>
+      (node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined), values)
     return typeof tag === "string" ? { state: "deployed", tag } : { state: "deployed" }
   } catch {
     return { state: "error", message: `helm get values printed no JSON: ${JSON.stringify(stdout.slice(0, 200))}` }
@@ -361,7 +433,7 @@ export function checkNotOlder(plan: HelmPlan, deployed: DeployedVersion): string
   const wanted = semver.valid(plan.version.replace(/^v/, ""))
   if (!running || !wanted || !semver.gt(running, wanted)) return undefined
   return `release ${plan.release} in namespace ${plan.namespace} runs ${deployed.tag}, newer than ${plan.version}: refusing to deploy an older version ` +
-    `(a release that queued behind a newer one?). Nothing was changed. To roll back on purpose, pass --allow-downgrade.`
+    `(a release that queued behind a newer one?); the version deployed was read at ${valueKeys(plan.imageValues).tag}. Nothing was changed. To roll back on purpose, pass --allow-downgrade.`
 }
 
 /** What Helm reported about a release, from `--output json`. */
@@ -395,9 +467,21 @@ export function parseHelmReport(stdout: string): HelmReport {
   }
 }
 
-/** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.1.0, image ...:v1.4.2@sha256:...)`. */
+/**
+ * Did the chart use the image it was given? Helm's manifest must name this digest, or
+ * `<image>:<version>`; otherwise the chart does not read `<imageValues>` (a typo in
+ * --image-values, or a chart that reads another place) and the service was not deployed, even
+ * though Helm succeeded. Returns the problem in words, or undefined.
+ */
+export function unusedImageProblem(report: HelmReport, plan: HelmPlan, digest: string): string | undefined {
+  if (report.manifest.includes(digest) || report.manifest.includes(`${plan.image}:${plan.version}`)) return undefined
+  return `Helm upgraded release ${report.release} in ${report.namespace} to revision ${report.revision} (${report.status}), but nothing it rendered uses ${plan.image}:${plan.version}@${digest}: ` +
+    `the chart does not read ${plan.imageValues}.repository, .tag and .digest, so this service was not deployed. Check --image-values against the chart's values (e.g. api-gateway.image for the api-gateway subchart), then deploy again.`
+}
+
+/** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.2.0, image ...:v1.4.2@sha256:... at api-gateway.image)`. */
 export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: string): string {
-  return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version}@${digest})`
+  return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version}@${digest} at ${plan.imageValues})`
 }
 
 /**

@@ -28,6 +28,7 @@ export interface ReleaseArgs extends PublishArgs {
   values?: string[]
   platform?: string
   allowDowngrade?: boolean
+  imageValues?: string
 }
 
 /** Checks every argument of a release, for every namespace, before anything runs. */
@@ -40,7 +41,7 @@ export function planRelease(args: ReleaseArgs): ReleasePlan {
     helm: planHelm({
       release, namespace, image: publish.repository.address, version: publish.version.tag,
       pullSecretName: PULL_SECRET_NAME, timeout: args.timeout ?? "10m", set: args.set ?? [], values: args.values ?? [],
-      platform: args.platform, allowDowngrade: args.allowDowngrade,
+      platform: args.platform, allowDowngrade: args.allowDowngrade, imageValues: args.imageValues,
     }),
   }))
   const platform = formatPlatform(steps[0]!.helm.platform)

@@ -60,6 +60,8 @@ export const API: Record<string, ExpectedFunction> = {
       chart: obj("Directory"), kubeconfig: obj("Secret"), namespace: str(), version: str(), image: str(),
       release: str("meetinity"), pullSecretName: str("ghcr-pull-secret"), timeout: str("10m"), set: list([]),
       digest: str(""), readerUsername: str(""), readerToken: optionalSecret, values: list([]),
+      // Added later by the contract (several services in one umbrella chart).
+      imageValues: str("global.image"),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -68,6 +70,7 @@ export const API: Record<string, ExpectedFunction> = {
     args: {
       ...publishArgs, chart: obj("Directory"), kubeconfig: obj("Secret"), readerUsername: str(), readerToken: obj("Secret"),
       namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), helmRelease: str("meetinity"), values: list([]),
+      imageValues: str("global.image"),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -111,7 +114,7 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
   // Every argument optional: `dagger call rehearse` alone rehearses the module's own example service and chart.
   rehearse: {
     args: {
-      source: moduleDir("examples/api-gateway"), chart: moduleDir("examples/meetinity"),
+      source: moduleDir("examples/api-gateway"), chart: moduleDir("examples/meetinity"), imageValues: str("api-gateway.image"),
       namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), values: list([]), set: list([]),
       platforms: list(["linux/amd64"]), image: str("api-gateway"), timeout: str("5m"),
     },

@@ -16,7 +16,8 @@ import { argValue, recordDagger, type Query, type Recorder } from "./support/dag
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
-import { helm, installedRelease, kubectl } from "./support/tools.js"
+import { startKubeApi } from "./support/kube-api.js"
+import { helm, helmAsync, installedRelease, kubectl } from "./support/tools.js"
 
 const READER_TOKEN = "ghp_R3ader-T0ken:with/odd\"chars"
 const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
@@ -33,12 +34,18 @@ const CHART = resolve("examples/meetinity")
 let registry: RunningRegistry
 let push: OciPusher
 let recorder: Recorder | undefined
+/** Answers what Helm asks a cluster before upgrading a release it already has (its version, its API groups). */
+let kubeApi: Awaited<ReturnType<typeof startKubeApi>>
 
 beforeAll(async () => {
   registry = await startRegistry()
   push = new OciPusher(registry.url)
+  kubeApi = await startKubeApi({ existing: [], forbidden: [] }, mkdtempSync(join(tmpdir(), "kube-")))
 })
-afterAll(() => registry?.stop())
+afterAll(async () => {
+  await kubeApi?.stop()
+  await registry?.stop()
+})
 afterEach(() => recorder?.restore())
 
 interface EngineLog {
@@ -46,6 +53,8 @@ interface EngineLog {
   secrets: Map<string, string>
   /** What ran, in order: "kubectl <namespace>" or "helm <namespace>". */
   runs: string[]
+  /** What real Helm printed for each `helm upgrade`, by namespace. */
+  upgrades: Map<string, string>
 }
 
 interface FakeEngineOptions {
@@ -64,7 +73,7 @@ interface FakeEngineOptions {
 
 function fakeEngine(options: FakeEngineOptions = {}) {
   const chartDir = options.chartDir ?? CHART
-  const log: EngineLog = { secrets: new Map(), runs: [] }
+  const log: EngineLog = { secrets: new Map(), runs: [], upgrades: new Map() }
   let secretCounter = 0
   const answer = async (query: Query) => {
     const first = query.chain[0]!
@@ -92,15 +101,15 @@ function fakeEngine(options: FakeEngineOptions = {}) {
       ran = execute(argValue(exec.args, "args") as string[], query)
       results.set(container, ran)
     }
-    return ran[query.leaf as keyof Ran]
+    return (await ran)[query.leaf as keyof Ran]
   }
 
   interface Ran { exitCode: number; stdout: string; stderr: string }
-  const results = new Map<string, Ran>()
+  const results = new Map<string, Promise<Ran>>()
   const ok = (stdout: string): Ran => ({ exitCode: 0, stdout, stderr: "" })
 
   /** What the engine's container would report for one command, as the real program would. */
-  function execute(execArgs: string[], query: Query): Ran {
+  async function execute(execArgs: string[], query: Query): Promise<Ran> {
     const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
     expect(mounts).toContainEqual({ path: "/run/secrets/kubeconfig", source: KUBECONFIG_ID })
     // A failing command must come back as an exit code (expect: ANY), not as an exception.
@@ -135,7 +144,11 @@ function fakeEngine(options: FakeEngineOptions = {}) {
     if (namespace === options.failHelmIn) {
       return { exitCode: 1, stdout: "", stderr: "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set" }
     }
-    const real = helm([...execArgs.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
+    // Real Helm, over the release the namespace already has (an upgrade asks the cluster stand-in for its version).
+    const release = options.releases?.[namespace]
+    const args = [...execArgs.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)), "--dry-run=client"]
+    const real = release ? await helmAsync(args, [release], kubeApi.kubeconfig) : helm(args)
+    log.upgrades.set(namespace, real.stdout)
     return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
   }
   return { answer, log }
@@ -215,13 +228,14 @@ describe("helmDeploy", () => {
 
   type DeployOptions = Partial<{
     namespace: string; version: string; image: string; timeout: string; set: string[]; digest: string
-    readerUsername: string; readerToken: boolean; values: string[]; platform: string; allowDowngrade: boolean
+    readerUsername: string; readerToken: boolean; values: string[]; platform: string; allowDowngrade: boolean; imageValues: string
   }>
+  /** A deploy of the api-gateway service of the example umbrella chart (its image at api-gateway.image), unless told otherwise. */
   const deploy = (o: DeployOptions = {}) =>
     new MeetinityRelease().helmDeploy(
       chart(), kubeconfig(), o.namespace ?? "meetinity-staging", o.version ?? "v1.4.2", o.image ?? IMAGE(), "meetinity", "ghcr-pull-secret",
       o.timeout ?? "5m", o.set ?? [], 10, o.digest ?? "", o.readerUsername ?? "", o.readerToken ? readerToken() : undefined, o.values ?? [],
-      o.platform ?? "linux/amd64", o.allowDowngrade ?? false,
+      o.platform ?? "linux/amd64", o.allowDowngrade ?? false, o.imageValues ?? "api-gateway.image",
     )
   const helmRuns = () => commandsRun(recorder!).filter((a) => a[1] === "upgrade")
 
@@ -229,11 +243,15 @@ describe("helmDeploy", () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
     const out = await deploy({ set: ["api-gateway.replicaCount=2"] })
-    expect(out).toBe(`release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.1.0, image ${IMAGE()}:v1.4.2@${published.digest})`)
+    expect(out).toBe(`release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.2.0, image ${IMAGE()}:v1.4.2@${published.digest} at api-gateway.image)`)
     expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["alpine/helm:4.1.4"]))
     const [exec] = helmRuns()
     expect(exec!.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
-    expect(exec).toContain(`global.image.digest=${published.digest}`)
+    expect(exec).toContain("--reset-then-reuse-values")
+    expect(exec!.slice(-8)).toEqual([
+      "--set", `api-gateway.image.repository=${IMAGE()}`, "--set", "api-gateway.image.tag=v1.4.2",
+      "--set", `api-gateway.image.digest=${published.digest}`, "--set", "global.imagePullSecrets[0].name=ghcr-pull-secret",
+    ])
     expect(new Set(recorder.calls("withDirectory").map((c) => `${argValue(c.args, "path")} ${argValue(c.args, "source")}`))).toEqual(new Set(["/work/chart DirectoryID-chart"]))
     expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "helm meetinity-staging"])
   })
@@ -243,14 +261,14 @@ describe("helmDeploy", () => {
     recorder = await recordDagger(engine.answer)
     const out = await deploy({ image: `http://${registry.host}/meetinity/deployed` })
     expect(out).toContain(`image ${IMAGE()}:v1.4.2@${published.digest}`)
-    expect(helmRuns()[0]).toContain(`global.image.repository=${IMAGE()}`)
+    expect(helmRuns()[0]).toContain(`api-gateway.image.repository=${IMAGE()}`)
   })
 
   test("the digest given is checked and deployed; the reader token is read for the registry only", async () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
     await deploy({ digest: published.digest, readerUsername: "reader-bot", readerToken: true })
-    expect(helmRuns()[0]).toContain(`global.image.digest=${published.digest}`)
+    expect(helmRuns()[0]).toContain(`api-gateway.image.digest=${published.digest}`)
     expectNoSecretOutsideSetSecret(recorder.queries, READER_TOKEN, "reader-bot")
   })
 
@@ -294,13 +312,40 @@ describe("helmDeploy", () => {
   test("an older version over a newer one is refused before the upgrade; --allow-downgrade deploys it", async () => {
     await push.image("meetinity/deployed", "older", { tag: "v1.4.1" })
     const newer = installedRelease(["upgrade", "--install", "meetinity", CHART, "--namespace", "meetinity-prod", "--output", "json",
-      "--set", `global.image.repository=${IMAGE()}`, "--set", "global.image.tag=v1.4.2"])
+      "--set", `api-gateway.image.repository=${IMAGE()}`, "--set", "api-gateway.image.tag=v1.4.2"])
     const engine = fakeEngine({ releases: { "meetinity-prod": newer } })
     recorder = await recordDagger(engine.answer)
     await expect(deploy({ namespace: "meetinity-prod", version: "v1.4.1" })).rejects.toThrow(/runs v1\.4\.2, newer than v1\.4\.1: refusing to deploy an older version/)
     expect(engine.log.runs).toEqual(["helm get values meetinity-prod"])
     await deploy({ namespace: "meetinity-prod", version: "v1.4.1", allowDowngrade: true })
     expect(engine.log.runs).toEqual(["helm get values meetinity-prod", "helm meetinity-prod"])
+  })
+
+  test("a second service into the same release: it keeps the first, sets only its own place, and the first's newer version is no downgrade", async () => {
+    const events = await push.image("meetinity/event-service", "events", { tag: "v0.3.0" })
+    // api-gateway v1.4.2 runs in prod, deployed by the module (its own arguments, stored by real Helm).
+    const gateway = installedRelease(["upgrade", "--install", "meetinity", CHART, "--namespace", "meetinity-prod", "--output", "json", "--reset-then-reuse-values",
+      "--set", `api-gateway.image.repository=${IMAGE()}`, "--set", "api-gateway.image.tag=v1.4.2", "--set", `api-gateway.image.digest=${published.digest}`,
+      "--set", "global.imagePullSecrets[0].name=ghcr-pull-secret"])
+    const engine = fakeEngine({ releases: { "meetinity-prod": gateway } })
+    recorder = await recordDagger(engine.answer)
+    const out = await deploy({ namespace: "meetinity-prod", image: `${registry.host}/meetinity/event-service`, version: "v0.3.0", imageValues: "event-service.image" })
+    expect(out).toBe(`release meetinity in meetinity-prod: revision 2, pending-upgrade (chart meetinity-0.2.0, image ${registry.host}/meetinity/event-service:v0.3.0@${events.digest} at event-service.image)`)
+    const [exec] = helmRuns()
+    expect(exec!.filter((a) => a.includes(".image."))).toEqual([
+      `event-service.image.repository=${registry.host}/meetinity/event-service`, "event-service.image.tag=v0.3.0", `event-service.image.digest=${events.digest}`,
+    ])
+    const release = JSON.parse(engine.log.upgrades.get("meetinity-prod")!.slice(engine.log.upgrades.get("meetinity-prod")!.indexOf("{"))) as { manifest: string }
+    const images = release.manifest.split("\n").filter((line) => line.trim().startsWith("image:")).map((line) => line.trim())
+    expect(images).toEqual([`image: "${IMAGE()}:v1.4.2@${published.digest}"`, `image: "${registry.host}/meetinity/event-service:v0.3.0@${events.digest}"`])
+  })
+
+  test("a --image-values the chart does not read: Helm ran, and the deploy fails saying the service was not deployed", async () => {
+    const engine = fakeEngine()
+    recorder = await recordDagger(engine.answer)
+    await expect(deploy({ imageValues: "api-gatway.image" })).rejects.toThrow(
+      /Helm upgraded release meetinity in meetinity-staging to revision 1 \(pending-install\), but nothing it rendered uses 127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}: the chart does not read api-gatway\.image\.repository, \.tag and \.digest/)
+    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "helm meetinity-staging"])
   })
 
   test("a Helm failure names the namespace, the release, the image, Helm's message and where to look", async () => {
@@ -319,6 +364,9 @@ describe("helmDeploy", () => {
     ["values", { values: ["../x.yaml"] }, /values "..\/x.yaml" is not a values file/],
     ["platform", { platform: "amd64" }, /platform "amd64" is not a platform/],
     ["reader user without a token", { readerUsername: "reader-bot" }, /readerToken null is missing/],
+    ["image without a registry host", { image: "meetinity/api-gateway" }, /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/],
+    ["imageValues", { imageValues: "api-gateway image" }, /imageValues "api-gateway image" is not a chart values path/],
+    ["set of this service's digest", { set: ["api-gateway.image.digest=sha256:00"] }, /set "api-gateway\.image\.digest=sha256:00" sets api-gateway\.image\.digest, which helmDeploy sets itself/],
   ])("bad %s: refused before any query", async (_name, overrides, message) => {
     recorder = await recordDagger(() => undefined)
     await expect(deploy(overrides)).rejects.toThrow(message)
@@ -329,7 +377,8 @@ describe("helmDeploy", () => {
 describe("a kubeconfig kubectl and helm could not use is refused before any container runs", () => {
   test.each([
     ["empty (the environment's KUBECONFIG secret is missing)", "", /kubeconfig is empty: kubectl and helm would fall back to localhost:8080\. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret/],
-    ["with an exec plugin (EKS)", EKS_KUBECONFIG, /kubeconfig gets its credentials from an exec plugin \(aws\), which the kubectl and helm containers do not have/],
+    ["with an exec plugin (EKS)", EKS_KUBECONFIG, /kubeconfig gets its credentials from an exec plugin \(aws\) for user "deployer", which the kubectl and helm containers do not have/],
+    ["with an exec plugin, as JSON", JSON.stringify({ apiVersion: "v1", kind: "Config", users: [{ name: "deployer", user: { exec: { command: "aws" } } }] }), /kubeconfig gets its credentials from an exec plugin \(aws\) for user "deployer"/],
   ])("%s", async (_name, text, message) => {
     for (const call of [
       () => new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-dev", "reader-bot", readerToken()),
@@ -349,11 +398,12 @@ describe("a kubeconfig kubectl and helm could not use is refused before any cont
 })
 
 describe("release", () => {
-  const run = (namespaces?: string[], overrides: { ref?: string; readerUsername?: string; values?: string[]; platform?: string } = {}) =>
+  const run = (namespaces?: string[], overrides: { ref?: string; readerUsername?: string; values?: string[]; platform?: string; imageValues?: string } = {}) =>
     new MeetinityRelease().release(
       dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID), overrides.ref ?? "release/v1.4.2", "0123abc", "Meetinity", "ci-bot",
       dag.loadSecretFromID("SecretID-push" as SecretID), chart(), kubeconfig(), overrides.readerUsername ?? "reader-bot", readerToken(),
       "api-gateway", registry.url, "Dockerfile", ["linux/amd64"], [], namespaces, "meetinity", "10m", [], overrides.values ?? [], overrides.platform ?? "linux/amd64",
+      false, overrides.imageValues ?? "api-gateway.image",
     )
 
   test("publishes once, then pull secret and Helm per namespace: dev, then staging, then prod, same version", async () => {
@@ -367,11 +417,12 @@ describe("release", () => {
       "kubectl meetinity-prod", "helm get values meetinity-prod", "helm meetinity-prod",
     ])
     const tags = commandsRun(recorder).filter((a) => a[0] === "helm" && a[1] === "upgrade")
-      .map((a) => a.find((x) => x.startsWith("global.image.tag=")))
-    expect(tags).toEqual(["global.image.tag=v1.4.2", "global.image.tag=v1.4.2", "global.image.tag=v1.4.2"])
+      .map((a) => a.find((x) => x.startsWith("api-gateway.image.tag=")))
+    expect(tags).toEqual(["api-gateway.image.tag=v1.4.2", "api-gateway.image.tag=v1.4.2", "api-gateway.image.tag=v1.4.2"])
     const digest = /:v1\.4\.2@(sha256:[0-9a-f]{64})/.exec(summary)![1]!
     const helmExecs = commandsRun(recorder).filter((a) => a[1] === "upgrade")
-    expect(helmExecs.map((a) => a.find((x) => x.startsWith("global.image.digest=")))).toEqual(Array(3).fill(`global.image.digest=${digest}`))
+    expect(helmExecs.map((a) => a.find((x) => x.startsWith("api-gateway.image.digest=")))).toEqual(Array(3).fill(`api-gateway.image.digest=${digest}`))
+    expect(helmExecs.every((a) => a.includes("--reset-then-reuse-values"))).toBe(true)
     // values-meetinity-prod.yaml of the example chart is used in prod only.
     expect(helmExecs.map((a) => a.filter((x) => x.includes("values-")))).toEqual([[], [], ["/work/chart/values-meetinity-prod.yaml"]])
     expect(summary).toMatch(new RegExp([
@@ -414,6 +465,7 @@ describe("release", () => {
     ["a bad reader username", undefined, { readerUsername: "" }, /readerUsername "" is not a user name/],
     ["a cluster platform that is not built", undefined, { platform: "linux/arm64" }, /platform "linux\/arm64" is not among the platforms built \(linux\/amd64\)/],
     ["a bad values file", undefined, { values: ["/etc/x.yaml"] }, /values "\/etc\/x.yaml" is not a values file/],
+    ["a bad imageValues", undefined, { imageValues: "api-gateway.image[0]" }, /imageValues "api-gateway\.image\[0\]" is not a chart values path/],
   ])("%s: nothing is built, published or deployed", async (_name, namespaces, overrides, message) => {
     recorder = await recordDagger(() => undefined)
     await expect(run(namespaces, overrides)).rejects.toThrow(message)

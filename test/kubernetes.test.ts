@@ -3,20 +3,20 @@
  * `kubectl create secret docker-registry`, the Helm argument list through real Helm 4
  * (lint, template, and `upgrade --install --dry-run=client` with the in-memory driver).
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
-import { describe, expect, test } from "vitest"
+import { afterAll, beforeAll, describe, expect, test } from "vitest"
 import { parseAllDocuments } from "yaml"
 
 import {
   checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
-  readDeployedVersion, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
+  readDeployedVersion, unusedImageProblem, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
 } from "../src/kubernetes.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
 import { startKubeApi } from "./support/kube-api.js"
-import { helm, installedRelease, kubectl, kubectlAsync } from "./support/tools.js"
+import { helm, helmAsync, installedRelease, kubectl, kubectlAsync } from "./support/tools.js"
 
 const CHART = resolve("examples/meetinity")
 
@@ -62,7 +62,7 @@ describe("helm argument list", () => {
   ])("%s", (_name, overrides, expectedRun) => {
     const args = helmUpgradeArgs(basePlan(overrides), "/work/chart", NO_FILES)
     expect(args.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
-    expect(args).toEqual(expect.arrayContaining(["--create-namespace", "--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json"]))
+    expect(args).toEqual(expect.arrayContaining(["--create-namespace", "--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json", "--reset-then-reuse-values"]))
     // Each expected flag is followed by its value.
     for (let i = 0; i < expectedRun.length; i += 2) {
       const pairs = args.flatMap((arg, j) => (arg === expectedRun[i] ? [args[j + 1]] : []))
@@ -73,6 +73,29 @@ describe("helm argument list", () => {
       "--set", `${VALUE_KEYS.repository}=${basePlan(overrides).image}`, "--set", `${VALUE_KEYS.tag}=${basePlan(overrides).version}`,
       "--set", `${VALUE_KEYS.digest}=${DIGEST}`, "--set", `${VALUE_KEYS.pullSecret}=${basePlan(overrides).pullSecretName}`,
     ])
+  })
+
+  test.each([
+    ["the default: one image for the whole chart", undefined, "global.image"],
+    ["a subchart's own image", "api-gateway.image", "api-gateway.image"],
+    ["a top-level image block", "image", "image"],
+    ["a nested path with underscores", "services.event_service.image", "services.event_service.image"],
+  ])("--image-values, %s: the image goes to <path>.repository, .tag and .digest, last, with the pull secret", (_name, imageValues, path) => {
+    const plan = basePlan(imageValues ? { imageValues } : {})
+    expect(plan.imageValues).toBe(path)
+    expect(helmUpgradeArgs(plan, "/work/chart", NO_FILES).slice(-8)).toEqual([
+      "--set", `${path}.repository=ghcr.io/meetinity/api-gateway`, "--set", `${path}.tag=v1.4.2`,
+      "--set", `${path}.digest=${DIGEST}`, "--set", "global.imagePullSecrets[0].name=ghcr-pull-secret",
+    ])
+  })
+
+  test.each([
+    ["a subchart's pull policy beside its image", "api-gateway.image", ["api-gateway.image.pullPolicy=Always"]],
+    ["global.image, when this service's image goes elsewhere", "api-gateway.image", ["global.image.tag=latest", "global.image.digest=sha256:00"]],
+    ["another service's image (its own deploy sets it, but nothing stops a hand-made fix)", "api-gateway.image", ["event-service.image.tag=v0.3.0"]],
+    ["a key that only starts like the block", "api-gateway.image", ["api-gateway.images.extra=x", "api-gateway.image.repository2=x"]],
+  ])("--set of %s is allowed", (_name, imageValues, set) => {
+    expect(basePlan({ imageValues, set }).set).toEqual(set)
   })
 
   test("values files come before --set values, in the order given, each inside the chart", () => {
@@ -117,6 +140,24 @@ describe("helm argument list", () => {
     ["release too long", { release: "a".repeat(54) }, /release "a{54}" is not a Helm release name/],
     ["bad pull secret name", { pullSecretName: "GHCR" }, /pullSecretName "GHCR" is not a Kubernetes object name/],
     ["negative history", { historyMax: -1 }, /historyMax -1 is not a revision count/],
+    ["image without a registry host", { image: "meetinity/api-gateway" }, /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/],
+    ["image of one name", { image: "api-gateway" }, /image "api-gateway" is not an image repository: expected registry\/owner\/name/],
+    ["image without a registry host, with http://", { image: "http://meetinity/api-gateway" }, /image "http:\/\/meetinity\/api-gateway" names no registry host/],
+    ["image of 10,000 characters", { image: `ghcr.io/meetinity/${"a".repeat(9982)}` }, /image "ghcr\.io\/meetinity\/a+" is not an image repository: expected registry\/owner\/name, without tag or digest, at most 255 characters.*; it is 10000 characters long/],
+    ["imageValues empty", { imageValues: "" }, /imageValues "" is not a chart values path: expected value keys/],
+    ["imageValues with a trailing dot", { imageValues: "api-gateway.image." }, /imageValues "api-gateway\.image\." is not a chart values path/],
+    ["imageValues with a list index", { imageValues: "services[0].image" }, /imageValues "services\[0\]\.image" is not a chart values path/],
+    ["imageValues with a space", { imageValues: "api gateway.image" }, /imageValues "api gateway\.image"/],
+    ["imageValues with an = (it would break --set)", { imageValues: "a=b" }, /imageValues "a=b"/],
+    ["imageValues too long", { imageValues: `${"a.".repeat(100)}image` }, /imageValues "(a\.){100}image" is not a chart values path/],
+    ["imageValues on the pull secrets", { imageValues: "global.imagePullSecrets" }, /imageValues "global\.imagePullSecrets" is where helmDeploy puts the pull secrets/],
+    ["set of this service's digest at its own path", { imageValues: "api-gateway.image", set: ["api-gateway.image.digest=sha256:00"] },
+      /set "api-gateway\.image\.digest=sha256:00" sets api-gateway\.image\.digest, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name \(this service's image goes to api-gateway\.image, --image-values\)/],
+    ["set of this service's tag at its own path", { imageValues: "api-gateway.image", set: ["api-gateway.image.tag=latest"] }, /sets api-gateway\.image\.tag/],
+    ["set of this service's repository at its own path", { imageValues: "api-gateway.image", set: ["api-gateway.image.repository=x/y"] }, /sets api-gateway\.image\.repository/],
+    ["set of the whole image block", { imageValues: "api-gateway.image", set: ["api-gateway.image=x"] }, /sets api-gateway\.image,/],
+    ["set of a key above the image block", { imageValues: "api-gateway.image", set: ["api-gateway=x"] }, /sets api-gateway,/],
+    ["set of the pull secrets with another image path", { imageValues: "api-gateway.image", set: ["global.imagePullSecrets[0].name=x"] }, /sets global\.imagePullSecrets\[0\]\.name/],
   ])("%s is refused", (_name, overrides, message) => {
     expect(() => basePlan(overrides)).toThrow(message)
   })
@@ -162,29 +203,71 @@ function renderedObjects(manifest: string): Rendered[] {
   return parseAllDocuments(manifest).map((doc) => doc.toJS() as Rendered).filter(Boolean)
 }
 
+/** The two services of the example umbrella chart, each deployed with its own image at its own place. */
+const GATEWAY = { image: "ghcr.io/meetinity/api-gateway", imageValues: "api-gateway.image", version: "v1.4.2" }
+const EVENTS = { image: "ghcr.io/meetinity/event-service", imageValues: "event-service.image", version: "v0.3.0" }
+const EVENTS_DIGEST = `sha256:${"cd".repeat(32)}`
+
+/** The --set arguments of a deploy, as `helm template` and `helm lint` take them. */
+const setsOf = (args: string[]) => args.flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
+
+const deploymentImages = (manifest: string) =>
+  Object.fromEntries(renderedObjects(manifest).filter((o) => o.kind === "Deployment").map((d) => [d.metadata.name, d.spec!.template!.spec!.containers!.map((c) => c.image)]))
+
 describe("the example umbrella chart under real Helm 4", () => {
-  test("helm lint passes with the values helmDeploy sets", () => {
-    const plan = basePlan()
-    const sets = helmUpgradeArgs(plan, CHART, NO_FILES).flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
+  test.each([
+    ["no image at all", []],
+    ["the api-gateway deploy's values", setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES))],
+    ["both services' values", [...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)), ...setsOf(helmUpgradeArgs(basePlan(EVENTS), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] }))]],
+  ])("helm lint --strict passes with %s", (_name, sets) => {
     const result = helm(["lint", CHART, "--strict", ...sets])
     expect(result.stderr + result.stdout).toContain("1 chart(s) linted, 0 chart(s) failed")
     expect(result.status).toBe(0)
   })
 
-  test("helm template without the image values fails with the chart's own message", () => {
-    const result = helm(["template", "meetinity", CHART])
-    expect(result.status).not.toBe(0)
-    expect(result.stderr).toContain("global.image.repository is required")
+  test("helm template renders each service from its own values: its own <repository>:<tag>@<digest>, its own Service, the shared pull secret", () => {
+    const sets = [...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)), ...setsOf(helmUpgradeArgs(basePlan(EVENTS), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] }))]
+    const result = helm(["template", "meetinity", CHART, "--namespace", "meetinity-dev", ...sets])
+    expect(result.status, result.stderr).toBe(0)
+    expect(deploymentImages(result.stdout)).toEqual({
+      "meetinity-api-gateway": [`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`],
+      "meetinity-event-service": [`ghcr.io/meetinity/event-service:v0.3.0@${EVENTS_DIGEST}`],
+    })
+    const objects = renderedObjects(result.stdout)
+    expect(objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name).sort()).toEqual(["meetinity-api-gateway", "meetinity-event-service"])
+    for (const d of objects.filter((o) => o.kind === "Deployment")) expect(d.spec!.template!.spec!.imagePullSecrets).toEqual([{ name: "ghcr-pull-secret" }])
+  })
+
+  test("a service whose image is not set yet renders nothing; one without a tag fails with the chart's own message", () => {
+    const none = helm(["template", "meetinity", CHART])
+    expect(none.status, none.stderr).toBe(0)
+    expect(renderedObjects(none.stdout)).toEqual([])
+    const gatewayOnly = helm(["template", "meetinity", CHART, ...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES))])
+    expect(Object.keys(deploymentImages(gatewayOnly.stdout))).toEqual(["meetinity-api-gateway"])
+    const noTag = helm(["template", "meetinity", CHART, "--set", "event-service.image.repository=ghcr.io/meetinity/event-service"])
+    expect(noTag.status).not.toBe(0)
+    expect(noTag.stderr).toContain("event-service.image.tag is required with event-service.image.repository")
+  })
+
+  test("the default --image-values (global.image) is not what the example chart reads: nothing it renders uses the image, and the deploy says so", () => {
+    const [, ...args] = helmUpgradeArgs(basePlan(), CHART, NO_FILES)
+    const result = helm([...args, "--dry-run=client"])
+    expect(result.status, result.stderr).toBe(0)
+    const report = parseHelmReport(result.stdout)
+    expect(unusedImageProblem(report, basePlan(), DIGEST)).toMatch(/Helm upgraded release meetinity in meetinity-dev to revision 1 \(pending-install\), but nothing it rendered uses ghcr\.io\/meetinity\/api-gateway:v1\.4\.2@sha256:(ab){32}: the chart does not read global\.image\.repository, \.tag and \.digest[\s\S]*Check --image-values/)
+    const [, ...gateway] = helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)
+    const used = helm([...gateway, "--dry-run=client"])
+    expect(unusedImageProblem(parseHelmReport(used.stdout), basePlan(GATEWAY), DIGEST)).toBeUndefined()
   })
 
   test.each(DEFAULT_NAMESPACES)("helm upgrade --install --dry-run=client into %s renders <image>:<version>@<digest> with the pull secret", (namespace) => {
-    const plan = basePlan({ namespace, version: "v1.4.2", set: ["api-gateway.replicaCount=3"] })
+    const plan = basePlan({ ...GATEWAY, namespace, set: ["api-gateway.replicaCount=3"] })
     const [, ...args] = helmUpgradeArgs(plan, CHART, NO_FILES)
     const result = helm([...args, "--dry-run=client"])
     expect(result.stderr).toBe("")
     expect(result.status).toBe(0)
     const report = parseHelmReport(result.stdout)
-    expect(report).toMatchObject({ release: "meetinity", namespace, revision: 1, status: "pending-install", chart: "meetinity-0.1.0" })
+    expect(report).toMatchObject({ release: "meetinity", namespace, revision: 1, status: "pending-install", chart: "meetinity-0.2.0" })
     const deployments = renderedObjects(report.manifest).filter((o) => o.kind === "Deployment")
     expect(deployments.map((d) => d.metadata.name)).toEqual(["meetinity-api-gateway"])
     const pod = deployments[0]!.spec!.template!.spec!
@@ -194,14 +277,14 @@ describe("the example umbrella chart under real Helm 4", () => {
   })
 
   test("without a digest the example chart renders <image>:<version>", () => {
-    const result = helm(["template", "meetinity", CHART, "--set", "global.image.repository=ghcr.io/meetinity/api-gateway", "--set", "global.image.tag=v1.4.2"])
+    const result = helm(["template", "meetinity", CHART, "--set", "api-gateway.image.repository=ghcr.io/meetinity/api-gateway", "--set", "api-gateway.image.tag=v1.4.2"])
     expect(result.status, result.stderr).toBe(0)
     expect(renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image).toBe("ghcr.io/meetinity/api-gateway:v1.4.2")
   })
 
   test("the example chart's values-meetinity-prod.yaml reaches Helm in prod, and a later --set still wins", () => {
     const replicas = (valuesFiles: string[], set: string[]) => {
-      const [, ...args] = helmUpgradeArgs(basePlan({ namespace: "meetinity-prod", set }), CHART, { digest: DIGEST, valuesFiles })
+      const [, ...args] = helmUpgradeArgs(basePlan({ ...GATEWAY, namespace: "meetinity-prod", set }), CHART, { digest: DIGEST, valuesFiles })
       const result = helm([...args, "--dry-run=client"])
       expect(result.status, result.stderr).toBe(0)
       return (renderedObjects(parseHelmReport(result.stdout).manifest).find((o) => o.kind === "Deployment") as unknown as { spec: { replicas: number } }).spec.replicas
@@ -233,7 +316,7 @@ describe("the example umbrella chart under real Helm 4", () => {
   test("a value with a comma and quotes reaches Helm whole from a values file", () => {
     const dir = mkdtempSync(join(tmpdir(), "values-"))
     writeFileSync(join(dir, "note.yaml"), 'api-gateway:\n  note: "a, b; it\'s \\"quoted\\""\n')
-    const [, ...args] = helmUpgradeArgs(basePlan(), CHART, NO_FILES)
+    const [, ...args] = helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)
     const result = helm([...args, "--values", join(dir, "note.yaml"), "--dry-run=client"])
     expect(result.status, result.stderr).toBe(0)
     const config = (JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }).config
@@ -242,7 +325,7 @@ describe("the example umbrella chart under real Helm 4", () => {
 
   test("Helm's own --set splits on unescaped commas too: --set '\"key=a\\,b\"' on the command line (CSV-quoted, backslash kept) gives a,b", () => {
     const render = (set: string) => {
-      const [, ...args] = helmUpgradeArgs(basePlan({ set: [set] }), CHART, NO_FILES)
+      const [, ...args] = helmUpgradeArgs(basePlan({ ...GATEWAY, set: [set] }), CHART, NO_FILES)
       return helm([...args, "--dry-run=client"])
     }
     const escaped = render(daggerListFlag('"api-gateway.note=a\\,b"')[0]!)
@@ -256,7 +339,7 @@ describe("the example umbrella chart under real Helm 4", () => {
 
   test("helm template renders the same image for every namespace", () => {
     const images = DEFAULT_NAMESPACES.map((namespace) => {
-      const sets = helmUpgradeArgs(basePlan({ namespace }), CHART, NO_FILES).flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
+      const sets = setsOf(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace }), CHART, NO_FILES))
       const result = helm(["template", "meetinity", CHART, "--namespace", namespace, ...sets])
       expect(result.status).toBe(0)
       return renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image
@@ -266,21 +349,34 @@ describe("the example umbrella chart under real Helm 4", () => {
 })
 
 describe("never an older version after a newer one: helm get values, read by real Helm", () => {
-  /** The release real Helm would store after installing `version` into `namespace`. */
-  const installed = (namespace: string, version: string) => installedRelease(helmUpgradeArgs(basePlan({ namespace, version }), CHART, NO_FILES).slice(1))
+  /** The release real Helm would store after installing api-gateway `version` into `namespace`. */
+  const installed = (namespace: string, version: string) => installedRelease(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace, version }), CHART, NO_FILES).slice(1))
 
-  const deployedIn = (namespace: string, releases: object[]) => {
+  const deployedIn = (namespace: string, releases: object[], imageValues = GATEWAY.imageValues) => {
     const [, ...args] = helmGetValuesArgs(basePlan({ namespace }))
     const result = helm(args, releases)
-    return readDeployedVersion(result.status, result.stdout, result.stderr)
+    return readDeployedVersion(result.status, result.stdout, result.stderr, imageValues)
   }
 
   test("a first install: helm says release: not found", () => {
     expect(deployedIn("meetinity-dev", [])).toEqual({ state: "none" })
   })
 
-  test("an installed release: its tag is read back", () => {
+  test("an installed release: its tag is read back at this service's path; another path has none", () => {
     expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")])).toEqual({ state: "deployed", tag: "v1.5.0" })
+    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")], EVENTS.imageValues)).toEqual({ state: "deployed" })
+    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")], "global.image")).toEqual({ state: "deployed" })
+  })
+
+  test.each([
+    ["the default path", '{"global":{"image":{"tag":"v1.0.0"}}}', undefined, { state: "deployed", tag: "v1.0.0" }],
+    ["a subchart's path", '{"api-gateway":{"image":{"tag":"v1.4.2"}},"global":{"image":{"tag":"v9.0.0"}}}', "api-gateway.image", { state: "deployed", tag: "v1.4.2" }],
+    ["a path through a list is no tag", '{"api-gateway":[{"image":{"tag":"v1.4.2"}}]}', "api-gateway.image", { state: "deployed" }],
+    ["a path through a string is no tag", '{"api-gateway":"x"}', "api-gateway.image", { state: "deployed" }],
+    ["a tag that is not a string is no tag", '{"api-gateway":{"image":{"tag":1.4}}}', "api-gateway.image", { state: "deployed" }],
+    ["no values at all (helm prints null)", "null", "api-gateway.image", { state: "deployed" }],
+  ])("helm get values read at a path: %s", (_name, stdout, imageValues, expected) => {
+    expect(readDeployedVersion(0, stdout, "", imageValues)).toEqual(expected)
   })
 
   test.each([
@@ -300,7 +396,8 @@ describe("never an older version after a newer one: helm get values, read by rea
 
   test("the whole path with real Helm: v1.5.0 in prod refuses v1.4.3", () => {
     const deployed = deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")])
-    expect(checkNotOlder(basePlan({ namespace: "meetinity-prod", version: "v1.4.3" }), deployed)).toMatch(/release meetinity in namespace meetinity-prod runs v1\.5\.0, newer than v1\.4\.3/)
+    expect(checkNotOlder(basePlan({ ...GATEWAY, namespace: "meetinity-prod", version: "v1.4.3" }), deployed))
+      .toMatch(/release meetinity in namespace meetinity-prod runs v1\.5\.0, newer than v1\.4\.3: refusing to deploy an older version .*; the version deployed was read at api-gateway\.image\.tag\./)
   })
 
   test.each([
@@ -308,6 +405,106 @@ describe("never an older version after a newer one: helm get values, read by rea
     ["output that is not JSON", 0, "global: {}", ""],
   ])("%s is an error, not a first install", (_name, exitCode, stdout, stderr) => {
     expect(readDeployedVersion(exitCode, stdout, stderr)).toMatchObject({ state: "error" })
+  })
+})
+
+describe("one release, several services: each deploy keeps the others (real Helm 4, a Kubernetes API stand-in)", () => {
+  // Helm asks the cluster for its version before an upgrade of a release it has, even with
+  // --dry-run=client: the stand-in answers that, the in-memory driver holds the releases.
+  let api: Awaited<ReturnType<typeof startKubeApi>>
+  beforeAll(async () => {
+    api = await startKubeApi({ existing: [], forbidden: [] }, mkdtempSync(join(tmpdir(), "kube-")))
+  })
+  afterAll(() => api?.stop())
+
+  type Release = { version: number; config: Record<string, unknown>; manifest: string; info: { status: string } }
+  /** `helm upgrade --install --dry-run=client` of these args over `previous`, as the release Helm would store. */
+  async function upgrade(args: string[], previous: object[]): Promise<Release> {
+    const result = await helmAsync([...args.slice(1), "--dry-run=client"], previous, api.kubeconfig)
+    expect(result.status, result.stderr).toBe(0)
+    const release = JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as Release
+    release.info.status = "deployed"
+    return release
+  }
+  const gateway = (version = "v1.4.2", namespace = "meetinity-prod") => helmUpgradeArgs(basePlan({ ...GATEWAY, version, namespace }), CHART, NO_FILES)
+  const events = (version = "v0.3.0", namespace = "meetinity-prod", set: string[] = []) => helmUpgradeArgs(basePlan({ ...EVENTS, version, namespace, set }), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] })
+
+  test("api-gateway, then event-service into the same release: revision 2 runs both, each at its own digest", async () => {
+    const first = await upgrade(gateway(), [])
+    expect(first.version).toBe(1)
+    const second = await upgrade(events(), [first])
+    expect(second.version).toBe(2)
+    expect(deploymentImages(second.manifest)).toEqual({
+      "meetinity-api-gateway": [`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`],
+      "meetinity-event-service": [`ghcr.io/meetinity/event-service:v0.3.0@${EVENTS_DIGEST}`],
+    })
+    // And back: a new api-gateway keeps event-service.
+    const third = await upgrade(gateway("v1.4.3"), [first, second])
+    expect(deploymentImages(third.manifest)).toEqual({
+      "meetinity-api-gateway": [`ghcr.io/meetinity/api-gateway:v1.4.3@${DIGEST}`],
+      "meetinity-event-service": [`ghcr.io/meetinity/event-service:v0.3.0@${EVENTS_DIGEST}`],
+    })
+  })
+
+  test("why --reset-then-reuse-values: without it, deploying event-service would remove api-gateway from the release", async () => {
+    const first = await upgrade(gateway(), [])
+    const without = await upgrade(events().filter((a) => a !== "--reset-then-reuse-values"), [first])
+    expect(Object.keys(deploymentImages(without.manifest))).toEqual(["meetinity-event-service"])
+  })
+
+  test("values an earlier deploy set stay until set again; --set key=null removes one", async () => {
+    const first = await upgrade(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace: "meetinity-prod", set: ["api-gateway.replicaCount=5"] }), CHART, NO_FILES), [])
+    const kept = await upgrade(events(), [first])
+    expect(kept.manifest).toMatch(/name: meetinity-api-gateway[\s\S]*?replicas: 5/)
+    const removed = await upgrade(events("v0.3.0", "meetinity-prod", ["api-gateway.replicaCount=null"]), [first])
+    expect(removed.manifest).toMatch(/name: meetinity-api-gateway[\s\S]*?replicas: 2/)
+  })
+
+  test("a service that used global.image moves to its own place; --set global.image=null then drops the old block", async () => {
+    const old = await upgrade(helmUpgradeArgs(basePlan({ namespace: "meetinity-prod", version: "v1.4.1" }), CHART, NO_FILES), [])
+    expect(old.config).toMatchObject({ global: { image: { tag: "v1.4.1" } } })
+    const moved = await upgrade(gateway(), [old])
+    expect(moved.config).toMatchObject({ global: { image: { tag: "v1.4.1" } }, "api-gateway": { image: { tag: "v1.4.2" } } })
+    const cleaned = await upgrade(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace: "meetinity-prod", set: ["global.image=null"] }), CHART, NO_FILES), [old, moved])
+    expect((cleaned.config as { global: Record<string, unknown> }).global).not.toHaveProperty("image")
+    expect(deploymentImages(cleaned.manifest)).toEqual({ "meetinity-api-gateway": [`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`] })
+  })
+
+  test("each deploy installs the whole chart it is given: a copy of the umbrella without the api-gateway subchart removes api-gateway", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chart-"))
+    cpSync(CHART, dir, { recursive: true })
+    rmSync(join(dir, "charts", "api-gateway"), { recursive: true })
+    writeFileSync(join(dir, "Chart.yaml"), readFileSync(join(dir, "Chart.yaml"), "utf8").replace(/  - name: api-gateway\n(    .*\n)+/, ""))
+    const first = await upgrade(gateway(), [])
+    const partial = await upgrade(helmUpgradeArgs(basePlan({ ...EVENTS, namespace: "meetinity-prod" }), dir, { digest: EVENTS_DIGEST, valuesFiles: [] }), [first])
+    expect(Object.keys(deploymentImages(partial.manifest))).toEqual(["meetinity-event-service"])
+  })
+
+  test("two services deploying into one namespace at once: Helm's lock refuses the second while the first is pending", async () => {
+    const first = await upgrade(gateway(), [])
+    const pending = { ...first, info: { ...first.info, status: "pending-upgrade" } }
+    const result = await helmAsync([...events().slice(1), "--dry-run=client"], [pending], api.kubeconfig)
+    expect(result.status).not.toBe(0)
+    expect(result.stderr).toMatch(/another operation \(install\/upgrade\/rollback\) is in progress/)
+    expect(helmUpgradeAdvice(basePlan(EVENTS), result.stderr)).toMatch(/^An earlier Helm run was cut off/)
+  })
+
+  test("the downgrade guard reads each service at its own path: event-service v0.3.0 next to api-gateway v1.4.2 is no downgrade; event-service v0.2.0 after v0.3.0 is", async () => {
+    const first = await upgrade(gateway(), [])
+    const [, ...getValues] = helmGetValuesArgs(basePlan({ namespace: "meetinity-prod" }))
+    const read = async (releases: object[], imageValues: string) => {
+      const result = await helmAsync(getValues, releases, api.kubeconfig)
+      return readDeployedVersion(result.status, result.stdout, result.stderr, imageValues)
+    }
+    // The issue's case: a second service's lower version is not "older" than the first service's.
+    expect(checkNotOlder(basePlan({ ...EVENTS, namespace: "meetinity-prod" }), await read([first], EVENTS.imageValues))).toBeUndefined()
+    const second = await upgrade(events(), [first])
+    expect(await read([first, second], GATEWAY.imageValues)).toEqual({ state: "deployed", tag: "v1.4.2" })
+    expect(await read([first, second], EVENTS.imageValues)).toEqual({ state: "deployed", tag: "v0.3.0" })
+    expect(checkNotOlder(basePlan({ ...EVENTS, namespace: "meetinity-prod", version: "v0.2.0" }), await read([first, second], EVENTS.imageValues)))
+      .toMatch(/runs v0\.3\.0, newer than v0\.2\.0: refusing to deploy an older version .*read at event-service\.image\.tag/)
+    expect(checkNotOlder(basePlan({ ...GATEWAY, namespace: "meetinity-prod", version: "v1.4.1" }), await read([first, second], GATEWAY.imageValues)))
+      .toMatch(/runs v1\.4\.2, newer than v1\.4\.1/)
   })
 })
 
@@ -330,11 +527,30 @@ describe("kubeconfigs kubectl and helm could not use", () => {
     ["only white space", "\n  \n", /kubeconfig is empty/],
     ["EKS (aws eks get-token)", `${base}    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n`, /exec plugin \(aws\)/],
     ["GKE (gke-gcloud-auth-plugin, by path)", `${base}    exec:\n      command: /usr/lib/google-cloud-sdk/bin/gke-gcloud-auth-plugin\n`, /exec plugin \(gke-gcloud-auth-plugin\)/],
-    ["an exec plugin in flow style", `${base}    exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}\n`, /exec plugin/],
-    ["a legacy auth provider", `${base}    auth-provider:\n      name: gcp\n`, /auth-provider plugin/],
+    ["an exec plugin in flow style", `${base}    exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}\n`, /exec plugin \(kubelogin\) for user "u"/],
+    ["a legacy auth provider", `${base}    auth-provider:\n      name: gcp\n`, /auth-provider plugin for user "u"/],
+    ["EKS as JSON (kubectl reads JSON too)", JSON.stringify({ apiVersion: "v1", kind: "Config", users: [{ name: "eks", user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token"] } } }] }, null, 2),
+      /exec plugin \(aws\) for user "eks"/],
+    ["EKS as JSON on one line", JSON.stringify({ users: [{ name: "eks", user: { exec: { command: "aws" } } }] }), /exec plugin \(aws\)/],
+    ["the whole kubeconfig in flow style", "{apiVersion: v1, kind: Config, users: [{name: gke, user: {exec: {command: gke-gcloud-auth-plugin}}}]}", /exec plugin \(gke-gcloud-auth-plugin\) for user "gke"/],
+    ["an auth provider as JSON", JSON.stringify({ users: [{ name: "old", user: { "auth-provider": { name: "oidc" } } }] }), /auth-provider plugin for user "old"/],
+    ["an exec plugin behind a YAML alias", `plugins:\n  eks: &eks {exec: {command: aws}}\nusers:\n- name: u\n  user: *eks\n`, /exec plugin \(aws\)/],
+    ["a quoted key", `${base}    "exec":\n      "command": "aws"\n`, /exec plugin \(aws\)/],
+    ["the second of two users", `${base}    token: abc\n- name: v\n  user:\n    exec:\n      command: kubelogin\n`, /exec plugin \(kubelogin\) for user "v"/],
+    ["a token user as JSON", JSON.stringify({ users: [{ name: "ci", user: { token: "abc" } }] }), undefined],
+    ["exec: null (kubectl ignores it)", `${base}    token: abc\n    exec: null\n`, undefined],
+    ["the word exec outside a user (a cluster extension)", `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://x\n    extensions:\n    - name: e\n      extension:\n        exec:\n          command: x\nusers:\n- name: u\n  user:\n    token: abc\n`, undefined],
+    ["not YAML at all", `${base}    token: [abc\n  x: {\n`, /kubeconfig is not valid YAML \([A-Z_]+ at line \d+, column \d+\): kubectl and helm could not read it/],
   ])("%s", (_name, text, problem) => {
     if (problem) expect(kubeconfigProblem(text)).toMatch(problem)
     else expect(kubeconfigProblem(text)).toBeUndefined()
+  })
+
+  test("a kubeconfig that is not YAML: the message quotes no part of it (the parser's own message would)", () => {
+    const secret = "sa-token-0123456789-secret"
+    const problem = kubeconfigProblem(`apiVersion: v1\nusers:\n- name: u\n  user: {token: ${secret}\n`)
+    expect(problem).toMatch(/kubeconfig is not valid YAML/)
+    expect(problem).not.toContain(secret)
   })
 
   test("what real kubectl does with an empty kubeconfig (why it is refused up front)", () => {

@@ -155,8 +155,8 @@ function fakeEngine(options: FakeOptions = {}) {
 
 const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
 const chart = () => dag.loadDirectoryFromID("DirectoryID-chart" as DirectoryID)
-const rehearse = (o: Partial<{ namespaces: string[]; values: string[]; set: string[]; platforms: string[]; image: string; timeout: string }> = {}) =>
-  new MeetinityRelease().rehearse(source(), chart(), o.namespaces, o.values, o.set, o.platforms, o.image, o.timeout)
+const rehearse = (o: Partial<{ imageValues: string; namespaces: string[]; values: string[]; set: string[]; platforms: string[]; image: string; timeout: string }> = {}) =>
+  new MeetinityRelease().rehearse(source(), chart(), o.imageValues, o.namespaces, o.values, o.set, o.platforms, o.image, o.timeout)
 
 /** What ran, without the per-namespace detail: the program and its first words. */
 const shape = (args: string[]) => args.slice(0, 3).join(" ")
@@ -203,9 +203,9 @@ describe("rehearse", () => {
     const upgrades = log.commands.filter((a) => a[1] === "upgrade")
     expect(upgrades.map((a) => a[a.indexOf("--namespace") + 1])).toEqual(NAMESPACES)
     for (const a of upgrades) {
-      expect(a).toContain(`global.image.digest=${version!.digest}`)
-      expect(a).toContain("global.image.repository=localhost:5000/rehearsal/api-gateway")
-      expect(a).toContain("global.image.tag=v0.0.0-rehearsal")
+      expect(a).toContain(`api-gateway.image.digest=${version!.digest}`)
+      expect(a).toContain("api-gateway.image.repository=localhost:5000/rehearsal/api-gateway")
+      expect(a).toContain("api-gateway.image.tag=v0.0.0-rehearsal")
     }
 
     // The report: every step with a time, then what runs where, at the published digest.
@@ -246,13 +246,13 @@ describe("rehearse", () => {
     let engine = fakeEngine({ notReadyFor: 2, seed: "rehearsal" })
     recorder = await recordDagger(engine.answer)
     const fast = { attempts: 3, intervalMs: 1 }
-    await runRehearsal({ image: "slow-cluster", namespaces: ["meetinity-dev"], values: [], set: [], platforms: ["linux/amd64"], helmRelease: "meetinity", timeout: "5m" }, { source: source(), chart: chart() }, fast)
+    await runRehearsal({ image: "slow-cluster", imageValues: "api-gateway.image", namespaces: ["meetinity-dev"], values: [], set: [], platforms: ["linux/amd64"], helmRelease: "meetinity", timeout: "5m" }, { source: source(), chart: chart() }, fast)
     expect(engine.log.commands.filter((a) => a[2] === "--raw=/readyz")).toHaveLength(3)
     recorder.restore()
 
     engine = fakeEngine({ notReadyFor: Infinity })
     recorder = await recordDagger(engine.answer)
-    await expect(runRehearsal({ image: "dead-cluster", namespaces: ["meetinity-dev"], values: [], set: [], platforms: ["linux/amd64"], helmRelease: "meetinity", timeout: "5m" }, { source: source(), chart: chart() }, fast))
+    await expect(runRehearsal({ image: "dead-cluster", imageValues: "api-gateway.image", namespaces: ["meetinity-dev"], values: [], set: [], platforms: ["linux/amd64"], helmRelease: "meetinity", timeout: "5m" }, { source: source(), chart: chart() }, fast))
       .rejects.toThrow(/^rehearsal failed at step "cluster ready" after [\d.]+s:\nthe cluster service \(registry\.k8s\.io\/kwok\/cluster:v0\.8\.0-k8s\.v1\.35\.5\) did not answer \/readyz after 3 tries: The connection to the server kwok:8080 was refused/)
     expect(recorder.calls("publish")).toEqual([])
   })
@@ -267,7 +267,8 @@ describe("rehearse", () => {
   test.each([
     ["a bad namespace", { namespaces: ["meetinity-dev", "Prod"] }, /namespaces "Prod" is not a Kubernetes namespace/],
     ["no namespace", { namespaces: [] }, /namespaces \[\] is empty/],
-    ["a --set of a value the release sets itself", { set: ["global.image.tag=v9.9.9"] }, /set "global.image.tag=v9.9.9" sets global.image.tag, which helmDeploy sets itself/],
+    ["a --set of a value the release sets itself", { set: ["api-gateway.image.tag=v9.9.9"] }, /set "api-gateway.image.tag=v9.9.9" sets api-gateway.image.tag, which helmDeploy sets itself/],
+    ["bad image values", { imageValues: "api-gateway..image" }, /imageValues "api-gateway..image"/],
     ["a bad values file", { values: ["../secrets.yaml"] }, /values "..\/secrets.yaml" is not a values file/],
     ["a bad platform", { platforms: ["amd64"] }, /platforms "amd64" is not a platform/],
     ["no platform", { platforms: [] }, /platforms \[\] is empty/],

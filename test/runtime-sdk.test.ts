@@ -74,3 +74,37 @@ describe("src/ imports only what the engine's TypeScript runtime provides", () =
     expect(daggerValueImports("x.ts", text).filter((name) => !available.has(name))).toEqual(missing)
   })
 })
+
+/** The packages a file imports values from: `import { parseDocument } from "yaml"` gives ["yaml"]; node: builtins, relative paths and type-only imports left out. */
+function packageValueImports(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022)
+  const packages: string[] = []
+  for (const statement of source.statements) {
+    if (!ts.isImportDeclaration(statement) || statement.importClause?.isTypeOnly) continue
+    const specifier = (statement.moduleSpecifier as ts.StringLiteral).text
+    if (specifier.startsWith(".") || specifier.startsWith("node:")) continue
+    const parts = specifier.split("/")
+    packages.push(specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!)
+  }
+  return packages
+}
+
+describe("src/ imports only packages the engine's runtime installs (package.json dependencies, not devDependencies)", () => {
+  const manifest = JSON.parse(readFileSync("package.json", "utf8")) as { dependencies: Record<string, string> }
+  // The runtime provides the SDK itself (checked above); everything else must be a dependency.
+  const installed = new Set([...Object.keys(manifest.dependencies), "@dagger.io/dagger"])
+
+  test.each(sourceFiles("src"))("%s", (file) => {
+    const missing = packageValueImports(file, readFileSync(file, "utf8")).filter((name) => !installed.has(name))
+    expect(missing, `${file} imports ${missing.join(", ")}, which is not in package.json's dependencies: the Dagger runtime installs only those`).toEqual([])
+  })
+
+  test.each([
+    ["a devDependency, as yaml was", `import { parseDocument } from "yaml"`, { dependencies: {} }, ["yaml"]],
+    ["a scoped package's subpath", `import { Octokit } from "@octokit/core/dist"`, { dependencies: { "@octokit/core": "7" } }, []],
+    ["node builtins, relative files and type-only imports", `import { x } from "node:fs"\nimport { y } from "./y.js"\nimport type { Z } from "zx"`, { dependencies: {} }, []],
+  ])("the check catches %s", (_name, text, deps, missing) => {
+    const allowed = new Set([...Object.keys(deps.dependencies), "@dagger.io/dagger"])
+    expect(packageValueImports("x.ts", text).filter((name) => !allowed.has(name))).toEqual(missing)
+  })
+})

@@ -39,6 +39,8 @@ export const REHEARSAL_USER = "rehearsal"
 
 export interface RehearsalArgs {
   image: string
+  /** Where this service's image goes in the chart's values (release's imageValues). */
+  imageValues: string
   namespaces: string[]
   values: string[]
   set: string[]
@@ -68,7 +70,7 @@ export function planRehearsal(args: RehearsalArgs): RehearsalPlan {
     ref: REHEARSAL_REF, sha: args.sha, owner: REHEARSAL_OWNER, username: REHEARSAL_USER, image: args.image,
     registry: `http://${REHEARSAL_REGISTRY}`, dockerfile: "Dockerfile", platforms: args.platforms, buildArgs: [],
     readerUsername: REHEARSAL_USER, namespaces: args.namespaces, helmRelease: args.helmRelease, timeout: args.timeout,
-    set: args.set, values: args.values, platform,
+    set: args.set, values: args.values, platform, imageValues: args.imageValues,
   })
   return { release, nodePlatform: parsePlatform(platform, "platforms") }
 }

@@ -1,7 +1,9 @@
 /**
  * Just enough of the Kubernetes API for `kubectl get namespace <name>`: legacy discovery
  * (`/api`, `/apis`, `/api/v1`) and namespaces that exist, are missing (404 Status) or are
- * forbidden (403 Status), so real kubectl prints its real error for each.
+ * forbidden (403 Status), so real kubectl prints its real error for each. `/version` and the
+ * discovery are also all that Helm 4 asks of a cluster for `helm upgrade --dry-run=client` of a
+ * release it already has (its storage is the in-memory driver).
  */
 import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -13,6 +15,10 @@ export async function startKubeApi(namespaces: { existing: string[]; forbidden: 
     const send = (status: number, body: unknown) => {
       response.writeHead(status, { "content-type": "application/json" })
       response.end(JSON.stringify(body))
+    }
+    // What an API server answers at /version (Helm asks it before an upgrade, even with --dry-run=client).
+    if (path === "/version") {
+      return send(200, { major: "1", minor: "35", emulationMajor: "1", emulationMinor: "35", minCompatibilityMajor: "1", minCompatibilityMinor: "34", gitVersion: "v1.35.2", gitCommit: "0000000000000000000000000000000000000000", gitTreeState: "clean", buildDate: "2026-02-26T00:00:00Z", goVersion: "go1.25.7", compiler: "gc", platform: "linux/amd64" })
     }
     if (path === "/api") return send(200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }] })
     if (path === "/apis") return send(200, { kind: "APIGroupList", apiVersion: "v1", groups: [] })

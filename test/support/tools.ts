@@ -26,23 +26,38 @@ export interface RunResult {
  * with `releases` (Helm release objects, as `--output json` prints them).
  */
 export function helm(args: string[], releases: object[] = []): RunResult {
+  const result = spawnSync(helmPath(), args, { encoding: "utf8", env: helmEnv(releases) })
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
+}
+
+function helmEnv(releases: object[], kubeconfig?: string): NodeJS.ProcessEnv {
   const home = mkdtempSync(join(tmpdir(), "helm-"))
   const memory = join(home, "memory-driver-data")
   writeFileSync(memory, releases.length > 0 ? JSON.stringify(releases) : "")
-  const result = spawnSync(helmPath(), args, {
-    encoding: "utf8",
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: home,
-      HELM_DRIVER: "memory",
-      HELM_MEMORY_DRIVER_DATA: memory,
-      HELM_CACHE_HOME: join(home, "cache"),
-      HELM_CONFIG_HOME: join(home, "config"),
-      HELM_DATA_HOME: join(home, "data"),
-      KUBECONFIG: join(home, "no-kubeconfig"),
-    },
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    HELM_DRIVER: "memory",
+    HELM_MEMORY_DRIVER_DATA: memory,
+    HELM_CACHE_HOME: join(home, "cache"),
+    HELM_CONFIG_HOME: join(home, "config"),
+    HELM_DATA_HOME: join(home, "data"),
+    KUBECONFIG: kubeconfig ?? join(home, "no-kubeconfig"),
+  }
+}
+
+/**
+ * helm as `helm()` runs it, without blocking the event loop, and with a kubeconfig: an upgrade
+ * of a release the in-memory driver holds asks the cluster for its version and API groups even
+ * with --dry-run=client, and the Kubernetes API stand-in answering that lives in this process.
+ */
+export function helmAsync(args: string[], releases: object[], kubeconfig: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(helmPath(), args, { encoding: "utf8", timeout: 30_000, env: helmEnv(releases, kubeconfig) }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : -1) : 0
+      resolve({ status: code, stdout, stderr })
+    })
   })
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
 }
 
 export function kubectl(args: string[]): RunResult {
