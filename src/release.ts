@@ -117,10 +117,10 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
   const references = await step("publish", undefined, () => publishPlanned(inputs.source, plan.publish, inputs.password, network), (refs) => refs.join(" "))
   const digest = digestOf(references[0])
   // The published image, read as the cluster will read it: with the reader credentials.
-  const image = await step("preflight", undefined, async () => preflightImage(
+  const image = await step("preflight", undefined, async () => namedByAddress(await preflightImage(
     { endpoint: network.registry?.endpoint ?? plan.publish.repository, path: plan.publish.repository.path, version: plan.publish.version.tag, digest, platform: plan.steps[0]!.helm.platform },
     { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
-  ), (resolved) => `${plan.publish.repository.address}:${resolved.version}@${resolved.digest}, ${formatPlatform(plan.steps[0]!.helm.platform)} manifest ${resolved.platformDigest}`).catch((error: Error) => {
+  ), plan.publish.repository.address), (resolved) => `${resolved.uri}, ${formatPlatform(plan.steps[0]!.helm.platform)} manifest ${resolved.platformDigest}`).catch((error: Error) => {
     throw new Error(`release ${plan.publish.version.tag} was published but not deployed anywhere: ${error.message}\npublished: ${references.join(", ")}`)
   })
   const deployed: { namespace: string; report: HelmReport }[] = []
@@ -142,6 +142,14 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
     }
   }
   return { references, image, deployed }
+}
+
+/**
+ * The resolved image named by the image's address (what pods pull), whichever way the module's own
+ * process reached the registry (in a rehearsal: the registry service's hostname).
+ */
+export function namedByAddress(image: ResolvedImage, address: string): ResolvedImage {
+  return { ...image, repository: address, uri: `${address}:${image.version}@${image.digest}` }
 }
 
 /** The release summary: the published references, then each namespace with its Helm revision, in order. */
