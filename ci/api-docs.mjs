@@ -24,6 +24,8 @@ export function typeName(type) {
 
 function defaultOf(arg) {
   if (arg.defaultValue !== undefined) return `\`${JSON.stringify(arg.defaultValue)}\``
+  // A Directory or File loaded from the module's own files when not given (the module's defaultPath).
+  if (arg.defaultPath !== undefined) return `the module's \`${arg.defaultPath}\``
   return arg.isOptional ? "optional" : "**required**"
 }
 

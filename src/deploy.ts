@@ -13,6 +13,7 @@ import {
   parseHelmReport, pullSecretManifest, readDeployedVersion, unusedImageProblem, valuesFilesFor,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
+import { DIRECT, withCluster, type ServiceNetwork } from "./network.js"
 import type { ResolvedImage } from "./preflight.js"
 
 /** kubectl 1.35.2, the version the tests run (registry.k8s.io's own image). */
@@ -26,15 +27,17 @@ const CHART = "/work/chart"
 /**
  * A container that can reach the cluster: the kubeconfig mounted as a Secret (readable by the
  * image's user, only inside this container), and a run ID so the engine never serves a cached
- * kubectl or helm result instead of running it again.
+ * kubectl or helm result instead of running it again. In a rehearsal, the cluster service is
+ * bound in as well.
  */
-function clusterClient(image: string, kubeconfig: Secret): Container {
-  return dag
+function clusterClient(image: string, kubeconfig: Secret, network: ServiceNetwork): Container {
+  const container = dag
     .container()
     .from(image)
     .withMountedSecret(KUBECONFIG, kubeconfig, { mode: 0o444 })
     .withEnvVariable("KUBECONFIG", KUBECONFIG)
     .withEnvVariable("MEETINITY_RELEASE_RUN", randomUUID())
+  return withCluster(container, network)
 }
 
 /** Refuses a kubeconfig kubectl and helm could not use (empty, exec plugin), before any container runs. */
@@ -44,7 +47,7 @@ export async function checkKubeconfig(kubeconfig: Secret): Promise<void> {
 }
 
 /** What one command printed, and how it ended. */
-interface Ran {
+export interface Ran {
   readonly exitCode: number
   readonly stdout: string
   readonly stderr: string
@@ -61,6 +64,16 @@ async function exec(container: Container, args: string[]): Promise<Ran> {
   return { exitCode, stdout: await ran.stdout(), stderr: exitCode === 0 ? "" : await ran.stderr() }
 }
 
+/**
+ * Runs one kubectl command against the cluster, with `files` (path: contents, nothing secret)
+ * written into the container, and reads how it ended without failing on its exit code: for a
+ * rehearsal's setup and read-back, which decide themselves what a failure means.
+ */
+export async function kubectlRun(kubeconfig: Secret, args: string[], network: ServiceNetwork, files: Record<string, string> = {}): Promise<Ran> {
+  const container = Object.entries(files).reduce((c, [path, contents]) => c.withNewFile(path, contents), clusterClient(KUBECTL_IMAGE, kubeconfig, network))
+  return exec(container, args)
+}
+
 /** Runs `args` and returns its stdout; a failure becomes an error a person can act on (`lookAt` may depend on what the command said). */
 async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string | ((said: string) => string)): Promise<string> {
   const ran = await exec(container, args)
@@ -75,20 +88,20 @@ async function run(container: Container, args: string[], what: string, namespace
  * Makes sure the namespace exists before a Secret goes into it (on a first release the pull
  * secret comes before Helm's --create-namespace). Creates it only when kubectl says NotFound.
  */
-export async function ensureNamespace(kubeconfig: Secret, namespace: string): Promise<void> {
-  const lookup = await exec(clusterClient(KUBECTL_IMAGE, kubeconfig), ["kubectl", "get", "namespace", namespace, "-o", "name"])
+export async function ensureNamespace(kubeconfig: Secret, namespace: string, network: ServiceNetwork = DIRECT): Promise<void> {
+  const lookup = await exec(clusterClient(KUBECTL_IMAGE, kubeconfig, network), ["kubectl", "get", "namespace", namespace, "-o", "name"])
   if (namespaceCheck(lookup.exitCode, lookup.stderr) !== "create") return
-  await run(clusterClient(KUBECTL_IMAGE, kubeconfig), ["kubectl", "create", "namespace", namespace], `kubectl create namespace ${namespace}`, namespace,
+  await run(clusterClient(KUBECTL_IMAGE, kubeconfig, network), ["kubectl", "create", "namespace", namespace], `kubectl create namespace ${namespace}`, namespace,
     `The namespace does not exist and could not be created: create it, or let the kubeconfig's user create namespaces.`)
 }
 
 /** Creates or updates the pull secret with `kubectl apply --server-side`; returns what kubectl said. */
-export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, token: Secret): Promise<string> {
-  await ensureNamespace(kubeconfig, plan.namespace)
+export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, token: Secret, network: ServiceNetwork = DIRECT): Promise<string> {
+  await ensureNamespace(kubeconfig, plan.namespace, network)
   const manifest = pullSecretManifest({ ...plan, token: await token.plaintext() })
   const manifestSecret = dag.setSecret(`pull-secret-${plan.namespace}-${randomUUID()}`, JSON.stringify(manifest))
   const path = "/run/secrets/pull-secret.json"
-  const container = clusterClient(KUBECTL_IMAGE, kubeconfig)
+  const container = clusterClient(KUBECTL_IMAGE, kubeconfig, network)
     .withMountedSecret(path, manifestSecret, { mode: 0o444 })
   const out = await run(container, kubectlApplyArgs(path), `kubectl apply of Secret ${plan.name}`, plan.namespace,
     `Check that the kubeconfig's user may create and patch Secrets in ${plan.namespace} (kubectl auth can-i patch secrets -n ${plan.namespace}).`)
@@ -110,9 +123,9 @@ export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promis
 }
 
 /** Refuses, before anything changes, to put an older version over a newer one (unless the plan allows it). */
-export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan): Promise<void> {
+export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan, network: ServiceNetwork = DIRECT): Promise<void> {
   if (plan.allowDowngrade) return
-  const lookup = await exec(clusterClient(HELM_IMAGE, kubeconfig), helmGetValuesArgs(plan))
+  const lookup = await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmGetValuesArgs(plan))
   const deployed = readDeployedVersion(lookup.exitCode, lookup.stdout, lookup.stderr, plan.imageValues)
   if (deployed.state === "error") {
     throw new Error(describeFailure(`helm get values of release ${plan.release}`, plan.namespace, undefined, deployed.message,
@@ -128,9 +141,11 @@ export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan): Promi
  * service's own place in the values); fails after Helm when nothing Helm rendered uses the image
  * (the chart does not read `plan.imageValues`).
  */
-export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[]): Promise<{ report: HelmReport; summary: string }> {
-  await refuseDowngrade(kubeconfig, plan)
-  const container = clusterClient(HELM_IMAGE, kubeconfig).withDirectory(CHART, chart)
+export async function helmUpgrade(
+  chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[], network: ServiceNetwork = DIRECT,
+): Promise<{ report: HelmReport; summary: string }> {
+  await refuseDowngrade(kubeconfig, plan, network)
+  const container = clusterClient(HELM_IMAGE, kubeconfig, network).withDirectory(CHART, chart)
   const out = await run(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }), `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
     (said) => helmUpgradeAdvice(plan, said))
   const report = parseHelmReport(out)

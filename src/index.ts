@@ -5,7 +5,7 @@
  * This file is the front door only: each function parses its arguments through the core
  * (naming, publish, kubernetes, retention) and hands the result to Dagger.
  */
-import { object, func, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger"
+import { argument, object, func, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger"
 
 import { check } from "./errors.js"
 import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
@@ -14,6 +14,7 @@ import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parse
 import { githubOutputLines, imageTarget, parseDigest, parsePlatform, parseReaderCredentials, preflightImage } from "./preflight.js"
 import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
 import { planRelease, runRelease } from "./release.js"
+import { runRehearsal } from "./rehearsal/run.js"
 import { parseRestoreArgs, restoreWithToken } from "./retention/restore.js"
 import { parseRetainArgs, parseRetainPlan, retainWithToken } from "./retention/run.js"
 import { parseSummaryArgs, summarizePlanFile } from "./retention/summary.js"
@@ -282,6 +283,43 @@ export class MeetinityRelease {
   ): Promise<string> {
     const plan = planRelease({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, readerUsername, namespaces, helmRelease, timeout, set, values, platform, allowDowngrade, imageValues })
     return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
+  }
+
+  /**
+   * The whole release, rehearsed inside the engine with nothing but Dagger: starts an OCI
+   * registry and a Kubernetes control plane with one fake node (kwok) as Dagger services, then
+   * runs the same code as release against them (publish vX.Y.Z and sha-<7> at one digest, the
+   * preflight, then the pull secret, the downgrade guard and helm upgrade --install per namespace,
+   * in order), and reads back from the cluster what runs where. Needs no credentials and touches
+   * nothing outside the engine. Pods are scheduled and made Ready by kwok but never run: images,
+   * probes and the pull secret are not exercised. Returns each step with its time and the final
+   * state; a failure names the step and the namespace.
+   *
+   * Example: dagger call rehearse --source . --chart ./infra/helm/meetinity
+   *
+   * @param source The service repository root (the Docker build context); default: this module's examples/api-gateway.
+   * @param chart The umbrella chart directory (infra/helm/meetinity); default: this module's examples/meetinity.
+   * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys; each deploy sets its .repository, .tag and .digest. The default fits the example chart's api-gateway.
+   * @param namespaces The namespaces to deploy to, in order.
+   * @param values Values files inside the chart directory for every namespace, after each namespace's values-<namespace>.yaml.
+   * @param set Extra chart values for every namespace, each key=value.
+   * @param platforms The platforms to build; the fake node runs linux/amd64 when it is among them, else the first.
+   * @param image The image (package) name the rehearsal publishes under rehearsal/ in its registry.
+   * @param timeout How long Helm waits for each rollout, a Go duration.
+   */
+  @func({ cache: "never" })
+  async rehearse(
+    @argument({ defaultPath: "examples/api-gateway" }) source: Directory,
+    @argument({ defaultPath: "examples/meetinity" }) chart: Directory,
+    imageValues = "api-gateway.image",
+    namespaces: string[] = ["meetinity-dev", "meetinity-staging", "meetinity-prod"],
+    values: string[] = [],
+    set: string[] = [],
+    platforms: string[] = ["linux/amd64"],
+    image = "api-gateway",
+    timeout = "5m",
+  ): Promise<string> {
+    return runRehearsal({ image, imageValues, namespaces, values, set, platforms, helmRelease: "meetinity", timeout }, { source, chart })
   }
 
   /**

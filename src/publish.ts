@@ -11,6 +11,7 @@ import {
   checkLength, imageRepository, LIMITS, parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseSha,
   parseUsername, type BuildTag, type ImageRepository, type ReleaseVersion,
 } from "./naming.js"
+import { DIRECT, type ServiceNetwork } from "./network.js"
 import {
   decideImmutableTag, decidePublish, missingPlatforms, REVISION_LABEL,
   type PublishDecision, type PublishTarget, type RegistryState, type ReleaseTag, type TagState,
@@ -91,14 +92,16 @@ export function platformImages(source: Directory, plan: PublishPlan): Container[
 
 /**
  * Pushes the images under `tag` with registry auth from the Secret: one manifest for one
- * platform, an image index for several. Returns the digest the engine reports.
+ * platform, an image index for several. Returns the digest the engine reports. With a registry
+ * service, the engine's push goes to that service (the reference keeps its address).
  */
-export async function pushImages(images: Container[], repository: ImageRepository, tag: string, username: string, password: Secret): Promise<string> {
+export async function pushImages(images: Container[], repository: ImageRepository, tag: string, username: string, password: Secret, network: ServiceNetwork = DIRECT): Promise<string> {
   const [first, ...rest] = images
   const publisher = rest.length === 0 ? first! : dag.container()
+  const route = network.registry ? { registryService: network.registry.service } : {}
   const reference = await publisher
     .withRegistryAuth(repository.host, username, password)
-    .publish(`${repository.address}:${tag}`, rest.length === 0 ? {} : { platformVariants: images })
+    .publish(`${repository.address}:${tag}`, rest.length === 0 ? route : { platformVariants: images, ...route })
   return digestOf(reference)
 }
 
@@ -220,8 +223,11 @@ async function reuse(client: RegistryClient, plan: PublishPlan, decision: Extrac
  * is the build tag pushed; the pushed image must hold every platform built; the version tag is
  * written last, after one more read, and read back. Returns both references, version first.
  */
-export async function publishPlanned(source: Directory, plan: PublishPlan, password: Secret, log: (line: string) => void = (line) => console.error(line)): Promise<[string, string]> {
-  const client = new RegistryClient(plan.repository, { username: plan.username, password: await password.plaintext() })
+export async function publishPlanned(
+  source: Directory, plan: PublishPlan, password: Secret, network: ServiceNetwork = DIRECT, log: (line: string) => void = (line) => console.error(line),
+): Promise<[string, string]> {
+  // With a registry service (a rehearsal), the module's own process reaches it at its endpoint.
+  const client = new RegistryClient(network.registry?.endpoint ?? plan.repository, { username: plan.username, password: await password.plaintext() })
   const target = publishTarget(plan)
   let decision = decidePublish(target, await readRegistryState(client, plan))
   let done = "Nothing was built or pushed."
@@ -229,7 +235,7 @@ export async function publishPlanned(source: Directory, plan: PublishPlan, passw
     const images = platformImages(source, plan)
     await Promise.all(images.map((image) => image.sync()))
     decision = decidePublish(target, await readRegistryState(client, plan))
-    if (decision.action === "build") return buildTagThenVersionTag(client, plan, images, password)
+    if (decision.action === "build") return buildTagThenVersionTag(client, plan, images, password, network)
     done = "Another run published while this one built: this run's build was not pushed."
     log(`publish: ${done}`)
   }
@@ -239,8 +245,8 @@ export async function publishPlanned(source: Directory, plan: PublishPlan, passw
 }
 
 /** Pushes the build tag, checks it holds every platform built, then writes the version tag. */
-async function buildTagThenVersionTag(client: RegistryClient, plan: PublishPlan, images: Container[], password: Secret): Promise<[string, string]> {
-  const digest = await pushImages(images, plan.repository, plan.buildTag, plan.username, password)
+async function buildTagThenVersionTag(client: RegistryClient, plan: PublishPlan, images: Container[], password: Secret, network: ServiceNetwork): Promise<[string, string]> {
+  const digest = await pushImages(images, plan.repository, plan.buildTag, plan.username, password, network)
   const problem = plan.platforms.length > 1 ? missingPlatforms(await client.manifest(plan.repository.path, digest), plan.platforms) : undefined
   if (problem) {
     throw new RegistryError(`${plan.repository.address}:${plan.buildTag} was ${problem}: does every base image of the Dockerfile exist for each platform? ` +

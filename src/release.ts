@@ -8,6 +8,7 @@ import type { Directory, Secret } from "@dagger.io/dagger"
 import { check } from "./errors.js"
 import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
 import { parseNamespaces, parseReleaseName, planHelm, planPullSecret, type HelmPlan, type HelmReport, type PullSecretPlan } from "./kubernetes.js"
+import { DIRECT, type ServiceNetwork } from "./network.js"
 import { formatPlatform, preflightImage, type ResolvedImage } from "./preflight.js"
 import { digestOf, planPublish, publishPlanned, type PublishArgs, type PublishPlan } from "./publish.js"
 
@@ -55,30 +56,83 @@ export interface ReleaseInputs {
   chart: Directory
   kubeconfig: Secret
   readerToken: Secret
+  /** The registry and cluster as Dagger services (a rehearsal); absent for a real release. */
+  network?: ServiceNetwork
+  /** Told of every step as it ends, with its time (a rehearsal's report is made of them). */
+  onStep?: (record: StepRecord) => void
 }
 
+/** The steps of a release, in the order they run. */
+export const RELEASE_STEPS = ["check inputs", "publish", "preflight", "pull secret", "helm deploy"] as const
+export type ReleaseStep = (typeof RELEASE_STEPS)[number]
+
+/** One step that ended: which, where (for a per-namespace step), how long, and whether it failed. */
+export interface StepRecord {
+  readonly step: string
+  readonly namespace?: string
+  readonly ms: number
+  readonly ok: boolean
+  /** What the step produced, in one line (a revision, a digest). */
+  readonly detail?: string
+}
+
+/** Runs one step and tells `onStep` how it ended and how long it took; the step's own error passes through. */
+export async function timedStep<T>(onStep: ((record: StepRecord) => void) | undefined, step: string, namespace: string | undefined, work: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
+  const started = performance.now()
+  const where = namespace ? { namespace } : {}
+  try {
+    const result = await work()
+    onStep?.({ step, ...where, ms: performance.now() - started, ok: true, ...(detail ? { detail: detail(result) } : {}) })
+    return result
+  } catch (error) {
+    onStep?.({ step, ...where, ms: performance.now() - started, ok: false })
+    throw error
+  }
+}
+
+/** What a release did: the references published, the image as resolved, and each namespace's Helm report, in order. */
+export interface ReleaseResult {
+  readonly references: readonly [string, string]
+  readonly image: ResolvedImage
+  readonly deployed: readonly { namespace: string; report: HelmReport }[]
+}
+
+/** The whole release; returns its summary. */
 export async function runRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<string> {
+  const { references, image, deployed } = await carryOutRelease(plan, inputs)
+  return formatReleaseSummary(references, image, deployed)
+}
+
+/** The whole release, step by step; stops at the first namespace that fails and names it. */
+export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<ReleaseResult> {
+  const network = inputs.network ?? DIRECT
+  const step = <T>(name: ReleaseStep, namespace: string | undefined, work: () => Promise<T>, detail?: (result: T) => string) => timedStep(inputs.onStep, name, namespace, work, detail)
   // The kubeconfig and the chart's values files are checked before anything is built or pushed.
-  await checkKubeconfig(inputs.kubeconfig)
-  const valuesFiles: string[][] = []
-  for (const step of plan.steps) valuesFiles.push(await chartValuesFiles(inputs.chart, step.helm))
-  const references = await publishPlanned(inputs.source, plan.publish, inputs.password)
+  const valuesFiles = await step("check inputs", undefined, async () => {
+    await checkKubeconfig(inputs.kubeconfig)
+    const files: string[][] = []
+    for (const s of plan.steps) files.push(await chartValuesFiles(inputs.chart, s.helm))
+    return files
+  })
+  const references = await step("publish", undefined, () => publishPlanned(inputs.source, plan.publish, inputs.password, network), (refs) => refs.join(" "))
   const digest = digestOf(references[0])
   // The published image, read as the cluster will read it: with the reader credentials.
-  const image = await preflightImage(
-    { endpoint: plan.publish.repository, path: plan.publish.repository.path, version: plan.publish.version.tag, digest, platform: plan.steps[0]!.helm.platform },
+  const image = await step("preflight", undefined, async () => namedByAddress(await preflightImage(
+    { endpoint: network.registry?.endpoint ?? plan.publish.repository, path: plan.publish.repository.path, version: plan.publish.version.tag, digest, platform: plan.steps[0]!.helm.platform },
     { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
-  ).catch((error: Error) => {
+  ), plan.publish.repository.address), (resolved) => `${resolved.uri}, ${formatPlatform(plan.steps[0]!.helm.platform)} manifest ${resolved.platformDigest}`).catch((error: Error) => {
     throw new Error(`release ${plan.publish.version.tag} was published but not deployed anywhere: ${error.message}\npublished: ${references.join(", ")}`)
   })
   const deployed: { namespace: string; report: HelmReport }[] = []
-  for (const [i, step] of plan.steps.entries()) {
-    const namespace = step.helm.namespace
+  for (const [i, s] of plan.steps.entries()) {
+    const namespace = s.helm.namespace
     try {
-      await applyPullSecret(inputs.kubeconfig, step.pullSecret, inputs.readerToken)
-      deployed.push({ namespace, report: (await helmUpgrade(inputs.chart, inputs.kubeconfig, step.helm, image, valuesFiles[i]!)).report })
+      await step("pull secret", namespace, () => applyPullSecret(inputs.kubeconfig, s.pullSecret, inputs.readerToken, network))
+      const { report } = await step("helm deploy", namespace, () => helmUpgrade(inputs.chart, inputs.kubeconfig, s.helm, image, valuesFiles[i]!, network),
+        ({ report: r }) => `revision ${r.revision} (${r.status})`)
+      deployed.push({ namespace, report })
     } catch (error) {
-      const untouched = plan.steps.slice(i + 1).map((s) => s.helm.namespace)
+      const untouched = plan.steps.slice(i + 1).map((later) => later.helm.namespace)
       throw new Error(
         `release ${plan.publish.version.tag} stopped at namespace ${namespace}: ${(error as Error).message}\n` +
           `published: ${references.join(", ")}\n` +
@@ -87,7 +141,15 @@ export async function runRelease(plan: ReleasePlan, inputs: ReleaseInputs): Prom
       )
     }
   }
-  return formatReleaseSummary(references, image, deployed)
+  return { references, image, deployed }
+}
+
+/**
+ * The resolved image named by the image's address (what pods pull), whichever way the module's own
+ * process reached the registry (in a rehearsal: the registry service's hostname).
+ */
+export function namedByAddress(image: ResolvedImage, address: string): ResolvedImage {
+  return { ...image, repository: address, uri: `${address}:${image.version}@${image.digest}` }
 }
 
 /** The release summary: the published references, then each namespace with its Helm revision, in order. */

@@ -15,6 +15,8 @@ interface ExpectedArgument {
   default?: unknown
   /** Optional without a default (an optional Secret or File). */
   optional?: true
+  /** A Directory loaded from the module's own files when not given. */
+  defaultPath?: string
 }
 
 interface ExpectedFunction {
@@ -26,6 +28,7 @@ interface ExpectedFunction {
 const str = (value?: string): ExpectedArgument => (value === undefined ? { kind: "STRING_KIND" } : { kind: "STRING_KIND", default: value })
 const list = (value?: string[]): ExpectedArgument => (value === undefined ? { kind: "LIST_KIND" } : { kind: "LIST_KIND", default: value })
 const obj = (kind: "Directory" | "Secret"): ExpectedArgument => ({ kind })
+const moduleDir = (path: string): ExpectedArgument => ({ kind: "Directory", defaultPath: path })
 const optionalSecret: ExpectedArgument = { kind: "Secret", optional: true }
 const optionalFile = (): ExpectedArgument => ({ kind: "File", optional: true })
 const int = (value: number): ExpectedArgument => ({ kind: "INTEGER_KIND", default: value })
@@ -108,6 +111,16 @@ export const API: Record<string, ExpectedFunction> = {
 /** Functions this module adds beyond the spec (documented in the README). */
 export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
   retentionSummary: { args: { report: { kind: "File" }, rows: { kind: "INTEGER_KIND", default: 200 } }, returns: "STRING_KIND", changesTheWorld: false },
+  // Every argument optional: `dagger call rehearse` alone rehearses the module's own example service and chart.
+  rehearse: {
+    args: {
+      source: moduleDir("examples/api-gateway"), chart: moduleDir("examples/meetinity"), imageValues: str("api-gateway.image"),
+      namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), values: list([]), set: list([]),
+      platforms: list(["linux/amd64"]), image: str("api-gateway"), timeout: str("5m"),
+    },
+    returns: "STRING_KIND",
+    changesTheWorld: true,
+  },
 }
 
 /** Optional arguments this module adds beyond the spec (documented in the README). */
@@ -153,6 +166,8 @@ describe("the module's API as Dagger registers it", () => {
         expect(kindOf(actual.type), `${name}.${argName} kind`).toBe(arg.kind)
         if ("default" in arg) {
           expect(actual.defaultValue, `${name}.${argName} default`).toEqual(arg.default)
+        } else if (arg.defaultPath) {
+          expect(actual.defaultPath, `${name}.${argName} defaultPath`).toBe(arg.defaultPath)
         } else if (arg.optional) {
           expect(actual.isOptional, `${name}.${argName} is optional`).toBe(true)
         } else {

@@ -38,7 +38,7 @@ async function lint(path: string) {
 }
 
 test("the workflows are there", () => {
-  expect(files).toEqual(["cd.yml", "ci.yml", "deploy.yml", "ghcr-retention.yml"])
+  expect(files).toEqual(["cd.yml", "ci.yml", "deploy.yml", "ghcr-retention.yml", "rehearse.yml"])
 })
 
 describe.each(files)("%s", (file) => {
@@ -499,5 +499,32 @@ describe("the docs call the module pinned, like the workflows", () => {
     const refs = [...text.matchAll(/-m (github\.com\/meetinity\/meetinity-release\S*)/g)].map((m) => m[1]!)
     expect(refs.length).toBeGreaterThan(0)
     expect(refs.filter((ref) => ref !== `github.com/meetinity/meetinity-release@v${moduleVersion}`)).toEqual([])
+  })
+})
+
+describe("rehearse.yml", () => {
+  test("runs on pull requests that touch the Dockerfile or the chart, reads the repository only, and uses no secret", () => {
+    const rehearse = workflow("rehearse.yml")
+    expect(rehearse.on).toEqual({ pull_request: { paths: ["Dockerfile", "infra/helm/meetinity/**"] } })
+    expect(rehearse.permissions).toEqual({ contents: "read" })
+    expect(read("rehearse.yml")).not.toMatch(/secrets\.|env:\/\//)
+  })
+
+  test("one job, a timeout, every action pinned to a full commit SHA, the checkout without persisted credentials", () => {
+    const jobs = Object.values(workflow("rehearse.yml").jobs) as (WorkflowJob & { "timeout-minutes"?: number })[]
+    expect(jobs).toHaveLength(1)
+    expect(jobs[0]!["timeout-minutes"]).toBeGreaterThan(0)
+    const steps = jobs[0]!.steps!
+    for (const step of steps.filter((s) => s.uses)) expect(step.uses).toMatch(/@[0-9a-f]{40}$/)
+    expect(steps.find((s) => s.uses?.startsWith("actions/checkout@"))!.with).toEqual({ "persist-credentials": false })
+  })
+
+  test("the one dagger call is rehearse on this repository's source and chart, and its report goes to the job summary", () => {
+    const called = calls("rehearse.yml")
+    expect(called.map((c) => [c.fn, c.flags.get("source"), c.flags.get("chart")])).toEqual([["rehearse", ".", "$CHART"]])
+    const steps = (Object.values(workflow("rehearse.yml").jobs)[0] as WorkflowJob).steps!
+    const summary = steps.at(-1)!
+    expect(summary.env).toEqual({ REPORT: "${{ steps.rehearse.outputs.output }}" })
+    expect(summary.run).toContain('>> "$GITHUB_STEP_SUMMARY"')
   })
 })

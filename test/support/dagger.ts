@@ -85,8 +85,11 @@ export async function recordDagger(answer: Answer): Promise<Recorder> {
       queries.push(query)
       let value = answer(query)
       if (value instanceof Promise) value = await value
-      // Loading an object from its ID and asking for the ID gives the same ID back.
-      const loaded = query.chain.length === 2 && /^load\w+FromID$/.test(query.chain[0]!.field) ? /id: "([^"]*)"/.exec(query.chain[0]!.args)?.[1] : undefined
+      // Loading an object from its ID and asking for the ID gives the same ID back: loadXFromID(id:),
+      // or node(id:) { ... on X }, which is how the SDK loads what start/stop/sync return.
+      const loader = query.chain[0]!.field
+      const loads = query.chain.length === 2 ? /^load\w+FromID$/.test(loader) : query.chain.length === 3 && loader === "node" && query.chain[1]!.field.startsWith("... on ")
+      const loaded = loads ? /id: "([^"]*)"/.exec(query.chain[0]!.args)?.[1] : undefined
       if (value === undefined && query.leaf === "id" && loaded) value = loaded
       // `sync` evaluates an object and answers its ID, as `id` does.
       if (value === undefined && (query.leaf === "id" || query.leaf === "sync")) value = `${query.chain.at(-2)?.field ?? "object"}-id-${++counter}`

@@ -12,6 +12,8 @@ export interface ArgumentInfo {
   isOptional: boolean
   isNullable: boolean
   defaultValue?: unknown
+  /** A Directory or File argument loaded from the module's own files when not given. */
+  defaultPath?: string
 }
 
 export interface FunctionInfo {

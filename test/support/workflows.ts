@@ -161,7 +161,7 @@ export function checkWorkflow(file: string, text: string, functions: Record<stri
         }
       }
       for (const arg of Object.values(fn.arguments)) {
-        if (arg.defaultValue === undefined && !arg.isOptional && !flags.has(kebab(arg.name))) problems.push(`${where}: ${fnName} needs --${kebab(arg.name)}`)
+        if (arg.defaultValue === undefined && arg.defaultPath === undefined && !arg.isOptional && !flags.has(kebab(arg.name))) problems.push(`${where}: ${fnName} needs --${kebab(arg.name)}`)
       }
       calls.push({ workflow: file, job: jobName, step: step.name ?? String(i + 1), fn: fn.name, flags })
     }

@@ -1,0 +1,122 @@
+/**
+ * A rehearsal, put in words: what the cluster runs where (read back with kubectl), whether that
+ * is what the release deployed, and the report a person reads in ten seconds: each step, its
+ * time, and the final state. Pure functions of what kubectl printed and the steps recorded.
+ */
+import type { StepRecord } from "../release.js"
+
+/** One Deployment as the cluster reports it. */
+export interface DeploymentState {
+  readonly namespace: string
+  readonly name: string
+  readonly available: boolean
+  readonly readyReplicas: number
+  readonly replicas: number
+  readonly images: string[]
+}
+
+interface DeploymentJson {
+  metadata?: { name?: string; namespace?: string }
+  spec?: { replicas?: number; template?: { spec?: { containers?: { image?: string }[] } } }
+  status?: { readyReplicas?: number; conditions?: { type?: string; status?: string }[] }
+}
+
+/** Reads `kubectl get deployments --all-namespaces -o json`. */
+export function parseDeployments(stdout: string): DeploymentState[] {
+  let parsed: { items?: DeploymentJson[] }
+  try {
+    parsed = JSON.parse(stdout) as typeof parsed
+  } catch {
+    throw new Error(`kubectl get deployments printed no JSON; its output began: ${JSON.stringify(stdout.slice(0, 200))}`)
+  }
+  return (parsed.items ?? []).map((item) => ({
+    namespace: item.metadata?.namespace ?? "",
+    name: item.metadata?.name ?? "",
+    available: (item.status?.conditions ?? []).some((c) => c.type === "Available" && c.status === "True"),
+    readyReplicas: item.status?.readyReplicas ?? 0,
+    replicas: item.spec?.replicas ?? 1,
+    images: (item.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ""),
+  }))
+}
+
+/**
+ * What is wrong with the final state, per namespace rehearsed: no Deployment, a Deployment not
+ * Available, or no Deployment running the published digest. Empty when all is well.
+ */
+export function stateProblems(deployments: readonly DeploymentState[], namespaces: readonly string[], digest: string): { namespace: string; problem: string }[] {
+  const problems: { namespace: string; problem: string }[] = []
+  for (const namespace of namespaces) {
+    const here = deployments.filter((d) => d.namespace === namespace)
+    if (here.length === 0) {
+      problems.push({ namespace, problem: "has no Deployment: the chart rendered none" })
+      continue
+    }
+    for (const d of here.filter((x) => !x.available)) {
+      problems.push({ namespace, problem: `Deployment ${d.name} is not Available (${d.readyReplicas}/${d.replicas} ready)` })
+    }
+    if (!here.some((d) => d.images.some((image) => image.endsWith(`@${digest}`)))) {
+      problems.push({ namespace, problem: `no Deployment runs the published digest ${digest} (images: ${here.flatMap((d) => d.images).join(", ")}): does the chart read the image values?` })
+    }
+  }
+  return problems
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
+
+/** The steps as a table: time, step, namespace, what it produced. */
+export function formatSteps(steps: readonly StepRecord[]): string[] {
+  const width = Math.max(...steps.map((s) => s.step.length), 4)
+  const nsWidth = Math.max(...steps.map((s) => (s.namespace ?? "").length), 0)
+  return steps.map((s) => {
+    const columns = [seconds(s.ms).padStart(7), s.step.padEnd(width), (s.namespace ?? "").padEnd(nsWidth), s.ok ? (s.detail ?? "") : "FAILED"]
+    return `  ${columns.join("  ")}`.trimEnd()
+  })
+}
+
+/** What runs where, per namespace in rollout order; the published digest is marked. */
+export function formatState(deployments: readonly DeploymentState[], namespaces: readonly string[], digest: string): string[] {
+  return namespaces.flatMap((namespace) => {
+    const here = deployments.filter((d) => d.namespace === namespace)
+    if (here.length === 0) return [`  ${namespace}: no Deployment`]
+    return [`  ${namespace}:`, ...here.map((d) => {
+      const images = d.images.map((image) => (image.endsWith(`@${digest}`) ? `${image} (published digest)` : image)).join(", ")
+      return `    ${d.name}: ${d.available ? "Available" : "NOT Available"} ${d.readyReplicas}/${d.replicas}, ${images}`
+    })]
+  })
+}
+
+export interface RehearsalOutcome {
+  readonly steps: readonly StepRecord[]
+  readonly totalMs: number
+  readonly services: string
+  readonly namespaces: readonly string[]
+  readonly digest: string
+  readonly deployments: readonly DeploymentState[]
+}
+
+/** The report of a rehearsal that passed. */
+export function formatRehearsal(outcome: RehearsalOutcome): string {
+  return [
+    `rehearsal passed in ${seconds(outcome.totalMs)}: ${outcome.namespaces.join(" -> ")} at ${outcome.digest}`,
+    outcome.services,
+    "",
+    "steps:",
+    ...formatSteps(outcome.steps),
+    "",
+    "what runs where (read back from the cluster):",
+    ...formatState(outcome.deployments, outcome.namespaces, outcome.digest),
+  ].join("\n")
+}
+
+/** The message of a rehearsal that failed: the step and namespace first, then the step's own error, then the steps that ran. */
+export function formatFailure(steps: readonly StepRecord[], totalMs: number, error: Error): string {
+  const failed = [...steps].reverse().find((s) => !s.ok)
+  const where = failed ? `step "${failed.step}"${failed.namespace ? ` in namespace ${failed.namespace}` : ""}` : "an unrecorded step"
+  return [
+    `rehearsal failed at ${where} after ${seconds(totalMs)}:`,
+    error.message,
+    "",
+    "steps:",
+    ...formatSteps(steps),
+  ].join("\n")
+}
