@@ -481,10 +481,13 @@ describe("retain, the Dagger function", () => {
   })
 
   test("a GitHub API nobody answers at: said as such (after the retries), not as a status GitHub never sent", async () => {
-    const github = createGitHubClient({ token: "ghp_admin", baseUrl: `http://127.0.0.1:${await freePort()}`, log: () => {}, msPerSecond: 10 })
+    const lines: string[] = []
+    const github = createGitHubClient({ token: "ghp_admin", baseUrl: `http://127.0.0.1:${await freePort()}`, log: (l) => lines.push(l), msPerSecond: 10, retries: 3 })
     const attempt = resolveOwner(github, "Meetinity")
     await expect(attempt).rejects.toThrow(/^GET \/users\/Meetinity: could not reach the GitHub API \(ECONNREFUSED\): check --github-api-url/)
     await expect(attempt).rejects.not.toThrow(/answered 500/)
+    // Each attempt (the first and its 3 retries) is logged as what it was: no answer.
+    expect(lines).toEqual(Array(4).fill("GitHub: GET /users/Meetinity - no answer (ECONNREFUSED)"))
   })
 
   test("a real run prints the table and the summary", async () => {

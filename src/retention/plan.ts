@@ -167,10 +167,19 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
         for (const child of manifest.manifests ?? []) {
           const target = byDigest.get(child.digest)
           if (!target || target.decision === "keep") continue
-          const reference = child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
-            ? "attestation manifest"
-            : child.platform?.os === "unknown" ? "attestation manifest" : `platform manifest${child.platform ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""}`
-          keep(target, `${reference} of kept ${label(version)}`, version.digest)
+          if (version.kind === "referrer") {
+            // A referrers index (the `sha256-<hex>` fallback tag of the OCI 1.1 referrers
+            // scheme) lists the referrers of the image its tag names, not platforms.
+            const subject = version.tags.map(referrerTag).find((r) => r !== undefined)!.subject
+            const owner = byDigest.get(subject)
+            const what = child.artifactType ? `referrer (${child.artifactType})` : "referrer"
+            keep(target, `${what} of ${owner ? `kept ${label(owner)}` : short(subject)}, listed in its referrers index ${version.tags[0]!.slice(0, 19)}`, version.digest)
+          } else {
+            const reference = child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
+              ? "attestation manifest"
+              : child.platform?.os === "unknown" ? "attestation manifest" : `platform manifest${child.platform ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""}`
+            keep(target, `${reference} of kept ${label(version)}`, version.digest)
+          }
           changed = true
           // A child index (nested) needs its own manifest read.
           if (child.mediaType && INDEX_MEDIA_TYPES.has(child.mediaType) && !manifests.has(child.digest)) missing.add(child.digest)
