@@ -129,6 +129,42 @@ export class RegistryClient {
     return { digest, mediaType, body, json }
   }
 
+  /**
+   * Every tag of a repository (`GET /v2/<name>/tags/list`), following the distribution spec's
+   * pagination: `n` asks for a page size, and a `Link: <...>; rel="next"` header names the next
+   * page (registries that do not paginate, such as distribution 2.8, answer everything at once).
+   * A repository the registry does not know has no tags.
+   */
+  async tags(repository: string, pageSize = 1000): Promise<string[]> {
+    const tags: string[] = []
+    const seen = new Set<string>()
+    let path = `tags/list?n=${pageSize}`
+    for (let page = 1; ; page++) {
+      if (page > 10_000) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list did not end after 10,000 pages`)
+      const response = await this.send("GET", repository, path, { accept: "application/json" })
+      if (response.status === 404 && page === 1) {
+        await response.arrayBuffer().catch(() => undefined)
+        return []
+      }
+      await this.expectOk(response, "GET", repository, "tags/list")
+      const body = (await response.json().catch(() => undefined)) as { tags?: unknown } | undefined
+      if (!body || (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags))) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list is not JSON with a "tags" list`)
+      for (const tag of (body.tags ?? []) as unknown[]) {
+        if (typeof tag === "string" && !seen.has(tag)) {
+          seen.add(tag)
+          tags.push(tag)
+        }
+      }
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(response.headers.get("link") ?? "")?.[1]
+      if (!next) return tags
+      // The next page's URL, relative to the registry (the spec's form) or absolute on the same host.
+      const url = new URL(next, `${this.endpoint.scheme}://${this.endpoint.host}`)
+      const prefix = `/v2/${repository}/`
+      if (url.host !== this.endpoint.host || !url.pathname.startsWith(prefix)) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list's next page ${JSON.stringify(next)} is not on this repository`)
+      path = `${url.pathname.slice(prefix.length)}${url.search}`
+    }
+  }
+
   /** A blob's bytes (an image config, for instance), verified against its digest. */
   async blob(repository: string, digest: string): Promise<Uint8Array> {
     const response = await this.send("GET", repository, `blobs/${digest}`, {})
