@@ -742,3 +742,26 @@ describe("a failed real run can be undone from its log", () => {
   let recorder: Recorder | undefined
   afterEach(() => recorder?.restore())
 })
+
+describe("the packages API stand-in enforces GitHub's primary rate limit", () => {
+  test("announced on every answer; beyond the limit 403 with remaining 0 until the window's reset; a new window starts after an hour", async () => {
+    let now = Date.parse("2026-06-01T00:00:00Z")
+    const limited = await startGitHubApi({ owners: { Meetinity: "Organization" }, tokens: TOKENS, rateLimit: 3, clock: () => now })
+    try {
+      const get = () => fetch(`${limited.url}/users/Meetinity`, { headers: { authorization: "token ghp_admin" } })
+      const answers = []
+      for (let i = 0; i < 4; i++) answers.push(await get())
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 403])
+      expect(answers.map((a) => a.headers.get("x-ratelimit-remaining"))).toEqual(["2", "1", "0", "0"])
+      expect(answers.every((a) => a.headers.get("x-ratelimit-limit") === "3" && a.headers.get("x-ratelimit-resource") === "core")).toBe(true)
+      expect(answers[3]!.headers.get("x-ratelimit-reset")).toBe(String((Date.parse("2026-06-01T00:00:00Z") + 3_600_000) / 1000))
+      expect(((await answers[3]!.json()) as { message: string }).message).toMatch(/^API rate limit exceeded/)
+      expect(limited.rateLimit).toMatchObject({ used: 3, refused: 1 })
+      now += 3_600_000
+      expect((await get()).status).toBe(200)
+      expect(limited.rateLimit).toMatchObject({ used: 1, refused: 1 })
+    } finally {
+      await limited.stop()
+    }
+  })
+})
