@@ -176,6 +176,9 @@ const drainApi = await startGitHubApi({
 drainApi.addPackage(OWNER, NAME, versions.map(({ role: _role, image: _image, ...v }) => ({ ...v, tags: [...v.tags] })))
 const drainFront = await startTokenRegistry(registry.url, { username: OWNER, password: TOKEN })
 const runs = []
+const row = (r) => console.log(`  ${String(r.day).padStart(3)}  ${String(r.planned).padStart(7)}  ${String(r.deleted).padStart(7)}  ${String(r.left).padStart(5)}  ${String(r.requests).padStart(12)}  ${String(r.refused).padStart(19)}  ${`${r.manifestGets}/${r.heads}`.padStart(17)}  ${String(r.broken).padStart(6)}  ${r.seconds.toFixed(1)} s`)
+console.log(`drain: the ${plannedDeletes}-deletion backlog, daily runs with a GITHUB_TOKEN (${RATE_LIMIT} API requests an hour, enforced), --max-requests ${BUDGET}, --max-deletions 1000, compressed clock`)
+console.log(`  run  planned  deleted  left   API requests  rate-limit refusals  registry GET/HEAD  broken  wall`)
 try {
   for (let day = 1; day <= 60; day++) {
     const counter = { requests: 0 }
@@ -213,6 +216,7 @@ try {
       broken: run.validation?.broken.length ?? 0,
       seconds: (performance.now() - started) / 1000,
     })
+    row(runs.at(-1))
     if (run.plan.deletions.length === 0) break
     clock += 86_400_000 // the next day's scheduled run
   }
@@ -223,11 +227,6 @@ try {
   await fs.remove(build)
 }
 const working = runs.filter((r) => r.planned > 0)
-console.log(`drain: the ${plannedDeletes}-deletion backlog, daily runs with a GITHUB_TOKEN (${RATE_LIMIT} API requests an hour, enforced), --max-requests ${BUDGET}, --max-deletions 1000, compressed clock`)
-console.log(`  run  planned  deleted  left   API requests  rate-limit refusals  registry GET/HEAD  broken  wall`)
-for (const r of runs) {
-  console.log(`  ${String(r.day).padStart(3)}  ${String(r.planned).padStart(7)}  ${String(r.deleted).padStart(7)}  ${String(r.left).padStart(5)}  ${String(r.requests).padStart(12)}  ${String(r.refused).padStart(19)}  ${`${r.manifestGets}/${r.heads}`.padStart(17)}  ${String(r.broken).padStart(6)}  ${r.seconds.toFixed(1)} s`)
-}
 const clean = runs.at(-1)?.planned === 0
 console.log(`  scheduled runs until clean   ${clean ? working.length : `not clean after ${runs.length}`} (then a run with nothing to delete: ${runs.at(-1)?.requests} API requests)`)
 console.log(`  API requests per run         max ${Math.max(...runs.map((r) => r.requests))}, mean ${(working.reduce((n, r) => n + r.requests, 0) / Math.max(1, working.length)).toFixed(0)} (limit ${RATE_LIMIT} an hour)`)

@@ -87,10 +87,19 @@ export function holdersFirst(deletions: readonly PlannedVersion[], manifests: Re
   for (const [version, by] of held) for (const holder of by) holds.set(holder, [...(holds.get(holder) ?? []), version])
   const out: PlannedVersion[] = []
   const done = new Set<string>()
+  let first = 0 // everything before it is done
   while (out.length < deletions.length) {
+    while (done.has(deletions[first]!.digest)) first++
     // The first in the plan's order that nothing still holds (a cycle of subjects, which a
     // registry cannot store, would otherwise stop here: take the first left then).
-    const next = deletions.find((d) => !done.has(d.digest) && waiting.get(d.digest) === 0) ?? deletions.find((d) => !done.has(d.digest))!
+    let next = deletions[first]!
+    for (let i = first; i < deletions.length; i++) {
+      const d = deletions[i]!
+      if (!done.has(d.digest) && waiting.get(d.digest) === 0) {
+        next = d
+        break
+      }
+    }
     done.add(next.digest)
     out.push(next)
     for (const version of holds.get(next.digest) ?? []) waiting.set(version, waiting.get(version)! - 1)

@@ -248,10 +248,10 @@ async function validate(deps: RetentionDeps, plan: RetentionPlan, manifests: Rea
   const where = `${deps.registry.endpoint.host}/${deps.repository}`
   const limit = deps.manifestConcurrency ?? 8
   const broken: Broken[] = []
-  const heads = new Map<string, Promise<{ digest?: string; error?: string }>>()
+  const heads = new Map<string, Promise<{ digest?: string; mediaType?: string; error?: string }>>()
   const head = (reference: string) => {
     if (!heads.has(reference)) {
-      heads.set(reference, deps.registry.resolve(deps.repository, reference).then((h) => ({ digest: h?.digest }), (error: unknown) => ({ error: (error as Error).message })))
+      heads.set(reference, deps.registry.resolve(deps.repository, reference).then((h) => ({ digest: h?.digest, mediaType: h?.mediaType }), (error: unknown) => ({ error: (error as Error).message })))
     }
     return heads.get(reference)!
   }
@@ -264,15 +264,19 @@ async function validate(deps: RetentionDeps, plan: RetentionPlan, manifests: Rea
   }
   deps.log(`checking ${fromPlan.length} kept tags and digests, and the ${tags.length} tags ${where} lists`)
   const tagged = new Map<string, string[]>()
+  const indexes = new Set<string>()
   const listedBroken: Expectation[] = []
   await mapLimit(tags, limit, async (tag) => {
     const found = await head(tag)
-    if (found.digest) tagged.set(found.digest, [...(tagged.get(found.digest) ?? []), tag])
-    else if (!found.error) listedBroken.push({ reference: tag, what: `tag ${tag}, which the registry lists,`, breaks: [tag] })
+    if (found.digest) {
+      tagged.set(found.digest, [...(tagged.get(found.digest) ?? []), tag])
+      if (found.mediaType && INDEX_MEDIA_TYPES.has(found.mediaType)) indexes.add(found.digest)
+    } else if (!found.error) listedBroken.push({ reference: tag, what: `tag ${tag}, which the registry lists,`, breaks: [tag] })
   })
-  // The manifests of what the tags name: read for the plan already, or read now.
+  // The manifests of the indexes the tags name: read for the plan already, or read now (an
+  // image's manifest lists no children: its HEAD is enough).
   const known = new Map(manifests)
-  const unknown = [...tagged.keys()].filter((d) => !known.has(d))
+  const unknown = [...indexes].filter((d) => !known.has(d))
   for (let depth = 0; unknown.length > 0 && depth < 8; depth++) {
     const batch = unknown.splice(0)
     await mapLimit(batch, limit, async (digest) => {
