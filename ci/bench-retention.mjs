@@ -6,11 +6,20 @@
 // ceil(N/100) list pages + the manifests of kept tagged images + the manifests of untagged
 // versions no kept index holds (each may be an OCI 1.1 referrer of a kept image: only its own
 // manifest says so) + deletions (0 in a dry run).
-// Usage: npm run bench:retention [-- --versions 10000 --latency 20]
+//
+// Then the drain: the same backlog worked down for real by the daily scheduled run, as a
+// repository's GITHUB_TOKEN allows it (1,000 API requests an hour, enforced by the API server
+// with GitHub's headers; the run passes --max-requests 900 and keeps the default
+// --max-deletions 1000) on a compressed clock (a day between runs; GitHub's one-second pause
+// between writes shrunk to a millisecond). It prints how many runs it takes until nothing is
+// left to delete, the requests of each run, and the rate-limit refusals (there must be none).
+// Usage: npm run bench:retention [-- --versions 10000 --latency 20 --drain-rate-limit 1000 --drain-budget 900]
 import { $, argv, fs, path } from "zx"
 
 const N = Number(argv.versions ?? 10_000)
 const LATENCY = Number(argv.latency ?? 20)
+const RATE_LIMIT = Number(argv["drain-rate-limit"] ?? 1000)
+const BUDGET = Number(argv["drain-budget"] ?? 900)
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
 const build = path.join(root, ".cache", "bench-build")
 
@@ -90,6 +99,7 @@ for (const image of kept) {
     ? await push.multiArch(repository, `bench ${image.i}`, ["linux/amd64", "linux/arm64"], { tag: image.tags[0], attestations: true })
     : { index: await push.image(repository, `bench ${image.i}`, { tag: image.tags[0] }), children: [] }
   versions[image.at].name = pushed.index.digest
+  for (const tag of image.tags.slice(1)) await push.tag(repository, tag, pushed.index)
   pushed.children.forEach((child, k) => { if (present(image.children[k])) versions[image.children[k]].name = child.digest })
   if (present(image.sig)) {
     versions[image.sig].tags = [`${pushed.index.digest.replace(":", "-")}.sig`]
@@ -125,13 +135,14 @@ try {
 
 const manifestGets = front.log.filter((e) => e.method === "GET" && e.path.includes("/manifests/")).length
 const tokenGets = front.log.filter((e) => e.path.startsWith("/token")).length
-const challenged = front.log.filter((e) => e.path.includes("/manifests/") && e.auth === "").length
+const tagListGets = front.log.filter((e) => e.method === "GET" && e.path.includes("/tags/list")).length
+const challenged = front.log.filter((e) => (e.path.includes("/manifests/") || e.path.includes("/tags/list")) && e.auth === "").length
 const pages = Math.ceil(N / 100)
 const keptTagged = [...keptVersions].filter((index) => versions[index].tags.length > 0).length
 const keptChildren = new Set([...kept].flatMap((image) => image.children.filter(present)))
 const untaggedCandidates = versions.filter((v, index) => v.tags.length === 0 && !keptChildren.has(index)).length
 const lowerBound = pages + keptTagged + untaggedCandidates
-const total = [...api.counts.values()].reduce((a, b) => a + b, 0) + manifestGets + tokenGets
+const total = [...api.counts.values()].reduce((a, b) => a + b, 0) + manifestGets + tagListGets + tokenGets
 const plannedDeletes = result.plan.deletions.length
 const planKept = result.plan.versions.length - plannedDeletes
 if (planKept !== keptVersions.size) throw new Error(`the plan keeps ${planKept} versions, the policy ${keptVersions.size}`)
@@ -140,7 +151,8 @@ console.log(`retention benchmark: ${N} versions, ${LATENCY} ms per request (API 
 console.log(`  versions kept ${planKept}, to delete ${plannedDeletes}`)
 console.log(`  requests by kind:`)
 for (const [kind, n] of [...api.counts.entries()].sort()) console.log(`    API ${kind.padEnd(22)} ${n}`)
-console.log(`    registry manifest GET      ${manifestGets} (${result.manifestReads.kept} of kept images, ${result.manifestReads.subjects} of untagged versions for a subject; ${challenged} answered 401 first, to learn the token scope)`)
+console.log(`    registry manifest GET      ${manifestGets} (${result.manifestReads.kept} of kept images, ${result.manifestReads.subjects} of untagged versions for a subject)`)
+console.log(`    registry tag list GET      ${tagListGets} (the registry's tags, checked against the listing; ${challenged} of all registry requests answered 401 first, to learn the token scope)`)
 console.log(`    registry token GET         ${tokenGets}`)
 console.log(`  total requests              ${total}`)
 console.log(`  lower bound                 ${lowerBound} = ${pages} list pages + ${keptTagged} manifests of kept tagged images + ${untaggedCandidates} manifests of untagged versions no kept index holds + 0 deletions`)
@@ -150,5 +162,74 @@ console.log(`  manifests seeded            ${kept.size} kept images and ${others
 
 await api.stop()
 await front.stop()
-await registry.stop()
-await fs.remove(build)
+
+// The drain. A fresh API server on the same package, deleting for real (manifests leave the
+// registry too), behind the same kind of token front without added latency.
+let clock = Date.parse("2026-12-01T03:00:00Z")
+const drainApi = await startGitHubApi({
+  owners: { [OWNER]: "Organization" },
+  tokens: { [TOKEN]: { login: "github-actions[bot]", scopes: ["read:packages", "write:packages", "delete:packages"], integration: true } },
+  registry: { url: registry.url, repository: () => repository },
+  rateLimit: RATE_LIMIT,
+  clock: () => clock,
+})
+drainApi.addPackage(OWNER, NAME, versions.map(({ role: _role, image: _image, ...v }) => ({ ...v, tags: [...v.tags] })))
+const drainFront = await startTokenRegistry(registry.url, { username: OWNER, password: TOKEN })
+const runs = []
+const row = (r) => console.log(`  ${String(r.day).padStart(3)}  ${String(r.planned).padStart(7)}  ${String(r.deleted).padStart(7)}  ${String(r.left).padStart(5)}  ${String(r.requests).padStart(12)}  ${String(r.refused).padStart(19)}  ${`${r.manifestGets}/${r.heads}`.padStart(17)}  ${String(r.broken).padStart(6)}  ${r.seconds.toFixed(1)} s`)
+console.log(`drain: the ${plannedDeletes}-deletion backlog, daily runs with a GITHUB_TOKEN (${RATE_LIMIT} API requests an hour, enforced), --max-requests ${BUDGET}, --max-deletions 1000, compressed clock`)
+console.log(`  run  planned  deleted  left   API requests  rate-limit refusals  registry GET/HEAD  broken  wall`)
+try {
+  for (let day = 1; day <= 60; day++) {
+    const counter = { requests: 0 }
+    const refusedBefore = drainApi.rateLimit.refused
+    const registryBefore = drainFront.log.length
+    const started = performance.now()
+    let run
+    try {
+      run = await runRetention(
+      {
+        github: createGitHubClient({ token: TOKEN, baseUrl: drainApi.url, log: () => {}, counter, msPerSecond: 1 }),
+        registry: new RegistryClient({ scheme: "http", host: drainFront.host }, { username: OWNER, password: TOKEN }),
+        repository,
+        log: () => {},
+        counter,
+      },
+      { owner: OWNER, packageName: NAME, policy: { keep: 30, graceMinutes: 60 }, dryRun: false, maxDeletions: 1000, maxRequests: BUDGET, now: new Date(clock) },
+      )
+    } catch (error) {
+      console.log(`drain: run ${day} failed: ${String(error.message).split("\n")[0]}`)
+      runs.push({ day, failed: true, planned: NaN, deleted: 0, left: NaN, requests: counter.requests, refused: drainApi.rateLimit.refused - refusedBefore, manifestGets: 0, heads: 0, broken: NaN, seconds: (performance.now() - started) / 1000 })
+      break
+    }
+    const outcomes = [...run.outcomes.values()]
+    const registryLog = drainFront.log.slice(registryBefore)
+    runs.push({
+      day,
+      planned: run.plan.deletions.length,
+      deleted: outcomes.filter((o) => o === "deleted" || o === "already-gone").length,
+      left: outcomes.filter((o) => o === "deferred").length,
+      requests: counter.requests,
+      refused: drainApi.rateLimit.refused - refusedBefore,
+      manifestGets: registryLog.filter((e) => e.method === "GET" && e.path.includes("/manifests/")).length,
+      heads: registryLog.filter((e) => e.method === "HEAD").length,
+      broken: run.validation?.broken.length ?? 0,
+      seconds: (performance.now() - started) / 1000,
+    })
+    row(runs.at(-1))
+    if (run.plan.deletions.length === 0) break
+    clock += 86_400_000 // the next day's scheduled run
+  }
+} finally {
+  await drainApi.stop()
+  await drainFront.stop()
+  await registry.stop()
+  await fs.remove(build)
+}
+const working = runs.filter((r) => r.planned > 0)
+const clean = runs.at(-1)?.planned === 0
+console.log(`  scheduled runs until clean   ${clean ? working.length : `not clean after ${runs.length}`} (then a run with nothing to delete: ${runs.at(-1)?.requests} API requests)`)
+console.log(`  API requests per run         max ${Math.max(...runs.map((r) => r.requests))}, mean ${(working.reduce((n, r) => n + r.requests, 0) / Math.max(1, working.length)).toFixed(0)} (limit ${RATE_LIMIT} an hour)`)
+console.log(`  rate-limit refusals          ${runs.reduce((n, r) => n + r.refused, 0)}`)
+console.log(`  broken images after any run  ${runs.reduce((n, r) => n + r.broken, 0)}`)
+if (!clean || runs.some((r) => r.failed || r.refused > 0 || r.broken > 0)) process.exitCode = 1

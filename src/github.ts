@@ -48,19 +48,39 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     options.log(`GitHub ${kind} rate limit on ${request.method} ${request.url}: waiting ${retryAfter}s, then retrying`)
     return true
   }
+  const baseUrl = options.baseUrl.replace(/\/+$/, "")
+  // Requests that got no answer at all, by "METHOD path", until Octokit's request log reports
+  // them: it calls them status 500, which GitHub never sent.
+  const unanswered = new Map<string, string>()
   return new GitHub({
     auth: options.token,
-    baseUrl: options.baseUrl.replace(/\/+$/, ""),
+    baseUrl,
     userAgent: "meetinity-release",
     request: {
       timeout: 60_000,
       // Every request, retries included, goes through here: the one place to count them.
-      fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
         if (options.counter) options.counter.requests++
-        return fetch(input, init)
+        try {
+          return await fetch(input, init)
+        } catch (error) {
+          const url = input instanceof Request ? input.url : String(input)
+          unanswered.set(`${(init?.method ?? "GET").toUpperCase()} ${url.startsWith(baseUrl) ? url.slice(baseUrl.length) : url}`, networkReason(error))
+          throw error
+        }
       },
     },
-    log: { debug: () => {}, info: () => {}, warn: (m: string) => options.log(`GitHub: ${m}`), error: (m: string) => options.log(`GitHub: ${m}`) },
+    log: {
+      debug: () => {}, info: () => {}, warn: (m: string) => options.log(`GitHub: ${m}`),
+      error: (m: string) => {
+        const request = /^(\S+ \S+) - 500 with id UNKNOWN in \d+ms$/.exec(m)?.[1]
+        const reason = request === undefined ? undefined : unanswered.get(request)
+        if (request !== undefined && reason !== undefined) {
+          unanswered.delete(request)
+          options.log(`GitHub: ${request} - no answer (${reason})`)
+        } else options.log(`GitHub: ${m}`)
+      },
+    },
     throttle: {
       onRateLimit: limited("primary"),
       onSecondaryRateLimit: limited("secondary"),
@@ -255,16 +275,20 @@ export function unreachable(error: unknown): string | undefined {
   const failed = error as { status?: number; response?: unknown; message?: string }
   if (failed.response !== undefined || (failed.status !== undefined && failed.status !== 500)) return undefined
   if (failed.status === undefined && !(error instanceof Error)) return undefined
-  // The network's own reason sits in the cause chain (RequestError -> fetch's TypeError -> the socket error).
-  let detail = failed.message ?? String(error)
-  for (let cause = (error as { cause?: unknown }).cause; cause; cause = (cause as { cause?: unknown }).cause) {
+  return `could not reach the GitHub API (${networkReason(error)}): check --github-api-url and that this machine can reach it`
+}
+
+/**
+ * The network's own reason for a request without an answer (ECONNREFUSED, ENOTFOUND, a TLS
+ * error code): it sits in the cause chain (RequestError -> fetch's TypeError -> the socket error).
+ */
+export function networkReason(error: unknown): string {
+  for (let cause: unknown = error; cause; cause = (cause as { cause?: unknown }).cause) {
     const code = (cause as { code?: unknown }).code
-    if (typeof code === "string") {
-      detail = code
-      break
-    }
+    if (typeof code === "string") return code
+    if ((cause as { name?: unknown }).name === "TimeoutError" || (cause as { name?: unknown }).name === "AbortError") return "no answer in time"
   }
-  return `could not reach the GitHub API (${detail}): check --github-api-url and that this machine can reach it`
+  return (error as Error)?.message ?? String(error)
 }
 
 /** Turns an Octokit error into one a person can act on. */

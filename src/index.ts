@@ -326,10 +326,13 @@ export class MeetinityRelease {
    * Keep the GHCR package tidy: keep the newest `keep` images whose tags are all sha-<hex>, every
    * image with a version tag or any other tag, and everything a kept image needs (platform
    * manifests, attestations, signatures, untagged referrers whose subject names it); delete the
-   * rest, untagged orphans included. Fails closed: if any listing page or needed manifest cannot
-   * be read, nothing is deleted. After a real run every kept tag, index child and referrer is
-   * checked in the registry; anything missing fails the run. Returns a report of every version
-   * with its decision and the reason, and the plan's fingerprint.
+   * rest, untagged orphans included. Fails closed: if any listing page, the registry's tag list
+   * or a needed manifest cannot be read, nothing is deleted; a tag the registry serves that
+   * GitHub's listing did not show is kept with all it needs. After a real run every kept tag,
+   * every tag the registry lists, their index children and referrers are checked in the
+   * registry; anything missing fails the run. A failed real run's error starts with what
+   * happened, every version it deleted (id and digest) and the restore command. Returns a report
+   * of every version with its decision and the reason, and the plan's fingerprint.
    *
    * Example: dagger call retain --owner meetinity --token env://GHCR_RETENTION_TOKEN --dry-run
    *
@@ -338,7 +341,7 @@ export class MeetinityRelease {
    * @param image The container package (image) name.
    * @param keep How many of the newest build images (only sha-<hex> tags) to keep.
    * @param dryRun Plan and report only; delete nothing.
-   * @param maxDeletions Refuse (and delete nothing) when more deletions than this are planned.
+   * @param maxDeletions Delete at most this many versions in this run, oldest first, each together with every planned deletion that holds it (an index with its platform manifests, an image with its signatures); the rest is reported as left for the next runs and the run succeeds. (Up to v0.2.0, more planned deletions than this refused the run and deleted nothing.)
    * @param githubApiUrl The GitHub REST API; https://<host>/api/v3 for GitHub Enterprise Server.
    * @param registry The registry that serves the package's manifests; a scheme is allowed (http://127.0.0.1:5000).
    * @param format The report's format: table, or json (the same data as JSON; with --dry-run, the plan file --plan applies). Not called `json`: `dagger call` has its own --json flag, and an argument of that name makes every `dagger call retain` fail.

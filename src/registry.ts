@@ -46,7 +46,7 @@ export interface Manifest extends ManifestHead {
 /** The fields of an image manifest or index that the module looks at. */
 export interface ManifestJson {
   mediaType?: string
-  manifests?: { digest: string; mediaType?: string; platform?: { os?: string; architecture?: string; variant?: string }; annotations?: Record<string, string> }[]
+  manifests?: { digest: string; mediaType?: string; artifactType?: string; platform?: { os?: string; architecture?: string; variant?: string }; annotations?: Record<string, string> }[]
   subject?: { digest: string }
   artifactType?: string
   config?: { mediaType?: string }
@@ -129,6 +129,42 @@ export class RegistryClient {
     return { digest, mediaType, body, json }
   }
 
+  /**
+   * Every tag of a repository (`GET /v2/<name>/tags/list`), following the distribution spec's
+   * pagination: `n` asks for a page size, and a `Link: <...>; rel="next"` header names the next
+   * page (registries that do not paginate, such as distribution 2.8, answer everything at once).
+   * A repository the registry does not know has no tags.
+   */
+  async tags(repository: string, pageSize = 1000): Promise<string[]> {
+    const tags: string[] = []
+    const seen = new Set<string>()
+    let path = `tags/list?n=${pageSize}`
+    for (let page = 1; ; page++) {
+      if (page > 10_000) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list did not end after 10,000 pages`)
+      const response = await this.send("GET", repository, path, { accept: "application/json" })
+      if (response.status === 404 && page === 1) {
+        await response.arrayBuffer().catch(() => undefined)
+        return []
+      }
+      await this.expectOk(response, "GET", repository, "tags/list")
+      const body = (await response.json().catch(() => undefined)) as { tags?: unknown } | undefined
+      if (!body || (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags))) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list is not JSON with a "tags" list`)
+      for (const tag of (body.tags ?? []) as unknown[]) {
+        if (typeof tag === "string" && !seen.has(tag)) {
+          seen.add(tag)
+          tags.push(tag)
+        }
+      }
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(response.headers.get("link") ?? "")?.[1]
+      if (!next) return tags
+      // The next page's URL, relative to the registry (the spec's form) or absolute on the same host.
+      const url = new URL(next, `${this.endpoint.scheme}://${this.endpoint.host}`)
+      const prefix = `/v2/${repository}/`
+      if (url.host !== this.endpoint.host || !url.pathname.startsWith(prefix)) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list's next page ${JSON.stringify(next)} is not on this repository`)
+      path = `${url.pathname.slice(prefix.length)}${url.search}`
+    }
+  }
+
   /** A blob's bytes (an image config, for instance), verified against its digest. */
   async blob(repository: string, digest: string): Promise<Uint8Array> {
     const response = await this.send("GET", repository, `blobs/${digest}`, {})
@@ -155,7 +191,7 @@ export class RegistryClient {
 
   private async expectOk(response: Response, method: string, repository: string, reference: string): Promise<void> {
     if (response.ok) return
-    const detail = method === "HEAD" ? "" : await errorDetail(response)
+    const detail = method === "HEAD" ? "" : redact(await errorDetail(response), this.secrets())
     const where = this.where(repository, reference)
     const hint = response.status === 401
       ? ": the registry refused the credentials (check the user name and that the token has read:packages, and write:packages to push)"
@@ -176,7 +212,7 @@ export class RegistryClient {
         body: body === undefined ? undefined : Buffer.from(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       }).catch((error: unknown) => {
-        throw new RegistryError(`${method} ${url} failed: ${(error as Error).message}`)
+        throw new RegistryError(`${method} ${url}: ${noAnswer(error, this.endpoint, this.timeoutMs)}`)
       })
     // One request learns the challenge (and fetches the token); concurrent ones wait for it
     // rather than each being refused and each asking for a token.
@@ -222,6 +258,13 @@ export class RegistryClient {
     return token ? `Bearer ${token}` : undefined
   }
 
+  /** What must never appear in a message: the password, the basic credentials, the bearer tokens. */
+  private secrets(): string[] {
+    if (!this.credentials) return [...this.tokens.values()]
+    const { username, password } = this.credentials
+    return [password, Buffer.from(`${username}:${password}`).toString("base64"), ...this.tokens.values()]
+  }
+
   private basic(): string | undefined {
     if (!this.credentials) return undefined
     return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}`
@@ -236,7 +279,7 @@ export class RegistryClient {
       headers: authorization ? { authorization } : {},
       signal: AbortSignal.timeout(this.timeoutMs),
     }).catch((error: unknown) => {
-      throw new RegistryError(`token request to ${url.origin}${url.pathname} failed: ${(error as Error).message}`)
+      throw new RegistryError(`token request to ${url.origin}${url.pathname}: ${noAnswer(error, { scheme: url.protocol === "http:" ? "http" : "https", host: url.host }, this.timeoutMs)}`)
     })
     if (!response.ok) {
       throw new RegistryError(`token request to ${url.origin}${url.pathname} for scope ${scope} answered ${response.status}${
@@ -247,6 +290,46 @@ export class RegistryClient {
     if (!token) throw new RegistryError(`token request to ${url.origin}${url.pathname} answered without a token`)
     return token
   }
+}
+
+/**
+ * Removes anything that looks like a credential from text a registry (or a proxy in front of
+ * it) sent back: the known secrets, `Basic`/`Bearer` values (a proxy that echoes the request's
+ * Authorization header), `token=`/`password=` pairs and GitHub token formats.
+ */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let out = text
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("[redacted]")
+  return out
+    .replace(/\b(basic|bearer)(\s+)(?!\[redacted\])[A-Za-z0-9+/._~-]{8,}=*/gi, "$1$2[redacted]")
+    .replace(/\b(password|passwd|secret|token|access_token|refresh_token|authorization)("?\s*[=:]\s*"?)(?!\[redacted\])(?=[^\s"&,;]{12,})[^\s"&,;]+/gi, "$1$2[redacted]")
+    .replace(/\b(gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})/g, "[redacted]")
+}
+
+/** Why a request got no answer, in words, with the network's own code (fetch only says "fetch failed"). */
+export function noAnswer(error: unknown, endpoint: RegistryEndpoint, timeoutMs: number): string {
+  let code: string | undefined
+  let detail = (error as Error).message ?? String(error)
+  for (let cause: unknown = error; cause; cause = (cause as { cause?: unknown }).cause) {
+    const c = cause as { code?: unknown; message?: unknown; name?: unknown }
+    if (c.name === "TimeoutError") return `no answer from ${endpoint.host} within ${timeoutMs / 1000} s`
+    if (typeof c.code === "string") {
+      code = c.code
+      detail = typeof c.message === "string" ? c.message.trim() : code
+      break
+    }
+    if (cause !== error && typeof c.message === "string") detail = c.message
+  }
+  const where = `${endpoint.scheme}://${endpoint.host}`
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "EPROTO" || /wrong version number|packet length too long/i.test(detail)) {
+    return `${where} answered plain HTTP to an HTTPS request (${code ?? detail}): a registry that only speaks plain http is given as http://${endpoint.host}`
+  }
+  if (code === "ECONNREFUSED") return `could not reach the registry: nothing answers at ${where} (ECONNREFUSED: connection refused)`
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `could not reach the registry: the host ${endpoint.host.replace(/:\d+$/, "")} is not known (${code})`
+  if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET") return `the connection to ${where} was closed before it answered (${code})`
+  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return `could not reach the registry: ${where} did not answer (${code})`
+  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `${where}'s TLS certificate was refused (${code}: ${detail})`
+  return `could not reach the registry at ${where} (${code ? `${code}: ` : ""}${detail})`
 }
 
 async function errorDetail(response: Response): Promise<string> {

@@ -14,7 +14,8 @@ import { describe, expect, test } from "vitest"
 
 import type { PackageVersion } from "../src/github.js"
 import type { ManifestJson } from "../src/registry.js"
-import { planRetention, type RetentionPlan, type RetentionPolicy } from "../src/retention/plan.js"
+import { selectBatch } from "../src/retention/batch.js"
+import { newestFirst, planRetention, type RetentionPlan, type RetentionPolicy } from "../src/retention/plan.js"
 import { reportObject } from "../src/retention/report.js"
 import { fingerprint, parsePlanFile, selectReviewed } from "../src/retention/reviewed.js"
 
@@ -206,6 +207,66 @@ describe("the planner against the written policy", () => {
     // The generator really exercises what it claims to.
     expect(deletions).toBeGreaterThan(CASES * 3)
     expect(subjectKept).toBeGreaterThan(CASES / 4)
+  })
+})
+
+describe("one run's share of the deletions (maxDeletions)", () => {
+  test(`${CASES} random packages, random caps: at most the cap, oldest first, nothing left held by what went`, () => {
+    let cut = 0
+    for (let seed = 1; seed <= CASES; seed++) {
+      const g = generate(seed)
+      const { plan, read } = planWithReads(g)
+      const r = rng(seed * 104_729)
+      const max = r.int(plan.deletions.length + 2)
+      // The adapter's protocol: the manifests the plan read, then what the batch asks for.
+      const known = new Map(read.map((d) => [d, g.manifests.get(d)!]))
+      let batch = selectBatch(plan.deletions, known, max)
+      if (batch.unread.length > 0) {
+        expect(plan.deletions.length, `seed ${seed}: reads only when the cap cuts`).toBeGreaterThan(max)
+        for (const d of batch.unread) known.set(d, g.manifests.get(d)!)
+        batch = selectBatch(plan.deletions, known, max)
+      }
+      expect(batch.unread).toEqual([])
+      expect(batch.order.length, `seed ${seed}`).toBeLessThanOrEqual(max)
+      expect([...batch.order, ...batch.left].map((v) => v.id).sort()).toEqual(plan.deletions.map((v) => v.id).sort())
+      if (batch.left.length > 0) cut++
+
+      // The truth, from the generator: who holds whom (index -> child, subject -> referrer).
+      const going = new Set(plan.deletions.map((v) => v.digest))
+      const holders = new Map<string, string[]>()
+      const hold = (holder: string, held: string) => {
+        if (going.has(holder) && going.has(held) && holder !== held) holders.set(held, [...(holders.get(held) ?? []), holder])
+      }
+      for (const v of plan.deletions) {
+        for (const child of g.manifests.get(v.digest)?.manifests ?? []) hold(v.digest, child.digest)
+        const subject = g.manifests.get(v.digest)?.subject?.digest
+        if (subject) hold(subject, v.digest)
+        for (const tag of v.tags) {
+          const m = /^sha256-([0-9a-f]{64})/.exec(tag)
+          if (m) hold(`sha256:${m[1]}`, v.digest)
+        }
+      }
+      // Nothing deleted is held by a version left behind, and every holder goes first.
+      const position = new Map(batch.order.map((v, i) => [v.digest, i]))
+      for (const v of batch.order) {
+        for (const holder of holders.get(v.digest) ?? []) {
+          expect(position.has(holder), `seed ${seed}: ${v.digest} went without ${holder}, which holds it`).toBe(true)
+          expect(position.get(holder)!, `seed ${seed}: ${holder} before ${v.digest}`).toBeLessThan(position.get(v.digest)!)
+        }
+      }
+      // Oldest first: a version left behind did not fit with what holds it (nor would anything older).
+      if (batch.left.length > 0) {
+        const taken = new Set(batch.order.map((v) => v.digest))
+        const youngestTaken = batch.order.reduce<(typeof batch.order)[number] | undefined>((y, v) => (y === undefined || newestFirst(v, y) < 0 ? v : y), undefined)
+        for (const v of batch.left) {
+          if (youngestTaken && newestFirst(v, youngestTaken) <= 0) continue // younger than all taken: fine
+          const group = new Set<string>([v.digest])
+          for (const d of group) for (const h of holders.get(d) ?? []) if (!taken.has(h)) group.add(h)
+          expect(taken.size + group.size, `seed ${seed}: ${v.digest} was left though it fitted`).toBeGreaterThan(max)
+        }
+      }
+    }
+    expect(cut).toBeGreaterThan(CASES / 4)
   })
 })
 

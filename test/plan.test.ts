@@ -98,7 +98,7 @@ const scenarios: [string, () => Row][] = [
     delete: ["gone", "gone-sig", "gone-bundle", "stray-sig"],
     reasons: {
       "kept-sig": /signature of kept v1\.0\.0/, "kept-sbom": /SBOM of kept v1\.0\.0/, "kept-bundle": /referrers \(signatures, attestations\) of kept v1\.0\.0/,
-      "bundle-child": /of kept sha256-/, "gone-sig": /signature of deleted sha-5555555/, "stray-sig": /which is not in the package/,
+      "bundle-child": /^referrer of kept v1\.0\.0, listed in its referrers index sha256-/, "gone-sig": /signature of deleted sha-5555555/, "stray-sig": /which is not in the package/,
     },
   })],
   ["a signature of a kept platform manifest stays (referrer of a child)", () => ({
@@ -155,6 +155,19 @@ const scenarios: [string, () => Row][] = [
     manifests: { top: { mediaType: INDEX, manifests: [{ digest: digest("inner"), mediaType: INDEX }] }, inner: index({ name: "leaf" }) },
     keep: ["top", "inner", "leaf"],
     delete: ["stray"],
+  })],
+  ["a referrers index under the sha256-<hex> fallback tag: what it lists are referrers of the image, not platforms", () => ({
+    versions: [v("rel", 2, ["v1.0.0"]), v("refidx", 2, [`sha256-${hex("rel")}`]), v("sbom", 2), v("sig", 2), v("orphan", 3)],
+    manifests: {
+      refidx: { mediaType: INDEX, manifests: [{ digest: digest("sbom"), mediaType: MANIFEST, artifactType: "application/spdx+json" }, { digest: digest("sig"), mediaType: MANIFEST }] },
+    },
+    keep: ["rel", "refidx", "sbom", "sig"],
+    delete: ["orphan"],
+    reasons: {
+      refidx: /^referrers \(signatures, attestations\) of kept v1\.0\.0$/,
+      sbom: new RegExp(`^referrer \\(application/spdx\\+json\\) of kept v1\\.0\\.0, listed in its referrers index sha256-${hex("rel").slice(0, 12)}$`),
+      sig: /^referrer of kept v1\.0\.0, listed in its referrers index sha256-/,
+    },
   })],
   ["more build images than keep: the newest 30 stay", () => ({
     versions: Array.from({ length: 35 }, (_, i) => v(`build${i}`, i + 1, [`sha-${(0xf000000 + i).toString(16)}`])),

@@ -2,12 +2,14 @@
  * The registry adapter against a real CNCF distribution registry, directly (plain http) and
  * behind a front that demands ghcr.io's bearer-token exchange. skopeo checks the results.
  */
+import { createServer, type Server } from "node:http"
+
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
 
 import { promoteVersionTag } from "../src/publish.js"
-import { RegistryClient, RegistryError, parseChallenge } from "../src/registry.js"
+import { RegistryClient, RegistryError, parseChallenge, redact } from "../src/registry.js"
 import { OciPusher } from "./support/oci.js"
-import { startRegistry, type RunningRegistry } from "./support/registry.js"
+import { freePort, startRegistry, type RunningRegistry } from "./support/registry.js"
 import { skopeoDigest } from "./support/skopeo.js"
 import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
 
@@ -116,5 +118,78 @@ describe("a registry that demands a token (ghcr.io's exchange)", () => {
     ['Basic realm="Registry Realm"', { scheme: "basic", params: { realm: "Registry Realm" } }],
   ])("challenge %s", (header, expected) => {
     expect(parseChallenge(header)).toEqual(expected)
+  })
+})
+
+/** A local HTTP server for one test; answers with `handle`. */
+async function serve(handle: Parameters<typeof createServer>[1]): Promise<{ host: string; server: Server }> {
+  const server = createServer(handle)
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const address = server.address()
+  return { host: `127.0.0.1:${typeof address === "object" && address ? address.port : 0}`, server }
+}
+
+describe("a registry that cannot be reached, or answers something else than asked", () => {
+  test("nothing listening: said in words, with the network's code, instead of fetch failed", async () => {
+    const host = `127.0.0.1:${await freePort()}`
+    const attempt = new RegistryClient({ scheme: "http", host }).resolve("org/x", "v1.0.0")
+    await expect(attempt).rejects.toThrow(`HEAD http://${host}/v2/org/x/manifests/v1.0.0: could not reach the registry: nothing answers at http://${host} (ECONNREFUSED: connection refused)`)
+    await expect(attempt).rejects.not.toThrow(/fetch failed/)
+  })
+
+  test("HTTPS to a registry that speaks plain HTTP (the real docker-registry): said so, with the way out", async () => {
+    const attempt = new RegistryClient({ scheme: "https", host: registry.host }).manifest("org/x", "v1.0.0")
+    await expect(attempt).rejects.toThrow(`GET https://${registry.host}/v2/org/x/manifests/v1.0.0: https://${registry.host} answered plain HTTP to an HTTPS request (ERR_SSL_WRONG_VERSION_NUMBER): a registry that only speaks plain http is given as http://${registry.host}`)
+  })
+
+  test("an unknown host: said so", async () => {
+    await expect(new RegistryClient({ scheme: "https", host: "registry.invalid" }).resolve("org/x", "v1")).rejects.toThrow(/could not reach the registry: the host registry\.invalid is not known \((ENOTFOUND|EAI_AGAIN)\)/)
+  })
+})
+
+describe("registry error bodies never carry credentials", () => {
+  const password = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+  const basic = Buffer.from(`ci-bot:${password}`).toString("base64")
+
+  test.each([
+    ["a proxy echoing Authorization: Basic base64(user:token)", "basic"],
+    ["a proxy echoing the bearer token it was sent", "bearer"],
+  ])("%s", async (_name, scheme) => {
+    let bearer = ""
+    const proxy = await serve((request, response) => {
+      const authorization = request.headers.authorization ?? ""
+      if (request.url?.startsWith("/token")) {
+        bearer = `tok${"x9".repeat(20)}`
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token: bearer }))
+        return
+      }
+      if (!authorization) {
+        const challenge = scheme === "basic" ? 'Basic realm="proxy"' : `Bearer realm="http://${proxy.host}/token",service="proxy",scope="repository:org/x:pull"`
+        response.writeHead(401, { "www-authenticate": challenge }).end()
+        return
+      }
+      // What misconfigured proxies do: echo the request, headers and all.
+      response.writeHead(502, { "content-type": "text/plain" }).end(`upstream refused GET ${request.url} with headers {"authorization":"${authorization}","user":"ci-bot"}; password=${password}`)
+    })
+    try {
+      const attempt = new RegistryClient({ scheme: "http", host: proxy.host }, { username: "ci-bot", password }).manifest("org/x", "v1.0.0")
+      await expect(attempt).rejects.toThrow(/GET 127\.0\.0\.1:\d+\/org\/x:v1\.0\.0 answered 502 \(upstream refused GET \/v2\/org\/x\/manifests\/v1\.0\.0 with headers .*\[redacted\]/)
+      const message = await attempt.catch((error: Error) => error.message)
+      expect(message).not.toContain(password)
+      expect(message).not.toContain(basic)
+      expect(message).not.toContain(Buffer.from(`ci-bot:${password}`).toString("base64").slice(0, 24))
+      if (bearer) expect(message).not.toContain(bearer)
+    } finally {
+      proxy.server.close()
+    }
+  })
+
+  test.each([
+    ["Authorization: Basic dXNlcjpnaHBfc2VjcmV0dG9rZW4xMjM0NTY=", "Authorization: Basic [redacted]"],
+    ['{"authorization":"Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc"}', '{"authorization":"Bearer [redacted]"}'],
+    ["token=ghs_abcdefghijklmnopqrstuvwxyz0123", "token=[redacted]"],
+    ["manifest unknown: the token is invalid", "manifest unknown: the token is invalid"],
+  ])("redact(%j)", (text, expected) => {
+    expect(redact(text)).toBe(expected)
   })
 })

@@ -10,7 +10,9 @@ import { dag, type SecretID } from "@dagger.io/dagger"
 import { createGitHubClient, resolveOwner, type RequestCounter } from "../src/github.js"
 import { MeetinityRelease } from "../src/index.js"
 import { RegistryClient } from "../src/registry.js"
-import { parseRetainArgs, retainWithToken, runRetention, RetentionFailed, RetentionRefused, type RetentionRequest } from "../src/retention/run.js"
+import { formatReport } from "../src/retention/report.js"
+import { parseRetainArgs, retainWithToken, runRetention, RetentionFailed, type RetentionRequest } from "../src/retention/run.js"
+import { daggerListFlag } from "./support/dagger-cli.js"
 import { recordDagger, type Recorder } from "./support/dagger.js"
 import { startGitHubApi, type GitHubApi, type TokenInfo } from "./support/github-api.js"
 import { OciPusher } from "./support/oci.js"
@@ -68,6 +70,15 @@ const request = (owner: string, name: string, overrides: Partial<RetentionReques
 /** Does the registry still serve this digest? */
 async function resolves(repository: string, digest: string): Promise<boolean> {
   return (await new RegistryClient({ scheme: "http", host: registry.host }).resolve(repository, digest)) !== undefined
+}
+
+/** Every tag the registry lists resolves, and so does every child of its index: no broken image. */
+async function expectNoBrokenImage(repository: string) {
+  const client = new RegistryClient({ scheme: "http", host: registry.host })
+  for (const tag of await client.tags(repository)) {
+    const manifest = await client.manifest(repository, tag)
+    for (const child of manifest.json.manifests ?? []) expect(await resolves(repository, child.digest), `child ${child.digest} of ${tag}`).toBe(true)
+  }
 }
 
 async function expectIntact(repository: string, images: Seeded[]) {
@@ -189,15 +200,6 @@ describe("retain against a real registry and GitHub's packages API", () => {
     await expectIntact(pkg.repository, [...pkg.oldBuilds, ...pkg.orphans, ...pkg.releases])
     expect(result.plan.deletions.length).toBeGreaterThan(0)
     expect([...result.outcomes.values()].every((o) => o === "would-delete")).toBe(true)
-  })
-
-  test("more planned deletions than maxDeletions: nothing is deleted, and it says so", async () => {
-    const pkg = await seedMixed()
-    const before = api.versions("Meetinity", pkg.name).length
-    const attempt = runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name, { maxDeletions: 3 }))
-    await expect(attempt).rejects.toThrow(RetentionRefused)
-    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name, { maxDeletions: 3 }))).rejects.toThrow(/\d+ deletions planned, more than maxDeletions \(3\): nothing was deleted/)
-    expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
   })
 
   test("fail closed: a listing page that keeps failing means nothing is deleted", async () => {
@@ -481,10 +483,13 @@ describe("retain, the Dagger function", () => {
   })
 
   test("a GitHub API nobody answers at: said as such (after the retries), not as a status GitHub never sent", async () => {
-    const github = createGitHubClient({ token: "ghp_admin", baseUrl: `http://127.0.0.1:${await freePort()}`, log: () => {}, msPerSecond: 10 })
+    const lines: string[] = []
+    const github = createGitHubClient({ token: "ghp_admin", baseUrl: `http://127.0.0.1:${await freePort()}`, log: (l) => lines.push(l), msPerSecond: 10, retries: 3 })
     const attempt = resolveOwner(github, "Meetinity")
     await expect(attempt).rejects.toThrow(/^GET \/users\/Meetinity: could not reach the GitHub API \(ECONNREFUSED\): check --github-api-url/)
     await expect(attempt).rejects.not.toThrow(/answered 500/)
+    // Each attempt (the first and its 3 retries) is logged as what it was: no answer.
+    expect(lines).toEqual(Array(4).fill("GitHub: GET /users/Meetinity - no answer (ECONNREFUSED)"))
   })
 
   test("a real run prints the table and the summary", async () => {
@@ -505,7 +510,7 @@ describe("retain, the Dagger function", () => {
     const tokenRequests = () => front.log.filter((e) => e.path.startsWith("/token")).length
     const before = tokenRequests()
     await expect(new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, false, 1000, api.url, front.url, "table", 0, "someone-else"))
-      .rejects.toThrow(/cannot read manifest sha256:[0-9a-f]{64}[\s\S]*refused the user name or token[\s\S]*Nothing was deleted/)
+      .rejects.toThrow(/cannot read the tag list of [^\n]*refused the user name or token[\s\S]*Nothing was deleted/)
     expect(tokenRequests()).toBeGreaterThan(before)
     expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(true)
   })
@@ -529,5 +534,234 @@ describe("retain, the Dagger function", () => {
     await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry, "table", 0, a.registryUsername, undefined, a.maxRequests, a.images)).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
     expect(api.log.length).toBe(before)
+  })
+})
+
+describe("someone else changes the package while retain runs", () => {
+  /**
+   * The issue's scenario: a release v1.0.0 (an index, two platforms, an attestation) is the oldest
+   * of 101 versions; after page 1 is served, someone deletes a build on it, every later version
+   * moves up one place, and the first of page 2 (v1.0.0's index) is served on neither page.
+   * GitHub does not document its order; here the index is listed last.
+   */
+  async function seedShifted() {
+    const name = freshName("shift")
+    const repository = `meetinity/${name}`
+    const amd = await push.image(repository, `shift ${name} amd`, { platform: "linux/amd64" })
+    const arm = await push.image(repository, `shift ${name} arm`, { platform: "linux/arm64" })
+    const att = await push.image(repository, `shift ${name} att`, { platform: "unknown/unknown" })
+    const index = await push.manifest(repository, "v1.0.0", {
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [amd, arm, { ...att, platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": amd.digest } }],
+    })
+    const at = (minutes: number) => new Date(Date.parse("2026-01-01T00:00:00Z") + minutes * 60_000).toISOString()
+    const versions = [
+      { id: 500, name: index.digest, created_at: at(0), updated_at: at(0), tags: ["v1.0.0"] },
+      { id: 501, name: amd.digest, created_at: at(1), updated_at: at(1), tags: [] },
+      { id: 502, name: arm.digest, created_at: at(1), updated_at: at(1), tags: [] },
+      { id: 503, name: att.digest, created_at: at(1), updated_at: at(1), tags: [] },
+    ]
+    const builds: { id: number; digest: string; tag: string }[] = []
+    for (let i = 0; i < 97; i++) {
+      const tag = `sha-${(0x5000000 + i).toString(16)}`
+      const image = await push.image(repository, `shift ${name} build ${i}`, { tag })
+      builds.push({ id: 600 + i, digest: image.digest, tag })
+      versions.push({ id: 600 + i, name: image.digest, created_at: at(10 + i), updated_at: at(10 + i), tags: [tag] })
+    }
+    api.addPackage("Meetinity", name, versions)
+    // Between page 1 and page 2, someone deletes an old build that page 1 listed.
+    api.addFault({ method: "GET", path: new RegExp(`${name}/versions$`), query: /[?&]page=2(&|$)/, times: 1, fault: { kind: "hook", run: () => api.deleteVersion("Meetinity", name, builds[5]!.id) } })
+    return { name, repository, index, parts: [amd, arm, att], builds }
+  }
+
+  test("a version served on no page (offset pagination shifted by a deletion): the registry's tags keep it, with its platforms and attestation", async () => {
+    const { name, repository, index, parts } = await seedShifted()
+    const result = await runRetention(deps("Meetinity", name), request("Meetinity", name))
+    // v1.0.0 still pulls: its platform manifests and attestation are all there.
+    for (const part of parts) expect(await resolves(repository, part.digest), part.digest).toBe(true)
+    // The listing really missed v1.0.0's index; the registry's tags showed it.
+    expect(result.plan.versions.map((v) => v.digest)).not.toContain(index.digest)
+    expect(result.plan.unlisted).toEqual([{ tag: "v1.0.0", digest: index.digest }])
+    for (const part of parts) expect(result.plan.versions.find((v) => v.digest === part.digest)).toMatchObject({ decision: "keep" })
+    expect(result.plan.versions.find((v) => v.digest === parts[1]!.digest)!.reason).toBe("platform manifest (linux/arm64) of kept v1.0.0")
+    expect(result.plan.versions.find((v) => v.digest === parts[2]!.digest)!.reason).toBe("attestation manifest of kept v1.0.0")
+    // The other old builds went; the one deleted by someone else counts as already gone.
+    expect(result.plan.deletions).toHaveLength(97 - 30)
+    expect([...result.outcomes.values()].filter((o) => o === "already-gone")).toHaveLength(1)
+    expect(result.validation?.broken).toEqual([])
+    await expectNoBrokenImage(repository)
+    expect(formatReport(result)).toContain(`kept: tag v1.0.0 (${index.digest}) is in the registry but was not in GitHub's listing`)
+  })
+
+  test("the registry's tag list is read across pages (the distribution spec's n and Link), so a tag on a later page still counts", async () => {
+    const paged = await startTokenRegistry(registry.url, { username: "Meetinity", password: "ghp_admin", tagPageSize: 7 })
+    try {
+      const { name, repository, parts } = await seedShifted()
+      const start = paged.log.length
+      const result = await runRetention(deps("Meetinity", name, "ghp_admin", paged.host), request("Meetinity", name))
+      expect(result.plan.unlisted?.map((u) => u.tag)).toEqual(["v1.0.0"])
+      for (const part of parts) expect(await resolves(repository, part.digest)).toBe(true)
+      // 98 tags before the run, 7 a page: 14 pages; 31 after it: 5 pages.
+      const tagPages = paged.log.slice(start).filter((e) => e.path.includes("/tags/list") && e.auth === "Bearer")
+      expect(tagPages).toHaveLength(14 + 5)
+      expect(tagPages[1]!.path).toMatch(/tags\/list\?n=7&last=sha-5000007$/)
+    } finally {
+      await paged.stop()
+    }
+  })
+
+  test("validation does not trust the plan: a tag the run never knew of, pushed meanwhile onto a version it deleted, fails the run naming the tag", async () => {
+    const { name, repository, orphans } = await seedSmall("late-tag", { orphans: 2 })
+    // While the run deletes, someone tags a new index whose child is an orphan the plan deletes.
+    let index = ""
+    api.addFault({ method: "DELETE", path: new RegExp(name), times: 1, fault: { kind: "hook", run: async () => {
+      const child = await push.describe(repository, orphans[0]!.digest)
+      index = (await push.manifest(repository, "v9.0.0", { schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [{ ...child, platform: { os: "linux", architecture: "amd64" } }] })).digest
+    } } })
+    const attempt = runRetention(deps("Meetinity", name), request("Meetinity", name))
+    const error = (await attempt.catch((e: unknown) => e)) as RetentionFailed
+    expect(error).toBeInstanceOf(RetentionFailed)
+    expect(index).not.toBe("")
+    expect(error.message.split("\n")[0]).toMatch(new RegExp(`^retain failed for Meetinity/${name}: after the run 1 tag or manifest a kept image needs is missing from ${front.host}/${repository} \\(${orphans[0]!.digest.slice(0, 19)}\\)\\. This run deleted 2 versions`))
+    expect(error.message).toContain(`- child ${orphans[0]!.digest.slice(0, 19)} (linux/amd64) of v9.0.0, which the registry lists, is missing from ${front.host}/${repository}: breaks v9.0.0`)
+  })
+
+  test("the registry's tag list cannot be read: nothing is deleted", async () => {
+    const { name } = await seedSmall("no-tags", { orphans: 1 })
+    const host = `127.0.0.1:${await freePort()}`
+    await expect(runRetention(deps("Meetinity", name, "ghp_admin", host), request("Meetinity", name)))
+      .rejects.toThrow(new RegExp(`cannot read the tag list of ${host}/meetinity/${name}, which GitHub's listing is checked against: GET http://${host}/v2/meetinity/${name}/tags/list\\?n=1000: could not reach the registry: nothing answers at http://${host} \\(ECONNREFUSED[\\s\\S]*Nothing was deleted`))
+    expect(api.versions("Meetinity", name)).toHaveLength(2)
+  })
+})
+
+describe("maxDeletions: a run deletes at most that many, oldest first, never leaving a broken image", () => {
+  test("a backlog larger than one run drains over several runs, each succeeding and saying what is left", async () => {
+    const name = freshName("drain")
+    const repository = `meetinity/${name}`
+    const seeder = new PackageSeeder(push, repository)
+    const old1 = await seeder.image(`d old1 ${name}`, ["sha-d100001"], { platforms: ["linux/amd64", "linux/arm64"], attestations: true })
+    const orphan1 = await seeder.orphan(`${name} 1`)
+    const old2 = await seeder.image(`d old2 ${name}`, ["sha-d100002"])
+    const old2sig = await seeder.subjectReferrer(old2.digest)
+    const orphan2 = await seeder.orphan(`${name} 2`)
+    const kept = await seeder.image(`d kept ${name}`, ["sha-d100003"])
+    seeder.publish(api, "Meetinity", name)
+    const id = (digest: string) => api.versions("Meetinity", name).find((v) => v.name === digest)!.id
+    const ids = { old1: id(old1.digest), children: old1.children.map(id), orphan1: id(orphan1.digest), old2: id(old2.digest), old2sig: id(old2sig.digest) }
+    const args = parseRetainArgs({ owner: "Meetinity", image: name, keep: 1, dryRun: false, maxDeletions: 3, githubApiUrl: api.url, registry: front.url, graceMinutes: 0 })
+    type Report = { stopped: string | null; summary: { planned: number; deleted: number; deferred: number }; versions: { id: number; outcome?: string }[] }
+    const run = async () => {
+      const start = api.log.length
+      const report = JSON.parse(await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 })) as Report
+      await expectNoBrokenImage(repository)
+      return { report, deletes: api.log.slice(start).filter((e) => e.method === "DELETE").map((e) => Number(/\/versions\/(\d+)/.exec(e.path)![1])) }
+    }
+
+    // 9 to delete. Run 1: the oldest is old1's amd64 manifest, which goes only with old1 itself;
+    // then its arm64 manifest; its attestations wait. The index goes first.
+    const first = await run()
+    expect(first.report.summary).toMatchObject({ planned: 9, deleted: 3, deferred: 6 })
+    expect(first.report.stopped).toBe("maxDeletions (3) reached: 6 deletions left for the next runs")
+    expect(first.deletes[0]).toBe(ids.old1)
+    expect(first.deletes.slice(1).sort()).toEqual([ids.children[0], ids.children[1]].sort())
+    expect(await resolves(repository, old1.digest)).toBe(false)
+
+    // Run 2: the two attestation manifests (now plain orphans) and orphan1, oldest first.
+    const second = await run()
+    expect(second.report.summary).toMatchObject({ planned: 6, deleted: 3, deferred: 3 })
+    expect([...second.deletes].sort()).toEqual([ids.children[2], ids.children[3], ids.orphan1].sort())
+
+    // Run 3: old2 before its signature, then orphan2. Clean.
+    const third = await run()
+    expect(third.report.summary).toMatchObject({ planned: 3, deleted: 3, deferred: 0 })
+    expect(third.report.stopped).toBeNull()
+    expect(third.deletes).toContain(ids.old2)
+    expect(third.deletes.indexOf(ids.old2)).toBeLessThan(third.deletes.indexOf(ids.old2sig))
+    const fourth = await run()
+    expect(fourth.report.summary).toMatchObject({ planned: 0, deleted: 0 })
+    await expectIntact(repository, [kept])
+    await expectGone(repository, [old1, old2, old2sig, orphan1, orphan2])
+  })
+
+  test("a cut never splits an image from what holds it: the index goes with its oldest platform manifest, the other waits whole", async () => {
+    const name = freshName("cut")
+    const repository = `meetinity/${name}`
+    const seeder = new PackageSeeder(push, repository)
+    const image = await seeder.image(`c img ${name}`, ["sha-c100001"], { platforms: ["linux/amd64", "linux/arm64"] })
+    const kept = await seeder.image(`c kept ${name}`, ["sha-c100002"])
+    seeder.publish(api, "Meetinity", name)
+    // The index and its two platform manifests: 3 to delete, room for 2.
+    const result = await runRetention(deps("Meetinity", name), request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 }, maxDeletions: 2 }))
+    expect([...result.outcomes.values()].sort()).toEqual(["deferred", "deleted", "deleted"])
+    // The index went with its oldest child; the other child waits (an orphan now, whole).
+    expect(await resolves(repository, image.digest)).toBe(false)
+    expect(await resolves(repository, image.children[0]!)).toBe(false)
+    expect(await resolves(repository, image.children[1]!)).toBe(true)
+    await expectNoBrokenImage(repository)
+    await expectIntact(repository, [kept])
+    expect(result.capped).toBe("maxDeletions (2) reached: 1 deletion left for the next runs")
+  })
+})
+
+describe("a failed real run can be undone from its log", () => {
+  test("GitHub refuses the fifth deletion for good: the failure says what happened, names every id deleted, and restore with those ids brings them back", async () => {
+    const { name, repository, release, orphans } = await seedSmall("undo", { orphans: 7 })
+    api.addFault({ method: "DELETE", path: new RegExp(`${name}/versions/`), after: 5, times: 1, fault: { kind: "forbidden" } })
+    const args = parseRetainArgs({ owner: "Meetinity", image: name, keep: 30, dryRun: false, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, graceMinutes: 0 })
+    const message = await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { msPerSecond: 10 }).then(() => "", (error: Error) => error.message)
+    const lines = message.split("\n")
+    const gone = api.deletedVersions("Meetinity", name)
+    expect(gone).toHaveLength(4)
+    // 1. What happened, in words.
+    expect(lines[0]).toMatch(new RegExp(`^retain failed for Meetinity/${name}: deleting stopped at version \\d+ \\(sha256:[0-9a-f]{64}\\): deleting version \\d+ \\(sha256:[0-9a-f]{64}\\): GitHub answered 403 \\(Resource not accessible by personal access token\\)[^\\n]*\\. This run deleted 4 versions; the command below restores them\\.$`))
+    // 2. Every version deleted, with its id and full digest.
+    expect(lines[1]).toBe("deleted by this run (package version id, digest, tags):")
+    const listed = lines.slice(2, 6).map((l) => /^ {2}(\d+) (sha256:[0-9a-f]{64}) \(untagged\)$/.exec(l)!)
+    expect(listed.map((m) => [Number(m[1]), m[2]]).sort()).toEqual(gone.map((v) => [v.id, v.name]).sort())
+    // 3. The exact restore command.
+    expect(lines[6]).toBe("to restore them (within 30 days; the token needs write:packages):")
+    const command = lines[7]!.trim()
+    expect(command).toMatch(new RegExp(`^dagger call -m github\\.com/meetinity/meetinity-release@v\\d+\\.\\d+\\.\\d+ restore --owner Meetinity --image ${name} --token env://GHCR_RETENTION_TOKEN --github-api-url ${api.url.replace(/[.]/g, "\\.")} --ids \\d+(,\\d+){3}$`))
+    // Then the table.
+    expect(lines[8]).toBe("")
+    expect(lines[9]).toMatch(/^DIGEST\s+TAGS\s+CREATED\s+DECISION\s+REASON$/)
+
+    // The command, as dagger call hands it to the function: --ids is one CSV list flag.
+    const words = command.split(" ")
+    const flag = (name: string) => words[words.indexOf(`--${name}`) + 1]!
+    recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
+    const out = await new MeetinityRelease().restore(flag("owner"), dag.loadSecretFromID("SecretID-token" as SecretID), flag("image"), daggerListFlag(flag("ids")), undefined, flag("github-api-url"))
+    expect(out).toContain(`Meetinity/${name}: 4 versions asked for: 4 restored`)
+    expect(api.deletedVersions("Meetinity", name)).toEqual([])
+    for (const v of gone) expect(await resolves(repository, v.name), v.name).toBe(true)
+    await expectIntact(repository, [release])
+    expect(orphans).toHaveLength(7)
+  })
+
+  let recorder: Recorder | undefined
+  afterEach(() => recorder?.restore())
+})
+
+describe("the packages API stand-in enforces GitHub's primary rate limit", () => {
+  test("announced on every answer; beyond the limit 403 with remaining 0 until the window's reset; a new window starts after an hour", async () => {
+    let now = Date.parse("2026-06-01T00:00:00Z")
+    const limited = await startGitHubApi({ owners: { Meetinity: "Organization" }, tokens: TOKENS, rateLimit: 3, clock: () => now })
+    try {
+      const get = () => fetch(`${limited.url}/users/Meetinity`, { headers: { authorization: "token ghp_admin" } })
+      const answers = []
+      for (let i = 0; i < 4; i++) answers.push(await get())
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 403])
+      expect(answers.map((a) => a.headers.get("x-ratelimit-remaining"))).toEqual(["2", "1", "0", "0"])
+      expect(answers.every((a) => a.headers.get("x-ratelimit-limit") === "3" && a.headers.get("x-ratelimit-resource") === "core")).toBe(true)
+      expect(answers[3]!.headers.get("x-ratelimit-reset")).toBe(String((Date.parse("2026-06-01T00:00:00Z") + 3_600_000) / 1000))
+      expect(((await answers[3]!.json()) as { message: string }).message).toMatch(/^API rate limit exceeded/)
+      expect(limited.rateLimit).toMatchObject({ used: 3, refused: 1 })
+      now += 3_600_000
+      expect((await get()).status).toBe(200)
+      expect(limited.rateLimit).toMatchObject({ used: 1, refused: 1 })
+    } finally {
+      await limited.stop()
+    }
   })
 })

@@ -502,6 +502,13 @@ describe("the docs call the module pinned, like the workflows", () => {
   })
 })
 
+describe("the restore command a failed retain prints", () => {
+  test("names this release of the module, like the docs", async () => {
+    const { MODULE_REF } = await import("../src/retention/report.js")
+    expect(MODULE_REF).toBe(`github.com/meetinity/meetinity-release@v${moduleVersion}`)
+  })
+})
+
 describe("rehearse.yml", () => {
   test("runs on pull requests that touch the Dockerfile or the chart, reads the repository only, and uses no secret", () => {
     const rehearse = workflow("rehearse.yml")

@@ -54,8 +54,20 @@ export interface PlannedVersion {
   readonly parent?: string
 }
 
+/**
+ * A tag the registry serves that GitHub's listing did not show (the listing is paged by offset:
+ * a version deleted or pushed by someone else while it was read shifts the pages, and a version
+ * can be served on neither page). What it names is kept, with everything it needs.
+ */
+export interface UnlistedTag {
+  readonly tag: string
+  readonly digest: string
+}
+
 export interface RetentionPlan {
   readonly policy: RetentionPolicy
+  /** Tags in the registry that the listing did not show, kept with all they need. */
+  readonly unlisted?: readonly UnlistedTag[]
   /** Every version, newest first. */
   readonly versions: readonly PlannedVersion[]
   /** The versions to delete, in the order to delete them: parents before children. */
@@ -126,12 +138,16 @@ export interface Closure {
  * Plans retention. Returns the digests still to read when the decision depends on manifests
  * not yet in `manifests` (the adapter reads them and calls again); otherwise the plan.
  */
-export function planRetention(versions: readonly PackageVersion[], manifests: ReadonlyMap<string, ManifestJson>, policy: RetentionPolicy, now: Date, pinned?: string): Closure {
+export function planRetention(versions: readonly PackageVersion[], manifests: ReadonlyMap<string, ManifestJson>, policy: RetentionPolicy, now: Date, options: { pinned?: string; unlisted?: readonly UnlistedTag[] } = {}): Closure {
+  const { pinned, unlisted = [] } = options
   const all: Working[] = versions
     .map((v) => ({ id: v.id, digest: v.name, tags: [...tagsOf(v)], createdAt: v.created_at, kind: classify(tagsOf(v)) }))
     .sort(newestFirst)
   const byDigest = new Map<string, Working>()
   for (const version of all) byDigest.set(version.digest, version)
+  // Unlisted tags name versions the listing missed (or, when a tag was added meanwhile, a listed one).
+  const unlistedTags = new Map<string, string[]>()
+  for (const { tag, digest } of unlisted) unlistedTags.set(digest, [...(unlistedTags.get(digest) ?? []), tag])
 
   // 1. Roots: from tags, from age, and the pinned last version.
   const graceMs = policy.graceMinutes * 60_000
@@ -144,6 +160,21 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
     else if (graceMs > 0 && now.getTime() - Date.parse(version.createdAt) < graceMs) keep(version, `younger than ${policy.graceMinutes} min: may belong to a push still under way`)
     if (version.decision === "keep") version.root = true
   }
+  const missed: Working[] = []
+  for (const [digest, tags] of unlistedTags) {
+    const why = `the registry serves tag ${tags.join(", ")}, which GitHub's listing did not show (changed while it was read): kept with all it needs`
+    const listed = byDigest.get(digest)
+    if (listed) {
+      keep(listed, why)
+      listed.root = true
+      continue
+    }
+    // Not in the listing at all: a stand-in, kept, never reported as a version of its own.
+    const stand: Working = { id: 0, digest, tags, createdAt: "", kind: classify(tags), decision: "keep", reason: why, root: true }
+    missed.push(stand)
+    byDigest.set(digest, stand)
+  }
+  all.push(...missed)
 
   // Nothing would be deleted by tags alone? Then no manifest needs reading.
   const candidates = all.filter((v) => v.decision === undefined)
@@ -167,10 +198,19 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
         for (const child of manifest.manifests ?? []) {
           const target = byDigest.get(child.digest)
           if (!target || target.decision === "keep") continue
-          const reference = child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
-            ? "attestation manifest"
-            : child.platform?.os === "unknown" ? "attestation manifest" : `platform manifest${child.platform ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""}`
-          keep(target, `${reference} of kept ${label(version)}`, version.digest)
+          if (version.kind === "referrer") {
+            // A referrers index (the `sha256-<hex>` fallback tag of the OCI 1.1 referrers
+            // scheme) lists the referrers of the image its tag names, not platforms.
+            const subject = version.tags.map(referrerTag).find((r) => r !== undefined)!.subject
+            const owner = byDigest.get(subject)
+            const what = child.artifactType ? `referrer (${child.artifactType})` : "referrer"
+            keep(target, `${what} of ${owner ? `kept ${label(owner)}` : short(subject)}, listed in its referrers index ${version.tags[0]!.slice(0, 19)}`, version.digest)
+          } else {
+            const reference = child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
+              ? "attestation manifest"
+              : child.platform?.os === "unknown" ? "attestation manifest" : `platform manifest${child.platform ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""}`
+            keep(target, `${reference} of kept ${label(version)}`, version.digest)
+          }
           changed = true
           // A child index (nested) needs its own manifest read.
           if (child.mediaType && INDEX_MEDIA_TYPES.has(child.mediaType) && !manifests.has(child.digest)) missing.add(child.digest)
@@ -223,16 +263,16 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
   // 4. GitHub refuses to delete a package's last version: keep the newest image, with what it needs.
   if (all.length > 0 && all.every((v) => v.decision === "delete") && pinned === undefined) {
     const newest = all.find((v) => v.kind !== "untagged" && v.kind !== "referrer") ?? all[0]!
-    return planRetention(versions, manifests, policy, now, newest.digest)
+    return planRetention(versions, manifests, policy, now, { pinned: newest.digest, unlisted })
   }
 
-  const planned: PlannedVersion[] = all.map((v) => ({
+  const planned: PlannedVersion[] = all.filter((v) => !missed.includes(v)).map((v) => ({
     id: v.id, digest: v.digest, tags: v.tags, createdAt: v.createdAt, kind: v.kind, decision: v.decision!, reason: v.reason!, ...(v.parent ? { parent: v.parent } : {}),
   }))
   // Tagged versions (images, indexes) before untagged ones (their children), newest first
   // within each: a parent is pushed after its children, so it is deleted before them.
   const deletions = planned.filter((v) => v.decision === "delete").sort((a, b) => Number(a.tags.length === 0) - Number(b.tags.length === 0) || newestFirst(a, b))
-  return { plan: { policy, versions: planned, deletions }, missing: [] }
+  return { plan: { policy, ...(unlisted.length > 0 ? { unlisted } : {}), versions: planned, deletions }, missing: [] }
 
   function keep(version: Working, reason: string, parent?: string) {
     version.decision = "keep"

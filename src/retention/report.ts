@@ -35,6 +35,8 @@ export interface RetentionResult {
   readonly validation?: { readonly checked: number; readonly broken: readonly Broken[] }
   /** With `--max-requests`: the budget and the GitHub API requests used by the end of this package. */
   readonly budget?: { readonly maxRequests: number; readonly used: number }
+  /** When more deletions were planned than `maxDeletions`: what was left for the next runs. */
+  readonly capped?: string
 }
 
 export function summarize(result: RetentionResult) {
@@ -89,6 +91,7 @@ function detailLines(result: RetentionResult): string[] {
     for (const n of result.reviewed.notApplied) lines.push(`  not deleted: ${n.digest} (id ${n.id}, ${n.tags.length ? n.tags.join(",") : "untagged"}): ${n.reason}`)
   }
   if (result.budget) lines.push(`GitHub API requests: ${result.budget.used} used, budget ${result.budget.maxRequests}`)
+  for (const u of result.plan.unlisted ?? []) lines.push(`kept: tag ${u.tag} (${u.digest}) is in the registry but was not in GitHub's listing (it changed while it was read); what it names is kept`)
   return lines
 }
 
@@ -133,6 +136,7 @@ export function reportObject(result: RetentionResult) {
       ? { checked: result.validation.checked, broken: result.validation.broken.map((b) => ({ reference: b.reference, what: b.what, problem: b.problem, breaks: b.breaks })) }
       : null,
     budget: result.budget ?? null,
+    unlistedTags: result.plan.unlisted ?? [],
     versions: result.plan.versions.map((v) => ({
       id: v.id,
       digest: v.digest,
@@ -151,4 +155,31 @@ export function reportObject(result: RetentionResult) {
 /** The same data as JSON. */
 export function reportJson(result: RetentionResult): string {
   return JSON.stringify(reportObject(result), null, 2)
+}
+
+/**
+ * The module as `dagger call -m` names it in the restore command a failure prints: pinned to this
+ * release of it (package.json's version; a test keeps the two equal), so the command restores
+ * with the code that deleted.
+ */
+export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.2.0"
+
+/**
+ * The head of a failed real run's error, for an operator who has only the job's log: what
+ * happened, in words, on the first line; then every version this run deleted, with its package
+ * version id and full digest; then the exact `restore` command that brings them back (GitHub
+ * keeps deleted versions 30 days). `dagger call` reads a list flag as one comma-separated value:
+ * `--ids 1,2,3`.
+ */
+export function formatFailure(result: RetentionResult, what: readonly string[], options: { githubApiUrl?: string } = {}): string {
+  const where = `${result.owner.login}/${result.packageName}`
+  const deleted = result.plan.deletions.filter((v) => result.outcomes.get(v.id) === "deleted")
+  const lines = [`retain failed for ${where}: ${what.join("; ")}. ${deleted.length === 0 ? "This run deleted nothing." : `This run deleted ${deleted.length} version${deleted.length === 1 ? "" : "s"}; the command below restores ${deleted.length === 1 ? "it" : "them"}.`}`]
+  if (deleted.length === 0) return lines[0]!
+  lines.push(`deleted by this run (package version id, digest, tags):`)
+  for (const v of deleted) lines.push(`  ${v.id} ${v.digest} ${v.tags.length ? v.tags.join(",") : "(untagged)"}`)
+  const api = options.githubApiUrl && options.githubApiUrl.replace(/\/+$/, "") !== "https://api.github.com" ? ` --github-api-url ${options.githubApiUrl}` : ""
+  lines.push(`to restore them (within 30 days; the token needs write:packages):`)
+  lines.push(`  dagger call -m ${MODULE_REF} restore --owner ${result.owner.login} --image ${result.packageName} --token env://GHCR_RETENTION_TOKEN${api} --ids ${deleted.map((v) => v.id).join(",")}`)
+  return lines.join("\n")
 }

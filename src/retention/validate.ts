@@ -4,6 +4,7 @@
  * of a kept index even when GitHub does not list it. Pure: the adapter resolves each expectation
  * and reports the ones that fail, with the tags they break.
  */
+import type { PackageVersion } from "../github.js"
 import type { ManifestJson } from "../registry.js"
 import { isIndex, referrerTag, type PlannedVersion, type RetentionPlan } from "./plan.js"
 
@@ -27,12 +28,17 @@ const plainTags = (v: PlannedVersion) => v.tags.filter((t) => !referrerTag(t))
 /** Everything the registry must still serve after a run that kept what `plan` keeps. */
 export function expectations(plan: RetentionPlan, manifests: ReadonlyMap<string, ManifestJson>): Expectation[] {
   const byDigest = new Map(plan.versions.map((v) => [v.digest, v]))
+  const unlisted = new Map<string, string[]>()
+  for (const u of plan.unlisted ?? []) unlisted.set(u.digest, [...(unlisted.get(u.digest) ?? []), u.tag])
   /** The tags a version is kept for: its own plain tags, else those of what it is kept for. */
   const breaks = (version: PlannedVersion): string[] => {
     const seen = new Set<string>()
-    for (let v: PlannedVersion | undefined = version; v && !seen.has(v.digest); v = v.parent ? byDigest.get(v.parent) : undefined) {
+    let v: PlannedVersion | undefined = version
+    for (; v && !seen.has(v.digest); v = v.parent ? byDigest.get(v.parent) : undefined) {
       seen.add(v.digest)
       if (plainTags(v).length > 0) return plainTags(v)
+      // Kept for a tag the listing did not show.
+      if (v.parent && unlisted.has(v.parent)) return unlisted.get(v.parent)!
     }
     return []
   }
@@ -61,4 +67,54 @@ export function expectations(plan: RetentionPlan, manifests: ReadonlyMap<string,
 /** One line of the validation failure list. */
 export function describeBroken(broken: Broken): string {
   return `${broken.what} ${broken.problem}: breaks ${broken.breaks.length ? broken.breaks.join(", ") : "no tag (it belongs to an untagged version)"}`
+}
+
+/** For each digest, the referrers this run knew of: versions tagged `sha256-<hex>[…]` after it, and untagged ones whose manifest (read) names it as `subject`. */
+export function knownReferrers(versions: readonly PackageVersion[], manifests: ReadonlyMap<string, ManifestJson>): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  const add = (subject: string, referrer: string) => out.set(subject, [...(out.get(subject) ?? []), referrer])
+  for (const version of versions) {
+    for (const tag of version.metadata?.container?.tags ?? []) {
+      const subject = referrerTag(tag)?.subject
+      if (subject) add(subject, version.name)
+    }
+    const subject = manifests.get(version.name)?.subject?.digest
+    if (subject) add(subject, version.name)
+  }
+  return out
+}
+
+/**
+ * What the registry's own tags need, whatever the plan said: for each digest a tag names now,
+ * every child of its index (nested ones too, when their manifest is known) and every referrer
+ * of it, or of one of its children, that the run knew of.
+ */
+export function tagExpectations(tagged: ReadonlyMap<string, readonly string[]>, manifests: ReadonlyMap<string, ManifestJson>, referrers: ReadonlyMap<string, readonly string[]>): Expectation[] {
+  const out: Expectation[] = []
+  for (const [digest, tags] of tagged) {
+    const name = [...tags].sort()[0]!
+    const seen = new Set<string>([digest])
+    const walk = (parent: string, depth: number) => {
+      for (const child of manifests.get(parent)?.manifests ?? []) {
+        if (seen.has(child.digest) || depth > 8) continue
+        seen.add(child.digest)
+        const platform = child.platform && child.platform.os !== "unknown" ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""
+        out.push({ reference: child.digest, what: `child ${short(child.digest)}${platform} of ${name}, which the registry lists,`, breaks: [...tags] })
+        walk(child.digest, depth + 1)
+      }
+    }
+    walk(digest, 0)
+    // Referrers of the image, of its children, and of those referrers (a signature of an SBOM).
+    const subjects = [...seen]
+    for (let i = 0; i < subjects.length; i++) {
+      const subject = subjects[i]!
+      for (const referrer of referrers.get(subject) ?? []) {
+        if (seen.has(referrer)) continue
+        seen.add(referrer)
+        subjects.push(referrer)
+        out.push({ reference: referrer, what: `referrer ${short(referrer)} of ${subject === digest ? name : `${short(subject)} in ${name}`}, which the registry lists,`, breaks: [...tags] })
+      }
+    }
+  }
+  return out
 }

@@ -4,8 +4,13 @@
  * `per_page`/`page` with `Link` headers (`next`, `last`, `first`, `prev`), `x-ratelimit-*`
  * headers on every answer, 401 for bad credentials, 403/404 for missing scopes, 400 for the last
  * version of a package, 404 for unknown versions, and injectable faults: primary and secondary
- * rate limits (403/429 with `retry-after`), 5xx, latency. Deleting a version deletes its
- * manifest from the backing registry, as ghcr.io does.
+ * rate limits (403/429 with `retry-after`), 5xx, latency. The primary rate limit is enforced
+ * as documented: `rateLimit` requests an hour (5,000 by default), announced on every answer
+ * with `x-ratelimit-limit`, `-remaining`, `-used`, `-reset` and `-resource`, and beyond it 403
+ * with `x-ratelimit-remaining: 0` until the reset. Deleting a version deletes its manifest from
+ * the backing registry, as ghcr.io does; a test can delete one as someone else would
+ * (`deleteVersion`), between two page requests for instance, and later pages shift as offset
+ * pagination makes them.
  *
  * Deleted versions are kept 30 days, as GitHub does: `state=deleted` lists them (with
  * `deleted_at`), and `POST .../versions/{id}/restore` brings one back (204; the manifest and
@@ -44,6 +49,8 @@ export interface FaultRule {
   method?: string
   /** Matches the path (without query). */
   path?: RegExp
+  /** Matches the query string (`?page=2&per_page=100`). */
+  query?: RegExp
   /** Only on the n-th matching request (1-based) and after, `times` times. */
   after?: number
   times: number
@@ -60,6 +67,13 @@ export interface GitHubApi {
   /** Versions deleted from the package (restorable for 30 days from `deleted_at`). */
   deletedVersions(ownerLogin: string, name: string): DeletedVersion[]
   addFault(rule: FaultRule): void
+  /**
+   * Deletes a version as someone else would (the UI, another tool): from the listing at once,
+   * so later pages shift by one, and its manifest from the registry, restorable for 30 days.
+   */
+  deleteVersion(ownerLogin: string, name: string, id: number): Promise<void>
+  /** The primary rate limit's state: requests counted in the current window, and refusals so far. */
+  readonly rateLimit: { readonly limit: number; readonly used: number; readonly refused: number; readonly resetsAt: number }
   stop(): Promise<void>
 }
 
@@ -80,8 +94,14 @@ export interface GitHubApiOptions {
   registry?: { url: string; repository: (owner: string, name: string) => string }
   /** Public packages whose versions exceeded 5,000 downloads cannot be deleted. */
   popular?: Set<number>
-  /** The server's clock, in ms since the epoch (deletion times, the 30-day restore window). */
+  /** The server's clock, in ms since the epoch (deletion times, the 30-day restore window, rate-limit windows). */
   clock?: () => number
+  /**
+   * The primary rate limit, as GitHub enforces it: `limit` requests per hour (5,000 for a
+   * personal access token, 1,000 for a repository's GITHUB_TOKEN), the window starting with the
+   * first request; beyond it 403 with `x-ratelimit-remaining: 0` until `x-ratelimit-reset`.
+   */
+  rateLimit?: number
 }
 
 const json = (response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -96,15 +116,19 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
   const counts = new Map<string, number>()
   const log: GitHubApi["log"] = []
   const faults: (FaultRule & { seen: number })[] = []
-  const limit = 5000
+  const limit = options.rateLimit ?? 5000
+  const WINDOW_MS = 3_600_000
   let used = 0
+  let refused = 0
+  let windowStart: number | undefined
   let url = ""
 
+  const resetAt = () => Math.ceil(((windowStart ?? clock()) + WINDOW_MS) / 1000)
   const rateHeaders = () => ({
     "x-ratelimit-limit": String(limit),
     "x-ratelimit-remaining": String(Math.max(0, limit - used)),
-    "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 3600),
-    "x-ratelimit-used": String(used),
+    "x-ratelimit-reset": String(resetAt()),
+    "x-ratelimit-used": String(Math.min(used, limit)),
     "x-ratelimit-resource": "core",
   })
   const count = (kind: string) => counts.set(kind, (counts.get(kind) ?? 0) + 1)
@@ -113,7 +137,6 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     const full = new URL(request.url ?? "/", url)
     const path = full.pathname
     const method = request.method ?? "GET"
-    used++
     if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs))
 
     const auth = request.headers.authorization ?? ""
@@ -121,10 +144,23 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     const who = token ? options.tokens[token] : undefined
     if (!who) return json(response, 401, { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" }, rateHeaders())
 
+    // The primary rate limit: a window of an hour from its first request.
+    if (windowStart === undefined || clock() >= windowStart + WINDOW_MS) {
+      windowStart = clock()
+      used = 0
+    }
+    if (used >= limit) {
+      refused++
+      count("rate-limited")
+      return json(response, 403, { message: `API rate limit exceeded for installation ID 1. If you reach out to GitHub Support for help, please include the request ID.`, documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" }, rateHeaders())
+    }
+    used++
+
     for (const rule of faults) {
       if (rule.times <= 0) continue
       if (rule.method && rule.method !== method) continue
       if (rule.path && !rule.path.test(path)) continue
+      if (rule.query && !rule.query.test(full.search)) continue
       rule.seen++
       if (rule.after && rule.seen < rule.after) continue
       rule.times--
@@ -240,19 +276,28 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       if (!version) return json(response, 404, { message: "Not Found" }, rateHeaders())
       if (versions.length === 1) return json(response, 400, { message: "You cannot delete the last version of a package. You must delete the package instead." }, rateHeaders())
       if (options.popular?.has(version.id)) return json(response, 400, { message: "Publicly visible package versions with more than 5000 downloads cannot be deleted. Contact GitHub support for further assistance." }, rateHeaders())
-      let manifest: DeletedVersion["manifest"]
-      if (options.registry) {
-        const url = `${options.registry.url}/v2/${options.registry.repository(ownerLogin, name)}/manifests/${version.name}`
-        const kept = await fetch(url, { headers: { accept: MANIFEST_ACCEPT } })
-        if (kept.ok) manifest = { mediaType: kept.headers.get("content-type") ?? "", body: new Uint8Array(await kept.arrayBuffer()) }
-        const res = await fetch(url, { method: "DELETE" })
-        if (res.status !== 202 && res.status !== 404) return json(response, 500, { message: `registry delete answered ${res.status}` }, rateHeaders())
-      }
-      versions.splice(versions.indexOf(version), 1)
-      deleted.set(key, [...gone, { ...version, tags: [...version.tags], deleted_at: new Date(clock()).toISOString(), manifest }])
+      const problem = await remove(ownerLogin, name, version)
+      if (problem) return json(response, 500, { message: problem }, rateHeaders())
       return json(response, 204, undefined, rateHeaders())
     }
     return json(response, 404, { message: "Not Found" }, rateHeaders())
+  }
+
+  /** Deletes a version: its manifest from the registry (kept to restore), then from the package. Returns a problem, if any. */
+  async function remove(ownerLogin: string, name: string, version: ApiVersion): Promise<string | undefined> {
+    const key = `${ownerLogin.toLowerCase()}/${name}`
+    const versions = packages.get(key)!
+    let manifest: DeletedVersion["manifest"]
+    if (options.registry) {
+      const url = `${options.registry.url}/v2/${options.registry.repository(ownerLogin, name)}/manifests/${version.name}`
+      const kept = await fetch(url, { headers: { accept: MANIFEST_ACCEPT } })
+      if (kept.ok) manifest = { mediaType: kept.headers.get("content-type") ?? "", body: new Uint8Array(await kept.arrayBuffer()) }
+      const res = await fetch(url, { method: "DELETE" })
+      if (res.status !== 202 && res.status !== 404) return `registry delete answered ${res.status}`
+    }
+    versions.splice(versions.indexOf(version), 1)
+    deleted.set(key, [...(deleted.get(key) ?? []), { ...version, tags: [...version.tags], deleted_at: new Date(clock()).toISOString(), manifest }])
+    return undefined
   }
 
   const server = createServer((request, response) => {
@@ -271,6 +316,15 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     versions: (owner, name) => [...(packages.get(`${owner.toLowerCase()}/${name}`) ?? [])],
     deletedVersions: (owner, name) => [...(deleted.get(`${owner.toLowerCase()}/${name}`) ?? [])],
     addFault: (rule) => faults.push({ ...rule, seen: 0 }),
+    deleteVersion: async (owner, name, id) => {
+      const version = packages.get(`${owner.toLowerCase()}/${name}`)?.find((v) => v.id === id)
+      if (!version) throw new Error(`no version ${id} in ${owner}/${name}`)
+      const problem = await remove(owner, name, version)
+      if (problem) throw new Error(problem)
+    },
+    get rateLimit() {
+      return { limit, used, refused, resetsAt: resetAt() }
+    },
     stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
   }
 }

@@ -16,7 +16,7 @@ export interface TokenRegistry {
   stop(): Promise<void>
 }
 
-export async function startTokenRegistry(backendUrl: string, options: { username: string; password: string; anonymousPull?: boolean; latencyMs?: number }): Promise<TokenRegistry> {
+export async function startTokenRegistry(backendUrl: string, options: { username: string; password: string; anonymousPull?: boolean; latencyMs?: number; tagPageSize?: number }): Promise<TokenRegistry> {
   const tokens = new Map<string, string>() // token -> granted scope
   const log: TokenRegistry["log"] = []
   let url = ""
@@ -60,6 +60,29 @@ export async function startTokenRegistry(backendUrl: string, options: { username
       return
     }
     const body = await readBody(request)
+    const tagList = /^\/v2\/(.+?)\/tags\/list(?:\?|$)/.exec(path)
+    if (tagList && options.tagPageSize && request.method === "GET") {
+      // The distribution spec's pagination, which distribution 2.8 itself does not do: tags in
+      // lexical order, at most n (and at most tagPageSize) per page, after `last`, with a Link
+      // header naming the next page.
+      const query = new URL(path, url).searchParams
+      const upstream = await fetch(`${backendUrl}/v2/${tagList[1]}/tags/list`)
+      if (upstream.status !== 200) {
+        response.writeHead(upstream.status, { "content-type": "application/json" })
+        response.end(Buffer.from(await upstream.arrayBuffer()))
+        return
+      }
+      const all = (((await upstream.json()) as { tags?: string[] | null }).tags ?? []).sort()
+      const n = Math.min(options.tagPageSize, Number(query.get("n") ?? options.tagPageSize))
+      const last = query.get("last")
+      const rest = last === null ? all : all.filter((t) => t > last)
+      const page = rest.slice(0, n)
+      const headers: Record<string, string> = { "content-type": "application/json" }
+      if (rest.length > n) headers.link = `</v2/${tagList[1]}/tags/list?n=${n}&last=${encodeURIComponent(page.at(-1)!)}>; rel="next"`
+      response.writeHead(200, headers)
+      response.end(JSON.stringify({ name: tagList[1], tags: page }))
+      return
+    }
     const headers: Record<string, string> = {}
     for (const name of ["accept", "content-type"]) if (request.headers[name]) headers[name] = String(request.headers[name])
     const upstream = await fetch(`${backendUrl}${path}`, { method: request.method, headers, body: body.length > 0 ? new Uint8Array(body) : undefined })

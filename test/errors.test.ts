@@ -1,0 +1,50 @@
+/**
+ * The value an argument error quotes: readable whatever the caller passed (a pasted log, a
+ * right-to-left override, a newline that would forge a second log line).
+ */
+import { describe, expect, test } from "vitest"
+
+import { check, InvalidArgumentError, QUOTE_LIMIT, quote } from "../src/errors.js"
+import { parseRetainArgs } from "../src/retention/run.js"
+
+const args = { owner: "meetinity", image: "api-gateway", keep: 30, dryRun: true, maxDeletions: 1000, githubApiUrl: "https://api.github.com", registry: "ghcr.io", graceMinutes: 0 }
+
+describe("quoting a value in an argument error", () => {
+  test.each([
+    ["a right-to-left override is escaped, not obeyed", "api\u202Egpj.exe", '"api\\u202egpj.exe"'],
+    ["a newline cannot forge a second log line", "api\nNothing was deleted", '"api\\nNothing was deleted"'],
+    ["zero-width and isolate characters are shown", "a\u200bb\u2066c\u2069", '"a\\u200bb\\u2066c\\u2069"'],
+    ["a line separator is shown", "a\u2028b", '"a\\u2028b"'],
+    ["an escape character is shown", "a\u001b[31mred", '"a\\u001b[31mred"'],
+    ["ordinary text, quotes and accents stay as they are", 'Café "x"', '"Café \\"x\\""'],
+    ["an empty string stays visible", "", '""'],
+  ])("%s", (_name, value, expected) => {
+    expect(quote(value)).toBe(expected)
+  })
+
+  test("a long value is cut to a readable length, saying how much was left out", () => {
+    const value = `${"x".repeat(5000)}\u202E`
+    const quoted = quote(value)
+    expect(quoted).toBe(`"${"x".repeat(QUOTE_LIMIT)}"… (${5001 - QUOTE_LIMIT} more characters)`)
+    expect(quoted.length).toBeLessThan(QUOTE_LIMIT + 40)
+  })
+
+  test("a long list is cut the same way", () => {
+    const quoted = quote(Array.from({ length: 400 }, (_, i) => `image-${i}`))
+    expect(quoted).toMatch(new RegExp(`^\\["image-0","image-1",.{${QUOTE_LIMIT - 30},}… \\(\\d+ more characters\\)$`))
+    expect(quoted.length).toBeLessThan(QUOTE_LIMIT + 40)
+  })
+
+  test("check() and the argument parsers quote through it: the message stays one readable line", () => {
+    expect(() => check(false, "image", "web\u202E\nx", "is not an image name")).toThrow(new InvalidArgumentError("image", "web\u202E\nx", "is not an image name"))
+    let message = ""
+    try {
+      parseRetainArgs({ ...args, image: `API\u202E${"A".repeat(3000)}\nforged line` })
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toMatch(/^image "API\\u202eA+"… \(\d+ more characters\) is not an image name/)
+    expect(message).not.toMatch(/[\n\u202E]/)
+    expect(message.length).toBeLessThan(400)
+  })
+})
