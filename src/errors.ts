@@ -14,8 +14,11 @@ export class InvalidArgumentError extends Error {
   }
 }
 
-/** How much of a quoted value an error shows: enough to recognise it, never a wall of text. */
-export const QUOTE_LIMIT = 120
+/** A quoted value longer than this (as JSON) is shortened: a 10,000-character value must not become a 10,000-character message. */
+export const QUOTE_LIMIT = 200
+
+/** How many characters of a shortened string an error still shows: enough to recognise it. */
+const QUOTE_HEAD = 80
 
 /**
  * Characters a terminal or a log viewer would act on or hide instead of showing: C0 and C1
@@ -26,17 +29,17 @@ const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2
 
 /**
  * JSON-quotes a value for an error message, so empty strings and spaces stay visible; control,
- * invisible and bidirectional characters are escaped as `\uXXXX`, and a long value is cut to
- * QUOTE_LIMIT characters with the count of what was left out.
+ * invisible and bidirectional characters are escaped as `\uXXXX`. A value longer than
+ * QUOTE_LIMIT is shortened: a string keeps its first 80 characters and says how long it was; a
+ * list says how many items it had and quotes the first.
  */
 export function quote(value: unknown): string {
   const escape = (text: string) => text.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
-  if (typeof value === "string") {
-    if (value.length <= QUOTE_LIMIT) return escape(JSON.stringify(value))
-    return `${escape(JSON.stringify(value.slice(0, QUOTE_LIMIT)))}… (${value.length - QUOTE_LIMIT} more characters)`
-  }
   const text = escape(JSON.stringify(value) ?? String(value))
-  return text.length <= QUOTE_LIMIT ? text : `${text.slice(0, QUOTE_LIMIT)}… (${text.length - QUOTE_LIMIT} more characters)`
+  if (text.length <= QUOTE_LIMIT) return text
+  if (typeof value === "string") return `${escape(JSON.stringify(`${value.slice(0, QUOTE_HEAD)}…`))} (${value.length} characters)`
+  if (Array.isArray(value)) return `[${value.length} items, the first ${quote(value[0])}]`
+  return `${text.slice(0, QUOTE_LIMIT)}…`
 }
 
 /** Raises `InvalidArgumentError` unless `ok`. */

@@ -197,7 +197,7 @@ describe("publish", () => {
     ["a 10,000-character registry", { registry: `${"r".repeat(10_000)}.io` }, /^registry "r{80}…" \(10003 characters\) is too long: its host name is 10003 characters, and DNS allows at most 253$/],
     ["a 10,000-character Dockerfile path", { dockerfile: "d/".repeat(5_000) }, /^dockerfile "(d\/){40}…" \(10000 characters\) is too long: 10000 characters, expected a Dockerfile path of at most 4096$/],
     ["a 200,000-byte build argument", { buildArgs: [`BIG=${"x".repeat(200_000)}`] }, /^buildArgs "BIG=x{76}…" \(200004 characters\) is too long: 200004 bytes, expected a KEY=VALUE of at most 131071 bytes/],
-    ["10,000 build arguments", { buildArgs: Array.from({ length: 10_000 }, (_, i) => `A${i}=1`) }, /^buildArgs \["A0=1","A1=1",.*… \(\d+ more characters\) has 10000 build arguments: expected at most 256$/],
+    ["10,000 build arguments", { buildArgs: Array.from({ length: 10_000 }, (_, i) => `A${i}=1`) }, /^buildArgs \[10000 items, the first "A0=1"\] has 10000 build arguments: expected at most 256$/],
     ["a 10,000-character platform", { platforms: [`linux/${"a".repeat(9_994)}`] }, /^platforms "linux\/a{74}…" \(10000 characters\) is too long: 10000 characters, expected a platform of at most 64$/],
     ["a 10,000-character user name", { username: "u".repeat(10_000) }, /^username "u{80}…" \(10000 characters\) is too long/],
     ["a 10,000-character source URL", { sourceUrl: `https://${"s".repeat(9_992)}` }, /^sourceUrl "https:\/\/s{72}…" \(10000 characters\) is too long: 10000 characters, expected a URL of at most 2048$/],
