@@ -9,8 +9,8 @@ import { dag, ExistsType, ReturnType, type Container, type Directory, type Secre
 
 import { InvalidArgumentError } from "./errors.js"
 import {
-  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
-  parseHelmReport, pullSecretManifest, readDeployedVersion, valuesFilesFor,
+  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmHistoryArgs, helmUpgradeAdvice, helmUpgradeArgs, isReleaseLocked, kubeconfigProblem, kubectlApplyArgs, namespaceCheck,
+  namespaceValuesFile, parseHelmHistory, parseHelmReport, pullSecretManifest, readDeployedVersion, valuesFilesFor,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
 import type { ResolvedImage } from "./preflight.js"
@@ -61,12 +61,12 @@ async function exec(container: Container, args: string[]): Promise<Ran> {
   return { exitCode, stdout: await ran.stdout(), stderr: exitCode === 0 ? "" : await ran.stderr() }
 }
 
-/** Runs `args` and returns its stdout; a failure becomes an error a person can act on (`lookAt` may depend on what the command said). */
-async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string | ((said: string) => string)): Promise<string> {
+/** Runs `args` and returns its stdout; a failure becomes an error a person can act on. */
+async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string): Promise<string> {
   const ran = await exec(container, args)
   if (ran.exitCode !== 0) {
     const said = ran.stderr || ran.stdout
-    throw new Error(describeFailure(what, namespace, ran.exitCode, said, typeof lookAt === "string" ? lookAt : lookAt(said)))
+    throw new Error(describeFailure(what, namespace, ran.exitCode, said, lookAt))
   }
   return ran.stdout
 }
@@ -129,8 +129,15 @@ export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan): Promi
 export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[]): Promise<{ report: HelmReport; summary: string }> {
   await refuseDowngrade(kubeconfig, plan)
   const container = clusterClient(HELM_IMAGE, kubeconfig).withDirectory(CHART, chart)
-  const out = await run(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }), `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
-    (said) => helmUpgradeAdvice(plan, said))
+  const ran = await exec(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
+  if (ran.exitCode !== 0) {
+    const said = ran.stderr || ran.stdout
+    // A release an earlier run left pending: read its history to name the revision to go back to.
+    const history = isReleaseLocked(said) ? await exec(clusterClient(HELM_IMAGE, kubeconfig), helmHistoryArgs(plan)) : undefined
+    throw new Error(describeFailure(`helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace, ran.exitCode, said,
+      helmUpgradeAdvice(plan, said, history?.exitCode === 0 ? parseHelmHistory(history.stdout) : undefined)))
+  }
+  const out = ran.stdout
   const report = parseHelmReport(out)
   return { report, summary: formatHelmReport(report, plan, image.digest) }
 }

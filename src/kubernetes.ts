@@ -400,14 +400,51 @@ export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: str
   return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version}@${digest})`
 }
 
+/** Helm's refusal to touch a release an earlier run left pending-install, pending-upgrade or pending-rollback. */
+export const isReleaseLocked = (said: string) => /another operation \(install\/upgrade\/rollback\) is in progress/.test(said)
+
+/** `helm history` of the release, as JSON: read after Helm refused a locked release, to say which revision to go back to. */
+export function helmHistoryArgs(plan: HelmPlan): string[] {
+  return ["helm", "history", plan.release, "--namespace", plan.namespace, "--max", "20", "--output", "json"]
+}
+
+/** One revision of `helm history -o json`. */
+export interface HelmRevision {
+  readonly revision: number
+  readonly status: string
+}
+
+/** Reads `helm history -o json`; undefined when it printed something else. */
+export function parseHelmHistory(stdout: string): HelmRevision[] | undefined {
+  try {
+    const parsed = JSON.parse(stdout) as unknown
+    if (!Array.isArray(parsed)) return undefined
+    return parsed.filter((r): r is HelmRevision => typeof r?.revision === "number" && typeof r?.status === "string")
+      .map((r) => ({ revision: r.revision, status: r.status })).sort((a, b) => a.revision - b.revision)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * What to look at after `helm upgrade --install` failed, from what Helm said: a rollout that
- * Helm rolled back, a release locked by an earlier run that was cut off, or anything else.
+ * Helm rolled back, a release locked by an earlier run that was cut off, or anything else. For
+ * a locked release, `history` (from helmHistoryArgs) names the pending revision and the one to
+ * roll back to. The module never unlocks a release itself: a pending revision may belong to a
+ * deploy that is still running.
  */
-export function helmUpgradeAdvice(plan: HelmPlan, said: string): string {
+export function helmUpgradeAdvice(plan: HelmPlan, said: string, history?: readonly HelmRevision[]): string {
   const where = `-n ${plan.namespace}`
-  if (/another operation \(install\/upgrade\/rollback\) is in progress/.test(said)) {
-    return `An earlier Helm run was cut off and left the release pending. helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
+  if (isReleaseLocked(said)) {
+    const pending = [...(history ?? [])].reverse().find((r) => r.status.startsWith("pending-"))
+    const wait = "The module does not unlock it itself: it cannot tell a run that was cut off from one still running."
+    if (pending) {
+      const good = [...history!].reverse().find((r) => r.revision < pending.revision && (r.status === "deployed" || r.status === "superseded"))
+      return good
+        ? `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; the last deployed revision is ${good.revision}. ${wait} If no other deploy is running: helm rollback ${plan.release} ${good.revision} ${where}, then deploy again.`
+        : `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; it was never deployed. ${wait} If no other deploy is running: helm uninstall ${plan.release} ${where}, then deploy again.`
+    }
+    return `An earlier Helm run was cut off and left the release pending. ${wait} helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
   }
   const rolledBack = /rolled back|rollback-on-failure/i.test(said) ? "Helm rolled the release back to its last good revision. " : ""
   return `${rolledBack}Look at: helm history ${plan.release} ${where}; kubectl get events ${where} --sort-by=.lastTimestamp; kubectl describe pods ${where}.`
