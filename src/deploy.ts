@@ -72,8 +72,11 @@ async function run(container: Container, args: string[], what: string, namespace
 }
 
 /**
- * Makes sure the namespace exists before a Secret goes into it (on a first release the pull
- * secret comes before Helm's --create-namespace). Creates it only when kubectl says NotFound.
+ * Makes sure the namespace exists before a Secret or a release goes into it. Creates it only
+ * when kubectl says NotFound; a user who may not read namespaces (a deployer bound to its own
+ * namespace) goes on, and what follows says whether the namespace is there. Helm's
+ * --create-namespace is not used: Helm patches the namespace even when it exists, which such a
+ * deployer may not do.
  */
 export async function ensureNamespace(kubeconfig: Secret, namespace: string): Promise<void> {
   const lookup = await exec(clusterClient(KUBECTL_IMAGE, kubeconfig), ["kubectl", "get", "namespace", namespace, "-o", "name"])
@@ -128,6 +131,7 @@ export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan): Promi
  */
 export async function helmUpgrade(chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[]): Promise<{ report: HelmReport; summary: string }> {
   await refuseDowngrade(kubeconfig, plan)
+  await ensureNamespace(kubeconfig, plan.namespace)
   const container = clusterClient(HELM_IMAGE, kubeconfig).withDirectory(CHART, chart)
   const ran = await exec(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
   if (ran.exitCode !== 0) {

@@ -298,7 +298,7 @@ export interface DeployInputs {
 }
 
 /**
- * `helm upgrade --install` for a plan: creates the namespace when missing, waits for the
+ * `helm upgrade --install` for a plan (into a namespace that exists: see ensureNamespace): waits for the
  * rollout (watcher), rolls back and cleans up on failure, prints the release as JSON. The
  * values files come first, then the user's values; the image, version, digest and pull-secret
  * values last, so they win.
@@ -307,7 +307,6 @@ export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: Deplo
   return [
     "helm", "upgrade", "--install", plan.release, chartPath,
     "--namespace", plan.namespace,
-    "--create-namespace",
     "--wait=watcher",
     "--rollback-on-failure",
     "--cleanup-on-fail",

@@ -230,12 +230,14 @@ describe("helmDeploy", () => {
     recorder = await recordDagger(engine.answer)
     const out = await deploy({ set: ["api-gateway.replicaCount=2"] })
     expect(out).toBe(`release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.1.0, image ${IMAGE()}:v1.4.2@${published.digest})`)
-    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["alpine/helm:4.1.4"]))
+    // Helm in the pinned Helm image; the namespace lookup before it in the pinned kubectl image.
+    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["alpine/helm:4.1.4", "registry.k8s.io/kubectl:v1.35.2"]))
     const [exec] = helmRuns()
     expect(exec!.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
     expect(exec).toContain(`global.image.digest=${published.digest}`)
     expect(new Set(recorder.calls("withDirectory").map((c) => `${argValue(c.args, "path")} ${argValue(c.args, "source")}`))).toEqual(new Set(["/work/chart DirectoryID-chart"]))
-    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "helm meetinity-staging"])
+    // The namespace is looked up (created when missing) between the downgrade check and Helm.
+    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "kubectl get namespace meetinity-staging", "helm meetinity-staging"])
   })
 
   test("an http:// image: the preflight reads that registry over plain http, and pods pull the address without the scheme", async () => {
@@ -300,7 +302,7 @@ describe("helmDeploy", () => {
     await expect(deploy({ namespace: "meetinity-prod", version: "v1.4.1" })).rejects.toThrow(/runs v1\.4\.2, newer than v1\.4\.1: refusing to deploy an older version/)
     expect(engine.log.runs).toEqual(["helm get values meetinity-prod"])
     await deploy({ namespace: "meetinity-prod", version: "v1.4.1", allowDowngrade: true })
-    expect(engine.log.runs).toEqual(["helm get values meetinity-prod", "helm meetinity-prod"])
+    expect(engine.log.runs).toEqual(["helm get values meetinity-prod", "kubectl get namespace meetinity-prod", "helm meetinity-prod"])
   })
 
   test("a Helm failure names the namespace, the release, the image, Helm's message and where to look", async () => {

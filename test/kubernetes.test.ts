@@ -62,7 +62,9 @@ describe("helm argument list", () => {
   ])("%s", (_name, overrides, expectedRun) => {
     const args = helmUpgradeArgs(basePlan(overrides), "/work/chart", NO_FILES)
     expect(args.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
-    expect(args).toEqual(expect.arrayContaining(["--create-namespace", "--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json"]))
+    // No --create-namespace: Helm would patch an existing namespace, which a namespaced deployer may not (helmDeploy creates a missing one itself).
+    expect(args).not.toContain("--create-namespace")
+    expect(args).toEqual(expect.arrayContaining(["--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json"]))
     // Each expected flag is followed by its value.
     for (let i = 0; i < expectedRun.length; i += 2) {
       const pairs = args.flatMap((arg, j) => (arg === expectedRun[i] ? [args[j + 1]] : []))
