@@ -15,8 +15,7 @@ import {
   parseHelmHistory, readDeployedVersion, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
 } from "../src/kubernetes.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
-import { startKubeApi } from "./support/kube-api.js"
-import { helm, installedRelease, kubectl, kubectlAsync } from "./support/tools.js"
+import { helm, installedRelease, kubectl } from "./support/tools.js"
 
 const CHART = resolve("examples/meetinity")
 
@@ -368,21 +367,8 @@ describe("kubeconfigs kubectl and helm could not use", () => {
 })
 
 describe("kubectl get namespace, read as the pull secret needs it", () => {
-  test.each([
-    ["an existing namespace", "meetinity-dev", "exists"],
-    ["a missing namespace: create it", "meetinity-qa", "create"],
-    ["a namespace the user may not read: go on to the apply", "meetinity-prod", "unknown"],
-  ])("%s", async (_name, namespace, expected) => {
-    const api = await startKubeApi({ existing: ["meetinity-dev"], forbidden: ["meetinity-prod"] }, mkdtempSync(join(tmpdir(), "kube-")))
-    try {
-      const result = await kubectlAsync(["--kubeconfig", api.kubeconfig, "get", "namespace", namespace, "-o", "name"])
-      expect(namespaceCheck(result.status, result.stderr), result.stderr).toBe(expected)
-      if (expected === "exists") expect(result.stdout.trim()).toBe(`namespace/${namespace}`)
-    } finally {
-      await api.stop()
-    }
-  })
-
+  // An existing namespace, a missing one (created) and one the user may not read (go on to the
+  // apply) are read from a real API server's answers in cluster-deploy.test.ts and cluster-release.test.ts.
   test("an unreachable cluster is not taken for a missing namespace", () => {
     const result = kubectl(["--server", "http://127.0.0.1:1", "get", "namespace", "x", "-o", "name"])
     expect(result.status).not.toBe(0)

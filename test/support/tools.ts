@@ -1,5 +1,5 @@
 /** The helm and kubectl binaries the tests run (ci/tools.mjs puts them in .cache/tools). */
-import { execFile, execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -48,16 +48,6 @@ export function helm(args: string[], releases: object[] = []): RunResult {
 export function kubectl(args: string[]): RunResult {
   const result = spawnSync(kubectlPath(), args, { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() } })
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
-}
-
-/** kubectl without blocking the event loop, for talking to a server in this same process. */
-export function kubectlAsync(args: string[]): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(kubectlPath(), args, { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() } }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : -1) : 0
-      resolve({ status: code, stdout, stderr })
-    })
-  })
 }
 
 /**
