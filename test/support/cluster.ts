@@ -285,8 +285,10 @@ export async function startCluster(): Promise<Cluster> {
       "--profiling=false", "--v=0",
     ])
     launch("kube-scheduler", ["--kubeconfig=scheduler.kubeconfig", "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${await freePort()}`, "--profiling=false", "--v=0"])
+    // kwok's fake kubelet endpoint, on loopback too (it listens on 0.0.0.0 unless told).
+    const nodePort = await freePort()
     launch("kwok", ["--kubeconfig=kwok.kubeconfig", "--config=kwok.yaml", "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      "--node-ip=127.0.0.1", `--node-port=${await freePort()}`, "--cidr=10.0.0.1/24"])
+      "--node-ip=127.0.0.1", `--node-port=${nodePort}`, `--server-address=127.0.0.1:${nodePort}`, "--cidr=10.0.0.1/24"])
 
     const adminKubeconfigFile = join(dir, "admin.kubeconfig")
     const kubectl = (args: string[], options: { kubeconfigFile?: string; input?: string } = {}) => runKubectl(args, options.kubeconfigFile ?? adminKubeconfigFile, options.input)
