@@ -46,6 +46,20 @@ for (const [name, version] of Object.entries(wanted)) {
   if (has !== version) missing.push(name)
 }
 
+const stages = path.join(out, "stages")
+const stageFiles = {
+  "node-initialize.yaml": "kustomize/stage/node/fast/node-initialize.yaml",
+  "node-heartbeat-with-lease.yaml": "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+  "pod-ready.yaml": "kustomize/stage/pod/fast/pod-ready.yaml",
+  "pod-complete.yaml": "kustomize/stage/pod/fast/pod-complete.yaml",
+  "pod-delete.yaml": "kustomize/stage/pod/fast/pod-delete.yaml",
+}
+const summary = `kube-apiserver, kube-controller-manager, kube-scheduler ${KUBERNETES_VERSION}, etcd ${ETCD_VERSION}, kwok ${KWOK_VERSION} in ${path.relative(root, out)}`
+if (missing.length === 0 && Object.keys(stageFiles).every((name) => fs.existsSync(path.join(stages, name)))) {
+  console.log(`cluster-tools: ${summary}`)
+  process.exit(0)
+}
+
 const go = goBinary()
 const env = { ...process.env, GOFLAGS: "-trimpath -buildvcs=false", GOTOOLCHAIN: "local" }
 const started = Date.now()
@@ -71,16 +85,8 @@ if (missing.includes("kwok")) {
 }
 
 // kwok's stages, from its module source (the same files `kwokctl` embeds).
-const stages = path.join(out, "stages")
 const kwokSource = (await $({ env })`${go} mod download -json sigs.k8s.io/kwok@${KWOK_VERSION}`).stdout
 const dir = JSON.parse(kwokSource).Dir
-const stageFiles = {
-  "node-initialize.yaml": "kustomize/stage/node/fast/node-initialize.yaml",
-  "node-heartbeat-with-lease.yaml": "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
-  "pod-ready.yaml": "kustomize/stage/pod/fast/pod-ready.yaml",
-  "pod-complete.yaml": "kustomize/stage/pod/fast/pod-complete.yaml",
-  "pod-delete.yaml": "kustomize/stage/pod/fast/pod-delete.yaml",
-}
 await fs.mkdirp(stages)
 for (const [name, from] of Object.entries(stageFiles)) await fs.copy(path.join(dir, from), path.join(stages, name), { overwrite: true })
 
@@ -89,4 +95,4 @@ for (const [name, version] of Object.entries(wanted)) {
   if (has !== version) throw new Error(`cluster-tools: ${name} reports ${has ?? "nothing"} after the build, expected ${version}`)
 }
 const took = missing.length > 0 ? ` (built ${missing.join(", ")} in ${Math.round((Date.now() - started) / 1000)} s)` : ""
-console.log(`cluster-tools: kube-apiserver, kube-controller-manager, kube-scheduler ${KUBERNETES_VERSION}, etcd ${ETCD_VERSION}, kwok ${KWOK_VERSION} in ${path.relative(root, out)}${took}`)
+console.log(`cluster-tools: ${summary}${took}`)
