@@ -322,9 +322,13 @@ export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: Deplo
   ]
 }
 
-/** `helm get values` of the release: the user-supplied values, where the deployed tag is. */
+/**
+ * `helm get values --all` of the release: every value it runs with, the chart's own defaults
+ * included, so a version named only in the chart's values (a release installed by hand, without
+ * the values helmDeploy sets) is seen too.
+ */
 export function helmGetValuesArgs(plan: HelmPlan): string[] {
-  return ["helm", "get", "values", plan.release, "--namespace", plan.namespace, "--output", "json"]
+  return ["helm", "get", "values", plan.release, "--namespace", plan.namespace, "--all", "--output", "json"]
 }
 
 /** What the namespace runs now, from `helm get values`: nothing yet, a tag (or a release that does not say), or Helm's error. */
@@ -334,8 +338,9 @@ export type DeployedVersion =
   | { readonly state: "error"; readonly message: string }
 
 /**
- * Reads `helm get values <release> -o json`: exit 0 with the values (the tag under
- * global.image.tag), or "release: not found" for a first install. Anything else is an error:
+ * Reads `helm get values <release> --all -o json`: exit 0 with the values (the tag under
+ * global.image.tag; empty or absent: the release does not say), or "release: not found" for a
+ * first install. Anything else is an error:
  * the upgrade could not have worked either.
  */
 export function readDeployedVersion(exitCode: number, stdout: string, stderr: string): DeployedVersion {
@@ -343,7 +348,7 @@ export function readDeployedVersion(exitCode: number, stdout: string, stderr: st
   try {
     const values = JSON.parse(stdout.trim() || "null") as { global?: { image?: { tag?: unknown } } } | null
     const tag = values?.global?.image?.tag
-    return typeof tag === "string" ? { state: "deployed", tag } : { state: "deployed" }
+    return typeof tag === "string" && tag !== "" ? { state: "deployed", tag } : { state: "deployed" }
   } catch {
     return { state: "error", message: `helm get values printed no JSON: ${JSON.stringify(stdout.slice(0, 200))}` }
   }

@@ -141,20 +141,36 @@ describe("helmDeploy on a real API server", () => {
     expect((await deployments(cluster, "meetinity-guard"))[0]!.image).toBe(`${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`)
   })
 
-  test("a release installed by hand without the module's values: helm get values does not say a version, the guard lets the deploy through", async () => {
+  test("releases installed by hand, without the values helmDeploy sets: a version in the chart's own values is seen; none at all lets the deploy through", async () => {
     // An operator's own install from a copy of the chart whose defaults name the image: no user-supplied values at all.
-    const copy = mkdtempSync(join(tmpdir(), "chart-by-hand-"))
-    cpSync(CHART, copy, { recursive: true })
-    writeFileSync(join(copy, "values.yaml"), readFileSync(join(CHART, "values.yaml"), "utf8")
-      .replace('repository: ""', `repository: "${IMAGE()}"`).replace('tag: ""', 'tag: "v1.4.3"'))
-    const hand = await cluster.helm(["install", "meetinity", copy, "-n", "meetinity-hand", "--create-namespace", "--wait=watcher", "--timeout", "60s"])
-    expect(hand.status, hand.stderr).toBe(0)
-    expect((await deployments(cluster, "meetinity-hand"))[0]!.image).toBe(`${IMAGE()}:v1.4.3`)
+    const handChart = (tag: string, literalImage?: string) => {
+      const copy = mkdtempSync(join(tmpdir(), "chart-by-hand-"))
+      cpSync(CHART, copy, { recursive: true })
+      writeFileSync(join(copy, "values.yaml"), readFileSync(join(CHART, "values.yaml"), "utf8").replace('repository: ""', `repository: "${IMAGE()}"`).replace('tag: ""', `tag: "${tag}"`))
+      if (literalImage) {
+        const helpers = join(copy, "charts", "api-gateway", "templates", "_helpers.tpl")
+        writeFileSync(helpers, readFileSync(helpers, "utf8").replace(/\{\{- define "api-gateway.image" -\}\}[\s\S]*$/, `{{- define "api-gateway.image" -}}${literalImage}{{- end -}}\n`))
+      }
+      return copy
+    }
+    const install = async (namespace: string, copy: string) => {
+      const hand = await cluster.helm(["install", "meetinity", copy, "-n", namespace, "--create-namespace", "--wait=watcher", "--timeout", "60s"])
+      expect(hand.status, hand.stderr).toBe(0)
+      expect(JSON.parse((await cluster.helm(["get", "values", "meetinity", "-n", namespace, "-o", "json"])).stdout)).toBeNull()
+    }
+
+    await install("meetinity-hand", handChart("v1.4.3"))
     run = await onCluster(cluster)
-    expect(await deploy("meetinity-hand", "v1.4.1")).toMatch(/^release meetinity in meetinity-hand: revision 2, deployed/)
-    const [getValues] = run.runs
-    expect([commandLine(getValues!), getValues!.exitCode, getValues!.stdout.trim()]).toEqual(["helm get values", 0, "null"])
-    expect((await deployments(cluster, "meetinity-hand"))[0]!.image).toBe(`${IMAGE()}:v1.4.1@${digests["v1.4.1"]}`)
+    await expect(deploy("meetinity-hand", "v1.4.1")).rejects.toThrow(/release meetinity in namespace meetinity-hand runs v1\.4\.3, newer than v1\.4\.1: refusing/)
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 0]])
+    expect((await deployments(cluster, "meetinity-hand"))[0]!.image).toBe(`${IMAGE()}:v1.4.3`)
+    run.recorder.restore()
+
+    await install("meetinity-hand-2", handChart("", `${IMAGE()}:v1.4.3`))
+    run = await onCluster(cluster)
+    expect(await deploy("meetinity-hand-2", "v1.4.1")).toMatch(/^release meetinity in meetinity-hand-2: revision 2, deployed/)
+    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({ global: { image: { tag: "" } } })
+    expect((await deployments(cluster, "meetinity-hand-2"))[0]!.image).toBe(`${IMAGE()}:v1.4.1@${digests["v1.4.1"]}`)
   })
 
   test("a release left pending-upgrade by a deploy cut off half-way: the module names the state and the way out, which works", async () => {
