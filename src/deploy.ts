@@ -9,8 +9,8 @@ import { dag, ExistsType, ReturnType, type Container, type Directory, type Secre
 
 import { InvalidArgumentError } from "./errors.js"
 import {
-  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, kubectlApplyArgs, namespaceCheck, namespaceValuesFile,
-  parseHelmReport, pullSecretManifest, readDeployedVersion, unusedImageProblem, valuesFilesFor,
+  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmHistoryArgs, helmUpgradeAdvice, helmUpgradeArgs, isReleaseLocked, kubeconfigProblem, kubectlApplyArgs, namespaceCheck,
+  namespaceValuesFile, parseHelmHistory, parseHelmReport, pullSecretManifest, readDeployedVersion, unusedImageProblem, valuesFilesFor,
   type HelmPlan, type HelmReport, type PullSecretPlan,
 } from "./kubernetes.js"
 import { DIRECT, withCluster, type ServiceNetwork } from "./network.js"
@@ -74,19 +74,22 @@ export async function kubectlRun(kubeconfig: Secret, args: string[], network: Se
   return exec(container, args)
 }
 
-/** Runs `args` and returns its stdout; a failure becomes an error a person can act on (`lookAt` may depend on what the command said). */
-async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string | ((said: string) => string)): Promise<string> {
+/** Runs `args` and returns its stdout; a failure becomes an error a person can act on. */
+async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string): Promise<string> {
   const ran = await exec(container, args)
   if (ran.exitCode !== 0) {
     const said = ran.stderr || ran.stdout
-    throw new Error(describeFailure(what, namespace, ran.exitCode, said, typeof lookAt === "string" ? lookAt : lookAt(said)))
+    throw new Error(describeFailure(what, namespace, ran.exitCode, said, lookAt))
   }
   return ran.stdout
 }
 
 /**
- * Makes sure the namespace exists before a Secret goes into it (on a first release the pull
- * secret comes before Helm's --create-namespace). Creates it only when kubectl says NotFound.
+ * Makes sure the namespace exists before a Secret or a release goes into it. Creates it only
+ * when kubectl says NotFound; a user who may not read namespaces (a deployer bound to its own
+ * namespace) goes on, and what follows says whether the namespace is there. Helm's
+ * --create-namespace is not used: Helm patches the namespace even when it exists, which such a
+ * deployer may not do.
  */
 export async function ensureNamespace(kubeconfig: Secret, namespace: string, network: ServiceNetwork = DIRECT): Promise<void> {
   const lookup = await exec(clusterClient(KUBECTL_IMAGE, kubeconfig, network), ["kubectl", "get", "namespace", namespace, "-o", "name"])
@@ -145,9 +148,17 @@ export async function helmUpgrade(
   chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[], network: ServiceNetwork = DIRECT,
 ): Promise<{ report: HelmReport; summary: string }> {
   await refuseDowngrade(kubeconfig, plan, network)
+  await ensureNamespace(kubeconfig, plan.namespace, network)
   const container = clusterClient(HELM_IMAGE, kubeconfig, network).withDirectory(CHART, chart)
-  const out = await run(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }), `helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace,
-    (said) => helmUpgradeAdvice(plan, said))
+  const ran = await exec(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
+  if (ran.exitCode !== 0) {
+    const said = ran.stderr || ran.stdout
+    // A release an earlier run left pending: read its history to name the revision to go back to.
+    const history = isReleaseLocked(said) ? await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmHistoryArgs(plan)) : undefined
+    throw new Error(describeFailure(`helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace, ran.exitCode, said,
+      helmUpgradeAdvice(plan, said, history?.exitCode === 0 ? parseHelmHistory(history.stdout) : undefined)))
+  }
+  const out = ran.stdout
   const report = parseHelmReport(out)
   const unused = unusedImageProblem(report, plan, image.digest)
   if (unused) throw new Error(unused)

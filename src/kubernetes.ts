@@ -364,9 +364,10 @@ export interface DeployInputs {
 }
 
 /**
- * `helm upgrade --install` for a plan: creates the namespace when missing, waits for the
- * rollout (watcher), rolls back and cleans up on failure, prints the release as JSON. It starts
- * from the chart's defaults and the values of the release's last revision
+ * `helm upgrade --install` for a plan, into a namespace that exists (see ensureNamespace: Helm's
+ * --create-namespace would patch an existing namespace, which a deployer bound to it may not
+ * do): waits for the rollout (watcher), rolls back and cleans up on failure, prints the release
+ * as JSON. It starts from the chart's defaults and the values of the release's last revision
  * (`--reset-then-reuse-values`), so what other services' deploys set in the same release stays.
  * The values files come next, then the user's values; this service's image, version and digest
  * and the pull-secret value last, so they win.
@@ -376,7 +377,6 @@ export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: Deplo
   return [
     "helm", "upgrade", "--install", plan.release, chartPath,
     "--namespace", plan.namespace,
-    "--create-namespace",
     "--wait=watcher",
     "--rollback-on-failure",
     "--cleanup-on-fail",
@@ -393,9 +393,13 @@ export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: Deplo
   ]
 }
 
-/** `helm get values` of the release: the user-supplied values, where the deployed tag is. */
+/**
+ * `helm get values --all` of the release: every value it runs with, the chart's own defaults
+ * included, so a version named only in the chart's values (a release installed by hand, without
+ * the values helmDeploy sets) is seen too.
+ */
 export function helmGetValuesArgs(plan: HelmPlan): string[] {
-  return ["helm", "get", "values", plan.release, "--namespace", plan.namespace, "--output", "json"]
+  return ["helm", "get", "values", plan.release, "--namespace", plan.namespace, "--all", "--output", "json"]
 }
 
 /** What the namespace runs now, from `helm get values`: nothing yet, a tag (or a release that does not say), or Helm's error. */
@@ -405,10 +409,11 @@ export type DeployedVersion =
   | { readonly state: "error"; readonly message: string }
 
 /**
- * Reads `helm get values <release> -o json`: exit 0 with the values (this service's tag at
- * `<imageValues>.tag`, e.g. `api-gateway.image.tag`), or "release: not found" for a first
- * install. Anything else is an error: the upgrade could not have worked either. A release whose
- * values have no tag at that path runs no version of this service yet.
+ * Reads `helm get values <release> --all -o json` (the computed values: a release installed by
+ * hand may carry its version only in the chart's own values): exit 0 with the values (this
+ * service's tag at `<imageValues>.tag`, e.g. `api-gateway.image.tag`; empty or absent: the
+ * release runs no version of this service yet), or "release: not found" for a first install.
+ * Anything else is an error: the upgrade could not have worked either.
  */
 export function readDeployedVersion(exitCode: number, stdout: string, stderr: string, imageValues = DEFAULT_IMAGE_VALUES): DeployedVersion {
   if (exitCode !== 0) return /release: not found/.test(stderr) ? { state: "none" } : { state: "error", message: stderr.trim() || stdout.trim() }
@@ -416,7 +421,7 @@ export function readDeployedVersion(exitCode: number, stdout: string, stderr: st
     const values = JSON.parse(stdout.trim() || "null") as unknown
     const tag = valueKeys(imageValues).tag.split(".").reduce<unknown>((node, key) =>
       (node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined), values)
-    return typeof tag === "string" ? { state: "deployed", tag } : { state: "deployed" }
+    return typeof tag === "string" && tag !== "" ? { state: "deployed", tag } : { state: "deployed" }
   } catch {
     return { state: "error", message: `helm get values printed no JSON: ${JSON.stringify(stdout.slice(0, 200))}` }
   }
@@ -484,14 +489,51 @@ export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: str
   return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version}@${digest} at ${plan.imageValues})`
 }
 
+/** Helm's refusal to touch a release an earlier run left pending-install, pending-upgrade or pending-rollback. */
+export const isReleaseLocked = (said: string) => /another operation \(install\/upgrade\/rollback\) is in progress/.test(said)
+
+/** `helm history` of the release, as JSON: read after Helm refused a locked release, to say which revision to go back to. */
+export function helmHistoryArgs(plan: HelmPlan): string[] {
+  return ["helm", "history", plan.release, "--namespace", plan.namespace, "--max", "20", "--output", "json"]
+}
+
+/** One revision of `helm history -o json`. */
+export interface HelmRevision {
+  readonly revision: number
+  readonly status: string
+}
+
+/** Reads `helm history -o json`; undefined when it printed something else. */
+export function parseHelmHistory(stdout: string): HelmRevision[] | undefined {
+  try {
+    const parsed = JSON.parse(stdout) as unknown
+    if (!Array.isArray(parsed)) return undefined
+    return parsed.filter((r): r is HelmRevision => typeof r?.revision === "number" && typeof r?.status === "string")
+      .map((r) => ({ revision: r.revision, status: r.status })).sort((a, b) => a.revision - b.revision)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * What to look at after `helm upgrade --install` failed, from what Helm said: a rollout that
- * Helm rolled back, a release locked by an earlier run that was cut off, or anything else.
+ * Helm rolled back, a release locked by an earlier run that was cut off, or anything else. For
+ * a locked release, `history` (from helmHistoryArgs) names the pending revision and the one to
+ * roll back to. The module never unlocks a release itself: a pending revision may belong to a
+ * deploy that is still running.
  */
-export function helmUpgradeAdvice(plan: HelmPlan, said: string): string {
+export function helmUpgradeAdvice(plan: HelmPlan, said: string, history?: readonly HelmRevision[]): string {
   const where = `-n ${plan.namespace}`
-  if (/another operation \(install\/upgrade\/rollback\) is in progress/.test(said)) {
-    return `An earlier Helm run was cut off and left the release pending. helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
+  if (isReleaseLocked(said)) {
+    const pending = [...(history ?? [])].reverse().find((r) => r.status.startsWith("pending-"))
+    const wait = "The module does not unlock it itself: it cannot tell a run that was cut off from one still running."
+    if (pending) {
+      const good = [...history!].reverse().find((r) => r.revision < pending.revision && (r.status === "deployed" || r.status === "superseded"))
+      return good
+        ? `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; the last deployed revision is ${good.revision}. ${wait} If no other deploy is running: helm rollback ${plan.release} ${good.revision} ${where}, then deploy again.`
+        : `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; it was never deployed. ${wait} If no other deploy is running: helm uninstall ${plan.release} ${where}, then deploy again.`
+    }
+    return `An earlier Helm run was cut off and left the release pending. ${wait} helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
   }
   const rolledBack = /rolled back|rollback-on-failure/i.test(said) ? "Helm rolled the release back to its last good revision. " : ""
   return `${rolledBack}Look at: helm history ${plan.release} ${where}; kubectl get events ${where} --sort-by=.lastTimestamp; kubectl describe pods ${where}.`

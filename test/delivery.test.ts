@@ -244,7 +244,8 @@ describe("helmDeploy", () => {
     recorder = await recordDagger(engine.answer)
     const out = await deploy({ set: ["api-gateway.replicaCount=2"] })
     expect(out).toBe(`release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.2.0, image ${IMAGE()}:v1.4.2@${published.digest} at api-gateway.image)`)
-    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["alpine/helm:4.1.4"]))
+    // Helm in the pinned Helm image; the namespace lookup before it in the pinned kubectl image.
+    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["alpine/helm:4.1.4", "registry.k8s.io/kubectl:v1.35.2"]))
     const [exec] = helmRuns()
     expect(exec!.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
     expect(exec).toContain("--reset-then-reuse-values")
@@ -253,7 +254,8 @@ describe("helmDeploy", () => {
       "--set", `api-gateway.image.digest=${published.digest}`, "--set", "global.imagePullSecrets[0].name=ghcr-pull-secret",
     ])
     expect(new Set(recorder.calls("withDirectory").map((c) => `${argValue(c.args, "path")} ${argValue(c.args, "source")}`))).toEqual(new Set(["/work/chart DirectoryID-chart"]))
-    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "helm meetinity-staging"])
+    // The namespace is looked up (created when missing) between the downgrade check and Helm.
+    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "kubectl get namespace meetinity-staging", "helm meetinity-staging"])
   })
 
   test("an http:// image: the preflight reads that registry over plain http, and pods pull the address without the scheme", async () => {
@@ -318,7 +320,7 @@ describe("helmDeploy", () => {
     await expect(deploy({ namespace: "meetinity-prod", version: "v1.4.1" })).rejects.toThrow(/runs v1\.4\.2, newer than v1\.4\.1: refusing to deploy an older version/)
     expect(engine.log.runs).toEqual(["helm get values meetinity-prod"])
     await deploy({ namespace: "meetinity-prod", version: "v1.4.1", allowDowngrade: true })
-    expect(engine.log.runs).toEqual(["helm get values meetinity-prod", "helm meetinity-prod"])
+    expect(engine.log.runs).toEqual(["helm get values meetinity-prod", "kubectl get namespace meetinity-prod", "helm meetinity-prod"])
   })
 
   test("a second service into the same release: it keeps the first, sets only its own place, and the first's newer version is no downgrade", async () => {

@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest"
 import { parseAllDocuments } from "yaml"
 
 import {
-  checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
-  readDeployedVersion, unusedImageProblem, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
+  checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmHistoryArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
+  parseHelmHistory, readDeployedVersion, unusedImageProblem, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
 } from "../src/kubernetes.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
 import { startKubeApi } from "./support/kube-api.js"
-import { helm, helmAsync, installedRelease, kubectl, kubectlAsync } from "./support/tools.js"
+import { helm, helmAsync, installedRelease, kubectl } from "./support/tools.js"
 
 const CHART = resolve("examples/meetinity")
 
@@ -62,7 +62,9 @@ describe("helm argument list", () => {
   ])("%s", (_name, overrides, expectedRun) => {
     const args = helmUpgradeArgs(basePlan(overrides), "/work/chart", NO_FILES)
     expect(args.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
-    expect(args).toEqual(expect.arrayContaining(["--create-namespace", "--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json", "--reset-then-reuse-values"]))
+    // No --create-namespace: Helm would patch an existing namespace, which a namespaced deployer may not (helmDeploy creates a missing one itself).
+    expect(args).not.toContain("--create-namespace")
+    expect(args).toEqual(expect.arrayContaining(["--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json", "--reset-then-reuse-values"]))
     // Each expected flag is followed by its value.
     for (let i = 0; i < expectedRun.length; i += 2) {
       const pairs = args.flatMap((arg, j) => (arg === expectedRun[i] ? [args[j + 1]] : []))
@@ -511,10 +513,29 @@ describe("one release, several services: each deploy keeps the others (real Helm
 describe("what to look at after Helm failed", () => {
   test.each([
     ["a rollout Helm rolled back", "Error: UPGRADE FAILED: context deadline exceeded\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set", /^Helm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-dev/],
-    ["a release locked by a cut-off run", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", /^An earlier Helm run was cut off and left the release pending\. helm history meetinity -n meetinity-dev shows it; helm rollback meetinity <last deployed revision> -n meetinity-dev/],
+    ["a release locked by a cut-off run, its history unread", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", /^An earlier Helm run was cut off and left the release pending\. The module does not unlock it itself[^\n]*helm history meetinity -n meetinity-dev shows it; helm rollback meetinity <last deployed revision> -n meetinity-dev/],
     ["a failure before anything was applied (nothing to roll back)", "Error: unable to build kubernetes objects from release manifest: failed to download openapi", /^Look at: helm history meetinity -n meetinity-dev; kubectl get events/],
   ])("%s", (_name, said, advice) => {
     expect(helmUpgradeAdvice(basePlan(), said)).toMatch(advice)
+  })
+
+  const locked = "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress"
+  test.each([
+    ["an upgrade cut off after two good revisions", [[1, "superseded"], [2, "deployed"], [3, "pending-upgrade"]],
+      /^An earlier Helm run was cut off and left the release pending-upgrade at revision 3; the last deployed revision is 2\. The module does not unlock it itself: .* If no other deploy is running: helm rollback meetinity 2 -n meetinity-dev, then deploy again\.$/],
+    ["a rollback cut off after a failed upgrade", [[1, "superseded"], [2, "failed"], [3, "pending-rollback"]], /pending-rollback at revision 3; the last deployed revision is 1\..*helm rollback meetinity 1 -n meetinity-dev/],
+    ["a first install cut off", [[1, "pending-install"]], /pending-install at revision 1; it was never deployed\..*helm uninstall meetinity -n meetinity-dev, then deploy again\.$/],
+  ])("a locked release with its history: %s", (_name, revisions, advice) => {
+    const history = parseHelmHistory(JSON.stringify((revisions as [number, string][]).map(([revision, status]) => ({ revision, status, chart: "meetinity-0.1.0", updated: "2026-01-01T00:00:00Z", description: "x" }))))
+    expect(helmUpgradeAdvice(basePlan(), locked, history)).toMatch(advice)
+  })
+
+  test.each([["not JSON", "Error: x"], ["not a list", "{}"]])("helm history that printed %s is not read", (_name, stdout) => {
+    expect(parseHelmHistory(stdout)).toBeUndefined()
+  })
+
+  test("helm history arguments: the release in its namespace, as JSON", () => {
+    expect(helmHistoryArgs(basePlan())).toEqual(["helm", "history", "meetinity", "--namespace", "meetinity-dev", "--max", "20", "--output", "json"])
   })
 })
 
@@ -563,21 +584,8 @@ describe("kubeconfigs kubectl and helm could not use", () => {
 })
 
 describe("kubectl get namespace, read as the pull secret needs it", () => {
-  test.each([
-    ["an existing namespace", "meetinity-dev", "exists"],
-    ["a missing namespace: create it", "meetinity-qa", "create"],
-    ["a namespace the user may not read: go on to the apply", "meetinity-prod", "unknown"],
-  ])("%s", async (_name, namespace, expected) => {
-    const api = await startKubeApi({ existing: ["meetinity-dev"], forbidden: ["meetinity-prod"] }, mkdtempSync(join(tmpdir(), "kube-")))
-    try {
-      const result = await kubectlAsync(["--kubeconfig", api.kubeconfig, "get", "namespace", namespace, "-o", "name"])
-      expect(namespaceCheck(result.status, result.stderr), result.stderr).toBe(expected)
-      if (expected === "exists") expect(result.stdout.trim()).toBe(`namespace/${namespace}`)
-    } finally {
-      await api.stop()
-    }
-  })
-
+  // An existing namespace, a missing one (created) and one the user may not read (go on to the
+  // apply) are read from a real API server's answers in cluster-deploy.test.ts and cluster-release.test.ts.
   test("an unreachable cluster is not taken for a missing namespace", () => {
     const result = kubectl(["--server", "http://127.0.0.1:1", "get", "namespace", "x", "-o", "name"])
     expect(result.status).not.toBe(0)

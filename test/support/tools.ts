@@ -65,16 +65,6 @@ export function kubectl(args: string[]): RunResult {
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
 }
 
-/** kubectl without blocking the event loop, for talking to a server in this same process. */
-export function kubectlAsync(args: string[]): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(kubectlPath(), args, { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() } }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : -1) : 0
-      resolve({ status: code, stdout, stderr })
-    })
-  })
-}
-
 /**
  * The release object real Helm stores after `helm upgrade --install` with these arguments
  * (without the leading "helm"): run with --dry-run=client, then marked deployed.

@@ -1,0 +1,210 @@
+/**
+ * pullSecret and helmDeploy against a real control plane (support/cluster.ts): the module's own
+ * kubectl and helm commands, exactly as it sends them to its containers, run by the real
+ * binaries (support/host-engine.ts); what they did is read back from the API server.
+ */
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
+
+import { MeetinityRelease } from "../src/index.js"
+import { NEVER_READY, startCluster, type Cluster } from "./support/cluster.js"
+import { chart, CHART, commandLine, deployments, kubeconfig, onCluster, READER_TOKEN, readerToken, type HelmRelease, type ModuleRun } from "./support/cluster-module.js"
+import { OciPusher } from "./support/oci.js"
+import { startRegistry, type RunningRegistry } from "./support/registry.js"
+import { kubectl } from "./support/tools.js"
+
+let cluster: Cluster
+let registry: RunningRegistry
+let push: OciPusher
+let run: ModuleRun | undefined
+const digests: Record<string, string> = {}
+
+beforeAll(async () => {
+  ;[cluster, registry] = await Promise.all([startCluster(), startRegistry()])
+  push = new OciPusher(registry.url)
+  for (const version of ["v1.4.1", "v1.4.2", "v1.4.3", `v1.5.0-${NEVER_READY}`]) {
+    digests[version] = (await push.image("meetinity/api-gateway", version, { tag: version })).digest
+  }
+}, 180_000)
+afterAll(async () => {
+  await Promise.all([cluster?.stop(), registry?.stop()])
+})
+afterEach(() => {
+  run?.recorder.restore()
+  run = undefined
+})
+
+const IMAGE = () => `${registry.host}/meetinity/api-gateway`
+
+const deploy = (namespace: string, version: string, o: { timeout?: string; allowDowngrade?: boolean } = {}) =>
+  new MeetinityRelease().helmDeploy(chart(), kubeconfig(), namespace, version, IMAGE(), "meetinity", "ghcr-pull-secret",
+    o.timeout ?? "60s", [], 10, "", "", undefined, [], "linux/amd64", o.allowDowngrade ?? false)
+
+async function helmStatus(namespace: string): Promise<HelmRelease | undefined> {
+  const ran = await cluster.helm(["status", "meetinity", "-n", namespace, "-o", "json"])
+  if (ran.status !== 0) {
+    expect(ran.stderr).toMatch(/release: not found/)
+    return undefined
+  }
+  const status = JSON.parse(ran.stdout) as HelmRelease
+  const values = await cluster.helm(["get", "values", "meetinity", "-n", namespace, "-o", "json"])
+  return { ...status, config: JSON.parse(values.stdout) as HelmRelease["config"] }
+}
+
+async function helmHistory(namespace: string): Promise<{ revision: number; status: string; description: string }[]> {
+  return JSON.parse((await cluster.helm(["history", "meetinity", "-n", namespace, "-o", "json"])).stdout) as { revision: number; status: string; description: string }[]
+}
+
+describe("pullSecret on a real API server", () => {
+  test("creates the namespace when missing, then the secret server-side; a second run updates it in place", async () => {
+    expect((await cluster.kubectl(["get", "namespace", "meetinity-qa"])).stderr).toMatch(/NotFound/)
+    run = await onCluster(cluster)
+    expect(await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-qa", "reader-bot", readerToken())).toBe("secret/ghcr-pull-secret serverside-applied")
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["kubectl get namespace", 1], ["kubectl create namespace", 0], ["kubectl apply --server-side", 0]])
+    expect(run.runs[0]!.stderr).toMatch(/\(NotFound\): namespaces "meetinity-qa" not found/)
+
+    const read = async () => JSON.parse(await cluster.kubectlOk(["get", "secret", "ghcr-pull-secret", "-n", "meetinity-qa", "-o", "json", "--show-managed-fields"])) as {
+      type: string; data: Record<string, string>; metadata: { resourceVersion: string; labels: Record<string, string>; annotations?: Record<string, string>; managedFields: { manager: string; operation: string }[] }
+    }
+    const reference = (token: string) => (JSON.parse(kubectl(["create", "secret", "docker-registry", "ghcr-pull-secret", "-n", "meetinity-qa", "--docker-server", "ghcr.io",
+      "--docker-username", "reader-bot", "--docker-password", token, "--dry-run=client", "-o", "json"]).stdout) as { data: unknown }).data
+    const first = await read()
+    // The API server validated it as a kubernetes.io/dockerconfigjson Secret and stored kubectl's own content.
+    expect(first.type).toBe("kubernetes.io/dockerconfigjson")
+    expect(first.data).toEqual(reference(READER_TOKEN))
+    expect(first.metadata.labels).toEqual({ "app.kubernetes.io/managed-by": "meetinity-release" })
+    // Server-side: our field manager owns it, and no copy of the data sits in an annotation.
+    expect(first.metadata.managedFields.map((f) => [f.manager, f.operation])).toEqual([["meetinity-release", "Apply"]])
+    expect(first.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"]).toBeUndefined()
+
+    run.recorder.restore()
+    run = await onCluster(cluster, { readerToken: "ghp_rotated-token" })
+    expect(await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-qa", "reader-bot", readerToken())).toBe("secret/ghcr-pull-secret serverside-applied")
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["kubectl get namespace", 0], ["kubectl apply --server-side", 0]])
+    const second = await read()
+    expect(second.data).toEqual(reference("ghp_rotated-token"))
+    expect(second.metadata.resourceVersion).not.toBe(first.metadata.resourceVersion)
+    expect(second.metadata.managedFields.map((f) => f.manager)).toEqual(["meetinity-release"])
+  })
+})
+
+describe("helmDeploy on a real API server", () => {
+  test("installs the umbrella chart with --wait (namespace created), Deployments Available, pinned to the digest; the same version again is a no-op upgrade", async () => {
+    run = await onCluster(cluster)
+    const summary = await deploy("meetinity-dev", "v1.4.2")
+    expect(summary).toBe(`release meetinity in meetinity-dev: revision 1, deployed (chart meetinity-0.1.0, image ${IMAGE()}:v1.4.2@${digests["v1.4.2"]})`)
+    // First install: real `helm get values` says the release is not found, and the guard lets it through; the module creates the namespace.
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 1], ["kubectl get namespace", 1], ["kubectl create namespace", 0], ["helm upgrade --install", 0]])
+    expect(run.runs[0]!.stderr).toMatch(/release: not found/)
+    const [before] = await deployments(cluster, "meetinity-dev")
+    expect(before).toMatchObject({ name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}` })
+
+    run.recorder.restore()
+    run = await onCluster(cluster)
+    expect(await deploy("meetinity-dev", "v1.4.2")).toMatch(/^release meetinity in meetinity-dev: revision 2, deployed /)
+    const [after] = await deployments(cluster, "meetinity-dev")
+    // Nothing rolled: same pod template, same generation, one ReplicaSet.
+    expect(after).toEqual(before)
+    expect(JSON.parse(await cluster.kubectlOk(["get", "replicasets", "-n", "meetinity-dev", "-o", "json"])).items).toHaveLength(1)
+    expect((await helmHistory("meetinity-dev")).map((h) => [h.revision, h.status])).toEqual([[1, "superseded"], [2, "deployed"]])
+  })
+
+  test("a rollout that never gets Ready: Helm rolls back, the module says so, the release is back at the previous version", async () => {
+    run = await onCluster(cluster)
+    await deploy("meetinity-rollback", "v1.4.2")
+    run.recorder.restore()
+    run = await onCluster(cluster)
+    const started = Date.now()
+    await expect(deploy("meetinity-rollback", `v1.5.0-${NEVER_READY}`, { timeout: "10s" })).rejects.toThrow(
+      /helm upgrade --install of release meetinity .* in namespace meetinity-rollback failed \(exit code 1\):[\s\S]*rolled back[\s\S]*\nHelm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-rollback/)
+    expect(Date.now() - started).toBeLessThan(45_000)
+    const status = await helmStatus("meetinity-rollback")
+    expect(status).toMatchObject({ version: 3, info: { status: "deployed" } })
+    expect(status!.config?.global?.image?.tag).toBe("v1.4.2")
+    expect((await helmHistory("meetinity-rollback")).map((h) => [h.revision, h.status])).toEqual([[1, "superseded"], [2, "failed"], [3, "deployed"]])
+    const [deployment] = await deployments(cluster, "meetinity-rollback")
+    expect(deployment).toMatchObject({ image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`, available: "True" })
+  })
+
+  test("the downgrade guard reads real `helm get values`: a newer release refuses, nothing changes; --allow-downgrade deploys", async () => {
+    run = await onCluster(cluster)
+    await deploy("meetinity-guard", "v1.4.3")
+    run.recorder.restore()
+    run = await onCluster(cluster)
+    await expect(deploy("meetinity-guard", "v1.4.2")).rejects.toThrow(/release meetinity in namespace meetinity-guard runs v1\.4\.3, newer than v1\.4\.2: refusing to deploy an older version/)
+    expect(run.runs.map((r) => commandLine(r))).toEqual(["helm get values"])
+    expect(await helmStatus("meetinity-guard")).toMatchObject({ version: 1, config: { global: { image: { tag: "v1.4.3" } } } })
+    expect(await deploy("meetinity-guard", "v1.4.2", { allowDowngrade: true })).toMatch(/revision 2, deployed/)
+    expect((await deployments(cluster, "meetinity-guard"))[0]!.image).toBe(`${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`)
+  })
+
+  test("releases installed by hand, without the values helmDeploy sets: a version in the chart's own values is seen; none at all lets the deploy through", async () => {
+    // An operator's own install from a copy of the chart whose defaults name the image: no user-supplied values at all.
+    const handChart = (tag: string, literalImage?: string) => {
+      const copy = mkdtempSync(join(tmpdir(), "chart-by-hand-"))
+      cpSync(CHART, copy, { recursive: true })
+      writeFileSync(join(copy, "values.yaml"), readFileSync(join(CHART, "values.yaml"), "utf8").replace('repository: ""', `repository: "${IMAGE()}"`).replace('tag: ""', `tag: "${tag}"`))
+      if (literalImage) {
+        const helpers = join(copy, "charts", "api-gateway", "templates", "_helpers.tpl")
+        writeFileSync(helpers, readFileSync(helpers, "utf8").replace(/\{\{- define "api-gateway.image" -\}\}[\s\S]*$/, `{{- define "api-gateway.image" -}}${literalImage}{{- end -}}\n`))
+      }
+      return copy
+    }
+    const install = async (namespace: string, copy: string) => {
+      const hand = await cluster.helm(["install", "meetinity", copy, "-n", namespace, "--create-namespace", "--wait=watcher", "--timeout", "60s"])
+      expect(hand.status, hand.stderr).toBe(0)
+      expect(JSON.parse((await cluster.helm(["get", "values", "meetinity", "-n", namespace, "-o", "json"])).stdout)).toBeNull()
+    }
+
+    await install("meetinity-hand", handChart("v1.4.3"))
+    run = await onCluster(cluster)
+    await expect(deploy("meetinity-hand", "v1.4.1")).rejects.toThrow(/release meetinity in namespace meetinity-hand runs v1\.4\.3, newer than v1\.4\.1: refusing/)
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 0]])
+    expect((await deployments(cluster, "meetinity-hand"))[0]!.image).toBe(`${IMAGE()}:v1.4.3`)
+    run.recorder.restore()
+
+    await install("meetinity-hand-2", handChart("", `${IMAGE()}:v1.4.3`))
+    run = await onCluster(cluster)
+    expect(await deploy("meetinity-hand-2", "v1.4.1")).toMatch(/^release meetinity in meetinity-hand-2: revision 2, deployed/)
+    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({ global: { image: { tag: "" } } })
+    expect((await deployments(cluster, "meetinity-hand-2"))[0]!.image).toBe(`${IMAGE()}:v1.4.1@${digests["v1.4.1"]}`)
+  })
+
+  test("a release left pending-upgrade by a deploy cut off half-way: the module names the state and the way out, which works", async () => {
+    run = await onCluster(cluster)
+    await deploy("meetinity-pending", "v1.4.2")
+    run.recorder.restore()
+    // The next deploy is cut off (SIGKILL, as a cancelled job) once Helm has marked the release pending.
+    run = await onCluster(cluster, {
+      onStart: (args, kill) => {
+        if (args[1] !== "upgrade") return
+        void (async () => {
+          for (let i = 0; i < 200; i++) {
+            const pending = await cluster.kubectl(["get", "secrets", "-n", "meetinity-pending", "-l", "owner=helm,status=pending-upgrade", "-o", "name"])
+            if (pending.stdout.trim()) return kill()
+            await new Promise((r) => setTimeout(r, 100))
+          }
+        })()
+      },
+    })
+    await expect(deploy("meetinity-pending", `v1.5.0-${NEVER_READY}`, { timeout: "5m" })).rejects.toThrow(/exit code 137/)
+    expect((await helmStatus("meetinity-pending"))!.info.status).toBe("pending-upgrade")
+    run.recorder.restore()
+
+    run = await onCluster(cluster)
+    const attempt = deploy("meetinity-pending", `v1.5.0-${NEVER_READY}`, { timeout: "10s" })
+    await expect(attempt).rejects.toThrow(/another operation \(install\/upgrade\/rollback\) is in progress[\s\S]*An earlier Helm run was cut off and left the release pending-upgrade at revision 2; the last deployed revision is 1\. The module does not unlock it itself[^\n]* If no other deploy is running: helm rollback meetinity 1 -n meetinity-pending, then deploy again\./)
+    // The module did not touch it: still pending.
+    expect((await helmStatus("meetinity-pending"))!.info.status).toBe("pending-upgrade")
+
+    // The way out the module names works.
+    const rollback = await cluster.helm(["rollback", "meetinity", "1", "-n", "meetinity-pending", "--wait=watcher", "--timeout", "60s"])
+    expect(rollback.status, rollback.stderr).toBe(0)
+    run.recorder.restore()
+    run = await onCluster(cluster)
+    expect(await deploy("meetinity-pending", "v1.4.3")).toMatch(/^release meetinity in meetinity-pending: revision 4, deployed/)
+  })
+})

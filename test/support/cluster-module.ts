@@ -1,0 +1,77 @@
+/**
+ * The module's own kubectl and helm commands against a real cluster: a recorded module run
+ * (support/dagger.ts) whose containers the host engine runs for real (support/host-engine.ts),
+ * with the IDs the tests hand the module.
+ */
+import { resolve } from "node:path"
+
+import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
+
+import type { Cluster } from "./cluster.js"
+import { recordDagger, type Query, type Recorder } from "./dagger.js"
+import { hostEngine, type HostEngineOptions, type HostRun } from "./host-engine.js"
+
+export const CHART = resolve("examples/meetinity")
+export const SOURCE = resolve("examples/api-gateway")
+export const READER_TOKEN = "ghp_R3ader-T0ken:with/odd\"chars"
+export const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
+
+export const kubeconfig = () => dag.loadSecretFromID("SecretID-kubeconfig" as SecretID)
+export const readerToken = () => dag.loadSecretFromID("SecretID-reader" as SecretID)
+export const pushToken = () => dag.loadSecretFromID("SecretID-push" as SecretID)
+export const chart = () => dag.loadDirectoryFromID("DirectoryID-chart" as DirectoryID)
+export const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
+
+export interface ModuleRun {
+  recorder: Recorder
+  /** Every command that ran, in order, with its real exit code and output. */
+  runs: HostRun[]
+}
+
+/**
+ * Installs a recorder whose containers run on this host against `cluster`, as the user whose
+ * kubeconfig is given (the admin's by default). Call `recorder.restore()` after the run.
+ */
+export async function onCluster(cluster: Cluster, options: { kubeconfig?: string; readerToken?: string; publish?: (query: Query) => Promise<string>; onStart?: HostEngineOptions["onStart"] } = {}): Promise<ModuleRun> {
+  const engine = hostEngine({
+    secrets: { "SecretID-kubeconfig": options.kubeconfig ?? cluster.adminKubeconfig, "SecretID-reader": options.readerToken ?? READER_TOKEN, "SecretID-push": PUSH_TOKEN },
+    directories: { "DirectoryID-chart": CHART, "DirectoryID-source": SOURCE },
+    ...(options.publish ? { publish: options.publish } : {}),
+    ...(options.onStart ? { onStart: options.onStart } : {}),
+  })
+  const recorder = await recordDagger(engine.answer)
+  return { recorder, runs: engine.runs }
+}
+
+/** A command line as the module sent it, shortened to its first words: "helm upgrade --install". */
+export const commandLine = (run: HostRun, words = 3) => run.args.slice(0, words).join(" ")
+
+/** `helm <args>` as the admin, against the cluster (for reading back what the module did). */
+export interface HelmRelease {
+  name: string
+  namespace: string
+  version: number
+  info: { status: string; description?: string }
+  config: { global?: { image?: { tag?: string; digest?: string } } } | null
+}
+
+export interface DeploymentState {
+  name: string
+  generation: number
+  image: string
+  available: string | undefined
+  readyReplicas: number
+}
+
+export async function deployments(cluster: Cluster, namespace: string): Promise<DeploymentState[]> {
+  const list = JSON.parse(await cluster.kubectlOk(["get", "deployments", "-n", namespace, "-o", "json"])) as {
+    items: { metadata: { name: string; generation: number }; spec: { template: { spec: { containers: { image: string }[] } } }; status: { readyReplicas?: number; conditions?: { type: string; status: string }[] } }[]
+  }
+  return list.items.map((d) => ({
+    name: d.metadata.name,
+    generation: d.metadata.generation,
+    image: d.spec.template.spec.containers[0]!.image,
+    available: d.status.conditions?.find((c) => c.type === "Available")?.status,
+    readyReplicas: d.status.readyReplicas ?? 0,
+  }))
+}
