@@ -146,9 +146,11 @@ export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan, networ
  */
 export async function helmUpgrade(
   chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[], network: ServiceNetwork = DIRECT,
+  namespaceEnsured = false,
 ): Promise<{ report: HelmReport; summary: string }> {
   await refuseDowngrade(kubeconfig, plan, network)
-  await ensureNamespace(kubeconfig, plan.namespace, network)
+  // release has just put the pull secret into it (applyPullSecret ensures the namespace): no second look.
+  if (!namespaceEnsured) await ensureNamespace(kubeconfig, plan.namespace, network)
   const container = clusterClient(HELM_IMAGE, kubeconfig, network).withDirectory(CHART, chart)
   const ran = await exec(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
   if (ran.exitCode !== 0) {

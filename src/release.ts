@@ -128,7 +128,7 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
     const namespace = s.helm.namespace
     try {
       await step("pull secret", namespace, () => applyPullSecret(inputs.kubeconfig, s.pullSecret, inputs.readerToken, network))
-      const { report } = await step("helm deploy", namespace, () => helmUpgrade(inputs.chart, inputs.kubeconfig, s.helm, image, valuesFiles[i]!, network),
+      const { report } = await step("helm deploy", namespace, () => helmUpgrade(inputs.chart, inputs.kubeconfig, s.helm, image, valuesFiles[i]!, network, true),
         ({ report: r }) => `revision ${r.revision} (${r.status})`)
       deployed.push({ namespace, report })
     } catch (error) {
