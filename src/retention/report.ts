@@ -162,7 +162,7 @@ export function reportJson(result: RetentionResult): string {
  * release of it (package.json's version; a test keeps the two equal), so the command restores
  * with the code that deleted.
  */
-export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.2.0"
+export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.3.0"
 
 /**
  * The head of a failed real run's error, for an operator who has only the job's log: what
