@@ -223,3 +223,59 @@ describe("helmDeploy on a real API server", () => {
     expect(await deploy("meetinity-pending", "v1.4.3")).toMatch(/^release meetinity in meetinity-pending: revision 4, deployed/)
   })
 })
+
+describe("two services of the umbrella release on a real API server", () => {
+  test("deployed one after the other, they keep each other's images: both Deployments Available at their own repo:tag@digest; a later api-gateway deploy keeps event-service's; the downgrade guard reads each service's own tag", async () => {
+    const namespace = "meetinity-umbrella"
+    const gateway = (version: string) => `${IMAGE()}:${version}@${digests[version]}`
+    const events = (version: string) => `${EVENTS()}:${version}@${digests[`event-service:${version}`]}`
+    const revisions = async () => (await helmHistory(namespace)).map((h) => `${h.revision} ${h.status}`)
+
+    run = await onCluster(cluster)
+    expect(await deploy(namespace, "v1.4.2")).toBe(`release meetinity in ${namespace}: revision 1, deployed (chart meetinity-0.2.0, image ${gateway("v1.4.2")} at api-gateway.image)`)
+    const [gatewayFirst, ...others] = await deployments(cluster, namespace)
+    expect(others).toEqual([])
+    expect(gatewayFirst).toMatchObject({ name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: gateway("v1.4.2") })
+    run.recorder.restore()
+
+    // event-service v0.3.0 next to api-gateway v1.4.2 is not a downgrade: the guard reads event-service.image.tag, not yet set.
+    run = await onCluster(cluster)
+    expect(await deployEvents(namespace, "v0.3.0")).toBe(`release meetinity in ${namespace}: revision 2, deployed (chart meetinity-0.2.0, image ${events("v0.3.0")} at event-service.image)`)
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 0], ["kubectl get namespace", 0], ["helm upgrade --install", 0]])
+    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({ "api-gateway": { image: { tag: "v1.4.2" } }, "event-service": { image: { tag: "" } } })
+    // This deploy names only event-service's image; api-gateway's comes from the release's last revision.
+    expect(run.runs[2]!.args.filter((a) => a.includes("api-gateway"))).toEqual([])
+    const both = await deployments(cluster, namespace)
+    expect(both).toMatchObject([
+      { name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: gateway("v1.4.2") },
+      { name: "meetinity-event-service", available: "True", readyReplicas: 1, image: events("v0.3.0") },
+    ])
+    // api-gateway did not even roll: same pod template, same generation.
+    expect(both[0]).toEqual(gatewayFirst)
+    expect((await helmStatus(namespace))!.config).toMatchObject({
+      "api-gateway": { image: { repository: IMAGE(), tag: "v1.4.2", digest: digests["v1.4.2"] } },
+      "event-service": { image: { repository: EVENTS(), tag: "v0.3.0", digest: digests["event-service:v0.3.0"] } },
+    })
+    run.recorder.restore()
+
+    // A later api-gateway deploy keeps event-service's image.
+    run = await onCluster(cluster)
+    expect(await deploy(namespace, "v1.4.3")).toBe(`release meetinity in ${namespace}: revision 3, deployed (chart meetinity-0.2.0, image ${gateway("v1.4.3")} at api-gateway.image)`)
+    expect(run.runs[run.runs.length - 1]!.args.filter((a) => a.includes("event-service"))).toEqual([])
+    const later = await deployments(cluster, namespace)
+    expect(later).toMatchObject([
+      { name: "meetinity-api-gateway", available: "True", image: gateway("v1.4.3") },
+      { name: "meetinity-event-service", available: "True", readyReplicas: 1, image: events("v0.3.0") },
+    ])
+    expect(later[1]).toEqual(both[1])
+    run.recorder.restore()
+
+    // Each service's own version guards it: event-service v0.2.0 after its v0.3.0 is refused (api-gateway's v1.4.3 plays no part), nothing changes.
+    run = await onCluster(cluster)
+    await expect(deployEvents(namespace, "v0.2.0")).rejects.toThrow(
+      /^release meetinity in namespace meetinity-umbrella runs v0\.3\.0, newer than v0\.2\.0: refusing to deploy an older version .*read at event-service\.image\.tag\. Nothing was changed\./)
+    expect(run.runs.map((r) => commandLine(r))).toEqual(["helm get values"])
+    expect(await revisions()).toEqual(["1 superseded", "2 superseded", "3 deployed"])
+    expect(await deployments(cluster, namespace)).toEqual(later)
+  })
+})
