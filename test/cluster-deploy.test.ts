@@ -28,6 +28,9 @@ beforeAll(async () => {
   for (const version of ["v1.4.1", "v1.4.2", "v1.4.3", `v1.5.0-${NEVER_READY}`]) {
     digests[version] = (await push.image("meetinity/api-gateway", version, { tag: version })).digest
   }
+  for (const version of ["v0.2.0", "v0.3.0"]) {
+    digests[`event-service:${version}`] = (await push.image("meetinity/event-service", `event-service ${version}`, { tag: version })).digest
+  }
 }, 180_000)
 afterAll(async () => {
   await Promise.all([cluster?.stop(), registry?.stop()])
@@ -38,10 +41,14 @@ afterEach(() => {
 })
 
 const IMAGE = () => `${registry.host}/meetinity/api-gateway`
+const EVENTS = () => `${registry.host}/meetinity/event-service`
 
-const deploy = (namespace: string, version: string, o: { timeout?: string; allowDowngrade?: boolean } = {}) =>
-  new MeetinityRelease().helmDeploy(chart(), kubeconfig(), namespace, version, IMAGE(), "meetinity", "ghcr-pull-secret",
-    o.timeout ?? "60s", [], 10, "", "", undefined, [], "linux/amd64", o.allowDowngrade ?? false)
+/** helmDeploy of one service of the umbrella chart: api-gateway (at api-gateway.image) unless said otherwise. */
+const deploy = (namespace: string, version: string, o: { timeout?: string; allowDowngrade?: boolean; image?: string; imageValues?: string } = {}) =>
+  new MeetinityRelease().helmDeploy(chart(), kubeconfig(), namespace, version, o.image ?? IMAGE(), "meetinity", "ghcr-pull-secret",
+    o.timeout ?? "60s", [], 10, "", "", undefined, [], "linux/amd64", o.allowDowngrade ?? false, o.imageValues ?? "api-gateway.image")
+const deployEvents = (namespace: string, version: string, o: { allowDowngrade?: boolean } = {}) =>
+  deploy(namespace, version, { ...o, image: EVENTS(), imageValues: "event-service.image" })
 
 async function helmStatus(namespace: string): Promise<HelmRelease | undefined> {
   const ran = await cluster.helm(["status", "meetinity", "-n", namespace, "-o", "json"])
@@ -95,19 +102,21 @@ describe("helmDeploy on a real API server", () => {
   test("installs the umbrella chart with --wait (namespace created), Deployments Available, pinned to the digest; the same version again is a no-op upgrade", async () => {
     run = await onCluster(cluster)
     const summary = await deploy("meetinity-dev", "v1.4.2")
-    expect(summary).toBe(`release meetinity in meetinity-dev: revision 1, deployed (chart meetinity-0.1.0, image ${IMAGE()}:v1.4.2@${digests["v1.4.2"]})`)
+    expect(summary).toBe(`release meetinity in meetinity-dev: revision 1, deployed (chart meetinity-0.2.0, image ${IMAGE()}:v1.4.2@${digests["v1.4.2"]} at api-gateway.image)`)
     // First install: real `helm get values` says the release is not found, and the guard lets it through; the module creates the namespace.
     expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 1], ["kubectl get namespace", 1], ["kubectl create namespace", 0], ["helm upgrade --install", 0]])
     expect(run.runs[0]!.stderr).toMatch(/release: not found/)
-    const [before] = await deployments(cluster, "meetinity-dev")
+    // The umbrella renders api-gateway's Deployment only: event-service has no image yet.
+    const listed = await deployments(cluster, "meetinity-dev")
+    expect(listed.map((d) => d.name)).toEqual(["meetinity-api-gateway"])
+    const [before] = listed
     expect(before).toMatchObject({ name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}` })
 
     run.recorder.restore()
     run = await onCluster(cluster)
     expect(await deploy("meetinity-dev", "v1.4.2")).toMatch(/^release meetinity in meetinity-dev: revision 2, deployed /)
-    const [after] = await deployments(cluster, "meetinity-dev")
     // Nothing rolled: same pod template, same generation, one ReplicaSet.
-    expect(after).toEqual(before)
+    expect(await deployments(cluster, "meetinity-dev")).toEqual([before])
     expect(JSON.parse(await cluster.kubectlOk(["get", "replicasets", "-n", "meetinity-dev", "-o", "json"])).items).toHaveLength(1)
     expect((await helmHistory("meetinity-dev")).map((h) => [h.revision, h.status])).toEqual([[1, "superseded"], [2, "deployed"]])
   })
@@ -123,10 +132,9 @@ describe("helmDeploy on a real API server", () => {
     expect(Date.now() - started).toBeLessThan(45_000)
     const status = await helmStatus("meetinity-rollback")
     expect(status).toMatchObject({ version: 3, info: { status: "deployed" } })
-    expect(status!.config?.global?.image?.tag).toBe("v1.4.2")
+    expect(status!.config?.["api-gateway"]?.image?.tag).toBe("v1.4.2")
     expect((await helmHistory("meetinity-rollback")).map((h) => [h.revision, h.status])).toEqual([[1, "superseded"], [2, "failed"], [3, "deployed"]])
-    const [deployment] = await deployments(cluster, "meetinity-rollback")
-    expect(deployment).toMatchObject({ image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`, available: "True" })
+    expect(await deployments(cluster, "meetinity-rollback")).toMatchObject([{ name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`, available: "True" }])
   })
 
   test("the downgrade guard reads real `helm get values`: a newer release refuses, nothing changes; --allow-downgrade deploys", async () => {
@@ -134,22 +142,29 @@ describe("helmDeploy on a real API server", () => {
     await deploy("meetinity-guard", "v1.4.3")
     run.recorder.restore()
     run = await onCluster(cluster)
-    await expect(deploy("meetinity-guard", "v1.4.2")).rejects.toThrow(/release meetinity in namespace meetinity-guard runs v1\.4\.3, newer than v1\.4\.2: refusing to deploy an older version/)
+    await expect(deploy("meetinity-guard", "v1.4.2")).rejects.toThrow(/release meetinity in namespace meetinity-guard runs v1\.4\.3, newer than v1\.4\.2: refusing to deploy an older version .*the version deployed was read at api-gateway\.image\.tag\./)
     expect(run.runs.map((r) => commandLine(r))).toEqual(["helm get values"])
-    expect(await helmStatus("meetinity-guard")).toMatchObject({ version: 1, config: { global: { image: { tag: "v1.4.3" } } } })
+    expect(await helmStatus("meetinity-guard")).toMatchObject({ version: 1, config: { "api-gateway": { image: { tag: "v1.4.3" } } } })
     expect(await deploy("meetinity-guard", "v1.4.2", { allowDowngrade: true })).toMatch(/revision 2, deployed/)
-    expect((await deployments(cluster, "meetinity-guard"))[0]!.image).toBe(`${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`)
+    expect(await deployments(cluster, "meetinity-guard")).toMatchObject([{ name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}` }])
   })
 
   test("releases installed by hand, without the values helmDeploy sets: a version in the chart's own values is seen; none at all lets the deploy through", async () => {
-    // An operator's own install from a copy of the chart whose defaults name the image: no user-supplied values at all.
+    // An operator's own install from a copy of the umbrella chart whose defaults name api-gateway's image: no user-supplied values at all.
+    const edit = (file: string, pattern: RegExp, replacement: string) => {
+      const before = readFileSync(file, "utf8")
+      const after = before.replace(pattern, replacement)
+      expect(after, `${file} no longer matches ${pattern}`).not.toBe(before)
+      writeFileSync(file, after)
+    }
     const handChart = (tag: string, literalImage?: string) => {
       const copy = mkdtempSync(join(tmpdir(), "chart-by-hand-"))
       cpSync(CHART, copy, { recursive: true })
-      writeFileSync(join(copy, "values.yaml"), readFileSync(join(CHART, "values.yaml"), "utf8").replace('repository: ""', `repository: "${IMAGE()}"`).replace('tag: ""', `tag: "${tag}"`))
+      edit(join(copy, "values.yaml"), /^(api-gateway:\n(?: {2}.*\n)*? {2}image:\n {4}repository: )""\n( {4}tag: )""$/m, `$1"${IMAGE()}"\n$2"${tag}"`)
       if (literalImage) {
-        const helpers = join(copy, "charts", "api-gateway", "templates", "_helpers.tpl")
-        writeFileSync(helpers, readFileSync(helpers, "utf8").replace(/\{\{- define "api-gateway.image" -\}\}[\s\S]*$/, `{{- define "api-gateway.image" -}}${literalImage}{{- end -}}\n`))
+        // The subchart's image helper replaced by a literal image: the release names no version in any value.
+        edit(join(copy, "charts", "api-gateway", "templates", "_helpers.tpl"), /\{\{- define "api-gateway.image" -\}\}[\s\S]*?(?=\{\{- define "api-gateway.labels")/,
+          `{{- define "api-gateway.image" -}}${literalImage}{{- end -}}\n\n`)
       }
       return copy
     }
@@ -163,14 +178,14 @@ describe("helmDeploy on a real API server", () => {
     run = await onCluster(cluster)
     await expect(deploy("meetinity-hand", "v1.4.1")).rejects.toThrow(/release meetinity in namespace meetinity-hand runs v1\.4\.3, newer than v1\.4\.1: refusing/)
     expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 0]])
-    expect((await deployments(cluster, "meetinity-hand"))[0]!.image).toBe(`${IMAGE()}:v1.4.3`)
+    expect(await deployments(cluster, "meetinity-hand")).toMatchObject([{ name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.3` }])
     run.recorder.restore()
 
     await install("meetinity-hand-2", handChart("", `${IMAGE()}:v1.4.3`))
     run = await onCluster(cluster)
     expect(await deploy("meetinity-hand-2", "v1.4.1")).toMatch(/^release meetinity in meetinity-hand-2: revision 2, deployed/)
-    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({ global: { image: { tag: "" } } })
-    expect((await deployments(cluster, "meetinity-hand-2"))[0]!.image).toBe(`${IMAGE()}:v1.4.1@${digests["v1.4.1"]}`)
+    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({ "api-gateway": { image: { repository: IMAGE(), tag: "" } } })
+    expect(await deployments(cluster, "meetinity-hand-2")).toMatchObject([{ name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.1@${digests["v1.4.1"]}` }])
   })
 
   test("a release left pending-upgrade by a deploy cut off half-way: the module names the state and the way out, which works", async () => {
@@ -206,5 +221,61 @@ describe("helmDeploy on a real API server", () => {
     run.recorder.restore()
     run = await onCluster(cluster)
     expect(await deploy("meetinity-pending", "v1.4.3")).toMatch(/^release meetinity in meetinity-pending: revision 4, deployed/)
+  })
+})
+
+describe("two services of the umbrella release on a real API server", () => {
+  test("deployed one after the other, they keep each other's images: both Deployments Available at their own repo:tag@digest; a later api-gateway deploy keeps event-service's; the downgrade guard reads each service's own tag", async () => {
+    const namespace = "meetinity-umbrella"
+    const gateway = (version: string) => `${IMAGE()}:${version}@${digests[version]}`
+    const events = (version: string) => `${EVENTS()}:${version}@${digests[`event-service:${version}`]}`
+    const revisions = async () => (await helmHistory(namespace)).map((h) => `${h.revision} ${h.status}`)
+
+    run = await onCluster(cluster)
+    expect(await deploy(namespace, "v1.4.2")).toBe(`release meetinity in ${namespace}: revision 1, deployed (chart meetinity-0.2.0, image ${gateway("v1.4.2")} at api-gateway.image)`)
+    const [gatewayFirst, ...others] = await deployments(cluster, namespace)
+    expect(others).toEqual([])
+    expect(gatewayFirst).toMatchObject({ name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: gateway("v1.4.2") })
+    run.recorder.restore()
+
+    // event-service v0.3.0 next to api-gateway v1.4.2 is not a downgrade: the guard reads event-service.image.tag, not yet set.
+    run = await onCluster(cluster)
+    expect(await deployEvents(namespace, "v0.3.0")).toBe(`release meetinity in ${namespace}: revision 2, deployed (chart meetinity-0.2.0, image ${events("v0.3.0")} at event-service.image)`)
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 0], ["kubectl get namespace", 0], ["helm upgrade --install", 0]])
+    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({ "api-gateway": { image: { tag: "v1.4.2" } }, "event-service": { image: { tag: "" } } })
+    // This deploy names only event-service's image; api-gateway's comes from the release's last revision.
+    expect(run.runs[2]!.args.filter((a) => a.includes("api-gateway"))).toEqual([])
+    const both = await deployments(cluster, namespace)
+    expect(both).toMatchObject([
+      { name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: gateway("v1.4.2") },
+      { name: "meetinity-event-service", available: "True", readyReplicas: 1, image: events("v0.3.0") },
+    ])
+    // api-gateway did not even roll: same pod template, same generation.
+    expect(both[0]).toEqual(gatewayFirst)
+    expect((await helmStatus(namespace))!.config).toMatchObject({
+      "api-gateway": { image: { repository: IMAGE(), tag: "v1.4.2", digest: digests["v1.4.2"] } },
+      "event-service": { image: { repository: EVENTS(), tag: "v0.3.0", digest: digests["event-service:v0.3.0"] } },
+    })
+    run.recorder.restore()
+
+    // A later api-gateway deploy keeps event-service's image.
+    run = await onCluster(cluster)
+    expect(await deploy(namespace, "v1.4.3")).toBe(`release meetinity in ${namespace}: revision 3, deployed (chart meetinity-0.2.0, image ${gateway("v1.4.3")} at api-gateway.image)`)
+    expect(run.runs[run.runs.length - 1]!.args.filter((a) => a.includes("event-service"))).toEqual([])
+    const later = await deployments(cluster, namespace)
+    expect(later).toMatchObject([
+      { name: "meetinity-api-gateway", available: "True", image: gateway("v1.4.3") },
+      { name: "meetinity-event-service", available: "True", readyReplicas: 1, image: events("v0.3.0") },
+    ])
+    expect(later[1]).toEqual(both[1])
+    run.recorder.restore()
+
+    // Each service's own version guards it: event-service v0.2.0 after its v0.3.0 is refused (api-gateway's v1.4.3 plays no part), nothing changes.
+    run = await onCluster(cluster)
+    await expect(deployEvents(namespace, "v0.2.0")).rejects.toThrow(
+      /^release meetinity in namespace meetinity-umbrella runs v0\.3\.0, newer than v0\.2\.0: refusing to deploy an older version .*read at event-service\.image\.tag\. Nothing was changed\./)
+    expect(run.runs.map((r) => commandLine(r))).toEqual(["helm get values"])
+    expect(await revisions()).toEqual(["1 superseded", "2 superseded", "3 deployed"])
+    expect(await deployments(cluster, namespace)).toEqual(later)
   })
 })

@@ -52,7 +52,15 @@ export interface HelmRelease {
   namespace: string
   version: number
   info: { status: string; description?: string }
-  config: { global?: { image?: { tag?: string; digest?: string } } } | null
+  /** `helm get values` (user-supplied): each service's image under its own key, e.g. config["api-gateway"].image.tag. */
+  config: Record<string, { image?: ImageValues } | undefined> | null
+}
+
+/** One service's image in the chart's values (`<service>.image`). */
+export interface ImageValues {
+  repository?: string
+  tag?: string
+  digest?: string
 }
 
 export interface DeploymentState {
