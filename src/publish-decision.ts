@@ -52,6 +52,9 @@ export type PublishDecision =
   | { readonly action: "build" }
   | { readonly action: "refuse"; readonly reason: string }
 
+/** The OCI label that names the version an image was built for (set at build time; a reused build keeps it). */
+export const VERSION_LABEL = "org.opencontainers.image.version"
+
 /**
  * Does a revision label name this commit? Undefined when there is no label. The label and the
  * SHA given may be of different lengths (a short SHA given once, the full one now): one must
@@ -132,7 +135,7 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
           `A build tag never moves: publish with the platforms it holds, or delete that package version and publish again.`,
       }
     }
-    return { action: "reuse", digest: build.digest, write: ["version"], reason: `${buildRef} already holds this commit's build ${build.digest} (a run that stopped before the version tag): ${target.versionTag} is written there, nothing is built` }
+    return { action: "reuse", digest: build.digest, write: ["version"], reason: `${buildRef} already holds this commit's build ${build.digest} (a run that stopped before the version tag, or this commit released before under another version): ${target.versionTag} is written there, nothing is built; its ${VERSION_LABEL} label keeps the version it was built for` }
   }
   return { action: "build" }
 }

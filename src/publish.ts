@@ -13,7 +13,7 @@ import {
 } from "./naming.js"
 import { DIRECT, type ServiceNetwork } from "./network.js"
 import {
-  decideImmutableTag, decidePublish, missingPlatforms, REVISION_LABEL,
+  decideImmutableTag, decidePublish, missingPlatforms, REVISION_LABEL, VERSION_LABEL,
   type PublishDecision, type PublishTarget, type RegistryState, type ReleaseTag, type TagState,
 } from "./publish-decision.js"
 import type { Platform as ImagePlatform } from "./preflight.js"
@@ -54,7 +54,7 @@ export function planPublish(args: PublishArgs): PublishPlan {
   const sha = args.sha.toLowerCase()
   const repository = imageRepository(args.registry, args.owner, args.image)
   const labels: Record<string, string> = {
-    "org.opencontainers.image.version": version.tag,
+    [VERSION_LABEL]: version.tag,
     [REVISION_LABEL]: sha,
   }
   if (args.sourceUrl) {
