@@ -288,7 +288,10 @@ export async function startCluster(): Promise<Cluster> {
     // kwok's fake kubelet endpoint, on loopback too (it listens on 0.0.0.0 unless told).
     const nodePort = await freePort()
     launch("kwok", ["--kubeconfig=kwok.kubeconfig", "--config=kwok.yaml", "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      "--node-ip=127.0.0.1", `--node-port=${nodePort}`, `--server-address=127.0.0.1:${nodePort}`, "--cidr=10.0.0.1/24"])
+      "--node-ip=127.0.0.1", `--node-port=${nodePort}`, `--server-address=127.0.0.1:${nodePort}`, "--cidr=10.0.0.1/24",
+      // kwok renews the node's Lease only when given a duration: without it the node-lifecycle
+      // controller marks the node (and every pod on it) not Ready after its grace period (~50 s).
+      "--node-lease-duration-seconds=40"])
 
     const adminKubeconfigFile = join(dir, "admin.kubeconfig")
     const kubectl = (args: string[], options: { kubeconfigFile?: string; input?: string } = {}) => runKubectl(args, options.kubeconfigFile ?? adminKubeconfigFile, options.input)
