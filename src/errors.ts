@@ -46,3 +46,28 @@ export function quote(value: unknown): string {
 export function check(ok: boolean, argument: string, value: unknown, expected: string): void {
   if (!ok) throw new InvalidArgumentError(argument, value, expected)
 }
+
+/** Why a request got no answer, as the network said it: found in the error's cause chain. */
+export interface NetworkCause {
+  /** The socket's or TLS layer's code (ECONNREFUSED, ENOTFOUND, ERR_SSL_…), when one was given. */
+  readonly code?: string
+  /** The request was cut off by its timeout (or aborted) before any answer. */
+  readonly timedOut: boolean
+  /** The innermost message: that of the cause with the code, else the deepest one below the error. */
+  readonly detail: string
+}
+
+/**
+ * Walks an error's cause chain (Octokit's RequestError -> fetch's TypeError -> the socket error)
+ * for the network's own reason: fetch alone only says "fetch failed".
+ */
+export function networkCause(error: unknown): NetworkCause {
+  let detail = (error as Error)?.message ?? String(error)
+  for (let cause: unknown = error; cause; cause = (cause as { cause?: unknown }).cause) {
+    const c = cause as { code?: unknown; message?: unknown; name?: unknown }
+    if (c.name === "TimeoutError" || c.name === "AbortError") return { timedOut: true, detail }
+    if (typeof c.code === "string") return { code: c.code, timedOut: false, detail: typeof c.message === "string" ? c.message.trim() : c.code }
+    if (cause !== error && typeof c.message === "string") detail = c.message
+  }
+  return { timedOut: false, detail }
+}

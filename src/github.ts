@@ -9,6 +9,7 @@ import { throttling } from "@octokit/plugin-throttling"
 import Bottleneck from "bottleneck"
 
 import { mapLimit } from "./concurrency.js"
+import { networkCause } from "./errors.js"
 
 const GitHub = Octokit.plugin(throttling, retry)
 export type GitHubClient = InstanceType<typeof GitHub>
@@ -283,12 +284,8 @@ export function unreachable(error: unknown): string | undefined {
  * error code): it sits in the cause chain (RequestError -> fetch's TypeError -> the socket error).
  */
 export function networkReason(error: unknown): string {
-  for (let cause: unknown = error; cause; cause = (cause as { cause?: unknown }).cause) {
-    const code = (cause as { code?: unknown }).code
-    if (typeof code === "string") return code
-    if ((cause as { name?: unknown }).name === "TimeoutError" || (cause as { name?: unknown }).name === "AbortError") return "no answer in time"
-  }
-  return (error as Error)?.message ?? String(error)
+  const cause = networkCause(error)
+  return cause.code ?? (cause.timedOut ? "no answer in time" : (error as Error)?.message ?? String(error))
 }
 
 /** Turns an Octokit error into one a person can act on. */

@@ -8,6 +8,8 @@
  */
 import { createHash } from "node:crypto"
 
+import { networkCause } from "./errors.js"
+
 /** Every manifest kind we read: OCI and Docker, single-platform and index. */
 export const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
@@ -308,18 +310,8 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 
 /** Why a request got no answer, in words, with the network's own code (fetch only says "fetch failed"). */
 export function noAnswer(error: unknown, endpoint: RegistryEndpoint, timeoutMs: number): string {
-  let code: string | undefined
-  let detail = (error as Error).message ?? String(error)
-  for (let cause: unknown = error; cause; cause = (cause as { cause?: unknown }).cause) {
-    const c = cause as { code?: unknown; message?: unknown; name?: unknown }
-    if (c.name === "TimeoutError") return `no answer from ${endpoint.host} within ${timeoutMs / 1000} s`
-    if (typeof c.code === "string") {
-      code = c.code
-      detail = typeof c.message === "string" ? c.message.trim() : code
-      break
-    }
-    if (cause !== error && typeof c.message === "string") detail = c.message
-  }
+  const { code, timedOut, detail } = networkCause(error)
+  if (timedOut) return `no answer from ${endpoint.host} within ${timeoutMs / 1000} s`
   const where = `${endpoint.scheme}://${endpoint.host}`
   if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "EPROTO" || /wrong version number|packet length too long/i.test(detail)) {
     return `${where} answered plain HTTP to an HTTPS request (${code ?? detail}): a registry that only speaks plain http is given as http://${endpoint.host}`
