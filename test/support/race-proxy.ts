@@ -3,7 +3,9 @@
  * moment: after the registry has stored a manifest PUT to a given tag and before the client
  * hears the answer. Everything else is passed through unchanged.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http"
+import { createServer, type Server } from "node:http"
+
+import { readBody } from "./token-registry.js"
 
 export interface RaceProxy {
   readonly host: string
@@ -32,13 +34,4 @@ export async function startRaceProxy(backendUrl: string, onPut: (path: string) =
   const address = server.address()
   const host = `127.0.0.1:${typeof address === "object" && address ? address.port : 0}`
   return { host, url: `http://${host}`, stop: () => new Promise((resolve) => server.close(() => resolve())) }
-}
-
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    request.on("data", (chunk: Buffer) => chunks.push(chunk))
-    request.on("end", () => resolve(Buffer.concat(chunks)))
-    request.on("error", reject)
-  })
 }

@@ -100,7 +100,8 @@ export async function startTokenRegistry(backendUrl: string, options: { username
   return { url, host, log, stop: () => new Promise((resolve) => server.close(() => resolve())) }
 }
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
+/** The whole body of a request (the fronts in test/support pass it on to the registry). */
+export function readBody(request: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     request.on("data", (chunk: Buffer) => chunks.push(chunk))
