@@ -31,14 +31,22 @@ function defaultOf(arg) {
 
 /** Markdown text: angle brackets shown as such (not taken for HTML), table cells on one line. */
 const text = (value) => value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-const cell = (value) => text(value).replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ").trim()
+const cell = (value) =>
+  text(value)
+    .replace(/\|/g, "\\|")
+    .replace(/\s*\n\s*/g, " ")
+    .trim()
 
 /** A doc comment as Markdown: its `Example:` lines become shell code blocks. */
 function description(value) {
-  return value.trim().split("\n").map((line) => {
-    const example = /^Example: (dagger call .*)$/.exec(line)
-    return example ? `Example:\n\n\`\`\`sh\n${example[1]}\n\`\`\`` : text(line)
-  }).join("\n")
+  return value
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const example = /^Example: (dagger call .*)$/.exec(line)
+      return example ? `Example:\n\n\`\`\`sh\n${example[1]}\n\`\`\`` : text(line)
+    })
+    .join("\n")
 }
 
 /** The whole document, deterministic for a given src/. */
@@ -60,7 +68,10 @@ export function renderApiDocs(module) {
     "",
     "| function | returns | cache |",
     "|---|---|---|",
-    ...Object.values(module.functions).map((fn) => `| [\`${kebab(fn.name)}\`](#${kebab(fn.name)}) | \`${typeName(fn.returnType)}\` | ${fn.cache === "never" ? "never (runs every time)" : "default"} |`),
+    ...Object.values(module.functions).map(
+      (fn) =>
+        `| [\`${kebab(fn.name)}\`](#${kebab(fn.name)}) | \`${typeName(fn.returnType)}\` | ${fn.cache === "never" ? "never (runs every time)" : "default"} |`,
+    ),
     "",
   ]
   for (const fn of Object.values(module.functions)) {
@@ -68,10 +79,16 @@ export function renderApiDocs(module) {
     const args = Object.values(fn.arguments)
     if (args.length > 0) {
       lines.push("| argument | type | default | description |", "|---|---|---|---|")
-      for (const arg of args) lines.push(`| \`--${kebab(arg.name)}\` | \`${typeName(arg.type)}\` | ${defaultOf(arg)} | ${cell(arg.description)} |`)
+      for (const arg of args)
+        lines.push(
+          `| \`--${kebab(arg.name)}\` | \`${typeName(arg.type)}\` | ${defaultOf(arg)} | ${cell(arg.description)} |`,
+        )
       lines.push("")
     }
-    lines.push(`Returns \`${typeName(fn.returnType)}\`.${fn.cache === "never" ? " Never cached: it runs every time it is called." : ""}`, "")
+    lines.push(
+      `Returns \`${typeName(fn.returnType)}\`.${fn.cache === "never" ? " Never cached: it runs every time it is called." : ""}`,
+      "",
+    )
   }
   return lines.join("\n")
 }

@@ -20,7 +20,17 @@
 //
 // Usage: npm run bench:load [-- --runs 3 --json]
 import { execFileSync } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, extname, join, relative, resolve, sep } from "node:path"
@@ -111,7 +121,11 @@ export class Empty {
 
 /** The SDK's per-call compiler options (dist/src/module/introspector/typescript_module/ast.js). */
 export function entrypointOptions(ts) {
-  return { experimentalDecorators: true, moduleResolution: ts.ModuleResolutionKind.Node10, target: ts.ScriptTarget.ES2022 }
+  return {
+    experimentalDecorators: true,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    target: ts.ScriptTarget.ES2022,
+  }
 }
 
 /** The files the entrypoint hands to the SDK: every .ts/.mts under src/ and the generated client. */
@@ -123,7 +137,10 @@ export function entrypointFiles(moduleDir) {
       return [".ts", ".mts"].includes(extname(path)) ? [path] : []
     })
   const bundle = !existsSync(join(moduleDir, "sdk", "package.json"))
-  return [...walk(join(moduleDir, "src")), join(moduleDir, "sdk", bundle ? "client.gen.ts" : join("src", "api", "client.gen.ts"))]
+  return [
+    ...walk(join(moduleDir, "src")),
+    join(moduleDir, "sdk", bundle ? "client.gen.ts" : join("src", "api", "client.gen.ts")),
+  ]
 }
 
 /** Which package a program file belongs to: its node_modules package, the TypeScript lib, the SDK, or the module's source. */
@@ -147,12 +164,16 @@ export function packageOf(file, moduleDir) {
 // The SDK library as the runtime lays it out (index.ts, telemetry.ts, client.gen.ts, core.d.ts).
 function writeSdkLibrary(dir, sdkDist) {
   mkdirSync(dir, { recursive: true })
-  cpSync(sdkDist, join(dir, "core"), { recursive: true, filter: (p) => statSync(p).isDirectory() || p.endsWith(".d.ts") })
+  cpSync(sdkDist, join(dir, "core"), {
+    recursive: true,
+    filter: (p) => statSync(p).isDirectory() || p.endsWith(".d.ts"),
+  })
   writeFileSync(join(dir, "core.d.ts"), `export * from "./core/index.js"\n`)
   writeFileSync(join(dir, "index.ts"), SDK_INDEX_TS)
   writeFileSync(join(dir, "telemetry.ts"), SDK_TELEMETRY_TS)
   const client = readFileSync(join(sdkDist, "api", "client.gen.d.ts"), "utf8")
-  if (!client.includes(`from "../common/context.js"`)) throw new Error("the SDK's client.gen.d.ts no longer imports ../common/context.js: update bench-load.mjs")
+  if (!client.includes(`from "../common/context.js"`))
+    throw new Error("the SDK's client.gen.d.ts no longer imports ../common/context.js: update bench-load.mjs")
   writeFileSync(join(dir, "client.gen.ts"), client.replace(`from "../common/context.js"`, `from "./core.js"`))
 }
 
@@ -228,19 +249,27 @@ export function prepareModules(work, { from = root } = {}) {
   const emptyDir = join(work, "empty")
   mkdirSync(moduleDir, { recursive: true })
   for (const file of ["package.json", "package-lock.json"]) cpSync(join(from, file), join(moduleDir, file))
-  execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
-    cwd: moduleDir,
-    stdio: ["ignore", "ignore", "inherit"],
-  })
+  execFileSync(
+    "npm",
+    ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"],
+    {
+      cwd: moduleDir,
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  )
   layOutModule(moduleDir, { src: join(from, "src"), sdkDist })
   mkdirSync(emptyDir)
-  writeFileSync(join(emptyDir, "package.json"), JSON.stringify({ type: "module", dependencies: { typescript: "~5.9.3" } }, null, 2))
+  writeFileSync(
+    join(emptyDir, "package.json"),
+    JSON.stringify({ type: "module", dependencies: { typescript: "~5.9.3" } }, null, 2),
+  )
   layOutModule(emptyDir, { indexTs: EMPTY_INDEX_TS, sdkDist })
   return { moduleDir, emptyDir, typescriptPath: require.resolve("typescript", { paths: [moduleDir] }) }
 }
 
 /** The Octokit type packages (name@version) a measured program holds. */
-export const octokitTypePackages = (result) => Object.keys(result.packages).filter((name) => /^@octokit\/(openapi-)?types@/.test(name))
+export const octokitTypePackages = (result) =>
+  Object.keys(result.packages).filter((name) => /^@octokit\/(openapi-)?types@/.test(name))
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const mb = (bytes) => (bytes / 1e6).toFixed(2)
@@ -250,10 +279,14 @@ const ms = (value) => `${Math.round(value)} ms`
 function measureFresh(moduleDir, runs, typescriptPath) {
   const results = []
   for (let i = 0; i < runs; i++) {
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--measure", moduleDir, "--typescript", typescriptPath], {
-      encoding: "utf8",
-      maxBuffer: 64 << 20,
-    })
+    const out = execFileSync(
+      process.execPath,
+      [fileURLToPath(import.meta.url), "--measure", moduleDir, "--typescript", typescriptPath],
+      {
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+      },
+    )
     results.push(JSON.parse(out))
   }
   const pick = (phase, key) => median(results.map((r) => r[phase][key]))
@@ -268,7 +301,12 @@ function heaviest(result, other, limit = 12) {
   return Object.entries(result.packages)
     .sort(([, a], [, b]) => b.bytes - a.bytes)
     .slice(0, limit)
-    .map(([name, { files, bytes }]) => ({ name, files, mb: Number(mb(bytes)), inEmpty: name !== "(module source)" && name in other.packages }))
+    .map(([name, { files, bytes }]) => ({
+      name,
+      files,
+      mb: Number(mb(bytes)),
+      inEmpty: name !== "(module source)" && name in other.packages,
+    }))
 }
 
 async function main(args) {
@@ -282,7 +320,8 @@ async function main(args) {
   }
 
   const runs = Number(option("runs", "3"))
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs "${option("runs")}" is not a positive whole number: expected e.g. --runs 3`)
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`--runs "${option("runs")}" is not a positive whole number: expected e.g. --runs 3`)
   const work = mkdtempSync(join(tmpdir(), "bench-load-"))
   try {
     const { moduleDir, emptyDir, typescriptPath } = prepareModules(work)
@@ -294,8 +333,22 @@ async function main(args) {
     const summary = {
       typescript: version,
       runs,
-      module: { files: mod.files, mb: Number(mb(mod.bytes)), redirects: mod.redirects, build: mod.build, check: mod.check, diagnostics: mod.diagnostics },
-      empty: { files: empty.files, mb: Number(mb(empty.bytes)), redirects: empty.redirects, build: empty.build, check: empty.check, diagnostics: empty.diagnostics },
+      module: {
+        files: mod.files,
+        mb: Number(mb(mod.bytes)),
+        redirects: mod.redirects,
+        build: mod.build,
+        check: mod.check,
+        diagnostics: mod.diagnostics,
+      },
+      empty: {
+        files: empty.files,
+        mb: Number(mb(empty.bytes)),
+        redirects: empty.redirects,
+        build: empty.build,
+        check: empty.check,
+        diagnostics: empty.diagnostics,
+      },
       ratio: Number(ratio.toFixed(2)),
       goal: GOAL,
       met: ratio <= GOAL,
@@ -315,7 +368,10 @@ async function main(args) {
     console.log(`Octokit type packages in the program: ${octokitTypes.join(", ") || "none"}`)
     if (mod.redirects) console.log(`(${mod.redirects} more files were second copies of a package version, read once)`)
     console.log(`\nHeaviest packages in meetinity-release's program:`)
-    for (const p of summary.heaviest) console.log(`  ${p.mb.toFixed(2).padStart(6)} MB ${String(p.files).padStart(4)} files  ${p.name}${p.inEmpty ? "  (also in the empty module)" : ""}`)
+    for (const p of summary.heaviest)
+      console.log(
+        `  ${p.mb.toFixed(2).padStart(6)} MB ${String(p.files).padStart(4)} files  ${p.name}${p.inEmpty ? "  (also in the empty module)" : ""}`,
+      )
   } finally {
     rmSync(work, { recursive: true, force: true })
   }

@@ -24,7 +24,9 @@ function goBinary() {
   for (const dir of (process.env.PATH ?? "").split(":").filter(Boolean).concat("/usr/local/go/bin")) {
     if (fs.existsSync(path.join(dir, "go"))) return path.join(dir, "go")
   }
-  throw new Error("cluster-tools: go is not installed (looked on PATH and in /usr/local/go/bin); install Go 1.26 or newer")
+  throw new Error(
+    "cluster-tools: go is not installed (looked on PATH and in /usr/local/go/bin); install Go 1.26 or newer",
+  )
 }
 
 /** The version a built binary reports, or undefined when it is missing or does not run. */
@@ -39,7 +41,13 @@ async function reported(name) {
 }
 
 const KUBE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]
-const wanted = { "kube-apiserver": KUBERNETES_VERSION, "kube-controller-manager": KUBERNETES_VERSION, "kube-scheduler": KUBERNETES_VERSION, etcd: ETCD_VERSION, kwok: KWOK_VERSION }
+const wanted = {
+  "kube-apiserver": KUBERNETES_VERSION,
+  "kube-controller-manager": KUBERNETES_VERSION,
+  "kube-scheduler": KUBERNETES_VERSION,
+  etcd: ETCD_VERSION,
+  kwok: KWOK_VERSION,
+}
 
 const missing = []
 for (const [name, version] of Object.entries(wanted)) {
@@ -70,30 +78,49 @@ if (missing.some((name) => KUBE.includes(name))) {
   // The version the binaries report (and /version answers): stamped as Kubernetes' own build does.
   const [major, minor] = KUBERNETES_VERSION.slice(1).split(".")
   const stamp = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((pkg) => [
-    `-X ${pkg}.gitVersion=${KUBERNETES_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`,
+    `-X ${pkg}.gitVersion=${KUBERNETES_VERSION}`,
+    `-X ${pkg}.gitMajor=${major}`,
+    `-X ${pkg}.gitMinor=${minor}`,
+    `-X ${pkg}.gitTreeState=clean`,
   ])
   const targets = KUBE.filter((name) => missing.includes(name)).map((name) => `k8s.io/kubernetes/cmd/${name}`)
-  console.log(`cluster-tools: building ${targets.map((t) => t.split("/").pop()).join(", ")} ${KUBERNETES_VERSION} (cold: up to 30 minutes on 2 cores, depending on load)`)
-  await $({ cwd: path.join(root, "ci", "kube"), env, quiet: false })`nice -n 10 ${go} build -ldflags ${["-s -w", ...stamp].join(" ")} -o ${bin}/ ${targets}`
+  console.log(
+    `cluster-tools: building ${targets.map((t) => t.split("/").pop()).join(", ")} ${KUBERNETES_VERSION} (cold: up to 30 minutes on 2 cores, depending on load)`,
+  )
+  await $({
+    cwd: path.join(root, "ci", "kube"),
+    env,
+    quiet: false,
+  })`nice -n 10 ${go} build -ldflags ${["-s -w", ...stamp].join(" ")} -o ${bin}/ ${targets}`
 }
 if (missing.includes("etcd")) {
   console.log(`cluster-tools: building etcd ${ETCD_VERSION}`)
-  await $({ cwd: path.join(root, "ci", "etcd"), env, quiet: false })`nice -n 10 ${go} build -ldflags ${"-s -w"} -o ${path.join(bin, "etcd")} go.etcd.io/etcd/server/v3`
+  await $({
+    cwd: path.join(root, "ci", "etcd"),
+    env,
+    quiet: false,
+  })`nice -n 10 ${go} build -ldflags ${"-s -w"} -o ${path.join(bin, "etcd")} go.etcd.io/etcd/server/v3`
 }
 if (missing.includes("kwok")) {
   console.log(`cluster-tools: building kwok ${KWOK_VERSION}`)
-  await $({ env: { ...env, GOBIN: bin }, quiet: false })`nice -n 10 ${go} install -ldflags ${"-s -w"} sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`
+  await $({
+    env: { ...env, GOBIN: bin },
+    quiet: false,
+  })`nice -n 10 ${go} install -ldflags ${"-s -w"} sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`
 }
 
 // kwok's stages, from its module source (the same files `kwokctl` embeds).
 const kwokSource = (await $({ env })`${go} mod download -json sigs.k8s.io/kwok@${KWOK_VERSION}`).stdout
 const dir = JSON.parse(kwokSource).Dir
 await fs.mkdirp(stages)
-for (const [name, from] of Object.entries(stageFiles)) await fs.copy(path.join(dir, from), path.join(stages, name), { overwrite: true })
+for (const [name, from] of Object.entries(stageFiles))
+  await fs.copy(path.join(dir, from), path.join(stages, name), { overwrite: true })
 
 for (const [name, version] of Object.entries(wanted)) {
   const has = await reported(name)
-  if (has !== version) throw new Error(`cluster-tools: ${name} reports ${has ?? "nothing"} after the build, expected ${version}`)
+  if (has !== version)
+    throw new Error(`cluster-tools: ${name} reports ${has ?? "nothing"} after the build, expected ${version}`)
 }
-const took = missing.length > 0 ? ` (built ${missing.join(", ")} in ${Math.round((Date.now() - started) / 1000)} s)` : ""
+const took =
+  missing.length > 0 ? ` (built ${missing.join(", ")} in ${Math.round((Date.now() - started) / 1000)} s)` : ""
 console.log(`cluster-tools: ${summary}${took}`)

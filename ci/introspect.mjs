@@ -30,6 +30,7 @@ export async function introspectModule() {
   const main = result.objects["MeetinityRelease"]
   if (!main) throw new Error("introspection found no MeetinityRelease object")
   const functions = {}
-  for (const [fnName, fn] of Object.entries(main.methods)) functions[fnName] = { ...JSON.parse(JSON.stringify(fn)), cache: fn.cache }
+  for (const [fnName, fn] of Object.entries(main.methods))
+    functions[fnName] = { ...JSON.parse(JSON.stringify(fn)), cache: fn.cache }
   return { name, description: main.description, functions }
 }

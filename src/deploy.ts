@@ -9,9 +9,27 @@ import { dag, ExistsType, ReturnType, type Container, type Directory, type Secre
 
 import { InvalidArgumentError } from "./errors.js"
 import {
-  checkNotOlder, describeFailure, formatHelmReport, helmGetValuesArgs, helmHistoryArgs, helmUpgradeAdvice, helmUpgradeArgs, isReleaseLocked, kubeconfigProblem, kubectlApplyArgs, namespaceCheck,
-  namespaceValuesFile, parseHelmHistory, parseHelmReport, pullSecretManifest, readDeployedVersion, unusedImageProblem, valuesFilesFor,
-  type HelmPlan, type HelmReport, type PullSecretPlan,
+  checkNotOlder,
+  describeFailure,
+  formatHelmReport,
+  helmGetValuesArgs,
+  helmHistoryArgs,
+  helmUpgradeAdvice,
+  helmUpgradeArgs,
+  isReleaseLocked,
+  kubeconfigProblem,
+  kubectlApplyArgs,
+  namespaceCheck,
+  namespaceValuesFile,
+  parseHelmHistory,
+  parseHelmReport,
+  pullSecretManifest,
+  readDeployedVersion,
+  unusedImageProblem,
+  valuesFilesFor,
+  type HelmPlan,
+  type HelmReport,
+  type PullSecretPlan,
 } from "./kubernetes.js"
 import { DIRECT, withCluster, type ServiceNetwork } from "./network.js"
 import type { ResolvedImage } from "./preflight.js"
@@ -69,13 +87,27 @@ async function exec(container: Container, args: string[]): Promise<Ran> {
  * written into the container, and reads how it ended without failing on its exit code: for a
  * rehearsal's setup and read-back, which decide themselves what a failure means.
  */
-export async function kubectlRun(kubeconfig: Secret, args: string[], network: ServiceNetwork, files: Record<string, string> = {}): Promise<Ran> {
-  const container = Object.entries(files).reduce((c, [path, contents]) => c.withNewFile(path, contents), clusterClient(KUBECTL_IMAGE, kubeconfig, network))
+export async function kubectlRun(
+  kubeconfig: Secret,
+  args: string[],
+  network: ServiceNetwork,
+  files: Record<string, string> = {},
+): Promise<Ran> {
+  const container = Object.entries(files).reduce(
+    (c, [path, contents]) => c.withNewFile(path, contents),
+    clusterClient(KUBECTL_IMAGE, kubeconfig, network),
+  )
   return exec(container, args)
 }
 
 /** Runs `args` and returns its stdout; a failure becomes an error a person can act on. */
-async function run(container: Container, args: string[], what: string, namespace: string, lookAt: string): Promise<string> {
+async function run(
+  container: Container,
+  args: string[],
+  what: string,
+  namespace: string,
+  lookAt: string,
+): Promise<string> {
   const ran = await exec(container, args)
   if (ran.exitCode !== 0) {
     const said = ran.stderr || ran.stdout
@@ -91,23 +123,50 @@ async function run(container: Container, args: string[], what: string, namespace
  * --create-namespace is not used: Helm patches the namespace even when it exists, which such a
  * deployer may not do.
  */
-export async function ensureNamespace(kubeconfig: Secret, namespace: string, network: ServiceNetwork = DIRECT): Promise<void> {
-  const lookup = await exec(clusterClient(KUBECTL_IMAGE, kubeconfig, network), ["kubectl", "get", "namespace", namespace, "-o", "name"])
+export async function ensureNamespace(
+  kubeconfig: Secret,
+  namespace: string,
+  network: ServiceNetwork = DIRECT,
+): Promise<void> {
+  const lookup = await exec(clusterClient(KUBECTL_IMAGE, kubeconfig, network), [
+    "kubectl",
+    "get",
+    "namespace",
+    namespace,
+    "-o",
+    "name",
+  ])
   if (namespaceCheck(lookup.exitCode, lookup.stderr) !== "create") return
-  await run(clusterClient(KUBECTL_IMAGE, kubeconfig, network), ["kubectl", "create", "namespace", namespace], `kubectl create namespace ${namespace}`, namespace,
-    `The namespace does not exist and could not be created: create it, or let the kubeconfig's user create namespaces.`)
+  await run(
+    clusterClient(KUBECTL_IMAGE, kubeconfig, network),
+    ["kubectl", "create", "namespace", namespace],
+    `kubectl create namespace ${namespace}`,
+    namespace,
+    `The namespace does not exist and could not be created: create it, or let the kubeconfig's user create namespaces.`,
+  )
 }
 
 /** Creates or updates the pull secret with `kubectl apply --server-side`; returns what kubectl said. */
-export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, token: Secret, network: ServiceNetwork = DIRECT): Promise<string> {
+export async function applyPullSecret(
+  kubeconfig: Secret,
+  plan: PullSecretPlan,
+  token: Secret,
+  network: ServiceNetwork = DIRECT,
+): Promise<string> {
   await ensureNamespace(kubeconfig, plan.namespace, network)
   const manifest = pullSecretManifest({ ...plan, token: await token.plaintext() })
   const manifestSecret = dag.setSecret(`pull-secret-${plan.namespace}-${randomUUID()}`, JSON.stringify(manifest))
   const path = "/run/secrets/pull-secret.json"
-  const container = clusterClient(KUBECTL_IMAGE, kubeconfig, network)
-    .withMountedSecret(path, manifestSecret, { mode: 0o444 })
-  const out = await run(container, kubectlApplyArgs(path), `kubectl apply of Secret ${plan.name}`, plan.namespace,
-    `Check that the kubeconfig's user may create and patch Secrets in ${plan.namespace} (kubectl auth can-i patch secrets -n ${plan.namespace}).`)
+  const container = clusterClient(KUBECTL_IMAGE, kubeconfig, network).withMountedSecret(path, manifestSecret, {
+    mode: 0o444,
+  })
+  const out = await run(
+    container,
+    kubectlApplyArgs(path),
+    `kubectl apply of Secret ${plan.name}`,
+    plan.namespace,
+    `Check that the kubeconfig's user may create and patch Secrets in ${plan.namespace} (kubectl auth can-i patch secrets -n ${plan.namespace}).`,
+  )
   return out.trim()
 }
 
@@ -118,7 +177,11 @@ export async function applyPullSecret(kubeconfig: Secret, plan: PullSecretPlan, 
 export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promise<string[]> {
   for (const file of plan.values) {
     if (!(await chart.exists(file, { expectedType: ExistsType.RegularType }))) {
-      throw new InvalidArgumentError("values", file, "is not a file in the chart directory: expected a values file path relative to --chart (e.g. values-prod.yaml)")
+      throw new InvalidArgumentError(
+        "values",
+        file,
+        "is not a file in the chart directory: expected a values file path relative to --chart (e.g. values-prod.yaml)",
+      )
     }
   }
   const conventional = await chart.exists(namespaceValuesFile(plan.namespace), { expectedType: ExistsType.RegularType })
@@ -126,13 +189,24 @@ export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promis
 }
 
 /** Refuses, before anything changes, to put an older version over a newer one (unless the plan allows it). */
-export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan, network: ServiceNetwork = DIRECT): Promise<void> {
+export async function refuseDowngrade(
+  kubeconfig: Secret,
+  plan: HelmPlan,
+  network: ServiceNetwork = DIRECT,
+): Promise<void> {
   if (plan.allowDowngrade) return
   const lookup = await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmGetValuesArgs(plan))
   const deployed = readDeployedVersion(lookup.exitCode, lookup.stdout, lookup.stderr, plan.imageValues)
   if (deployed.state === "error") {
-    throw new Error(describeFailure(`helm get values of release ${plan.release}`, plan.namespace, undefined, deployed.message,
-      `Helm could not read the release, so it could not upgrade it either: check the kubeconfig and that its user may read Secrets in ${plan.namespace}.`))
+    throw new Error(
+      describeFailure(
+        `helm get values of release ${plan.release}`,
+        plan.namespace,
+        undefined,
+        deployed.message,
+        `Helm could not read the release, so it could not upgrade it either: check the kubeconfig and that its user may read Secrets in ${plan.namespace}.`,
+      ),
+    )
   }
   const refusal = checkNotOlder(plan, deployed)
   if (refusal) throw new Error(refusal)
@@ -145,7 +219,12 @@ export async function refuseDowngrade(kubeconfig: Secret, plan: HelmPlan, networ
  * (the chart does not read `plan.imageValues`).
  */
 export async function helmUpgrade(
-  chart: Directory, kubeconfig: Secret, plan: HelmPlan, image: ResolvedImage, valuesFiles: readonly string[], network: ServiceNetwork = DIRECT,
+  chart: Directory,
+  kubeconfig: Secret,
+  plan: HelmPlan,
+  image: ResolvedImage,
+  valuesFiles: readonly string[],
+  network: ServiceNetwork = DIRECT,
   namespaceEnsured = false,
 ): Promise<{ report: HelmReport; summary: string }> {
   await refuseDowngrade(kubeconfig, plan, network)
@@ -156,9 +235,18 @@ export async function helmUpgrade(
   if (ran.exitCode !== 0) {
     const said = ran.stderr || ran.stdout
     // A release an earlier run left pending: read its history to name the revision to go back to.
-    const history = isReleaseLocked(said) ? await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmHistoryArgs(plan)) : undefined
-    throw new Error(describeFailure(`helm upgrade --install of release ${plan.release} (${image.uri})`, plan.namespace, ran.exitCode, said,
-      helmUpgradeAdvice(plan, said, history?.exitCode === 0 ? parseHelmHistory(history.stdout) : undefined)))
+    const history = isReleaseLocked(said)
+      ? await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmHistoryArgs(plan))
+      : undefined
+    throw new Error(
+      describeFailure(
+        `helm upgrade --install of release ${plan.release} (${image.uri})`,
+        plan.namespace,
+        ran.exitCode,
+        said,
+        helmUpgradeAdvice(plan, said, history?.exitCode === 0 ? parseHelmHistory(history.stdout) : undefined),
+      ),
+    )
   }
   const out = ran.stdout
   const report = parseHelmReport(out)

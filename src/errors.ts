@@ -37,7 +37,8 @@ export function quote(value: unknown): string {
   const escape = (text: string) => text.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
   const text = escape(JSON.stringify(value) ?? String(value))
   if (text.length <= QUOTE_LIMIT) return text
-  if (typeof value === "string") return `${escape(JSON.stringify(`${value.slice(0, QUOTE_HEAD)}…`))} (${value.length} characters)`
+  if (typeof value === "string")
+    return `${escape(JSON.stringify(`${value.slice(0, QUOTE_HEAD)}…`))} (${value.length} characters)`
   if (Array.isArray(value)) return `[${value.length} items, the first ${quote(value[0])}]`
   return `${text.slice(0, QUOTE_LIMIT)}…`
 }
@@ -66,7 +67,8 @@ export function networkCause(error: unknown): NetworkCause {
   for (let cause: unknown = error; cause; cause = (cause as { cause?: unknown }).cause) {
     const c = cause as { code?: unknown; message?: unknown; name?: unknown }
     if (c.name === "TimeoutError" || c.name === "AbortError") return { timedOut: true, detail }
-    if (typeof c.code === "string") return { code: c.code, timedOut: false, detail: typeof c.message === "string" ? c.message.trim() : c.code }
+    if (typeof c.code === "string")
+      return { code: c.code, timedOut: false, detail: typeof c.message === "string" ? c.message.trim() : c.code }
     if (cause !== error && typeof c.message === "string") detail = c.message
   }
   return { timedOut: false, detail }

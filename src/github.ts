@@ -41,14 +41,20 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const retries = options.retries ?? 4
   const maxWait = options.maxWaitSeconds ?? 15 * 60
   const ms = options.msPerSecond ?? 1000
-  const limited = (kind: string) => (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-    if (retryCount >= retries || retryAfter > maxWait) {
-      options.log(`GitHub ${kind} rate limit on ${request.method} ${request.url}: not retrying (attempt ${retryCount + 1}, asked to wait ${retryAfter}s)`)
-      return false
+  const limited =
+    (kind: string) =>
+    (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
+      if (retryCount >= retries || retryAfter > maxWait) {
+        options.log(
+          `GitHub ${kind} rate limit on ${request.method} ${request.url}: not retrying (attempt ${retryCount + 1}, asked to wait ${retryAfter}s)`,
+        )
+        return false
+      }
+      options.log(
+        `GitHub ${kind} rate limit on ${request.method} ${request.url}: waiting ${retryAfter}s, then retrying`,
+      )
+      return true
     }
-    options.log(`GitHub ${kind} rate limit on ${request.method} ${request.url}: waiting ${retryAfter}s, then retrying`)
-    return true
-  }
   const baseUrl = options.baseUrl.replace(/\/+$/, "")
   // Requests that got no answer at all, by "METHOD path", until Octokit's request log reports
   // them: it calls them status 500, which GitHub never sent.
@@ -66,13 +72,18 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
           return await fetch(input, init)
         } catch (error) {
           const url = input instanceof Request ? input.url : String(input)
-          unanswered.set(`${(init?.method ?? "GET").toUpperCase()} ${url.startsWith(baseUrl) ? url.slice(baseUrl.length) : url}`, networkReason(error))
+          unanswered.set(
+            `${(init?.method ?? "GET").toUpperCase()} ${url.startsWith(baseUrl) ? url.slice(baseUrl.length) : url}`,
+            networkReason(error),
+          )
           throw error
         }
       },
     },
     log: {
-      debug: () => {}, info: () => {}, warn: (m: string) => options.log(`GitHub: ${m}`),
+      debug: () => {},
+      info: () => {},
+      warn: (m: string) => options.log(`GitHub: ${m}`),
       error: (m: string) => {
         const request = /^(\S+ \S+) - 500 with id UNKNOWN in \d+ms$/.exec(m)?.[1]
         const reason = request === undefined ? undefined : unanswered.get(request)
@@ -104,9 +115,12 @@ export type PackageOwner =
 /** The packages API prefix for an owner (package names are URL-encoded by Octokit). */
 export function packagePath(owner: PackageOwner): string {
   switch (owner.kind) {
-    case "org": return "/orgs/{owner}/packages/container/{package_name}"
-    case "authenticated-user": return "/user/packages/container/{package_name}"
-    case "user": return "/users/{owner}/packages/container/{package_name}"
+    case "org":
+      return "/orgs/{owner}/packages/container/{package_name}"
+    case "authenticated-user":
+      return "/user/packages/container/{package_name}"
+    case "user":
+      return "/users/{owner}/packages/container/{package_name}"
   }
 }
 
@@ -125,7 +139,10 @@ export async function resolveOwner(client: GitHubClient, login: string): Promise
   try {
     type = (await client.request("GET /users/{username}", { username: login })).data.type
   } catch (error) {
-    if (statusOf(error) === 404) throw new Error(`owner ${JSON.stringify(login)} is not a GitHub user or organisation (GET /users/${login} answered 404)`)
+    if (statusOf(error) === 404)
+      throw new Error(
+        `owner ${JSON.stringify(login)} is not a GitHub user or organisation (GET /users/${login} answered 404)`,
+      )
     throw explain(error, `GET /users/${login}`)
   }
   if (type === "Organization") return { kind: "org", login }
@@ -174,7 +191,12 @@ const PER_PAGE = 100
  * the rest are fetched concurrently. The listing must be complete and consistent, or this
  * throws: retention decides nothing on a partial view.
  */
-export async function listPackageVersions(client: GitHubClient, owner: PackageOwner, packageName: string, options: { concurrency?: number; state?: "active" | "deleted" } = {}): Promise<PackageVersion[]> {
+export async function listPackageVersions(
+  client: GitHubClient,
+  owner: PackageOwner,
+  packageName: string,
+  options: { concurrency?: number; state?: "active" | "deleted" } = {},
+): Promise<PackageVersion[]> {
   const route = `GET ${packagePath(owner)}/versions`
   const params = { owner: owner.login, package_name: packageName, per_page: PER_PAGE, state: options.state ?? "active" }
   const fetchPage = async (page: number) => {
@@ -183,21 +205,32 @@ export async function listPackageVersions(client: GitHubClient, owner: PackageOw
       return { versions: response.data as PackageVersion[], links: parseLinkHeader(response.headers.link) }
     } catch (error) {
       if (statusOf(error) === 404) {
-        throw new Error(`${describePackage(owner, packageName)} was not found: check the owner and image names, and that the token can see the package (read:packages)`)
+        throw new Error(
+          `${describePackage(owner, packageName)} was not found: check the owner and image names, and that the token can see the package (read:packages)`,
+        )
       }
-      throw explain(error, `listing page ${page} of ${options.state === "deleted" ? "the deleted versions of " : ""}${describePackage(owner, packageName)}`)
+      throw explain(
+        error,
+        `listing page ${page} of ${options.state === "deleted" ? "the deleted versions of " : ""}${describePackage(owner, packageName)}`,
+      )
     }
   }
   const first = await fetchPage(1)
   const last = pageOf(first.links.last)
   const pages = [first.versions]
   if (last !== undefined && last > 1) {
-    const rest = await mapLimit(Array.from({ length: last - 1 }, (_, i) => i + 2), options.concurrency ?? 4, fetchPage)
+    const rest = await mapLimit(
+      Array.from({ length: last - 1 }, (_, i) => i + 2),
+      options.concurrency ?? 4,
+      fetchPage,
+    )
     pages.push(...rest.map((r) => r.versions))
     const expected = (last - 1) * PER_PAGE + rest.at(-1)!.versions.length
     const unique = new Set(pages.flat().map((v) => v.id)).size
     if (unique !== expected || rest.some((r, i) => i < rest.length - 1 && r.versions.length !== PER_PAGE)) {
-      throw new Error(`the listing of ${describePackage(owner, packageName)} changed while it was read (${unique} distinct versions, ${expected} expected from ${last} pages): nothing was deleted; run again`)
+      throw new Error(
+        `the listing of ${describePackage(owner, packageName)} changed while it was read (${unique} distinct versions, ${expected} expected from ${last} pages): nothing was deleted; run again`,
+      )
     }
   } else if (first.links.next) {
     // No rel="last" (not what GitHub sends, but allowed by the Link spec): follow rel="next".
@@ -226,7 +259,12 @@ export type DeleteOutcome = "deleted" | "already-gone"
  * also answers 404 when the token lacks `delete:packages` (users' reports), so this checks
  * with a GET and, when the version is still there, fails with that explanation.
  */
-export async function deletePackageVersion(client: GitHubClient, owner: PackageOwner, packageName: string, version: PackageVersion): Promise<DeleteOutcome> {
+export async function deletePackageVersion(
+  client: GitHubClient,
+  owner: PackageOwner,
+  packageName: string,
+  version: PackageVersion,
+): Promise<DeleteOutcome> {
   const route = `${packagePath(owner)}/versions/{package_version_id}`
   const params = { owner: owner.login, package_name: packageName, package_version_id: version.id }
   try {
@@ -242,7 +280,8 @@ export async function deletePackageVersion(client: GitHubClient, owner: PackageO
     throw explain(error, `checking version ${version.id} after a 404 on delete`)
   }
   throw new PermissionError(
-    `deleting version ${version.id} (${version.name}) answered 404, yet the version is still listed: the token cannot delete it. ` + DELETE_SCOPES,
+    `deleting version ${version.id} (${version.name}) answered 404, yet the version is still listed: the token cannot delete it. ` +
+      DELETE_SCOPES,
   )
 }
 
@@ -251,8 +290,17 @@ export async function deletePackageVersion(client: GitHubClient, owner: PackageO
  * version within 30 days of its deletion, and only while its namespace is not reused. A refusal
  * comes back as an error carrying GitHub's status and message.
  */
-export async function restorePackageVersion(client: GitHubClient, owner: PackageOwner, packageName: string, id: number): Promise<void> {
-  await client.request(`POST ${packagePath(owner)}/versions/{package_version_id}/restore`, { owner: owner.login, package_name: packageName, package_version_id: id })
+export async function restorePackageVersion(
+  client: GitHubClient,
+  owner: PackageOwner,
+  packageName: string,
+  id: number,
+): Promise<void> {
+  await client.request(`POST ${packagePath(owner)}/versions/{package_version_id}/restore`, {
+    owner: owner.login,
+    package_name: packageName,
+    package_version_id: id,
+  })
 }
 
 export const RESTORE_SCOPES =
@@ -261,7 +309,7 @@ export const RESTORE_SCOPES =
 
 export const DELETE_SCOPES =
   "A personal access token (classic) needs read:packages and delete:packages (and admin rights on an organisation's package); " +
-  "GITHUB_TOKEN needs the repository to have Admin access to the package (package settings, \"Manage Actions access\") and the workflow permission packages: write."
+  'GITHUB_TOKEN needs the repository to have Admin access to the package (package settings, "Manage Actions access") and the workflow permission packages: write.'
 
 /** A refusal that more attempts will not fix: stop and tell the person what to grant. */
 export class PermissionError extends Error {
@@ -285,7 +333,7 @@ export function unreachable(error: unknown): string | undefined {
  */
 export function networkReason(error: unknown): string {
   const cause = networkCause(error)
-  return cause.code ?? (cause.timedOut ? "no answer in time" : (error as Error)?.message ?? String(error))
+  return cause.code ?? (cause.timedOut ? "no answer in time" : ((error as Error)?.message ?? String(error)))
 }
 
 /** Turns an Octokit error into one a person can act on. */
@@ -294,11 +342,15 @@ export function explain(error: unknown, what: string): Error {
   const message = (error as Error).message ?? String(error)
   const noAnswer = unreachable(error)
   if (noAnswer) return new Error(`${what}: ${noAnswer}`)
-  if (status === 401) return new PermissionError(`${what}: GitHub answered 401 (bad credentials): the token is invalid or expired.`)
+  if (status === 401)
+    return new PermissionError(`${what}: GitHub answered 401 (bad credentials): the token is invalid or expired.`)
   if (status === 403 && !/rate limit/i.test(message)) {
-    return new PermissionError(`${what}: GitHub answered 403 (${message}). Listing needs read:packages; deleting needs delete:packages too. ${DELETE_SCOPES}`)
+    return new PermissionError(
+      `${what}: GitHub answered 403 (${message}). Listing needs read:packages; deleting needs delete:packages too. ${DELETE_SCOPES}`,
+    )
   }
-  if (status === 403 || status === 429) return new Error(`${what}: GitHub's rate limit was still exhausted after waiting and retrying (${message})`)
+  if (status === 403 || status === 429)
+    return new Error(`${what}: GitHub's rate limit was still exhausted after waiting and retrying (${message})`)
   if (status !== undefined) return new Error(`${what}: GitHub answered ${status} (${message})`)
   return new Error(`${what}: ${message}`)
 }

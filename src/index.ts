@@ -10,8 +10,22 @@ import { argument, object, func, type Container, type Directory, type File, type
 import { check } from "./errors.js"
 import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
 import { parseImageLocation, planHelm, planPullSecret } from "./kubernetes.js"
-import { parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseVersionTag, releaseTags } from "./naming.js"
-import { githubOutputLines, imageTarget, parseDigest, parsePlatform, parseReaderCredentials, preflightImage } from "./preflight.js"
+import {
+  parseBuildArgs,
+  parseDockerfile,
+  parsePlatforms,
+  parseReleaseRef,
+  parseVersionTag,
+  releaseTags,
+} from "./naming.js"
+import {
+  githubOutputLines,
+  imageTarget,
+  parseDigest,
+  parsePlatform,
+  parseReaderCredentials,
+  preflightImage,
+} from "./preflight.js"
 import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
 import { planRelease, runRelease } from "./release.js"
 import { runRehearsal } from "./rehearsal/run.js"
@@ -106,7 +120,18 @@ export class MeetinityRelease {
     buildArgs: string[] = [],
     sourceUrl = "",
   ): Promise<string[]> {
-    const plan = planPublish({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, sourceUrl })
+    const plan = planPublish({
+      ref,
+      sha,
+      owner,
+      username,
+      image,
+      registry,
+      dockerfile,
+      platforms,
+      buildArgs,
+      sourceUrl,
+    })
     return publishPlanned(source, plan, password)
   }
 
@@ -125,7 +150,14 @@ export class MeetinityRelease {
    * @param server The registry the secret is for.
    */
   @func({ cache: "never" })
-  async pullSecret(kubeconfig: Secret, namespace: string, username: string, token: Secret, name = "ghcr-pull-secret", server = "ghcr.io"): Promise<string> {
+  async pullSecret(
+    kubeconfig: Secret,
+    namespace: string,
+    username: string,
+    token: Secret,
+    name = "ghcr-pull-secret",
+    server = "ghcr.io",
+  ): Promise<string> {
     const plan = planPullSecret({ namespace, name, server, username })
     await checkKubeconfig(kubeconfig)
     return applyPullSecret(kubeconfig, plan, token)
@@ -185,12 +217,29 @@ export class MeetinityRelease {
     allowDowngrade = false,
     imageValues = "global.image",
   ): Promise<string> {
-    const plan = planHelm({ release, namespace, image, version, pullSecretName, timeout, set, historyMax, digest, values, platform, allowDowngrade, imageValues })
+    const plan = planHelm({
+      release,
+      namespace,
+      image,
+      version,
+      pullSecretName,
+      timeout,
+      set,
+      historyMax,
+      digest,
+      values,
+      platform,
+      allowDowngrade,
+      imageValues,
+    })
     const username = parseReaderCredentials(readerUsername, readerToken != null)
     await checkKubeconfig(kubeconfig)
     const valuesFiles = await chartValuesFiles(chart, plan)
     const credentials = username ? { username, password: await readerToken!.plaintext() } : undefined
-    const resolved = await preflightImage(imageTarget(plan.image, plan.version, plan.digest, plan.platform, plan.imageScheme), credentials).catch((error: Error) => {
+    const resolved = await preflightImage(
+      imageTarget(plan.image, plan.version, plan.digest, plan.platform, plan.imageScheme),
+      credentials,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
     })
     return (await helmUpgrade(chart, kubeconfig, plan, resolved, valuesFiles)).summary
@@ -213,11 +262,28 @@ export class MeetinityRelease {
    * @param githubOutput Print version=, digest= and image_uri= lines instead of the bare reference.
    */
   @func({ cache: "never" })
-  async imageUri(image: string, version: string, digest = "", username = "", token?: Secret, platform = "linux/amd64", githubOutput = false): Promise<string> {
+  async imageUri(
+    image: string,
+    version: string,
+    digest = "",
+    username = "",
+    token?: Secret,
+    platform = "linux/amd64",
+    githubOutput = false,
+  ): Promise<string> {
     const location = parseImageLocation(image)
-    const target = imageTarget(location.address, parseVersionTag(version).tag, parseDigest(digest), parsePlatform(platform), location.scheme)
+    const target = imageTarget(
+      location.address,
+      parseVersionTag(version).tag,
+      parseDigest(digest),
+      parsePlatform(platform),
+      location.scheme,
+    )
     const reader = parseReaderCredentials(username, token != null, { username: "username", token: "token" })
-    const resolved = await preflightImage(target, reader ? { username: reader, password: await token!.plaintext() } : undefined)
+    const resolved = await preflightImage(
+      target,
+      reader ? { username: reader, password: await token!.plaintext() } : undefined,
+    )
     return githubOutput ? githubOutputLines(resolved) : resolved.uri
   }
 
@@ -281,7 +347,26 @@ export class MeetinityRelease {
     allowDowngrade = false,
     imageValues = "global.image",
   ): Promise<string> {
-    const plan = planRelease({ ref, sha, owner, username, image, registry, dockerfile, platforms, buildArgs, readerUsername, namespaces, helmRelease, timeout, set, values, platform, allowDowngrade, imageValues })
+    const plan = planRelease({
+      ref,
+      sha,
+      owner,
+      username,
+      image,
+      registry,
+      dockerfile,
+      platforms,
+      buildArgs,
+      readerUsername,
+      namespaces,
+      helmRelease,
+      timeout,
+      set,
+      values,
+      platform,
+      allowDowngrade,
+      imageValues,
+    })
     return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
   }
 
@@ -319,7 +404,10 @@ export class MeetinityRelease {
     image = "api-gateway",
     timeout = "5m",
   ): Promise<string> {
-    return runRehearsal({ image, imageValues, namespaces, values, set, platforms, helmRelease: "meetinity", timeout }, { source, chart })
+    return runRehearsal(
+      { image, imageValues, namespaces, values, set, platforms, helmRelease: "meetinity", timeout },
+      { source, chart },
+    )
   }
 
   /**
@@ -369,9 +457,24 @@ export class MeetinityRelease {
     images: string[] = [],
   ): Promise<string> {
     check(format === "table" || format === "json", "format", format, "is not a report format: expected table or json")
-    const args = parseRetainArgs({ owner, image, keep, dryRun, maxDeletions, githubApiUrl, registry, graceMinutes, registryUsername, maxRequests, images })
+    const args = parseRetainArgs({
+      owner,
+      image,
+      keep,
+      dryRun,
+      maxDeletions,
+      githubApiUrl,
+      registry,
+      graceMinutes,
+      registryUsername,
+      maxRequests,
+      images,
+    })
     const plans = plan ? parseRetainPlan(await plan.contents(), args) : undefined
-    return retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date(), { plans, json: format === "json" })
+    return retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date(), {
+      plans,
+      json: format === "json",
+    })
   }
 
   /**

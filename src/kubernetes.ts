@@ -28,7 +28,12 @@ export interface ValueKeys {
 }
 
 export function valueKeys(imageValues: string): ValueKeys {
-  return { repository: `${imageValues}.repository`, tag: `${imageValues}.tag`, digest: `${imageValues}.digest`, pullSecret: PULL_SECRET_KEY }
+  return {
+    repository: `${imageValues}.repository`,
+    tag: `${imageValues}.tag`,
+    digest: `${imageValues}.digest`,
+    pullSecret: PULL_SECRET_KEY,
+  }
 }
 
 /** The chart values helmDeploy sets with the default --image-values (what a chart with one image for all its services reads). */
@@ -43,10 +48,18 @@ const VALUE_KEY = "[A-Za-z0-9_][A-Za-z0-9_-]*"
  * the deploy sets itself.
  */
 export function parseImageValues(value: string, argument = "imageValues"): string {
-  check(value.length <= 200 && new RegExp(`^${VALUE_KEY}(?:\\.${VALUE_KEY})*$`).test(value), argument, value,
-    "is not a chart values path: expected value keys (letters, digits, '_' and '-') joined by dots, at most 200 characters, where this service's image goes (e.g. global.image, api-gateway.image)")
-  check(value !== "global.imagePullSecrets" && !value.startsWith("global.imagePullSecrets."), argument, value,
-    "is where helmDeploy puts the pull secrets (global.imagePullSecrets): expected the place of this service's image (e.g. api-gateway.image)")
+  check(
+    value.length <= 200 && new RegExp(`^${VALUE_KEY}(?:\\.${VALUE_KEY})*$`).test(value),
+    argument,
+    value,
+    "is not a chart values path: expected value keys (letters, digits, '_' and '-') joined by dots, at most 200 characters, where this service's image goes (e.g. global.image, api-gateway.image)",
+  )
+  check(
+    value !== "global.imagePullSecrets" && !value.startsWith("global.imagePullSecrets."),
+    argument,
+    value,
+    "is where helmDeploy puts the pull secrets (global.imagePullSecrets): expected the place of this service's image (e.g. api-gateway.image)",
+  )
   return value
 }
 
@@ -55,13 +68,23 @@ const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9
 
 /** A Kubernetes namespace: a DNS-1123 label (lower-case letters, digits, '-', at most 63). */
 export function parseNamespace(value: string, argument = "namespace"): string {
-  check(DNS_LABEL.test(value), argument, value, "is not a Kubernetes namespace: expected a DNS-1123 label, lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (e.g. meetinity-dev)")
+  check(
+    DNS_LABEL.test(value),
+    argument,
+    value,
+    "is not a Kubernetes namespace: expected a DNS-1123 label, lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (e.g. meetinity-dev)",
+  )
   return value
 }
 
 /** An ordered list of distinct namespaces, at least one. */
 export function parseNamespaces(values: readonly string[], argument = "namespaces"): string[] {
-  check(values.length > 0, argument, values, "is empty: expected at least one namespace (e.g. meetinity-dev,meetinity-staging,meetinity-prod)")
+  check(
+    values.length > 0,
+    argument,
+    values,
+    "is empty: expected at least one namespace (e.g. meetinity-dev,meetinity-staging,meetinity-prod)",
+  )
   const seen = new Set<string>()
   for (const value of values) {
     parseNamespace(value, argument)
@@ -73,25 +96,45 @@ export function parseNamespaces(values: readonly string[], argument = "namespace
 
 /** A Kubernetes object name (Secret): a DNS-1123 subdomain. */
 export function parseObjectName(value: string, argument = "name"): string {
-  check(DNS_SUBDOMAIN.test(value), argument, value, "is not a Kubernetes object name: expected a DNS-1123 subdomain, lower-case letters, digits, '-' and '.', at most 253 characters (e.g. ghcr-pull-secret)")
+  check(
+    DNS_SUBDOMAIN.test(value),
+    argument,
+    value,
+    "is not a Kubernetes object name: expected a DNS-1123 subdomain, lower-case letters, digits, '-' and '.', at most 253 characters (e.g. ghcr-pull-secret)",
+  )
   return value
 }
 
 /** A Helm release name: a DNS-1123 label of at most 53 characters (Helm's own limit). */
 export function parseReleaseName(value: string, argument = "release"): string {
-  check(DNS_LABEL.test(value) && value.length <= 53, argument, value, "is not a Helm release name: expected lower-case letters, digits and '-', starting and ending with a letter or digit, at most 53 characters (e.g. meetinity)")
+  check(
+    DNS_LABEL.test(value) && value.length <= 53,
+    argument,
+    value,
+    "is not a Helm release name: expected lower-case letters, digits and '-', starting and ending with a letter or digit, at most 53 characters (e.g. meetinity)",
+  )
   return value
 }
 
 /** The registry server a pull secret is for: `ghcr.io`, `host:port`, or a URL. */
 export function parseServer(value: string, argument = "server"): string {
-  check(/^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/\S*)?$/.test(value), argument, value, "is not a registry server: expected a host with an optional port (e.g. ghcr.io)")
+  check(
+    /^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/\S*)?$/.test(value),
+    argument,
+    value,
+    "is not a registry server: expected a host with an optional port (e.g. ghcr.io)",
+  )
   return value
 }
 
 /** A Go duration as Helm's --timeout takes it: `10m`, `90s`, `1h30m`. */
 export function parseTimeout(value: string, argument = "timeout"): string {
-  check(/^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$/.test(value) && !/^0+(?:\.0+)?[a-zµ]+$/.test(value), argument, value, "is not a duration: expected a positive Go duration such as 10m, 90s or 1h30m")
+  check(
+    /^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$/.test(value) && !/^0+(?:\.0+)?[a-zµ]+$/.test(value),
+    argument,
+    value,
+    "is not a duration: expected a positive Go duration such as 10m, 90s or 1h30m",
+  )
   return value
 }
 
@@ -120,15 +163,27 @@ export function parseImageRepositoryRef(value: string, argument = "image", shown
   const component = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*"
   const lower = value.toLowerCase()
   const ok = lower.length <= 255 && new RegExp(`^[a-z0-9.-]+(?::[0-9]{1,5})?(?:/${component})+$`).test(lower)
-  const hint = value.includes("@") || /:[^/]*$/.test(value.replace(/^[^/]*\//, ""))
-    ? "; leave the tag off, the version is set from --version"
-    : value.length > 255 ? `; it is ${value.length} characters long` : ""
-  check(ok, argument, shown, `is not an image repository: expected registry/owner/name, without tag or digest, at most 255 characters, optionally after http:// or https:// (e.g. ghcr.io/meetinity/api-gateway)${hint}`)
+  const hint =
+    value.includes("@") || /:[^/]*$/.test(value.replace(/^[^/]*\//, ""))
+      ? "; leave the tag off, the version is set from --version"
+      : value.length > 255
+        ? `; it is ${value.length} characters long`
+        : ""
+  check(
+    ok,
+    argument,
+    shown,
+    `is not an image repository: expected registry/owner/name, without tag or digest, at most 255 characters, optionally after http:// or https:// (e.g. ghcr.io/meetinity/api-gateway)${hint}`,
+  )
   // As Docker reads a reference: the first part is a registry host only when it has a '.' or a
   // ':' or is localhost; anything else would be read as a host it is not (https://meetinity/).
   const host = lower.slice(0, lower.indexOf("/"))
-  check(host.includes(".") || host.includes(":") || host === "localhost", argument, shown,
-    `names no registry host: ${JSON.stringify(host)} would be read as one. Expected registry/owner/name (e.g. ghcr.io/${lower})`)
+  check(
+    host.includes(".") || host.includes(":") || host === "localhost",
+    argument,
+    shown,
+    `names no registry host: ${JSON.stringify(host)} would be read as one. Expected registry/owner/name (e.g. ghcr.io/${lower})`,
+  )
   return lower
 }
 
@@ -138,16 +193,34 @@ export function parseImageRepositoryRef(value: string, argument = "image", shown
  * itself or any key above it, and `global.imagePullSecrets`): the version must be the one that
  * rolls through every namespace.
  */
-export function parseSetValues(values: readonly string[], imageValues = DEFAULT_IMAGE_VALUES, argument = "set"): string[] {
+export function parseSetValues(
+  values: readonly string[],
+  imageValues = DEFAULT_IMAGE_VALUES,
+  argument = "set",
+): string[] {
   const keys = valueKeys(imageValues)
   const parts = imageValues.split(".")
-  const reserved = new Set<string>([keys.repository, keys.tag, keys.digest, ...parts.map((_, i) => parts.slice(0, i + 1).join("."))])
+  const reserved = new Set<string>([
+    keys.repository,
+    keys.tag,
+    keys.digest,
+    ...parts.map((_, i) => parts.slice(0, i + 1).join(".")),
+  ])
   for (const value of values) {
     const match = /^([A-Za-z0-9_.\-[\]\\/]+)=(.*)$/s.exec(value)
-    check(match !== null, argument, value, "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3). dagger call splits list flags on commas: for a value with a comma, quote the element and escape the comma for Helm ('\"key=a\\,b\"'), or put it in a values file (--values)")
+    check(
+      match !== null,
+      argument,
+      value,
+      "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3). dagger call splits list flags on commas: for a value with a comma, quote the element and escape the comma for Helm ('\"key=a\\,b\"'), or put it in a values file (--values)",
+    )
     const key = match![1]!
     if (reserved.has(key) || key.startsWith("global.imagePullSecrets")) {
-      throw new InvalidArgumentError(argument, value, `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name (this service's image goes to ${imageValues}, --image-values): use those instead`)
+      throw new InvalidArgumentError(
+        argument,
+        value,
+        `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name (this service's image goes to ${imageValues}, --image-values): use those instead`,
+      )
     }
   }
   return [...values]
@@ -159,8 +232,12 @@ export function parseSetValues(values: readonly string[], imageValues = DEFAULT_
  */
 export function parseValuesFiles(values: readonly string[], argument = "values"): string[] {
   for (const value of values) {
-    check(value.trim() !== "" && !value.startsWith("/") && !value.split("/").includes(".."), argument, value,
-      "is not a values file: expected a path inside the chart directory, without a leading / or .. (e.g. values-prod.yaml, env/prod.yaml)")
+    check(
+      value.trim() !== "" && !value.startsWith("/") && !value.split("/").includes(".."),
+      argument,
+      value,
+      "is not a values file: expected a path inside the chart directory, without a leading / or .. (e.g. values-prod.yaml, env/prod.yaml)",
+    )
   }
   return [...values]
 }
@@ -191,7 +268,8 @@ export function kubeconfigProblem(text: string): string | undefined {
   if (text.trim() === "") {
     return "kubeconfig is empty: kubectl and helm would fall back to localhost:8080. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret (or the job does not run in that environment)"
   }
-  const notYaml = (where: string) => `kubeconfig is not valid YAML (${where}): kubectl and helm could not read it. Check the secret's content (a kubeconfig file, as kubectl config view --flatten --minify prints it)`
+  const notYaml = (where: string) =>
+    `kubeconfig is not valid YAML (${where}): kubectl and helm could not read it. Check the secret's content (a kubeconfig file, as kubectl config view --flatten --minify prints it)`
   const document = parseDocument(text, { uniqueKeys: false, prettyErrors: true })
   const [error] = document.errors
   if (error) {
@@ -209,7 +287,8 @@ export function kubeconfigProblem(text: string): string | undefined {
     const user = isMap(entry) && isMap(entry.user) ? entry.user : undefined
     const name = isMap(entry) && typeof entry.name === "string" ? ` for user ${JSON.stringify(entry.name)}` : ""
     if (user && user.exec != null) {
-      const command = isMap(user.exec) && typeof user.exec.command === "string" ? user.exec.command.split("/").pop() : undefined
+      const command =
+        isMap(user.exec) && typeof user.exec.command === "string" ? user.exec.command.split("/").pop() : undefined
       return `kubeconfig gets its credentials from an exec plugin${command ? ` (${command})` : ""}${name}, which the kubectl and helm containers do not have: use a self-contained kubeconfig with a service-account token or a client certificate`
     }
     if (user && user["auth-provider"] != null) {
@@ -219,7 +298,8 @@ export function kubeconfigProblem(text: string): string | undefined {
   return undefined
 }
 
-const isMap = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value)
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
 
 /** The Secret `kubectl create secret docker-registry` makes, as an object to apply. */
 export interface PullSecretManifest {
@@ -234,7 +314,13 @@ export interface PullSecretManifest {
  * The pull secret for `server`: `.dockerconfigjson` holds `auths.<server>` with `username`,
  * `password` and `auth` (base64 of `username:password`), byte for byte as kubectl writes it.
  */
-export function pullSecretManifest(input: { name: string; namespace: string; server: string; username: string; token: string }): PullSecretManifest {
+export function pullSecretManifest(input: {
+  name: string
+  namespace: string
+  server: string
+  username: string
+  token: string
+}): PullSecretManifest {
   const dockerConfig = {
     auths: {
       [input.server]: {
@@ -265,7 +351,10 @@ export interface PullSecretPlan {
   readonly username: string
 }
 
-export function planPullSecret(args: { namespace: string; name: string; server: string; username: string }, names: { username?: string } = {}): PullSecretPlan {
+export function planPullSecret(
+  args: { namespace: string; name: string; server: string; username: string },
+  names: { username?: string } = {},
+): PullSecretPlan {
   return {
     namespace: parseNamespace(args.namespace),
     name: parseObjectName(args.name),
@@ -289,7 +378,15 @@ export function namespaceCheck(exitCode: number, stderr: string): NamespaceCheck
 
 /** The kubectl command that applies the manifest file: server-side, so no copy of the data lands in an annotation. */
 export function kubectlApplyArgs(manifestPath: string): string[] {
-  return ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", manifestPath]
+  return [
+    "kubectl",
+    "apply",
+    "--server-side",
+    "--force-conflicts",
+    "--field-manager=meetinity-release",
+    "-f",
+    manifestPath,
+  ]
 }
 
 /** Checked arguments of a Helm deploy. */
@@ -335,7 +432,12 @@ export interface HelmArgs {
 
 export function planHelm(args: HelmArgs, names: { release?: string } = {}): HelmPlan {
   const historyMax = args.historyMax ?? 10
-  check(Number.isInteger(historyMax) && historyMax >= 0, "historyMax", historyMax, "is not a revision count: expected a whole number, 0 for no limit")
+  check(
+    Number.isInteger(historyMax) && historyMax >= 0,
+    "historyMax",
+    historyMax,
+    "is not a revision count: expected a whole number, 0 for no limit",
+  )
   const digest = parseDigest(args.digest ?? "")
   const image = parseImageLocation(args.image)
   const imageValues = parseImageValues(args.imageValues ?? DEFAULT_IMAGE_VALUES)
@@ -375,21 +477,33 @@ export interface DeployInputs {
 export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: DeployInputs): string[] {
   const keys = valueKeys(plan.imageValues)
   return [
-    "helm", "upgrade", "--install", plan.release, chartPath,
-    "--namespace", plan.namespace,
+    "helm",
+    "upgrade",
+    "--install",
+    plan.release,
+    chartPath,
+    "--namespace",
+    plan.namespace,
     "--wait=watcher",
     "--rollback-on-failure",
     "--cleanup-on-fail",
-    "--timeout", plan.timeout,
-    "--history-max", String(plan.historyMax),
-    "--output", "json",
+    "--timeout",
+    plan.timeout,
+    "--history-max",
+    String(plan.historyMax),
+    "--output",
+    "json",
     "--reset-then-reuse-values",
     ...inputs.valuesFiles.flatMap((file) => ["--values", `${chartPath}/${file}`]),
     ...plan.set.flatMap((value) => ["--set", value]),
-    "--set", `${keys.repository}=${plan.image}`,
-    "--set", `${keys.tag}=${plan.version}`,
-    "--set", `${keys.digest}=${inputs.digest}`,
-    "--set", `${keys.pullSecret}=${plan.pullSecretName}`,
+    "--set",
+    `${keys.repository}=${plan.image}`,
+    "--set",
+    `${keys.tag}=${plan.version}`,
+    "--set",
+    `${keys.digest}=${inputs.digest}`,
+    "--set",
+    `${keys.pullSecret}=${plan.pullSecretName}`,
   ]
 }
 
@@ -415,12 +529,27 @@ export type DeployedVersion =
  * release runs no version of this service yet), or "release: not found" for a first install.
  * Anything else is an error: the upgrade could not have worked either.
  */
-export function readDeployedVersion(exitCode: number, stdout: string, stderr: string, imageValues = DEFAULT_IMAGE_VALUES): DeployedVersion {
-  if (exitCode !== 0) return /release: not found/.test(stderr) ? { state: "none" } : { state: "error", message: stderr.trim() || stdout.trim() }
+export function readDeployedVersion(
+  exitCode: number,
+  stdout: string,
+  stderr: string,
+  imageValues = DEFAULT_IMAGE_VALUES,
+): DeployedVersion {
+  if (exitCode !== 0)
+    return /release: not found/.test(stderr)
+      ? { state: "none" }
+      : { state: "error", message: stderr.trim() || stdout.trim() }
   try {
     const values = JSON.parse(stdout.trim() || "null") as unknown
-    const tag = valueKeys(imageValues).tag.split(".").reduce<unknown>((node, key) =>
-      (node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined), values)
+    const tag = valueKeys(imageValues)
+      .tag.split(".")
+      .reduce<unknown>(
+        (node, key) =>
+          node !== null && typeof node === "object" && !Array.isArray(node)
+            ? (node as Record<string, unknown>)[key]
+            : undefined,
+        values,
+      )
     return typeof tag === "string" && tag !== "" ? { state: "deployed", tag } : { state: "deployed" }
   } catch {
     return { state: "error", message: `helm get values printed no JSON: ${JSON.stringify(stdout.slice(0, 200))}` }
@@ -437,8 +566,10 @@ export function checkNotOlder(plan: HelmPlan, deployed: DeployedVersion): string
   const running = semver.valid(deployed.tag.replace(/^v/, ""))
   const wanted = semver.valid(plan.version.replace(/^v/, ""))
   if (!running || !wanted || !semver.gt(running, wanted)) return undefined
-  return `release ${plan.release} in namespace ${plan.namespace} runs ${deployed.tag}, newer than ${plan.version}: refusing to deploy an older version ` +
+  return (
+    `release ${plan.release} in namespace ${plan.namespace} runs ${deployed.tag}, newer than ${plan.version}: refusing to deploy an older version ` +
     `(a release that queued behind a newer one?); the version deployed was read at ${valueKeys(plan.imageValues).tag}. Nothing was changed. To roll back on purpose, pass --allow-downgrade.`
+  )
 }
 
 /** What Helm reported about a release, from `--output json`. */
@@ -454,8 +585,12 @@ export interface HelmReport {
 export function parseHelmReport(stdout: string): HelmReport {
   const start = stdout.indexOf("{")
   let parsed: {
-    name?: string; namespace?: string; version?: number; info?: { status?: string }
-    chart?: { metadata?: { name?: string; version?: string } }; manifest?: string
+    name?: string
+    namespace?: string
+    version?: number
+    info?: { status?: string }
+    chart?: { metadata?: { name?: string; version?: string } }
+    manifest?: string
   }
   try {
     parsed = JSON.parse(stdout.slice(start)) as typeof parsed
@@ -480,8 +615,10 @@ export function parseHelmReport(stdout: string): HelmReport {
  */
 export function unusedImageProblem(report: HelmReport, plan: HelmPlan, digest: string): string | undefined {
   if (report.manifest.includes(digest) || report.manifest.includes(`${plan.image}:${plan.version}`)) return undefined
-  return `Helm upgraded release ${report.release} in ${report.namespace} to revision ${report.revision} (${report.status}), but nothing it rendered uses ${plan.image}:${plan.version}@${digest}: ` +
+  return (
+    `Helm upgraded release ${report.release} in ${report.namespace} to revision ${report.revision} (${report.status}), but nothing it rendered uses ${plan.image}:${plan.version}@${digest}: ` +
     `the chart does not read ${plan.imageValues}.repository, .tag and .digest, so this service was not deployed. Check --image-values against the chart's values (e.g. api-gateway.image for the api-gateway subchart), then deploy again.`
+  )
 }
 
 /** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.2.0, image ...:v1.4.2@sha256:... at api-gateway.image)`. */
@@ -490,7 +627,8 @@ export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: str
 }
 
 /** Helm's refusal to touch a release an earlier run left pending-install, pending-upgrade or pending-rollback. */
-export const isReleaseLocked = (said: string) => /another operation \(install\/upgrade\/rollback\) is in progress/.test(said)
+export const isReleaseLocked = (said: string) =>
+  /another operation \(install\/upgrade\/rollback\) is in progress/.test(said)
 
 /** `helm history` of the release, as JSON: read after Helm refused a locked release, to say which revision to go back to. */
 export function helmHistoryArgs(plan: HelmPlan): string[] {
@@ -508,8 +646,10 @@ export function parseHelmHistory(stdout: string): HelmRevision[] | undefined {
   try {
     const parsed = JSON.parse(stdout) as unknown
     if (!Array.isArray(parsed)) return undefined
-    return parsed.filter((r): r is HelmRevision => typeof r?.revision === "number" && typeof r?.status === "string")
-      .map((r) => ({ revision: r.revision, status: r.status })).sort((a, b) => a.revision - b.revision)
+    return parsed
+      .filter((r): r is HelmRevision => typeof r?.revision === "number" && typeof r?.status === "string")
+      .map((r) => ({ revision: r.revision, status: r.status }))
+      .sort((a, b) => a.revision - b.revision)
   } catch {
     return undefined
   }
@@ -528,19 +668,29 @@ export function helmUpgradeAdvice(plan: HelmPlan, said: string, history?: readon
     const pending = [...(history ?? [])].reverse().find((r) => r.status.startsWith("pending-"))
     const wait = "The module does not unlock it itself: it cannot tell a run that was cut off from one still running."
     if (pending) {
-      const good = [...history!].reverse().find((r) => r.revision < pending.revision && (r.status === "deployed" || r.status === "superseded"))
+      const good = [...history!]
+        .reverse()
+        .find((r) => r.revision < pending.revision && (r.status === "deployed" || r.status === "superseded"))
       return good
         ? `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; the last deployed revision is ${good.revision}. ${wait} If no other deploy is running: helm rollback ${plan.release} ${good.revision} ${where}, then deploy again.`
         : `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; it was never deployed. ${wait} If no other deploy is running: helm uninstall ${plan.release} ${where}, then deploy again.`
     }
     return `An earlier Helm run was cut off and left the release pending. ${wait} helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
   }
-  const rolledBack = /rolled back|rollback-on-failure/i.test(said) ? "Helm rolled the release back to its last good revision. " : ""
+  const rolledBack = /rolled back|rollback-on-failure/i.test(said)
+    ? "Helm rolled the release back to its last good revision. "
+    : ""
   return `${rolledBack}Look at: helm history ${plan.release} ${where}; kubectl get events ${where} --sort-by=.lastTimestamp; kubectl describe pods ${where}.`
 }
 
 /** A failed helm or kubectl run, in words: what ran, where, what it said, what to look at. */
-export function describeFailure(what: string, namespace: string, exitCode: number | undefined, stderr: string, lookAt: string): string {
+export function describeFailure(
+  what: string,
+  namespace: string,
+  exitCode: number | undefined,
+  stderr: string,
+  lookAt: string,
+): string {
   const said = stderr.trim().split("\n").filter(Boolean).slice(-8).join("\n  ")
   return `${what} in namespace ${namespace} failed${exitCode === undefined ? "" : ` (exit code ${exitCode})`}${said ? `:\n  ${said}` : ""}\n${lookAt}`
 }

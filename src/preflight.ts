@@ -7,12 +7,24 @@
  */
 import { check } from "./errors.js"
 import { parsePlatforms, parseUsername } from "./naming.js"
-import { INDEX_MEDIA_TYPES, RegistryClient, RegistryError, type ManifestJson, type RegistryCredentials, type RegistryEndpoint } from "./registry.js"
+import {
+  INDEX_MEDIA_TYPES,
+  RegistryClient,
+  RegistryError,
+  type ManifestJson,
+  type RegistryCredentials,
+  type RegistryEndpoint,
+} from "./registry.js"
 
 /** A manifest digest as `--digest` takes it: `sha256:` and 64 lower-case hex digits; empty means none. */
 export function parseDigest(value: string, argument = "digest"): string | undefined {
   if (value === "") return undefined
-  check(/^sha256:[0-9a-f]{64}$/.test(value), argument, value, "is not a manifest digest: expected sha256: followed by 64 lower-case hex digits (what publish printed after the @)")
+  check(
+    /^sha256:[0-9a-f]{64}$/.test(value),
+    argument,
+    value,
+    "is not a manifest digest: expected sha256: followed by 64 lower-case hex digits (what publish printed after the @)",
+  )
   return value
 }
 
@@ -20,9 +32,18 @@ export function parseDigest(value: string, argument = "digest"): string | undefi
  * Reader credentials come as a pair: a user name and a token, or neither (anonymous, for a
  * public package). Returns the user name to pair with the token, or undefined for anonymous.
  */
-export function parseReaderCredentials(readerUsername: string, hasToken: boolean, names = { username: "readerUsername", token: "readerToken" }): string | undefined {
+export function parseReaderCredentials(
+  readerUsername: string,
+  hasToken: boolean,
+  names = { username: "readerUsername", token: "readerToken" },
+): string | undefined {
   if (readerUsername === "" && !hasToken) return undefined
-  check(hasToken, names.token, null, `is missing: --${kebab(names.username)} ${JSON.stringify(readerUsername)} was given without a token; pass both (or neither, for a public package)`)
+  check(
+    hasToken,
+    names.token,
+    null,
+    `is missing: --${kebab(names.username)} ${JSON.stringify(readerUsername)} was given without a token; pass both (or neither, for a public package)`,
+  )
   return parseUsername(readerUsername, names.username)
 }
 
@@ -42,7 +63,8 @@ export function parsePlatform(value: string, argument = "platform"): Platform {
 }
 
 /** `os/arch[/variant]` of a platform as a manifest, index entry or image config states it. */
-export const formatPlatform = (p: { os?: string; architecture?: string; variant?: string }) => [p.os ?? "?", p.architecture ?? "?", p.variant].filter(Boolean).join("/")
+export const formatPlatform = (p: { os?: string; architecture?: string; variant?: string }) =>
+  [p.os ?? "?", p.architecture ?? "?", p.variant].filter(Boolean).join("/")
 
 /**
  * How to reach the registry of an image address: plain HTTP for `localhost` and `127.0.0.1`
@@ -54,9 +76,16 @@ export function endpointOf(host: string): RegistryEndpoint {
 }
 
 /** Does a descriptor's or config's platform satisfy the wanted one? A variant is compared only when one is wanted. */
-export function platformMatches(have: { os?: string; architecture?: string; variant?: string } | undefined, want: Platform): boolean {
+export function platformMatches(
+  have: { os?: string; architecture?: string; variant?: string } | undefined,
+  want: Platform,
+): boolean {
   if (!have) return false
-  return have.os === want.os && have.architecture === want.architecture && (want.variant === undefined || have.variant === want.variant)
+  return (
+    have.os === want.os &&
+    have.architecture === want.architecture &&
+    (want.variant === undefined || have.variant === want.variant)
+  )
 }
 
 /** The platforms an index lists, attestation manifests (`unknown/unknown`) left out. */
@@ -94,10 +123,22 @@ export interface PreflightTarget {
  * The target of an image address `<host>/<owner>/<image>` (as helmDeploy's --image takes it); the
  * scheme, when given, overrides the localhost rule.
  */
-export function imageTarget(image: string, version: string, digest: string | undefined, platform: Platform, scheme?: "http" | "https"): PreflightTarget {
+export function imageTarget(
+  image: string,
+  version: string,
+  digest: string | undefined,
+  platform: Platform,
+  scheme?: "http" | "https",
+): PreflightTarget {
   const slash = image.indexOf("/")
   const host = image.slice(0, slash)
-  return { endpoint: scheme ? { scheme, host } : endpointOf(host), path: image.slice(slash + 1), version, ...(digest ? { digest } : {}), platform }
+  return {
+    endpoint: scheme ? { scheme, host } : endpointOf(host),
+    path: image.slice(slash + 1),
+    version,
+    ...(digest ? { digest } : {}),
+    platform,
+  }
 }
 
 /** `version=`, `digest=` and `image_uri=` lines, as a workflow step appends them to $GITHUB_OUTPUT. */
@@ -115,7 +156,10 @@ export class PreflightError extends Error {
  * and has a manifest for the platform that the registry really serves (for an index, the child
  * itself, not only its entry). Throws a `PreflightError` a person can act on.
  */
-export async function preflightImage(target: PreflightTarget, credentials?: RegistryCredentials): Promise<ResolvedImage> {
+export async function preflightImage(
+  target: PreflightTarget,
+  credentials?: RegistryCredentials,
+): Promise<ResolvedImage> {
   const client = new RegistryClient(target.endpoint, credentials, { timeoutMs: 20_000 })
   const repository = `${target.endpoint.host}/${target.path}`
   const image = `${repository}:${target.version}`
@@ -127,37 +171,63 @@ export async function preflightImage(target: PreflightTarget, credentials?: Regi
       throw error
     })
     if (!manifest) {
-      throw new PreflightError(`image ${image} does not exist: the registry has no tag ${target.version} in ${repository}. Publish it first, or check --version and --image.`)
+      throw new PreflightError(
+        `image ${image} does not exist: the registry has no tag ${target.version} in ${repository}. Publish it first, or check --version and --image.`,
+      )
     }
     if (target.digest && manifest.digest !== target.digest) {
-      throw new PreflightError(`image ${image} is ${manifest.digest} in the registry, not ${target.digest} as --digest says: the tag names another image than the one that was published.`)
+      throw new PreflightError(
+        `image ${image} is ${manifest.digest} in the registry, not ${target.digest} as --digest says: the tag names another image than the one that was published.`,
+      )
     }
     let platformDigest = manifest.digest
     if (INDEX_MEDIA_TYPES.has(manifest.mediaType)) {
       const child = (manifest.json.manifests ?? []).find((m) => platformMatches(m.platform, target.platform))
       if (!child) {
-        throw new PreflightError(`image ${image} (${manifest.digest}) has no ${platform} manifest; it lists ${listedPlatforms(manifest.json).join(", ") || "no platform"}. The cluster's nodes could not run it.`)
+        throw new PreflightError(
+          `image ${image} (${manifest.digest}) has no ${platform} manifest; it lists ${listedPlatforms(manifest.json).join(", ") || "no platform"}. The cluster's nodes could not run it.`,
+        )
       }
       if (!(await client.resolve(target.path, child.digest))) {
-        throw new PreflightError(`image ${image} (${manifest.digest}) lists ${platform} as ${child.digest}, but the registry does not have that manifest (deleted by a cleanup?): pulls would fail.`)
+        throw new PreflightError(
+          `image ${image} (${manifest.digest}) lists ${platform} as ${child.digest}, but the registry does not have that manifest (deleted by a cleanup?): pulls would fail.`,
+        )
       }
       platformDigest = child.digest
     } else {
       const config = (manifest.json as { config?: { digest?: string } }).config?.digest
-      const parsed = config ? (JSON.parse(new TextDecoder().decode(await client.blob(target.path, config))) as { os?: string; architecture?: string; variant?: string }) : undefined
+      const parsed = config
+        ? (JSON.parse(new TextDecoder().decode(await client.blob(target.path, config))) as {
+            os?: string
+            architecture?: string
+            variant?: string
+          })
+        : undefined
       if (!platformMatches(parsed, target.platform)) {
         const have = parsed ? formatPlatform(parsed) : "an unknown platform"
-        throw new PreflightError(`image ${image} (${manifest.digest}) is a single ${have} image, not ${platform}: the cluster's nodes could not run it.`)
+        throw new PreflightError(
+          `image ${image} (${manifest.digest}) is a single ${have} image, not ${platform}: the cluster's nodes could not run it.`,
+        )
       }
     }
-    return { repository, version: target.version, digest: manifest.digest, platformDigest, uri: `${image}@${manifest.digest}` }
+    return {
+      repository,
+      version: target.version,
+      digest: manifest.digest,
+      platformDigest,
+      uri: `${image}@${manifest.digest}`,
+    }
   } catch (error) {
     if (!(error instanceof RegistryError)) throw error
     if (error.status === 401 || error.status === 403) {
-      throw new PreflightError(credentials
-        ? `the registry refused the reader credentials (user ${JSON.stringify(credentials.username)}) for ${repository}: check that the token is valid, has read:packages, and that this user may read the package.\n  ${error.message}`
-        : `the registry wants credentials to read ${repository} (a private package?): pass --reader-username and --reader-token.\n  ${error.message}`)
+      throw new PreflightError(
+        credentials
+          ? `the registry refused the reader credentials (user ${JSON.stringify(credentials.username)}) for ${repository}: check that the token is valid, has read:packages, and that this user may read the package.\n  ${error.message}`
+          : `the registry wants credentials to read ${repository} (a private package?): pass --reader-username and --reader-token.\n  ${error.message}`,
+      )
     }
-    throw new PreflightError(`could not check ${image} in the registry (${target.endpoint.scheme}://${target.endpoint.host}): ${error.message}.`)
+    throw new PreflightError(
+      `could not check ${image} in the registry (${target.endpoint.scheme}://${target.endpoint.host}): ${error.message}.`,
+    )
   }
 }

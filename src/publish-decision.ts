@@ -48,7 +48,12 @@ export type ReleaseTag = "version" | "build"
  *   adapter adds what it had done: nothing, or a build it does not push).
  */
 export type PublishDecision =
-  | { readonly action: "reuse"; readonly digest: string; readonly write: readonly ReleaseTag[]; readonly reason: string }
+  | {
+      readonly action: "reuse"
+      readonly digest: string
+      readonly write: readonly ReleaseTag[]
+      readonly reason: string
+    }
   | { readonly action: "build" }
   | { readonly action: "refuse"; readonly reason: string }
 
@@ -72,8 +77,12 @@ export function missingFrom(state: TagState, platforms: readonly string[]): stri
   return platforms.filter((wanted) => !state.platforms.some((have) => platformMatches(have, parsePlatform(wanted))))
 }
 
-const holds = (state: TagState) => state.platforms.map(formatPlatform).join(", ") || "no platform the registry still serves"
-const commitOf = (state: TagState) => state.revision?.trim() ? `commit ${state.revision.trim()}` : `an unknown commit (its image has no ${REVISION_LABEL} label)`
+const holds = (state: TagState) =>
+  state.platforms.map(formatPlatform).join(", ") || "no platform the registry still serves"
+const commitOf = (state: TagState) =>
+  state.revision?.trim()
+    ? `commit ${state.revision.trim()}`
+    : `an unknown commit (its image has no ${REVISION_LABEL} label)`
 
 /**
  * The decision, from the registry's state alone:
@@ -96,7 +105,8 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
     if (!ours) {
       return {
         action: "refuse",
-        reason: `${versionRef} already exists at ${version.digest}, built from ${commitOf(version)}; this is commit ${target.sha}. ` +
+        reason:
+          `${versionRef} already exists at ${version.digest}, built from ${commitOf(version)}; this is commit ${target.sha}. ` +
           `Version tags never move: release this commit under a new version.`,
       }
     }
@@ -104,26 +114,39 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
     if (missing.length > 0) {
       return {
         action: "refuse",
-        reason: `${versionRef} was published from this commit at ${version.digest} without ${missing.join(", ")} (it holds ${holds(version)}). ` +
+        reason:
+          `${versionRef} was published from this commit at ${version.digest} without ${missing.join(", ")} (it holds ${holds(version)}). ` +
           `Version tags never move: publish the platforms it has, or release a new version with all of them.`,
       }
     }
     if (build && build.digest !== version.digest) {
       return {
         action: "refuse",
-        reason: `the two tags of this release name different images: ${versionRef} is ${version.digest} and ${buildRef} is ${build.digest}. ` +
+        reason:
+          `the two tags of this release name different images: ${versionRef} is ${version.digest} and ${buildRef} is ${build.digest}. ` +
           `Neither tag is moved: delete the package version that carries ${target.buildTag} (it is not the released image), then run publish again to put ${target.buildTag} back at ${version.digest}.`,
       }
     }
     return build
-      ? { action: "reuse", digest: version.digest, write: [], reason: `${versionRef} and ${target.buildTag} already name this commit's build ${version.digest}: nothing to build or push` }
-      : { action: "reuse", digest: version.digest, write: ["build"], reason: `${versionRef} already names this commit's build ${version.digest}; ${target.buildTag} was missing and is written there: nothing to build` }
+      ? {
+          action: "reuse",
+          digest: version.digest,
+          write: [],
+          reason: `${versionRef} and ${target.buildTag} already name this commit's build ${version.digest}: nothing to build or push`,
+        }
+      : {
+          action: "reuse",
+          digest: version.digest,
+          write: ["build"],
+          reason: `${versionRef} already names this commit's build ${version.digest}; ${target.buildTag} was missing and is written there: nothing to build`,
+        }
   }
   if (build) {
     if (sameCommit(build.revision, target.sha) === false) {
       return {
         action: "refuse",
-        reason: `${buildRef} already exists at ${build.digest}, built from commit ${build.revision!.trim()}, not ${target.sha} (their first 7 characters are the same). ` +
+        reason:
+          `${buildRef} already exists at ${build.digest}, built from commit ${build.revision!.trim()}, not ${target.sha} (their first 7 characters are the same). ` +
           `A build tag never moves: release another commit, or delete that package version if it is not needed.`,
       }
     }
@@ -131,11 +154,17 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
     if (missing.length > 0) {
       return {
         action: "refuse",
-        reason: `${buildRef} already exists at ${build.digest} without ${missing.join(", ")} (it holds ${holds(build)}), and no version tag names it. ` +
+        reason:
+          `${buildRef} already exists at ${build.digest} without ${missing.join(", ")} (it holds ${holds(build)}), and no version tag names it. ` +
           `A build tag never moves: publish with the platforms it holds, or delete that package version and publish again.`,
       }
     }
-    return { action: "reuse", digest: build.digest, write: ["version"], reason: `${buildRef} already holds this commit's build ${build.digest} (a run that stopped before the version tag, or this commit released before under another version): ${target.versionTag} is written there, nothing is built; its ${VERSION_LABEL} label keeps the version it was built for` }
+    return {
+      action: "reuse",
+      digest: build.digest,
+      write: ["version"],
+      reason: `${buildRef} already holds this commit's build ${build.digest} (a run that stopped before the version tag, or this commit released before under another version): ${target.versionTag} is written there, nothing is built; its ${VERSION_LABEL} label keeps the version it was built for`,
+    }
   }
   return { action: "build" }
 }
@@ -145,11 +174,17 @@ export function decidePublish(target: PublishTarget, state: RegistryState): Publ
  * index without one of them (the engine published what it had: a base image with only one
  * platform gives one). Returns the problem in words, or undefined.
  */
-export function missingPlatforms(pushed: Pick<Manifest, "digest" | "mediaType" | "json">, platforms: readonly string[]): string | undefined {
+export function missingPlatforms(
+  pushed: Pick<Manifest, "digest" | "mediaType" | "json">,
+  platforms: readonly string[],
+): string | undefined {
   if (platforms.length < 2) return undefined
-  if (!INDEX_MEDIA_TYPES.has(pushed.mediaType)) return `pushed as ${pushed.digest}, which is a single image, not an index of ${platforms.join(", ")}`
+  if (!INDEX_MEDIA_TYPES.has(pushed.mediaType))
+    return `pushed as ${pushed.digest}, which is a single image, not an index of ${platforms.join(", ")}`
   const listed = pushed.json.manifests ?? []
-  const missing = platforms.filter((platform) => !listed.some((m) => platformMatches(m.platform, parsePlatform(platform))))
+  const missing = platforms.filter(
+    (platform) => !listed.some((m) => platformMatches(m.platform, parsePlatform(platform))),
+  )
   if (missing.length === 0) return undefined
   return `pushed as ${pushed.digest}, an index without ${missing.join(", ")} (it has ${listedPlatforms(pushed.json).join(", ") || "no platform"})`
 }

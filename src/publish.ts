@@ -8,13 +8,31 @@ import { dag, type Container, type Directory, type Platform, type Secret } from 
 
 import { check } from "./errors.js"
 import {
-  checkLength, imageRepository, LIMITS, parseBuildArgs, parseDockerfile, parsePlatforms, parseReleaseRef, parseSha,
-  parseUsername, type BuildTag, type ImageRepository, type ReleaseVersion,
+  checkLength,
+  imageRepository,
+  LIMITS,
+  parseBuildArgs,
+  parseDockerfile,
+  parsePlatforms,
+  parseReleaseRef,
+  parseSha,
+  parseUsername,
+  type BuildTag,
+  type ImageRepository,
+  type ReleaseVersion,
 } from "./naming.js"
 import { DIRECT, type ServiceNetwork } from "./network.js"
 import {
-  decideImmutableTag, decidePublish, missingPlatforms, REVISION_LABEL, VERSION_LABEL,
-  type PublishDecision, type PublishTarget, type RegistryState, type ReleaseTag, type TagState,
+  decideImmutableTag,
+  decidePublish,
+  missingPlatforms,
+  REVISION_LABEL,
+  VERSION_LABEL,
+  type PublishDecision,
+  type PublishTarget,
+  type RegistryState,
+  type ReleaseTag,
+  type TagState,
 } from "./publish-decision.js"
 import type { Platform as ImagePlatform } from "./preflight.js"
 import { INDEX_MEDIA_TYPES, RegistryClient, RegistryError, type Manifest } from "./registry.js"
@@ -59,7 +77,12 @@ export function planPublish(args: PublishArgs): PublishPlan {
   }
   if (args.sourceUrl) {
     checkLength(args.sourceUrl, LIMITS.url, "sourceUrl", "a URL")
-    check(/^https:\/\/[^\s"]+$/.test(args.sourceUrl), "sourceUrl", args.sourceUrl, "is not a URL: expected https://... (e.g. https://github.com/meetinity/api-gateway)")
+    check(
+      /^https:\/\/[^\s"]+$/.test(args.sourceUrl),
+      "sourceUrl",
+      args.sourceUrl,
+      "is not a URL: expected https://... (e.g. https://github.com/meetinity/api-gateway)",
+    )
     labels["org.opencontainers.image.source"] = args.sourceUrl
   }
   return {
@@ -76,7 +99,12 @@ export function planPublish(args: PublishArgs): PublishPlan {
 }
 
 /** `docker build` of one platform through Dagger. */
-export function buildPlatform(source: Directory, dockerfile: string, platform: string, buildArgs: { name: string; value: string }[]): Container {
+export function buildPlatform(
+  source: Directory,
+  dockerfile: string,
+  platform: string,
+  buildArgs: { name: string; value: string }[],
+): Container {
   return source.dockerBuild({ dockerfile, platform: platform as Platform, buildArgs })
 }
 
@@ -95,7 +123,14 @@ export function platformImages(source: Directory, plan: PublishPlan): Container[
  * platform, an image index for several. Returns the digest the engine reports. With a registry
  * service, the engine's push goes to that service (the reference keeps its address).
  */
-export async function pushImages(images: Container[], repository: ImageRepository, tag: string, username: string, password: Secret, network: ServiceNetwork = DIRECT): Promise<string> {
+export async function pushImages(
+  images: Container[],
+  repository: ImageRepository,
+  tag: string,
+  username: string,
+  password: Secret,
+  network: ServiceNetwork = DIRECT,
+): Promise<string> {
   const [first, ...rest] = images
   const publisher = rest.length === 0 ? first! : dag.container()
   const route = network.registry ? { registryService: network.registry.service } : {}
@@ -108,7 +143,10 @@ export async function pushImages(images: Container[], repository: ImageRepositor
 /** The digest part of `host/repo:tag@sha256:...`. */
 export function digestOf(reference: string): string {
   const match = /@(sha256:[0-9a-f]{64})$/.exec(reference)
-  if (!match) throw new RegistryError(`the engine reported ${JSON.stringify(reference)} for a push: expected a reference ending in @sha256:<64 hex>`)
+  if (!match)
+    throw new RegistryError(
+      `the engine reported ${JSON.stringify(reference)} for a push: expected a reference ending in @sha256:<64 hex>`,
+    )
   return match[1]!
 }
 
@@ -119,7 +157,13 @@ export class PublishRefusedError extends RegistryError {
 
 /** The release as `decidePublish` sees it. */
 export function publishTarget(plan: PublishPlan): PublishTarget {
-  return { address: plan.repository.address, versionTag: plan.version.tag, buildTag: plan.buildTag, sha: plan.sha, platforms: plan.platforms }
+  return {
+    address: plan.repository.address,
+    versionTag: plan.version.tag,
+    buildTag: plan.buildTag,
+    sha: plan.sha,
+    platforms: plan.platforms,
+  }
 }
 
 /** What a tag names: its digest, platforms (an index's children checked), and the revision label. Undefined when the tag does not exist. */
@@ -136,26 +180,44 @@ export async function readTag(client: RegistryClient, repository: string, tag: s
   const children = (manifest.json.manifests ?? []).filter((m) => m.platform && m.platform.os !== "unknown")
   const present = []
   for (const child of children) if (await client.resolve(repository, child.digest)) present.push(child)
-  const first = present[0] ? await readConfig(client, repository, await client.manifest(repository, present[0].digest)) : undefined
+  const first = present[0]
+    ? await readConfig(client, repository, await client.manifest(repository, present[0].digest))
+    : undefined
   return {
     digest: manifest.digest,
     revision: first?.revision,
-    platforms: present.map((child) => ({ os: child.platform!.os ?? "", architecture: child.platform!.architecture ?? "", ...(child.platform!.variant ? { variant: child.platform!.variant } : {}) })),
+    platforms: present.map((child) => ({
+      os: child.platform!.os ?? "",
+      architecture: child.platform!.architecture ?? "",
+      ...(child.platform!.variant ? { variant: child.platform!.variant } : {}),
+    })),
   }
 }
 
 /** The platform and revision label of a single image's config; undefined when it has no readable config. */
-async function readConfig(client: RegistryClient, repository: string, manifest: Manifest): Promise<{ platform?: ImagePlatform; revision?: string } | undefined> {
+async function readConfig(
+  client: RegistryClient,
+  repository: string,
+  manifest: Manifest,
+): Promise<{ platform?: ImagePlatform; revision?: string } | undefined> {
   const digest = (manifest.json as { config?: { digest?: string } }).config?.digest
   if (!digest) return undefined
-  let config: { os?: string; architecture?: string; variant?: string; config?: { Labels?: Record<string, string> | null } }
+  let config: {
+    os?: string
+    architecture?: string
+    variant?: string
+    config?: { Labels?: Record<string, string> | null }
+  }
   try {
     config = JSON.parse(new TextDecoder().decode(await client.blob(repository, digest))) as typeof config
   } catch (error) {
     if (error instanceof RegistryError) throw error
     return undefined // not JSON: an artifact, not an image
   }
-  const platform = config.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined
+  const platform =
+    config.os && config.architecture
+      ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }
+      : undefined
   return { platform, revision: config.config?.Labels?.[REVISION_LABEL] }
 }
 
@@ -173,7 +235,13 @@ export async function readRegistryState(client: RegistryClient, plan: PublishPla
  * it already names that digest; then reads it back. Throws `PublishRefusedError` when the tag
  * names another image, before or (a run that wrote it in between) after the write.
  */
-export async function writeImmutableTag(client: RegistryClient, repository: string, tag: string, digest: string, refusal: (existing: string) => string): Promise<"created" | "unchanged"> {
+export async function writeImmutableTag(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  digest: string,
+  refusal: (existing: string) => string,
+): Promise<"created" | "unchanged"> {
   const before = await client.resolve(repository, tag)
   const decision = decideImmutableTag(before?.digest, digest)
   if (decision.action === "refuse") throw new PublishRefusedError(refusal(decision.existing))
@@ -187,7 +255,9 @@ export async function writeImmutableTag(client: RegistryClient, repository: stri
   // above and this write. Read it back; whoever finds another digest there has lost and says so.
   const after = await client.resolve(repository, tag)
   if (after?.digest !== digest) {
-    throw new PublishRefusedError(`${client.endpoint.host}/${repository}:${tag} was written at ${digest}, but another run wrote it at ${after?.digest ?? "nothing"} at the same time: that run's image is the one published under ${tag}; this run stops.`)
+    throw new PublishRefusedError(
+      `${client.endpoint.host}/${repository}:${tag} was written at ${digest}, but another run wrote it at ${after?.digest ?? "nothing"} at the same time: that run's image is the one published under ${tag}; this run stops.`,
+    )
   }
   return "created"
 }
@@ -196,22 +266,45 @@ export async function writeImmutableTag(client: RegistryClient, repository: stri
  * Points `versionTag` at `digest` unless the tag already exists. Throws, naming both digests,
  * when it names another image (it is left where it is).
  */
-export async function promoteVersionTag(client: RegistryClient, repository: string, digest: string, versionTag: string): Promise<"created" | "unchanged"> {
-  return writeImmutableTag(client, repository, versionTag, digest, (existing) =>
-    `${client.endpoint.host}/${repository}:${versionTag} already exists at ${existing}; this build is ${digest}. ` +
-      `Version tags are immutable: the version tag was left where it is (another run published this version first). Release a new version instead.`)
+export async function promoteVersionTag(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  versionTag: string,
+): Promise<"created" | "unchanged"> {
+  return writeImmutableTag(
+    client,
+    repository,
+    versionTag,
+    digest,
+    (existing) =>
+      `${client.endpoint.host}/${repository}:${versionTag} already exists at ${existing}; this build is ${digest}. ` +
+      `Version tags are immutable: the version tag was left where it is (another run published this version first). Release a new version instead.`,
+  )
 }
 
 /** Both references of a release at one digest, version first. */
-const references = (plan: PublishPlan, digest: string): [string, string] =>
-  [`${plan.repository.address}:${plan.version.tag}@${digest}`, `${plan.repository.address}:${plan.buildTag}@${digest}`]
+const references = (plan: PublishPlan, digest: string): [string, string] => [
+  `${plan.repository.address}:${plan.version.tag}@${digest}`,
+  `${plan.repository.address}:${plan.buildTag}@${digest}`,
+]
 
 /** Carries out a `reuse`: writes the missing tags at the digest; builds and pushes no image. */
-async function reuse(client: RegistryClient, plan: PublishPlan, decision: Extract<PublishDecision, { action: "reuse" }>): Promise<[string, string]> {
+async function reuse(
+  client: RegistryClient,
+  plan: PublishPlan,
+  decision: Extract<PublishDecision, { action: "reuse" }>,
+): Promise<[string, string]> {
   const tags: Record<ReleaseTag, string> = { version: plan.version.tag, build: plan.buildTag }
   for (const which of decision.write) {
-    await writeImmutableTag(client, plan.repository.path, tags[which], decision.digest, (existing) =>
-      `${plan.repository.address}:${tags[which]} was written by another run at ${existing} since publish read the registry; it is left there, and this run stops.`)
+    await writeImmutableTag(
+      client,
+      plan.repository.path,
+      tags[which],
+      decision.digest,
+      (existing) =>
+        `${plan.repository.address}:${tags[which]} was written by another run at ${existing} since publish read the registry; it is left there, and this run stops.`,
+    )
   }
   return references(plan, decision.digest)
 }
@@ -224,10 +317,17 @@ async function reuse(client: RegistryClient, plan: PublishPlan, decision: Extrac
  * written last, after one more read, and read back. Returns both references, version first.
  */
 export async function publishPlanned(
-  source: Directory, plan: PublishPlan, password: Secret, network: ServiceNetwork = DIRECT, log: (line: string) => void = (line) => console.error(line),
+  source: Directory,
+  plan: PublishPlan,
+  password: Secret,
+  network: ServiceNetwork = DIRECT,
+  log: (line: string) => void = (line) => console.error(line),
 ): Promise<[string, string]> {
   // With a registry service (a rehearsal), the module's own process reaches it at its endpoint.
-  const client = new RegistryClient(network.registry?.endpoint ?? plan.repository, { username: plan.username, password: await password.plaintext() })
+  const client = new RegistryClient(network.registry?.endpoint ?? plan.repository, {
+    username: plan.username,
+    password: await password.plaintext(),
+  })
   const target = publishTarget(plan)
   let decision = decidePublish(target, await readRegistryState(client, plan))
   let done = "Nothing was built or pushed."
@@ -245,12 +345,23 @@ export async function publishPlanned(
 }
 
 /** Pushes the build tag, checks it holds every platform built, then writes the version tag. */
-async function buildTagThenVersionTag(client: RegistryClient, plan: PublishPlan, images: Container[], password: Secret, network: ServiceNetwork): Promise<[string, string]> {
+async function buildTagThenVersionTag(
+  client: RegistryClient,
+  plan: PublishPlan,
+  images: Container[],
+  password: Secret,
+  network: ServiceNetwork,
+): Promise<[string, string]> {
   const digest = await pushImages(images, plan.repository, plan.buildTag, plan.username, password, network)
-  const problem = plan.platforms.length > 1 ? missingPlatforms(await client.manifest(plan.repository.path, digest), plan.platforms) : undefined
+  const problem =
+    plan.platforms.length > 1
+      ? missingPlatforms(await client.manifest(plan.repository.path, digest), plan.platforms)
+      : undefined
   if (problem) {
-    throw new RegistryError(`${plan.repository.address}:${plan.buildTag} was ${problem}: does every base image of the Dockerfile exist for each platform? ` +
-      `The version tag ${plan.version.tag} was not written.`)
+    throw new RegistryError(
+      `${plan.repository.address}:${plan.buildTag} was ${problem}: does every base image of the Dockerfile exist for each platform? ` +
+        `The version tag ${plan.version.tag} was not written.`,
+    )
   }
   await promoteVersionTag(client, plan.repository.path, digest, plan.version.tag)
   return references(plan, digest)

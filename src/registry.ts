@@ -48,7 +48,13 @@ export interface Manifest extends ManifestHead {
 /** The fields of an image manifest or index that the module looks at. */
 export interface ManifestJson {
   mediaType?: string
-  manifests?: { digest: string; mediaType?: string; artifactType?: string; platform?: { os?: string; architecture?: string; variant?: string }; annotations?: Record<string, string> }[]
+  manifests?: {
+    digest: string
+    mediaType?: string
+    artifactType?: string
+    platform?: { os?: string; architecture?: string; variant?: string }
+    annotations?: Record<string, string>
+  }[]
   subject?: { digest: string }
   artifactType?: string
   config?: { mediaType?: string }
@@ -58,7 +64,10 @@ export interface ManifestJson {
 /** A registry answered something the caller cannot continue from. */
 export class RegistryError extends Error {
   override name = "RegistryError"
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message)
   }
 }
@@ -119,7 +128,9 @@ export class RegistryClient {
     const digest = sha256Digest(body)
     const claimed = reference.startsWith("sha256:") ? reference : response.headers.get("docker-content-digest")
     if (claimed && claimed !== digest) {
-      throw new RegistryError(`${this.where(repository, reference)}: the manifest's bytes hash to ${digest}, not ${claimed}; refusing to trust it`)
+      throw new RegistryError(
+        `${this.where(repository, reference)}: the manifest's bytes hash to ${digest}, not ${claimed}; refusing to trust it`,
+      )
     }
     let json: ManifestJson
     try {
@@ -142,7 +153,8 @@ export class RegistryClient {
     const seen = new Set<string>()
     let path = `tags/list?n=${pageSize}`
     for (let page = 1; ; page++) {
-      if (page > 10_000) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list did not end after 10,000 pages`)
+      if (page > 10_000)
+        throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list did not end after 10,000 pages`)
       const response = await this.send("GET", repository, path, { accept: "application/json" })
       if (response.status === 404 && page === 1) {
         await response.arrayBuffer().catch(() => undefined)
@@ -150,7 +162,8 @@ export class RegistryClient {
       }
       await this.expectOk(response, "GET", repository, "tags/list")
       const body = (await response.json().catch(() => undefined)) as { tags?: unknown } | undefined
-      if (!body || (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags))) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list is not JSON with a "tags" list`)
+      if (!body || (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags)))
+        throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list is not JSON with a "tags" list`)
       for (const tag of (body.tags ?? []) as unknown[]) {
         if (typeof tag === "string" && !seen.has(tag)) {
           seen.add(tag)
@@ -162,7 +175,10 @@ export class RegistryClient {
       // The next page's URL, relative to the registry (the spec's form) or absolute on the same host.
       const url = new URL(next, `${this.endpoint.scheme}://${this.endpoint.host}`)
       const prefix = `/v2/${repository}/`
-      if (url.host !== this.endpoint.host || !url.pathname.startsWith(prefix)) throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list's next page ${JSON.stringify(next)} is not on this repository`)
+      if (url.host !== this.endpoint.host || !url.pathname.startsWith(prefix))
+        throw new RegistryError(
+          `${this.endpoint.host}/${repository}: the tag list's next page ${JSON.stringify(next)} is not on this repository`,
+        )
       path = `${url.pathname.slice(prefix.length)}${url.search}`
     }
   }
@@ -173,16 +189,28 @@ export class RegistryClient {
     await this.expectOk(response, "GET", repository, digest)
     const body = new Uint8Array(await response.arrayBuffer())
     if (sha256Digest(body) !== digest) {
-      throw new RegistryError(`${this.where(repository, digest)}: the blob's bytes hash to ${sha256Digest(body)}, not ${digest}; refusing to trust it`)
+      throw new RegistryError(
+        `${this.where(repository, digest)}: the blob's bytes hash to ${sha256Digest(body)}, not ${digest}; refusing to trust it`,
+      )
     }
     return body
   }
 
   /** Stores manifest bytes under a tag (or digest); returns the digest the registry reports. */
-  async putManifest(repository: string, reference: string, manifest: { mediaType: string; body: Uint8Array }): Promise<string> {
-    const response = await this.send("PUT", repository, `manifests/${reference}`, {
-      "content-type": manifest.mediaType,
-    }, manifest.body)
+  async putManifest(
+    repository: string,
+    reference: string,
+    manifest: { mediaType: string; body: Uint8Array },
+  ): Promise<string> {
+    const response = await this.send(
+      "PUT",
+      repository,
+      `manifests/${reference}`,
+      {
+        "content-type": manifest.mediaType,
+      },
+      manifest.body,
+    )
     await this.expectOk(response, "PUT", repository, reference)
     return response.headers.get("docker-content-digest") ?? sha256Digest(manifest.body)
   }
@@ -195,15 +223,25 @@ export class RegistryClient {
     if (response.ok) return
     const detail = method === "HEAD" ? "" : redact(await errorDetail(response), this.secrets())
     const where = this.where(repository, reference)
-    const hint = response.status === 401
-      ? ": the registry refused the credentials (check the user name and that the token has read:packages, and write:packages to push)"
-      : response.status === 403
-        ? ": access denied (for ghcr.io, grant this repository access under the package's \"Manage Actions access\", or use a token with the packages scopes)"
-        : ""
-    throw new RegistryError(`${method} ${where} answered ${response.status}${detail ? ` (${detail})` : ""}${hint}`, response.status)
+    const hint =
+      response.status === 401
+        ? ": the registry refused the credentials (check the user name and that the token has read:packages, and write:packages to push)"
+        : response.status === 403
+          ? ': access denied (for ghcr.io, grant this repository access under the package\'s "Manage Actions access", or use a token with the packages scopes)'
+          : ""
+    throw new RegistryError(
+      `${method} ${where} answered ${response.status}${detail ? ` (${detail})` : ""}${hint}`,
+      response.status,
+    )
   }
 
-  private async send(method: string, repository: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
+  private async send(
+    method: string,
+    repository: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: Uint8Array,
+  ): Promise<Response> {
     const action = method === "GET" || method === "HEAD" ? "pull" : "push"
     const key = `${repository}|${action}`
     const url = `${this.endpoint.scheme}://${this.endpoint.host}/v2/${repository}/${path}`
@@ -235,7 +273,12 @@ export class RegistryClient {
     }
   }
 
-  private async learn(key: string, repository: string, action: "pull" | "push", attempt: (authorization?: string) => Promise<Response>): Promise<Response> {
+  private async learn(
+    key: string,
+    repository: string,
+    action: "pull" | "push",
+    attempt: (authorization?: string) => Promise<Response>,
+  ): Promise<Response> {
     const response = await attempt()
     if (response.status !== 401) return response
     const challenge = parseChallenge(response.headers.get("www-authenticate"))
@@ -281,11 +324,17 @@ export class RegistryClient {
       headers: authorization ? { authorization } : {},
       signal: AbortSignal.timeout(this.timeoutMs),
     }).catch((error: unknown) => {
-      throw new RegistryError(`token request to ${url.origin}${url.pathname}: ${noAnswer(error, { scheme: url.protocol === "http:" ? "http" : "https", host: url.host }, this.timeoutMs)}`)
+      throw new RegistryError(
+        `token request to ${url.origin}${url.pathname}: ${noAnswer(error, { scheme: url.protocol === "http:" ? "http" : "https", host: url.host }, this.timeoutMs)}`,
+      )
     })
     if (!response.ok) {
-      throw new RegistryError(`token request to ${url.origin}${url.pathname} for scope ${scope} answered ${response.status}${
-        response.status === 401 || response.status === 403 ? ": the registry refused the user name or token" : ""}`, response.status)
+      throw new RegistryError(
+        `token request to ${url.origin}${url.pathname} for scope ${scope} answered ${response.status}${
+          response.status === 401 || response.status === 403 ? ": the registry refused the user name or token" : ""
+        }`,
+        response.status,
+      )
     }
     const answer = (await response.json().catch(() => ({}))) as { token?: string; access_token?: string }
     const token = answer.token ?? answer.access_token
@@ -304,7 +353,10 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("[redacted]")
   return out
     .replace(/\b(basic|bearer)(\s+)(?!\[redacted\])[A-Za-z0-9+/._~-]{8,}=*/gi, "$1$2[redacted]")
-    .replace(/\b(password|passwd|secret|token|access_token|refresh_token|authorization)("?\s*[=:]\s*"?)(?!\[redacted\])(?=[^\s"&,;]{12,})[^\s"&,;]+/gi, "$1$2[redacted]")
+    .replace(
+      /\b(password|passwd|secret|token|access_token|refresh_token|authorization)("?\s*[=:]\s*"?)(?!\[redacted\])(?=[^\s"&,;]{12,})[^\s"&,;]+/gi,
+      "$1$2[redacted]",
+    )
     .replace(/\b(gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})/g, "[redacted]")
 }
 
@@ -313,14 +365,23 @@ export function noAnswer(error: unknown, endpoint: RegistryEndpoint, timeoutMs: 
   const { code, timedOut, detail } = networkCause(error)
   if (timedOut) return `no answer from ${endpoint.host} within ${timeoutMs / 1000} s`
   const where = `${endpoint.scheme}://${endpoint.host}`
-  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "EPROTO" || /wrong version number|packet length too long/i.test(detail)) {
+  if (
+    code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
+    code === "EPROTO" ||
+    /wrong version number|packet length too long/i.test(detail)
+  ) {
     return `${where} answered plain HTTP to an HTTPS request (${code ?? detail}): a registry that only speaks plain http is given as http://${endpoint.host}`
   }
-  if (code === "ECONNREFUSED") return `could not reach the registry: nothing answers at ${where} (ECONNREFUSED: connection refused)`
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `could not reach the registry: the host ${endpoint.host.replace(/:\d+$/, "")} is not known (${code})`
-  if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET") return `the connection to ${where} was closed before it answered (${code})`
-  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return `could not reach the registry: ${where} did not answer (${code})`
-  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `${where}'s TLS certificate was refused (${code}: ${detail})`
+  if (code === "ECONNREFUSED")
+    return `could not reach the registry: nothing answers at ${where} (ECONNREFUSED: connection refused)`
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN")
+    return `could not reach the registry: the host ${endpoint.host.replace(/:\d+$/, "")} is not known (${code})`
+  if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET")
+    return `the connection to ${where} was closed before it answered (${code})`
+  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT")
+    return `could not reach the registry: ${where} did not answer (${code})`
+  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))
+    return `${where}'s TLS certificate was refused (${code}: ${detail})`
   return `could not reach the registry at ${where} (${code ? `${code}: ` : ""}${detail})`
 }
 

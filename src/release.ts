@@ -7,7 +7,15 @@ import type { Directory, Secret } from "@dagger.io/dagger"
 
 import { check } from "./errors.js"
 import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
-import { parseNamespaces, parseReleaseName, planHelm, planPullSecret, type HelmPlan, type HelmReport, type PullSecretPlan } from "./kubernetes.js"
+import {
+  parseNamespaces,
+  parseReleaseName,
+  planHelm,
+  planPullSecret,
+  type HelmPlan,
+  type HelmReport,
+  type PullSecretPlan,
+} from "./kubernetes.js"
 import { DIRECT, type ServiceNetwork } from "./network.js"
 import { formatPlatform, preflightImage, type ResolvedImage } from "./preflight.js"
 import { digestOf, planPublish, publishPlanned, type PublishArgs, type PublishPlan } from "./publish.js"
@@ -37,16 +45,31 @@ export function planRelease(args: ReleaseArgs): ReleasePlan {
   const namespaces = parseNamespaces(args.namespaces)
   const release = parseReleaseName(args.helmRelease, "helmRelease")
   const steps = namespaces.map((namespace) => ({
-    pullSecret: planPullSecret({ namespace, name: PULL_SECRET_NAME, server: publish.repository.host, username: args.readerUsername }, { username: "readerUsername" }),
+    pullSecret: planPullSecret(
+      { namespace, name: PULL_SECRET_NAME, server: publish.repository.host, username: args.readerUsername },
+      { username: "readerUsername" },
+    ),
     helm: planHelm({
-      release, namespace, image: publish.repository.address, version: publish.version.tag,
-      pullSecretName: PULL_SECRET_NAME, timeout: args.timeout ?? "10m", set: args.set ?? [], values: args.values ?? [],
-      platform: args.platform, allowDowngrade: args.allowDowngrade, imageValues: args.imageValues,
+      release,
+      namespace,
+      image: publish.repository.address,
+      version: publish.version.tag,
+      pullSecretName: PULL_SECRET_NAME,
+      timeout: args.timeout ?? "10m",
+      set: args.set ?? [],
+      values: args.values ?? [],
+      platform: args.platform,
+      allowDowngrade: args.allowDowngrade,
+      imageValues: args.imageValues,
     }),
   }))
   const platform = formatPlatform(steps[0]!.helm.platform)
-  check(publish.platforms.includes(platform), "platform", platform,
-    `is not among the platforms built (${publish.platforms.join(", ")}): the cluster's nodes could not run the image; add it to --platforms`)
+  check(
+    publish.platforms.includes(platform),
+    "platform",
+    platform,
+    `is not among the platforms built (${publish.platforms.join(", ")}): the cluster's nodes could not run the image; add it to --platforms`,
+  )
   return { publish, steps }
 }
 
@@ -77,12 +100,24 @@ export interface StepRecord {
 }
 
 /** Runs one step and tells `onStep` how it ended and how long it took; the step's own error passes through. */
-export async function timedStep<T>(onStep: ((record: StepRecord) => void) | undefined, step: string, namespace: string | undefined, work: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
+export async function timedStep<T>(
+  onStep: ((record: StepRecord) => void) | undefined,
+  step: string,
+  namespace: string | undefined,
+  work: () => Promise<T>,
+  detail?: (result: T) => string,
+): Promise<T> {
   const started = performance.now()
   const where = namespace ? { namespace } : {}
   try {
     const result = await work()
-    onStep?.({ step, ...where, ms: performance.now() - started, ok: true, ...(detail ? { detail: detail(result) } : {}) })
+    onStep?.({
+      step,
+      ...where,
+      ms: performance.now() - started,
+      ok: true,
+      ...(detail ? { detail: detail(result) } : {}),
+    })
     return result
   } catch (error) {
     onStep?.({ step, ...where, ms: performance.now() - started, ok: false })
@@ -106,7 +141,12 @@ export async function runRelease(plan: ReleasePlan, inputs: ReleaseInputs): Prom
 /** The whole release, step by step; stops at the first namespace that fails and names it. */
 export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<ReleaseResult> {
   const network = inputs.network ?? DIRECT
-  const step = <T>(name: ReleaseStep, namespace: string | undefined, work: () => Promise<T>, detail?: (result: T) => string) => timedStep(inputs.onStep, name, namespace, work, detail)
+  const step = <T>(
+    name: ReleaseStep,
+    namespace: string | undefined,
+    work: () => Promise<T>,
+    detail?: (result: T) => string,
+  ) => timedStep(inputs.onStep, name, namespace, work, detail)
   // The kubeconfig and the chart's values files are checked before anything is built or pushed.
   const valuesFiles = await step("check inputs", undefined, async () => {
     await checkKubeconfig(inputs.kubeconfig)
@@ -114,22 +154,51 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
     for (const s of plan.steps) files.push(await chartValuesFiles(inputs.chart, s.helm))
     return files
   })
-  const references = await step("publish", undefined, () => publishPlanned(inputs.source, plan.publish, inputs.password, network), (refs) => refs.join(" "))
+  const references = await step(
+    "publish",
+    undefined,
+    () => publishPlanned(inputs.source, plan.publish, inputs.password, network),
+    (refs) => refs.join(" "),
+  )
   const digest = digestOf(references[0])
   // The published image, read as the cluster will read it: with the reader credentials.
-  const image = await step("preflight", undefined, async () => namedByAddress(await preflightImage(
-    { endpoint: network.registry?.endpoint ?? plan.publish.repository, path: plan.publish.repository.path, version: plan.publish.version.tag, digest, platform: plan.steps[0]!.helm.platform },
-    { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
-  ), plan.publish.repository.address), (resolved) => `${resolved.uri}, ${formatPlatform(plan.steps[0]!.helm.platform)} manifest ${resolved.platformDigest}`).catch((error: Error) => {
-    throw new Error(`release ${plan.publish.version.tag} was published but not deployed anywhere: ${error.message}\npublished: ${references.join(", ")}`)
+  const image = await step(
+    "preflight",
+    undefined,
+    async () =>
+      namedByAddress(
+        await preflightImage(
+          {
+            endpoint: network.registry?.endpoint ?? plan.publish.repository,
+            path: plan.publish.repository.path,
+            version: plan.publish.version.tag,
+            digest,
+            platform: plan.steps[0]!.helm.platform,
+          },
+          { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
+        ),
+        plan.publish.repository.address,
+      ),
+    (resolved) =>
+      `${resolved.uri}, ${formatPlatform(plan.steps[0]!.helm.platform)} manifest ${resolved.platformDigest}`,
+  ).catch((error: Error) => {
+    throw new Error(
+      `release ${plan.publish.version.tag} was published but not deployed anywhere: ${error.message}\npublished: ${references.join(", ")}`,
+    )
   })
   const deployed: { namespace: string; report: HelmReport }[] = []
   for (const [i, s] of plan.steps.entries()) {
     const namespace = s.helm.namespace
     try {
-      await step("pull secret", namespace, () => applyPullSecret(inputs.kubeconfig, s.pullSecret, inputs.readerToken, network))
-      const { report } = await step("helm deploy", namespace, () => helmUpgrade(inputs.chart, inputs.kubeconfig, s.helm, image, valuesFiles[i]!, network, true),
-        ({ report: r }) => `revision ${r.revision} (${r.status})`)
+      await step("pull secret", namespace, () =>
+        applyPullSecret(inputs.kubeconfig, s.pullSecret, inputs.readerToken, network),
+      )
+      const { report } = await step(
+        "helm deploy",
+        namespace,
+        () => helmUpgrade(inputs.chart, inputs.kubeconfig, s.helm, image, valuesFiles[i]!, network, true),
+        ({ report: r }) => `revision ${r.revision} (${r.status})`,
+      )
       deployed.push({ namespace, report })
     } catch (error) {
       const untouched = plan.steps.slice(i + 1).map((later) => later.helm.namespace)
@@ -153,7 +222,11 @@ export function namedByAddress(image: ResolvedImage, address: string): ResolvedI
 }
 
 /** The release summary: the published references, then each namespace with its Helm revision, in order. */
-export function formatReleaseSummary(references: readonly string[], image: ResolvedImage, deployed: readonly { namespace: string; report: HelmReport }[]): string {
+export function formatReleaseSummary(
+  references: readonly string[],
+  image: ResolvedImage,
+  deployed: readonly { namespace: string; report: HelmReport }[],
+): string {
   return [
     "published:",
     ...references.map((reference) => `  ${reference}`),

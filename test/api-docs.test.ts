@@ -27,10 +27,15 @@ describe("docs/api.md", () => {
     for (const fn of Object.values(module.functions)) {
       const cli = fn.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
       expect(doc).toContain(`## ${cli}\n`)
-      for (const arg of Object.values(fn.arguments)) expect(doc).toMatch(new RegExp(`\\| \`--${arg.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\` \\| \`[^|]+\` \\| [^|]+ \\|`))
+      for (const arg of Object.values(fn.arguments))
+        expect(doc).toMatch(
+          new RegExp(
+            `\\| \`--${arg.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\` \\| \`[^|]+\` \\| [^|]+ \\|`,
+          ),
+        )
     }
     expect(doc).toContain("| `--reader-token` | `Secret` | optional |")
-    expect(doc).toContain('| `--keep` | `Int` | `30` |')
+    expect(doc).toContain("| `--keep` | `Int` | `30` |")
   })
 
   test("a changed doc comment makes the committed file stale", () => {

@@ -11,7 +11,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 
 import { MeetinityRelease } from "../src/index.js"
 import { NEVER_READY, startCluster, type Cluster } from "./support/cluster.js"
-import { chart, CHART, commandLine, deployments, kubeconfig, onCluster, READER_TOKEN, readerToken, type HelmRelease, type ModuleRun } from "./support/cluster-module.js"
+import {
+  chart,
+  CHART,
+  commandLine,
+  deployments,
+  kubeconfig,
+  onCluster,
+  READER_TOKEN,
+  readerToken,
+  type HelmRelease,
+  type ModuleRun,
+} from "./support/cluster-module.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { kubectl } from "./support/tools.js"
@@ -29,7 +40,9 @@ beforeAll(async () => {
     digests[version] = (await push.image("meetinity/api-gateway", version, { tag: version })).digest
   }
   for (const version of ["v0.2.0", "v0.3.0"]) {
-    digests[`event-service:${version}`] = (await push.image("meetinity/event-service", `event-service ${version}`, { tag: version })).digest
+    digests[`event-service:${version}`] = (
+      await push.image("meetinity/event-service", `event-service ${version}`, { tag: version })
+    ).digest
   }
 }, 180_000)
 afterAll(async () => {
@@ -44,9 +57,30 @@ const IMAGE = () => `${registry.host}/meetinity/api-gateway`
 const EVENTS = () => `${registry.host}/meetinity/event-service`
 
 /** helmDeploy of one service of the umbrella chart: api-gateway (at api-gateway.image) unless said otherwise. */
-const deploy = (namespace: string, version: string, o: { timeout?: string; allowDowngrade?: boolean; image?: string; imageValues?: string } = {}) =>
-  new MeetinityRelease().helmDeploy(chart(), kubeconfig(), namespace, version, o.image ?? IMAGE(), "meetinity", "ghcr-pull-secret",
-    o.timeout ?? "60s", [], 10, "", "", undefined, [], "linux/amd64", o.allowDowngrade ?? false, o.imageValues ?? "api-gateway.image")
+const deploy = (
+  namespace: string,
+  version: string,
+  o: { timeout?: string; allowDowngrade?: boolean; image?: string; imageValues?: string } = {},
+) =>
+  new MeetinityRelease().helmDeploy(
+    chart(),
+    kubeconfig(),
+    namespace,
+    version,
+    o.image ?? IMAGE(),
+    "meetinity",
+    "ghcr-pull-secret",
+    o.timeout ?? "60s",
+    [],
+    10,
+    "",
+    "",
+    undefined,
+    [],
+    "linux/amd64",
+    o.allowDowngrade ?? false,
+    o.imageValues ?? "api-gateway.image",
+  )
 const deployEvents = (namespace: string, version: string, o: { allowDowngrade?: boolean } = {}) =>
   deploy(namespace, version, { ...o, image: EVENTS(), imageValues: "event-service.image" })
 
@@ -62,22 +96,71 @@ async function helmStatus(namespace: string): Promise<HelmRelease | undefined> {
 }
 
 async function helmHistory(namespace: string): Promise<{ revision: number; status: string; description: string }[]> {
-  return JSON.parse((await cluster.helm(["history", "meetinity", "-n", namespace, "-o", "json"])).stdout) as { revision: number; status: string; description: string }[]
+  return JSON.parse((await cluster.helm(["history", "meetinity", "-n", namespace, "-o", "json"])).stdout) as {
+    revision: number
+    status: string
+    description: string
+  }[]
 }
 
 describe("pullSecret on a real API server", () => {
   test("creates the namespace when missing, then the secret server-side; a second run updates it in place", async () => {
     expect((await cluster.kubectl(["get", "namespace", "meetinity-qa"])).stderr).toMatch(/NotFound/)
     run = await onCluster(cluster)
-    expect(await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-qa", "reader-bot", readerToken())).toBe("secret/ghcr-pull-secret serverside-applied")
-    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["kubectl get namespace", 1], ["kubectl create namespace", 0], ["kubectl apply --server-side", 0]])
+    expect(await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-qa", "reader-bot", readerToken())).toBe(
+      "secret/ghcr-pull-secret serverside-applied",
+    )
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([
+      ["kubectl get namespace", 1],
+      ["kubectl create namespace", 0],
+      ["kubectl apply --server-side", 0],
+    ])
     expect(run.runs[0]!.stderr).toMatch(/\(NotFound\): namespaces "meetinity-qa" not found/)
 
-    const read = async () => JSON.parse(await cluster.kubectlOk(["get", "secret", "ghcr-pull-secret", "-n", "meetinity-qa", "-o", "json", "--show-managed-fields"])) as {
-      type: string; data: Record<string, string>; metadata: { resourceVersion: string; labels: Record<string, string>; annotations?: Record<string, string>; managedFields: { manager: string; operation: string }[] }
-    }
-    const reference = (token: string) => (JSON.parse(kubectl(["create", "secret", "docker-registry", "ghcr-pull-secret", "-n", "meetinity-qa", "--docker-server", "ghcr.io",
-      "--docker-username", "reader-bot", "--docker-password", token, "--dry-run=client", "-o", "json"]).stdout) as { data: unknown }).data
+    const read = async () =>
+      JSON.parse(
+        await cluster.kubectlOk([
+          "get",
+          "secret",
+          "ghcr-pull-secret",
+          "-n",
+          "meetinity-qa",
+          "-o",
+          "json",
+          "--show-managed-fields",
+        ]),
+      ) as {
+        type: string
+        data: Record<string, string>
+        metadata: {
+          resourceVersion: string
+          labels: Record<string, string>
+          annotations?: Record<string, string>
+          managedFields: { manager: string; operation: string }[]
+        }
+      }
+    const reference = (token: string) =>
+      (
+        JSON.parse(
+          kubectl([
+            "create",
+            "secret",
+            "docker-registry",
+            "ghcr-pull-secret",
+            "-n",
+            "meetinity-qa",
+            "--docker-server",
+            "ghcr.io",
+            "--docker-username",
+            "reader-bot",
+            "--docker-password",
+            token,
+            "--dry-run=client",
+            "-o",
+            "json",
+          ]).stdout,
+        ) as { data: unknown }
+      ).data
     const first = await read()
     // The API server validated it as a kubernetes.io/dockerconfigjson Secret and stored kubectl's own content.
     expect(first.type).toBe("kubernetes.io/dockerconfigjson")
@@ -89,8 +172,13 @@ describe("pullSecret on a real API server", () => {
 
     run.recorder.restore()
     run = await onCluster(cluster, { readerToken: "ghp_rotated-token" })
-    expect(await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-qa", "reader-bot", readerToken())).toBe("secret/ghcr-pull-secret serverside-applied")
-    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["kubectl get namespace", 0], ["kubectl apply --server-side", 0]])
+    expect(await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-qa", "reader-bot", readerToken())).toBe(
+      "secret/ghcr-pull-secret serverside-applied",
+    )
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([
+      ["kubectl get namespace", 0],
+      ["kubectl apply --server-side", 0],
+    ])
     const second = await read()
     expect(second.data).toEqual(reference("ghp_rotated-token"))
     expect(second.metadata.resourceVersion).not.toBe(first.metadata.resourceVersion)
@@ -102,23 +190,42 @@ describe("helmDeploy on a real API server", () => {
   test("installs the umbrella chart with --wait (namespace created), Deployments Available, pinned to the digest; the same version again is a no-op upgrade", async () => {
     run = await onCluster(cluster)
     const summary = await deploy("meetinity-dev", "v1.4.2")
-    expect(summary).toBe(`release meetinity in meetinity-dev: revision 1, deployed (chart meetinity-0.2.0, image ${IMAGE()}:v1.4.2@${digests["v1.4.2"]} at api-gateway.image)`)
+    expect(summary).toBe(
+      `release meetinity in meetinity-dev: revision 1, deployed (chart meetinity-0.2.0, image ${IMAGE()}:v1.4.2@${digests["v1.4.2"]} at api-gateway.image)`,
+    )
     // First install: real `helm get values` says the release is not found, and the guard lets it through; the module creates the namespace.
-    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 1], ["kubectl get namespace", 1], ["kubectl create namespace", 0], ["helm upgrade --install", 0]])
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([
+      ["helm get values", 1],
+      ["kubectl get namespace", 1],
+      ["kubectl create namespace", 0],
+      ["helm upgrade --install", 0],
+    ])
     expect(run.runs[0]!.stderr).toMatch(/release: not found/)
     // The umbrella renders api-gateway's Deployment only: event-service has no image yet.
     const listed = await deployments(cluster, "meetinity-dev")
     expect(listed.map((d) => d.name)).toEqual(["meetinity-api-gateway"])
     const [before] = listed
-    expect(before).toMatchObject({ name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}` })
+    expect(before).toMatchObject({
+      name: "meetinity-api-gateway",
+      available: "True",
+      readyReplicas: 2,
+      image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`,
+    })
 
     run.recorder.restore()
     run = await onCluster(cluster)
-    expect(await deploy("meetinity-dev", "v1.4.2")).toMatch(/^release meetinity in meetinity-dev: revision 2, deployed /)
+    expect(await deploy("meetinity-dev", "v1.4.2")).toMatch(
+      /^release meetinity in meetinity-dev: revision 2, deployed /,
+    )
     // Nothing rolled: same pod template, same generation, one ReplicaSet.
     expect(await deployments(cluster, "meetinity-dev")).toEqual([before])
-    expect(JSON.parse(await cluster.kubectlOk(["get", "replicasets", "-n", "meetinity-dev", "-o", "json"])).items).toHaveLength(1)
-    expect((await helmHistory("meetinity-dev")).map((h) => [h.revision, h.status])).toEqual([[1, "superseded"], [2, "deployed"]])
+    expect(
+      JSON.parse(await cluster.kubectlOk(["get", "replicasets", "-n", "meetinity-dev", "-o", "json"])).items,
+    ).toHaveLength(1)
+    expect((await helmHistory("meetinity-dev")).map((h) => [h.revision, h.status])).toEqual([
+      [1, "superseded"],
+      [2, "deployed"],
+    ])
   })
 
   test("a rollout that never gets Ready: Helm rolls back, the module says so, the release is back at the previous version", async () => {
@@ -128,13 +235,20 @@ describe("helmDeploy on a real API server", () => {
     run = await onCluster(cluster)
     const started = Date.now()
     await expect(deploy("meetinity-rollback", `v1.5.0-${NEVER_READY}`, { timeout: "10s" })).rejects.toThrow(
-      /helm upgrade --install of release meetinity .* in namespace meetinity-rollback failed \(exit code 1\):[\s\S]*rolled back[\s\S]*\nHelm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-rollback/)
+      /helm upgrade --install of release meetinity .* in namespace meetinity-rollback failed \(exit code 1\):[\s\S]*rolled back[\s\S]*\nHelm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-rollback/,
+    )
     expect(Date.now() - started).toBeLessThan(45_000)
     const status = await helmStatus("meetinity-rollback")
     expect(status).toMatchObject({ version: 3, info: { status: "deployed" } })
     expect(status!.config?.["api-gateway"]?.image?.tag).toBe("v1.4.2")
-    expect((await helmHistory("meetinity-rollback")).map((h) => [h.revision, h.status])).toEqual([[1, "superseded"], [2, "failed"], [3, "deployed"]])
-    expect(await deployments(cluster, "meetinity-rollback")).toMatchObject([{ name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`, available: "True" }])
+    expect((await helmHistory("meetinity-rollback")).map((h) => [h.revision, h.status])).toEqual([
+      [1, "superseded"],
+      [2, "failed"],
+      [3, "deployed"],
+    ])
+    expect(await deployments(cluster, "meetinity-rollback")).toMatchObject([
+      { name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}`, available: "True" },
+    ])
   })
 
   test("the downgrade guard reads real `helm get values`: a newer release refuses, nothing changes; --allow-downgrade deploys", async () => {
@@ -142,11 +256,18 @@ describe("helmDeploy on a real API server", () => {
     await deploy("meetinity-guard", "v1.4.3")
     run.recorder.restore()
     run = await onCluster(cluster)
-    await expect(deploy("meetinity-guard", "v1.4.2")).rejects.toThrow(/release meetinity in namespace meetinity-guard runs v1\.4\.3, newer than v1\.4\.2: refusing to deploy an older version .*the version deployed was read at api-gateway\.image\.tag\./)
+    await expect(deploy("meetinity-guard", "v1.4.2")).rejects.toThrow(
+      /release meetinity in namespace meetinity-guard runs v1\.4\.3, newer than v1\.4\.2: refusing to deploy an older version .*the version deployed was read at api-gateway\.image\.tag\./,
+    )
     expect(run.runs.map((r) => commandLine(r))).toEqual(["helm get values"])
-    expect(await helmStatus("meetinity-guard")).toMatchObject({ version: 1, config: { "api-gateway": { image: { tag: "v1.4.3" } } } })
+    expect(await helmStatus("meetinity-guard")).toMatchObject({
+      version: 1,
+      config: { "api-gateway": { image: { tag: "v1.4.3" } } },
+    })
     expect(await deploy("meetinity-guard", "v1.4.2", { allowDowngrade: true })).toMatch(/revision 2, deployed/)
-    expect(await deployments(cluster, "meetinity-guard")).toMatchObject([{ name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}` }])
+    expect(await deployments(cluster, "meetinity-guard")).toMatchObject([
+      { name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.2@${digests["v1.4.2"]}` },
+    ])
   })
 
   test("releases installed by hand, without the values helmDeploy sets: a version in the chart's own values is seen; none at all lets the deploy through", async () => {
@@ -160,32 +281,61 @@ describe("helmDeploy on a real API server", () => {
     const handChart = (tag: string, literalImage?: string) => {
       const copy = mkdtempSync(join(tmpdir(), "chart-by-hand-"))
       cpSync(CHART, copy, { recursive: true })
-      edit(join(copy, "values.yaml"), /^(api-gateway:\n(?: {2}.*\n)*? {2}image:\n {4}repository: )""\n( {4}tag: )""$/m, `$1"${IMAGE()}"\n$2"${tag}"`)
+      edit(
+        join(copy, "values.yaml"),
+        /^(api-gateway:\n(?: {2}.*\n)*? {2}image:\n {4}repository: )""\n( {4}tag: )""$/m,
+        `$1"${IMAGE()}"\n$2"${tag}"`,
+      )
       if (literalImage) {
         // The subchart's image helper replaced by a literal image: the release names no version in any value.
-        edit(join(copy, "charts", "api-gateway", "templates", "_helpers.tpl"), /\{\{- define "api-gateway.image" -\}\}[\s\S]*?(?=\{\{- define "api-gateway.labels")/,
-          `{{- define "api-gateway.image" -}}${literalImage}{{- end -}}\n\n`)
+        edit(
+          join(copy, "charts", "api-gateway", "templates", "_helpers.tpl"),
+          /\{\{- define "api-gateway.image" -\}\}[\s\S]*?(?=\{\{- define "api-gateway.labels")/,
+          `{{- define "api-gateway.image" -}}${literalImage}{{- end -}}\n\n`,
+        )
       }
       return copy
     }
     const install = async (namespace: string, copy: string) => {
-      const hand = await cluster.helm(["install", "meetinity", copy, "-n", namespace, "--create-namespace", "--wait=watcher", "--timeout", "60s"])
+      const hand = await cluster.helm([
+        "install",
+        "meetinity",
+        copy,
+        "-n",
+        namespace,
+        "--create-namespace",
+        "--wait=watcher",
+        "--timeout",
+        "60s",
+      ])
       expect(hand.status, hand.stderr).toBe(0)
-      expect(JSON.parse((await cluster.helm(["get", "values", "meetinity", "-n", namespace, "-o", "json"])).stdout)).toBeNull()
+      expect(
+        JSON.parse((await cluster.helm(["get", "values", "meetinity", "-n", namespace, "-o", "json"])).stdout),
+      ).toBeNull()
     }
 
     await install("meetinity-hand", handChart("v1.4.3"))
     run = await onCluster(cluster)
-    await expect(deploy("meetinity-hand", "v1.4.1")).rejects.toThrow(/release meetinity in namespace meetinity-hand runs v1\.4\.3, newer than v1\.4\.1: refusing/)
+    await expect(deploy("meetinity-hand", "v1.4.1")).rejects.toThrow(
+      /release meetinity in namespace meetinity-hand runs v1\.4\.3, newer than v1\.4\.1: refusing/,
+    )
     expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 0]])
-    expect(await deployments(cluster, "meetinity-hand")).toMatchObject([{ name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.3` }])
+    expect(await deployments(cluster, "meetinity-hand")).toMatchObject([
+      { name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.3` },
+    ])
     run.recorder.restore()
 
     await install("meetinity-hand-2", handChart("", `${IMAGE()}:v1.4.3`))
     run = await onCluster(cluster)
-    expect(await deploy("meetinity-hand-2", "v1.4.1")).toMatch(/^release meetinity in meetinity-hand-2: revision 2, deployed/)
-    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({ "api-gateway": { image: { repository: IMAGE(), tag: "" } } })
-    expect(await deployments(cluster, "meetinity-hand-2")).toMatchObject([{ name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.1@${digests["v1.4.1"]}` }])
+    expect(await deploy("meetinity-hand-2", "v1.4.1")).toMatch(
+      /^release meetinity in meetinity-hand-2: revision 2, deployed/,
+    )
+    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({
+      "api-gateway": { image: { repository: IMAGE(), tag: "" } },
+    })
+    expect(await deployments(cluster, "meetinity-hand-2")).toMatchObject([
+      { name: "meetinity-api-gateway", image: `${IMAGE()}:v1.4.1@${digests["v1.4.1"]}` },
+    ])
   })
 
   test("a release left pending-upgrade by a deploy cut off half-way: the module names the state and the way out, which works", async () => {
@@ -198,29 +348,53 @@ describe("helmDeploy on a real API server", () => {
         if (args[1] !== "upgrade") return
         void (async () => {
           for (let i = 0; i < 200; i++) {
-            const pending = await cluster.kubectl(["get", "secrets", "-n", "meetinity-pending", "-l", "owner=helm,status=pending-upgrade", "-o", "name"])
+            const pending = await cluster.kubectl([
+              "get",
+              "secrets",
+              "-n",
+              "meetinity-pending",
+              "-l",
+              "owner=helm,status=pending-upgrade",
+              "-o",
+              "name",
+            ])
             if (pending.stdout.trim()) return kill()
             await new Promise((r) => setTimeout(r, 100))
           }
         })()
       },
     })
-    await expect(deploy("meetinity-pending", `v1.5.0-${NEVER_READY}`, { timeout: "5m" })).rejects.toThrow(/exit code 137/)
+    await expect(deploy("meetinity-pending", `v1.5.0-${NEVER_READY}`, { timeout: "5m" })).rejects.toThrow(
+      /exit code 137/,
+    )
     expect((await helmStatus("meetinity-pending"))!.info.status).toBe("pending-upgrade")
     run.recorder.restore()
 
     run = await onCluster(cluster)
     const attempt = deploy("meetinity-pending", `v1.5.0-${NEVER_READY}`, { timeout: "10s" })
-    await expect(attempt).rejects.toThrow(/another operation \(install\/upgrade\/rollback\) is in progress[\s\S]*An earlier Helm run was cut off and left the release pending-upgrade at revision 2; the last deployed revision is 1\. The module does not unlock it itself[^\n]* If no other deploy is running: helm rollback meetinity 1 -n meetinity-pending, then deploy again\./)
+    await expect(attempt).rejects.toThrow(
+      /another operation \(install\/upgrade\/rollback\) is in progress[\s\S]*An earlier Helm run was cut off and left the release pending-upgrade at revision 2; the last deployed revision is 1\. The module does not unlock it itself[^\n]* If no other deploy is running: helm rollback meetinity 1 -n meetinity-pending, then deploy again\./,
+    )
     // The module did not touch it: still pending.
     expect((await helmStatus("meetinity-pending"))!.info.status).toBe("pending-upgrade")
 
     // The way out the module names works.
-    const rollback = await cluster.helm(["rollback", "meetinity", "1", "-n", "meetinity-pending", "--wait=watcher", "--timeout", "60s"])
+    const rollback = await cluster.helm([
+      "rollback",
+      "meetinity",
+      "1",
+      "-n",
+      "meetinity-pending",
+      "--wait=watcher",
+      "--timeout",
+      "60s",
+    ])
     expect(rollback.status, rollback.stderr).toBe(0)
     run.recorder.restore()
     run = await onCluster(cluster)
-    expect(await deploy("meetinity-pending", "v1.4.3")).toMatch(/^release meetinity in meetinity-pending: revision 4, deployed/)
+    expect(await deploy("meetinity-pending", "v1.4.3")).toMatch(
+      /^release meetinity in meetinity-pending: revision 4, deployed/,
+    )
   })
 })
 
@@ -232,17 +406,33 @@ describe("two services of the umbrella release on a real API server", () => {
     const revisions = async () => (await helmHistory(namespace)).map((h) => `${h.revision} ${h.status}`)
 
     run = await onCluster(cluster)
-    expect(await deploy(namespace, "v1.4.2")).toBe(`release meetinity in ${namespace}: revision 1, deployed (chart meetinity-0.2.0, image ${gateway("v1.4.2")} at api-gateway.image)`)
+    expect(await deploy(namespace, "v1.4.2")).toBe(
+      `release meetinity in ${namespace}: revision 1, deployed (chart meetinity-0.2.0, image ${gateway("v1.4.2")} at api-gateway.image)`,
+    )
     const [gatewayFirst, ...others] = await deployments(cluster, namespace)
     expect(others).toEqual([])
-    expect(gatewayFirst).toMatchObject({ name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: gateway("v1.4.2") })
+    expect(gatewayFirst).toMatchObject({
+      name: "meetinity-api-gateway",
+      available: "True",
+      readyReplicas: 2,
+      image: gateway("v1.4.2"),
+    })
     run.recorder.restore()
 
     // event-service v0.3.0 next to api-gateway v1.4.2 is not a downgrade: the guard reads event-service.image.tag, not yet set.
     run = await onCluster(cluster)
-    expect(await deployEvents(namespace, "v0.3.0")).toBe(`release meetinity in ${namespace}: revision 2, deployed (chart meetinity-0.2.0, image ${events("v0.3.0")} at event-service.image)`)
-    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([["helm get values", 0], ["kubectl get namespace", 0], ["helm upgrade --install", 0]])
-    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({ "api-gateway": { image: { tag: "v1.4.2" } }, "event-service": { image: { tag: "" } } })
+    expect(await deployEvents(namespace, "v0.3.0")).toBe(
+      `release meetinity in ${namespace}: revision 2, deployed (chart meetinity-0.2.0, image ${events("v0.3.0")} at event-service.image)`,
+    )
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([
+      ["helm get values", 0],
+      ["kubectl get namespace", 0],
+      ["helm upgrade --install", 0],
+    ])
+    expect(JSON.parse(run.runs[0]!.stdout)).toMatchObject({
+      "api-gateway": { image: { tag: "v1.4.2" } },
+      "event-service": { image: { tag: "" } },
+    })
     // This deploy names only event-service's image; api-gateway's comes from the release's last revision.
     expect(run.runs[2]!.args.filter((a) => a.includes("api-gateway"))).toEqual([])
     const both = await deployments(cluster, namespace)
@@ -260,7 +450,9 @@ describe("two services of the umbrella release on a real API server", () => {
 
     // A later api-gateway deploy keeps event-service's image.
     run = await onCluster(cluster)
-    expect(await deploy(namespace, "v1.4.3")).toBe(`release meetinity in ${namespace}: revision 3, deployed (chart meetinity-0.2.0, image ${gateway("v1.4.3")} at api-gateway.image)`)
+    expect(await deploy(namespace, "v1.4.3")).toBe(
+      `release meetinity in ${namespace}: revision 3, deployed (chart meetinity-0.2.0, image ${gateway("v1.4.3")} at api-gateway.image)`,
+    )
     expect(run.runs[run.runs.length - 1]!.args.filter((a) => a.includes("event-service"))).toEqual([])
     const later = await deployments(cluster, namespace)
     expect(later).toMatchObject([
@@ -273,7 +465,8 @@ describe("two services of the umbrella release on a real API server", () => {
     // Each service's own version guards it: event-service v0.2.0 after its v0.3.0 is refused (api-gateway's v1.4.3 plays no part), nothing changes.
     run = await onCluster(cluster)
     await expect(deployEvents(namespace, "v0.2.0")).rejects.toThrow(
-      /^release meetinity in namespace meetinity-umbrella runs v0\.3\.0, newer than v0\.2\.0: refusing to deploy an older version .*read at event-service\.image\.tag\. Nothing was changed\./)
+      /^release meetinity in namespace meetinity-umbrella runs v0\.3\.0, newer than v0\.2\.0: refusing to deploy an older version .*read at event-service\.image\.tag\. Nothing was changed\./,
+    )
     expect(run.runs.map((r) => commandLine(r))).toEqual(["helm get values"])
     expect(await revisions()).toEqual(["1 superseded", "2 superseded", "3 deployed"])
     expect(await deployments(cluster, namespace)).toEqual(later)

@@ -7,7 +7,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 
 import { MeetinityRelease } from "../src/index.js"
 import { DEPLOYER_RULES, startCluster, type Cluster } from "./support/cluster.js"
-import { chart, commandLine, deployments, kubeconfig, onCluster, pushToken, readerToken, source, type ModuleRun } from "./support/cluster-module.js"
+import {
+  chart,
+  commandLine,
+  deployments,
+  kubeconfig,
+  onCluster,
+  pushToken,
+  readerToken,
+  source,
+  type ModuleRun,
+} from "./support/cluster-module.js"
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
@@ -38,24 +48,52 @@ describe("RBAC: a deployer bound to one namespace", () => {
     const digest = (await push.image("meetinity/api-gateway", "team", { tag: "v2.0.0" })).digest
     // What this user may not do, said by the API server itself.
     run = await onCluster(cluster, { kubeconfig: deployer })
-    expect(await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-team", "reader-bot", readerToken())).toBe("secret/ghcr-pull-secret serverside-applied")
-    expect(run.runs[0]!.stderr).toMatch(/\(Forbidden\): namespaces "meetinity-team" is forbidden: User "team-deployer" cannot get resource "namespaces"/)
+    expect(await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-team", "reader-bot", readerToken())).toBe(
+      "secret/ghcr-pull-secret serverside-applied",
+    )
+    expect(run.runs[0]!.stderr).toMatch(
+      /\(Forbidden\): namespaces "meetinity-team" is forbidden: User "team-deployer" cannot get resource "namespaces"/,
+    )
     run.recorder.restore()
 
     run = await onCluster(cluster, { kubeconfig: deployer })
-    const summary = await new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-team", "v2.0.0", IMAGE(), "meetinity", "ghcr-pull-secret", "60s",
-      [], 10, "", "", undefined, [], "linux/amd64", false, "api-gateway.image")
-    expect(summary).toBe(`release meetinity in meetinity-team: revision 1, deployed (chart meetinity-0.2.0, image ${IMAGE()}:v2.0.0@${digest} at api-gateway.image)`)
+    const summary = await new MeetinityRelease().helmDeploy(
+      chart(),
+      kubeconfig(),
+      "meetinity-team",
+      "v2.0.0",
+      IMAGE(),
+      "meetinity",
+      "ghcr-pull-secret",
+      "60s",
+      [],
+      10,
+      "",
+      "",
+      undefined,
+      [],
+      "linux/amd64",
+      false,
+      "api-gateway.image",
+    )
+    expect(summary).toBe(
+      `release meetinity in meetinity-team: revision 1, deployed (chart meetinity-0.2.0, image ${IMAGE()}:v2.0.0@${digest} at api-gateway.image)`,
+    )
     expect(run.runs.filter((r) => r.args[1] === "upgrade").map((r) => r.exitCode)).toEqual([0])
-    expect(await deployments(cluster, "meetinity-team")).toMatchObject([{ name: "meetinity-api-gateway", available: "True", image: `${IMAGE()}:v2.0.0@${digest}` }])
+    expect(await deployments(cluster, "meetinity-team")).toMatchObject([
+      { name: "meetinity-api-gateway", available: "True", image: `${IMAGE()}:v2.0.0@${digest}` },
+    ])
   })
 
   test("a namespace it may not create: the module's own error names it, nothing is deployed", async () => {
     await cluster.kubectlOk(["create", "namespace", "meetinity-home"])
     const deployer = await cluster.restrictedUser("home-deployer", "meetinity-home", DEPLOYER_RULES)
     run = await onCluster(cluster, { kubeconfig: deployer })
-    await expect(new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-elsewhere", "reader-bot", readerToken()))
-      .rejects.toThrow(/kubectl apply of Secret ghcr-pull-secret in namespace meetinity-elsewhere failed \(exit code 1\):\n {2}Error from server \(Forbidden\)/)
+    await expect(
+      new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-elsewhere", "reader-bot", readerToken()),
+    ).rejects.toThrow(
+      /kubectl apply of Secret ghcr-pull-secret in namespace meetinity-elsewhere failed \(exit code 1\):\n {2}Error from server \(Forbidden\)/,
+    )
     expect((await cluster.kubectl(["get", "namespace", "meetinity-elsewhere"])).status).not.toBe(0)
   })
 
@@ -65,21 +103,52 @@ describe("RBAC: a deployer bound to one namespace", () => {
       { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create"] },
     ])
     run = await onCluster(cluster, { kubeconfig: reader })
-    await expect(new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-readonly", "reader-bot", readerToken())).rejects.toThrow(
-      /kubectl apply of Secret ghcr-pull-secret in namespace meetinity-readonly failed \(exit code 1\):\n {2}Error from server \(Forbidden\): secrets "ghcr-pull-secret" is forbidden: User "secret-reader" cannot patch resource "secrets" in API group "" in the namespace "meetinity-readonly"\nCheck that the kubeconfig's user may create and patch Secrets in meetinity-readonly \(kubectl auth can-i patch secrets -n meetinity-readonly\)\./)
-    expect((await cluster.kubectl(["get", "secret", "ghcr-pull-secret", "-n", "meetinity-readonly"])).stderr).toMatch(/NotFound/)
+    await expect(
+      new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-readonly", "reader-bot", readerToken()),
+    ).rejects.toThrow(
+      /kubectl apply of Secret ghcr-pull-secret in namespace meetinity-readonly failed \(exit code 1\):\n {2}Error from server \(Forbidden\): secrets "ghcr-pull-secret" is forbidden: User "secret-reader" cannot patch resource "secrets" in API group "" in the namespace "meetinity-readonly"\nCheck that the kubeconfig's user may create and patch Secrets in meetinity-readonly \(kubectl auth can-i patch secrets -n meetinity-readonly\)\./,
+    )
+    expect((await cluster.kubectl(["get", "secret", "ghcr-pull-secret", "-n", "meetinity-readonly"])).stderr).toMatch(
+      /NotFound/,
+    )
   })
 })
 
 describe("release through three namespaces on a real API server", () => {
   test("staging cannot run pods: dev is upgraded, staging is rolled back, prod is untouched; read back from the cluster", async () => {
     // Before: every namespace runs v3.0.0 (published, then deployed by the module).
-    const release = (ref: string, sha: string, timeout: string) => new MeetinityRelease().release(source(), ref, sha, "Meetinity", "ci-bot", pushToken(), chart(), kubeconfig(),
-      "reader-bot", readerToken(), "api-gateway", registry.url, "Dockerfile", ["linux/amd64"], [], undefined, "meetinity", timeout, [], [], "linux/amd64", false, "api-gateway.image")
+    const release = (ref: string, sha: string, timeout: string) =>
+      new MeetinityRelease().release(
+        source(),
+        ref,
+        sha,
+        "Meetinity",
+        "ci-bot",
+        pushToken(),
+        chart(),
+        kubeconfig(),
+        "reader-bot",
+        readerToken(),
+        "api-gateway",
+        registry.url,
+        "Dockerfile",
+        ["linux/amd64"],
+        [],
+        undefined,
+        "meetinity",
+        timeout,
+        [],
+        [],
+        "linux/amd64",
+        false,
+        "api-gateway.image",
+      )
     run = await onCluster(cluster, { publish: (query) => publishAnswer(push, "v3.0.0", query) })
     const first = await release("release/v3.0.0", "0123abc", "60s")
     const old = /:v3\.0\.0@(sha256:[0-9a-f]{64})/.exec(first)![1]!
-    expect(first).toMatch(/meetinity-dev: revision 1 \(deployed\)\n {2}meetinity-staging: revision 1 \(deployed\)\n {2}meetinity-prod: revision 1 \(deployed\)$/)
+    expect(first).toMatch(
+      /meetinity-dev: revision 1 \(deployed\)\n {2}meetinity-staging: revision 1 \(deployed\)\n {2}meetinity-prod: revision 1 \(deployed\)$/,
+    )
     run.recorder.restore()
 
     // Staging's quota now allows no new pod: its rollout can never become Available.
@@ -87,23 +156,54 @@ describe("release through three namespaces on a real API server", () => {
     run = await onCluster(cluster, { publish: (query) => publishAnswer(push, "v3.1.0", query) })
     // v3.1.0 is a new commit (the same commit would reuse its build: sha-0123abc never moves).
     await expect(release("release/v3.1.0", "4567def", "10s")).rejects.toThrow(
-      /^release v3\.1\.0 stopped at namespace meetinity-staging: helm upgrade --install of release meetinity \([^)]*:v3\.1\.0@sha256:[0-9a-f]{64}\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*rolled back[\s\S]*deployed before it: meetinity-dev \(revision 2\)\nnot touched: meetinity-prod$/)
-    const where = (args: readonly string[]) => args.includes("--namespace") ? args[args.indexOf("--namespace") + 1] : args[1] === "get" ? args[3] : "-"
+      /^release v3\.1\.0 stopped at namespace meetinity-staging: helm upgrade --install of release meetinity \([^)]*:v3\.1\.0@sha256:[0-9a-f]{64}\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*rolled back[\s\S]*deployed before it: meetinity-dev \(revision 2\)\nnot touched: meetinity-prod$/,
+    )
+    const where = (args: readonly string[]) =>
+      args.includes("--namespace") ? args[args.indexOf("--namespace") + 1] : args[1] === "get" ? args[3] : "-"
     expect(run.runs.map((r) => `${commandLine(r, 2)} ${where(r.args)} ${r.exitCode}`)).toEqual([
       // The namespace is looked up once per namespace, by the pull secret; Helm goes into it next.
-      "kubectl get meetinity-dev 0", "kubectl apply - 0", "helm get meetinity-dev 0", "helm upgrade meetinity-dev 0",
-      "kubectl get meetinity-staging 0", "kubectl apply - 0", "helm get meetinity-staging 0", "helm upgrade meetinity-staging 1",
+      "kubectl get meetinity-dev 0",
+      "kubectl apply - 0",
+      "helm get meetinity-dev 0",
+      "helm upgrade meetinity-dev 0",
+      "kubectl get meetinity-staging 0",
+      "kubectl apply - 0",
+      "helm get meetinity-staging 0",
+      "helm upgrade meetinity-staging 1",
     ])
-    const fresh = run.runs.find((r) => r.args[1] === "upgrade")!.args.find((a) => a.startsWith("api-gateway.image.digest="))!.slice("api-gateway.image.digest=".length)
+    const fresh = run.runs
+      .find((r) => r.args[1] === "upgrade")!
+      .args.find((a) => a.startsWith("api-gateway.image.digest="))!
+      .slice("api-gateway.image.digest=".length)
     expect(fresh).not.toBe(old)
 
     const state = async (namespace: string) => {
-      const values = JSON.parse((await cluster.helm(["get", "values", "meetinity", "-n", namespace, "-o", "json"])).stdout) as { "api-gateway": { image: { tag: string } } }
-      const history = JSON.parse((await cluster.helm(["history", "meetinity", "-n", namespace, "-o", "json"])).stdout) as { revision: number; status: string }[]
-      return { tag: values["api-gateway"].image.tag, history: history.map((h) => `${h.revision} ${h.status}`), images: (await deployments(cluster, namespace)).map((d) => `${d.name} ${d.image}`) }
+      const values = JSON.parse(
+        (await cluster.helm(["get", "values", "meetinity", "-n", namespace, "-o", "json"])).stdout,
+      ) as { "api-gateway": { image: { tag: string } } }
+      const history = JSON.parse(
+        (await cluster.helm(["history", "meetinity", "-n", namespace, "-o", "json"])).stdout,
+      ) as { revision: number; status: string }[]
+      return {
+        tag: values["api-gateway"].image.tag,
+        history: history.map((h) => `${h.revision} ${h.status}`),
+        images: (await deployments(cluster, namespace)).map((d) => `${d.name} ${d.image}`),
+      }
     }
-    expect(await state("meetinity-dev")).toEqual({ tag: "v3.1.0", history: ["1 superseded", "2 deployed"], images: [`meetinity-api-gateway ${IMAGE()}:v3.1.0@${fresh}`] })
-    expect(await state("meetinity-staging")).toEqual({ tag: "v3.0.0", history: ["1 superseded", "2 failed", "3 deployed"], images: [`meetinity-api-gateway ${IMAGE()}:v3.0.0@${old}`] })
-    expect(await state("meetinity-prod")).toEqual({ tag: "v3.0.0", history: ["1 deployed"], images: [`meetinity-api-gateway ${IMAGE()}:v3.0.0@${old}`] })
+    expect(await state("meetinity-dev")).toEqual({
+      tag: "v3.1.0",
+      history: ["1 superseded", "2 deployed"],
+      images: [`meetinity-api-gateway ${IMAGE()}:v3.1.0@${fresh}`],
+    })
+    expect(await state("meetinity-staging")).toEqual({
+      tag: "v3.0.0",
+      history: ["1 superseded", "2 failed", "3 deployed"],
+      images: [`meetinity-api-gateway ${IMAGE()}:v3.0.0@${old}`],
+    })
+    expect(await state("meetinity-prod")).toEqual({
+      tag: "v3.0.0",
+      history: ["1 deployed"],
+      images: [`meetinity-api-gateway ${IMAGE()}:v3.0.0@${old}`],
+    })
   })
 })

@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, test } from "vitest"
 
 import { introspectModule, type FunctionInfo } from "./support/introspection.js"
 
-type Kind = "STRING_KIND" | "INTEGER_KIND" | "BOOLEAN_KIND" | "LIST_KIND" | "Directory" | "Secret" | "Container" | "File"
+type Kind =
+  "STRING_KIND" | "INTEGER_KIND" | "BOOLEAN_KIND" | "LIST_KIND" | "Directory" | "Secret" | "Container" | "File"
 
 interface ExpectedArgument {
   kind: Kind
@@ -25,8 +26,10 @@ interface ExpectedFunction {
   changesTheWorld: boolean
 }
 
-const str = (value?: string): ExpectedArgument => (value === undefined ? { kind: "STRING_KIND" } : { kind: "STRING_KIND", default: value })
-const list = (value?: string[]): ExpectedArgument => (value === undefined ? { kind: "LIST_KIND" } : { kind: "LIST_KIND", default: value })
+const str = (value?: string): ExpectedArgument =>
+  value === undefined ? { kind: "STRING_KIND" } : { kind: "STRING_KIND", default: value }
+const list = (value?: string[]): ExpectedArgument =>
+  value === undefined ? { kind: "LIST_KIND" } : { kind: "LIST_KIND", default: value }
 const obj = (kind: "Directory" | "Secret"): ExpectedArgument => ({ kind })
 const moduleDir = (path: string): ExpectedArgument => ({ kind: "Directory", defaultPath: path })
 const optionalSecret: ExpectedArgument = { kind: "Secret", optional: true }
@@ -35,9 +38,17 @@ const int = (value: number): ExpectedArgument => ({ kind: "INTEGER_KIND", defaul
 const bool = (value: boolean): ExpectedArgument => ({ kind: "BOOLEAN_KIND", default: value })
 
 const publishArgs = {
-  source: obj("Directory"), ref: str(), sha: str(), owner: str(), username: str(), password: obj("Secret"),
-  image: str("api-gateway"), registry: str("ghcr.io"), dockerfile: str("Dockerfile"),
-  platforms: list(["linux/amd64"]), buildArgs: list([]),
+  source: obj("Directory"),
+  ref: str(),
+  sha: str(),
+  owner: str(),
+  username: str(),
+  password: obj("Secret"),
+  image: str("api-gateway"),
+  registry: str("ghcr.io"),
+  dockerfile: str("Dockerfile"),
+  platforms: list(["linux/amd64"]),
+  buildArgs: list([]),
 }
 
 /** The API as the contract writes it. Extensions (optional arguments and functions we added) are listed apart. */
@@ -45,21 +56,43 @@ export const API: Record<string, ExpectedFunction> = {
   version: { args: { ref: str() }, returns: "STRING_KIND", changesTheWorld: false },
   tags: { args: { ref: str(), sha: str() }, returns: "LIST_KIND", changesTheWorld: false },
   build: {
-    args: { source: obj("Directory"), dockerfile: str("Dockerfile"), platform: str("linux/amd64"), buildArgs: list([]) },
+    args: {
+      source: obj("Directory"),
+      dockerfile: str("Dockerfile"),
+      platform: str("linux/amd64"),
+      buildArgs: list([]),
+    },
     returns: "Container",
     changesTheWorld: false,
   },
   publish: { args: publishArgs, returns: "LIST_KIND", changesTheWorld: true },
   pullSecret: {
-    args: { kubeconfig: obj("Secret"), namespace: str(), username: str(), token: obj("Secret"), name: str("ghcr-pull-secret"), server: str("ghcr.io") },
+    args: {
+      kubeconfig: obj("Secret"),
+      namespace: str(),
+      username: str(),
+      token: obj("Secret"),
+      name: str("ghcr-pull-secret"),
+      server: str("ghcr.io"),
+    },
     returns: "STRING_KIND",
     changesTheWorld: true,
   },
   helmDeploy: {
     args: {
-      chart: obj("Directory"), kubeconfig: obj("Secret"), namespace: str(), version: str(), image: str(),
-      release: str("meetinity"), pullSecretName: str("ghcr-pull-secret"), timeout: str("10m"), set: list([]),
-      digest: str(""), readerUsername: str(""), readerToken: optionalSecret, values: list([]),
+      chart: obj("Directory"),
+      kubeconfig: obj("Secret"),
+      namespace: str(),
+      version: str(),
+      image: str(),
+      release: str("meetinity"),
+      pullSecretName: str("ghcr-pull-secret"),
+      timeout: str("10m"),
+      set: list([]),
+      digest: str(""),
+      readerUsername: str(""),
+      readerToken: optionalSecret,
+      values: list([]),
       // Added later by the contract (several services in one umbrella chart).
       imageValues: str("global.image"),
     },
@@ -68,8 +101,14 @@ export const API: Record<string, ExpectedFunction> = {
   },
   release: {
     args: {
-      ...publishArgs, chart: obj("Directory"), kubeconfig: obj("Secret"), readerUsername: str(), readerToken: obj("Secret"),
-      namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), helmRelease: str("meetinity"), values: list([]),
+      ...publishArgs,
+      chart: obj("Directory"),
+      kubeconfig: obj("Secret"),
+      readerUsername: str(),
+      readerToken: obj("Secret"),
+      namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]),
+      helmRelease: str("meetinity"),
+      values: list([]),
       imageValues: str("global.image"),
     },
     returns: "STRING_KIND",
@@ -77,8 +116,13 @@ export const API: Record<string, ExpectedFunction> = {
   },
   imageUri: {
     args: {
-      image: str(), version: str(), digest: str(""), username: str(""), token: optionalSecret,
-      platform: str("linux/amd64"), githubOutput: bool(false),
+      image: str(),
+      version: str(),
+      digest: str(""),
+      username: str(""),
+      token: optionalSecret,
+      platform: str("linux/amd64"),
+      githubOutput: bool(false),
     },
     returns: "STRING_KIND",
     // It reads the registry as it is now: a cached answer could name a digest that moved.
@@ -86,22 +130,34 @@ export const API: Record<string, ExpectedFunction> = {
   },
   retain: {
     args: {
-      owner: str(), token: obj("Secret"), image: str("api-gateway"), keep: { kind: "INTEGER_KIND", default: 30 },
-      dryRun: { kind: "BOOLEAN_KIND", default: false }, maxDeletions: { kind: "INTEGER_KIND", default: 1000 },
-      githubApiUrl: str("https://api.github.com"), registry: str("ghcr.io"),
+      owner: str(),
+      token: obj("Secret"),
+      image: str("api-gateway"),
+      keep: { kind: "INTEGER_KIND", default: 30 },
+      dryRun: { kind: "BOOLEAN_KIND", default: false },
+      maxDeletions: { kind: "INTEGER_KIND", default: 1000 },
+      githubApiUrl: str("https://api.github.com"),
+      registry: str("ghcr.io"),
       // The contract's `json = false`, renamed: `dagger call` has its own --json flag, and an
       // argument of that name made every `dagger call retain` fail on a real engine (docs/engine-run.md).
       format: str("table"),
       // Added later by the contract, after the extensions below.
-      plan: optionalFile(), maxRequests: { kind: "INTEGER_KIND", default: 0 }, images: list([]),
+      plan: optionalFile(),
+      maxRequests: { kind: "INTEGER_KIND", default: 0 },
+      images: list([]),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
   },
   restore: {
     args: {
-      owner: str(), token: obj("Secret"), image: str("api-gateway"), ids: list([]), plan: optionalFile(),
-      githubApiUrl: str("https://api.github.com"), dryRun: { kind: "BOOLEAN_KIND", default: false },
+      owner: str(),
+      token: obj("Secret"),
+      image: str("api-gateway"),
+      ids: list([]),
+      plan: optionalFile(),
+      githubApiUrl: str("https://api.github.com"),
+      dryRun: { kind: "BOOLEAN_KIND", default: false },
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -110,13 +166,23 @@ export const API: Record<string, ExpectedFunction> = {
 
 /** Functions this module adds beyond the spec (documented in the README). */
 export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
-  retentionSummary: { args: { report: { kind: "File" }, rows: { kind: "INTEGER_KIND", default: 200 } }, returns: "STRING_KIND", changesTheWorld: false },
+  retentionSummary: {
+    args: { report: { kind: "File" }, rows: { kind: "INTEGER_KIND", default: 200 } },
+    returns: "STRING_KIND",
+    changesTheWorld: false,
+  },
   // Every argument optional: `dagger call rehearse` alone rehearses the module's own example service and chart.
   rehearse: {
     args: {
-      source: moduleDir("examples/api-gateway"), chart: moduleDir("examples/meetinity"), imageValues: str("api-gateway.image"),
-      namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]), values: list([]), set: list([]),
-      platforms: list(["linux/amd64"]), image: str("api-gateway"), timeout: str("5m"),
+      source: moduleDir("examples/api-gateway"),
+      chart: moduleDir("examples/meetinity"),
+      imageValues: str("api-gateway.image"),
+      namespaces: list(["meetinity-dev", "meetinity-staging", "meetinity-prod"]),
+      values: list([]),
+      set: list([]),
+      platforms: list(["linux/amd64"]),
+      image: str("api-gateway"),
+      timeout: str("5m"),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -152,7 +218,20 @@ describe("the module's API as Dagger registers it", () => {
 
   test("retain's arguments keep their order: the ones added later come after every earlier one", () => {
     expect(Object.keys(functions.retain!.arguments)).toEqual([
-      "owner", "token", "image", "keep", "dryRun", "maxDeletions", "githubApiUrl", "registry", "format", "graceMinutes", "registryUsername", "plan", "maxRequests", "images",
+      "owner",
+      "token",
+      "image",
+      "keep",
+      "dryRun",
+      "maxDeletions",
+      "githubApiUrl",
+      "registry",
+      "format",
+      "graceMinutes",
+      "registryUsername",
+      "plan",
+      "maxRequests",
+      "images",
     ])
   })
 
@@ -184,12 +263,19 @@ describe("the module's API as Dagger registers it", () => {
     test("is documented: a description with an Example line, and every argument described", () => {
       const fn = functions[name]!
       expect(fn.description).toMatch(/\S/)
-      expect(fn.description).toMatch(new RegExp(`Example: dagger call ${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}( |$)`, "m"))
+      expect(fn.description).toMatch(
+        new RegExp(`Example: dagger call ${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}( |$)`, "m"),
+      )
       for (const arg of Object.values(fn.arguments)) expect(arg.description, `${name}.${arg.name}`).toMatch(/\S{3}/)
     })
 
-    test(expected.changesTheWorld ? "is never cached (it changes or reads the world as it is now)" : "keeps the default cache policy", () => {
-      expect(functions[name]!.cache).toBe(expected.changesTheWorld ? "never" : undefined)
-    })
+    test(
+      expected.changesTheWorld
+        ? "is never cached (it changes or reads the world as it is now)"
+        : "keeps the default cache policy",
+      () => {
+        expect(functions[name]!.cache).toBe(expected.changesTheWorld ? "never" : undefined)
+      },
+    )
   })
 })

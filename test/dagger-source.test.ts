@@ -24,7 +24,10 @@ function matches(patterns: string[], path: string): boolean {
   for (const raw of patterns) {
     const exclusion = raw.startsWith("!")
     const pattern = posix.normalize(exclusion ? raw.slice(1) : raw)
-    if (pattern !== "*" && /[*?[\]\\]/.test(pattern)) throw new Error(`include pattern ${JSON.stringify(raw)} has a wildcard this test does not model: extend matches() first`)
+    if (pattern !== "*" && /[*?[\]\\]/.test(pattern))
+      throw new Error(
+        `include pattern ${JSON.stringify(raw)} has a wildcard this test does not model: extend matches() first`,
+      )
     // "*" matches any one path segment, so every path (through its top-level parent) matches it.
     const hit = pattern === "*" || path === pattern || path.startsWith(`${pattern}/`)
     if (hit) included = !exclusion
@@ -51,7 +54,8 @@ function moduleSourceFiles(dir = root): string[] {
 
 /** src/'s files and, transitively, every file they import by a relative path. */
 function whatSrcNeeds(): string[] {
-  const walk = (dir: string): string[] => readdirSync(dir).flatMap((e) => (statSync(join(dir, e)).isDirectory() ? walk(join(dir, e)) : [join(dir, e)]))
+  const walk = (dir: string): string[] =>
+    readdirSync(dir).flatMap((e) => (statSync(join(dir, e)).isDirectory() ? walk(join(dir, e)) : [join(dir, e)]))
   const seen = new Set<string>()
   const queue = walk(join(root, "src"))
   while (queue.length > 0) {
@@ -62,7 +66,13 @@ function whatSrcNeeds(): string[] {
     for (const { fileName } of ts.preProcessFile(readFileSync(file, "utf8")).importedFiles) {
       if (!fileName.startsWith(".")) continue
       const target = resolve(dirname(file), fileName)
-      const candidates = [target, target.replace(/\.js$/, ".ts"), target.replace(/\.mjs$/, ".mts"), `${target}.ts`, join(target, "index.ts")]
+      const candidates = [
+        target,
+        target.replace(/\.js$/, ".ts"),
+        target.replace(/\.mjs$/, ".mts"),
+        `${target}.ts`,
+        join(target, "index.ts"),
+      ]
       const found = candidates.find((c) => existsSync(c) && statSync(c).isFile())
       if (!found) throw new Error(`${relative(root, file)} imports ${fileName}, which is not a file`)
       queue.push(found)
@@ -104,11 +114,19 @@ describe("dagger.json", () => {
   })
 
   // node_modules and sdk/ (generated) are .gitignored too, which the engine also applies; the include keeps them out by itself.
-  test.each(["examples", "test", "docs", "ci", ".ci", ".github", "README.md", "vitest.config.ts", "node_modules", "sdk"])(
-    "keeps %s out of the module's source",
-    (path) => {
-      expect(matches(engineIncludes(), path)).toBe(false)
-      expect(moduleSourceFiles().filter((f) => f === path || f.startsWith(`${path}/`))).toEqual([])
-    },
-  )
+  test.each([
+    "examples",
+    "test",
+    "docs",
+    "ci",
+    ".ci",
+    ".github",
+    "README.md",
+    "vitest.config.ts",
+    "node_modules",
+    "sdk",
+  ])("keeps %s out of the module's source", (path) => {
+    expect(matches(engineIncludes(), path)).toBe(false)
+    expect(moduleSourceFiles().filter((f) => f === path || f.startsWith(`${path}/`))).toEqual([])
+  })
 })

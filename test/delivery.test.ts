@@ -19,16 +19,33 @@ import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { startKubeApi } from "./support/kube-api.js"
 import { helm, helmAsync, installedRelease, kubectl } from "./support/tools.js"
 
-const READER_TOKEN = "ghp_R3ader-T0ken:with/odd\"chars"
+const READER_TOKEN = 'ghp_R3ader-T0ken:with/odd"chars'
 const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
 const KUBECONFIG_ID = "SecretID-kubeconfig"
 /** A self-contained kubeconfig (service-account token), as the KUBECONFIG environment secret holds one. */
 const KUBECONFIG_TEXT = [
-  "apiVersion: v1", "kind: Config", "current-context: ci",
-  "clusters:", "- name: c", "  cluster:", "    server: https://10.0.0.1", "contexts:", "- name: ci", "  context:", "    cluster: c", "    user: deployer",
-  "users:", "- name: deployer", "  user:", "    token: sa-token-not-real", "",
+  "apiVersion: v1",
+  "kind: Config",
+  "current-context: ci",
+  "clusters:",
+  "- name: c",
+  "  cluster:",
+  "    server: https://10.0.0.1",
+  "contexts:",
+  "- name: ci",
+  "  context:",
+  "    cluster: c",
+  "    user: deployer",
+  "users:",
+  "- name: deployer",
+  "  user:",
+  "    token: sa-token-not-real",
+  "",
 ].join("\n")
-const EKS_KUBECONFIG = KUBECONFIG_TEXT.replace("    token: sa-token-not-real", "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token, --cluster-name, prod]")
+const EKS_KUBECONFIG = KUBECONFIG_TEXT.replace(
+  "    token: sa-token-not-real",
+  "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token, --cluster-name, prod]",
+)
 const CHART = resolve("examples/meetinity")
 
 let registry: RunningRegistry
@@ -80,7 +97,11 @@ function fakeEngine(options: FakeEngineOptions = {}) {
     if (query.leaf === "plaintext") {
       const id = argValue(first.args, "id")
       if (id === KUBECONFIG_ID) return options.kubeconfigText ?? KUBECONFIG_TEXT
-      return id === "SecretID-reader" ? READER_TOKEN : id === "SecretID-push" ? PUSH_TOKEN : new Error(`unexpected plaintext read of ${String(id)}`)
+      return id === "SecretID-reader"
+        ? READER_TOKEN
+        : id === "SecretID-push"
+          ? PUSH_TOKEN
+          : new Error(`unexpected plaintext read of ${String(id)}`)
     }
     if (first.field === "setSecret" && query.leaf === "id") {
       const id = `setSecret-${++secretCounter}`
@@ -104,13 +125,19 @@ function fakeEngine(options: FakeEngineOptions = {}) {
     return (await ran)[query.leaf as keyof Ran]
   }
 
-  interface Ran { exitCode: number; stdout: string; stderr: string }
+  interface Ran {
+    exitCode: number
+    stdout: string
+    stderr: string
+  }
   const results = new Map<string, Promise<Ran>>()
   const ok = (stdout: string): Ran => ({ exitCode: 0, stdout, stderr: "" })
 
   /** What the engine's container would report for one command, as the real program would. */
   async function execute(execArgs: string[], query: Query): Promise<Ran> {
-    const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
+    const mounts = query.chain
+      .filter((c) => c.field === "withMountedSecret")
+      .map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
     expect(mounts).toContainEqual({ path: "/run/secrets/kubeconfig", source: KUBECONFIG_ID })
     // A failing command must come back as an exit code (expect: ANY), not as an exception.
     expect(query.chain.find((c) => c.field === "withExec")!.args).toMatch(/expect: ANY\b/)
@@ -133,20 +160,34 @@ function fakeEngine(options: FakeEngineOptions = {}) {
     }
     if (execArgs[0] === "kubectl") {
       const manifestMount = mounts.find((m) => m.path === "/run/secrets/pull-secret.json")!
-      const manifest = JSON.parse(log.secrets.get(manifestMount.source as string)!) as { metadata: { name: string; namespace: string } }
+      const manifest = JSON.parse(log.secrets.get(manifestMount.source as string)!) as {
+        metadata: { name: string; namespace: string }
+      }
       log.runs.push(`kubectl ${manifest.metadata.namespace}`)
       if (options.failKubectlIn === manifest.metadata.namespace) {
-        return { exitCode: 1, stdout: "", stderr: `Error from server (Forbidden): secrets "${manifest.metadata.name}" is forbidden` }
+        return {
+          exitCode: 1,
+          stdout: "",
+          stderr: `Error from server (Forbidden): secrets "${manifest.metadata.name}" is forbidden`,
+        }
       }
       return ok(`secret/${manifest.metadata.name} serverside-applied\n`)
     }
     log.runs.push(`helm ${namespace}`)
     if (namespace === options.failHelmIn) {
-      return { exitCode: 1, stdout: "", stderr: "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set" }
+      return {
+        exitCode: 1,
+        stdout: "",
+        stderr:
+          "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set",
+      }
     }
     // Real Helm, over the release the namespace already has (an upgrade asks the cluster stand-in for its version).
     const release = options.releases?.[namespace]
-    const args = [...execArgs.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)), "--dry-run=client"]
+    const args = [
+      ...execArgs.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)),
+      "--dry-run=client",
+    ]
     const real = release ? await helmAsync(args, [release], kubeApi.kubeconfig) : helm(args)
     log.upgrades.set(namespace, real.stdout)
     return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
@@ -155,7 +196,10 @@ function fakeEngine(options: FakeEngineOptions = {}) {
 }
 
 /** The commands the module ran, in order: each one's exit code is read exactly once. */
-const commandsRun = (r: Recorder) => r.queries.filter((q) => q.leaf === "exitCode").map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args") as string[])
+const commandsRun = (r: Recorder) =>
+  r.queries
+    .filter((q) => q.leaf === "exitCode")
+    .map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args") as string[])
 
 const kubeconfig = () => dag.loadSecretFromID(KUBECONFIG_ID as SecretID)
 const readerToken = () => dag.loadSecretFromID("SecretID-reader" as SecretID)
@@ -163,7 +207,12 @@ const chart = () => dag.loadDirectoryFromID("DirectoryID-chart" as DirectoryID)
 
 /** Every query outside setSecret: none may carry the token, plain or base64. */
 function expectNoSecretOutsideSetSecret(queries: Query[], token: string, username: string) {
-  const forms = [token, Buffer.from(token).toString("base64"), Buffer.from(`${username}:${token}`).toString("base64"), JSON.stringify(token).slice(1, -1)]
+  const forms = [
+    token,
+    Buffer.from(token).toString("base64"),
+    Buffer.from(`${username}:${token}`).toString("base64"),
+    JSON.stringify(token).slice(1, -1),
+  ]
   for (const query of queries.filter((q) => q.chain[0]!.field !== "setSecret")) {
     for (const form of forms) expect(query.text).not.toContain(form)
   }
@@ -177,20 +226,50 @@ describe("pullSecret", () => {
     expect(out).toBe("secret/ghcr-pull-secret serverside-applied")
 
     const [manifestText] = [...engine.log.secrets.values()]
-    const manifest = JSON.parse(manifestText!) as { data: Record<string, string>; metadata: { namespace: string; name: string } }
-    const real = kubectl(["create", "secret", "docker-registry", "ghcr-pull-secret", "-n", "meetinity-dev", "--docker-server", "ghcr.io",
-      "--docker-username", "reader-bot", "--docker-password", READER_TOKEN, "--dry-run=client", "-o", "json"])
+    const manifest = JSON.parse(manifestText!) as {
+      data: Record<string, string>
+      metadata: { namespace: string; name: string }
+    }
+    const real = kubectl([
+      "create",
+      "secret",
+      "docker-registry",
+      "ghcr-pull-secret",
+      "-n",
+      "meetinity-dev",
+      "--docker-server",
+      "ghcr.io",
+      "--docker-username",
+      "reader-bot",
+      "--docker-password",
+      READER_TOKEN,
+      "--dry-run=client",
+      "-o",
+      "json",
+    ])
     expect(manifest.data).toEqual((JSON.parse(real.stdout) as { data: unknown }).data)
     expect(manifest.metadata).toMatchObject({ name: "ghcr-pull-secret", namespace: "meetinity-dev" })
 
     const execs = commandsRun(recorder)
     expect(execs).toEqual([
       ["kubectl", "get", "namespace", "meetinity-dev", "-o", "name"],
-      ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=meetinity-release", "-f", "/run/secrets/pull-secret.json"],
+      [
+        "kubectl",
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=meetinity-release",
+        "-f",
+        "/run/secrets/pull-secret.json",
+      ],
     ])
-    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["registry.k8s.io/kubectl:v1.35.2"]))
+    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(
+      new Set(["registry.k8s.io/kubectl:v1.35.2"]),
+    )
     expect(engine.log.runs).toEqual(["kubectl get namespace meetinity-dev", "kubectl meetinity-dev"])
-    expect(recorder.calls("withEnvVariable").map((c) => argValue(c.args, "name"))).toEqual(expect.arrayContaining(["KUBECONFIG", "MEETINITY_RELEASE_RUN"]))
+    expect(recorder.calls("withEnvVariable").map((c) => argValue(c.args, "name"))).toEqual(
+      expect.arrayContaining(["KUBECONFIG", "MEETINITY_RELEASE_RUN"]),
+    )
     expectNoSecretOutsideSetSecret(recorder.queries, READER_TOKEN, "reader-bot")
   })
 
@@ -198,13 +277,20 @@ describe("pullSecret", () => {
     const engine = fakeEngine({ missingNamespaces: ["meetinity-qa"] })
     recorder = await recordDagger(engine.answer)
     await new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-qa", "reader-bot", readerToken())
-    expect(engine.log.runs).toEqual(["kubectl get namespace meetinity-qa", "kubectl create namespace meetinity-qa", "kubectl meetinity-qa"])
+    expect(engine.log.runs).toEqual([
+      "kubectl get namespace meetinity-qa",
+      "kubectl create namespace meetinity-qa",
+      "kubectl meetinity-qa",
+    ])
   })
 
   test("a kubectl failure names the namespace and what to check", async () => {
     recorder = await recordDagger(fakeEngine({ failKubectlIn: "meetinity-prod" }).answer)
-    await expect(new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-prod", "reader-bot", readerToken()))
-      .rejects.toThrow(/kubectl apply of Secret ghcr-pull-secret in namespace meetinity-prod failed \(exit code 1\):\n {2}Error from server \(Forbidden\)[\s\S]*kubectl auth can-i patch secrets -n meetinity-prod/)
+    await expect(
+      new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-prod", "reader-bot", readerToken()),
+    ).rejects.toThrow(
+      /kubectl apply of Secret ghcr-pull-secret in namespace meetinity-prod failed \(exit code 1\):\n {2}Error from server \(Forbidden\)[\s\S]*kubectl auth can-i patch secrets -n meetinity-prod/,
+    )
   })
 
   test.each([
@@ -214,7 +300,9 @@ describe("pullSecret", () => {
     ["server", ["meetinity-dev", "bot", "ghcr-pull-secret", "not a host"], /server "not a host"/],
   ])("bad %s: refused before any query", async (_name, [namespace, username, name, server], message) => {
     recorder = await recordDagger(() => undefined)
-    await expect(new MeetinityRelease().pullSecret(kubeconfig(), namespace!, username!, readerToken(), name, server)).rejects.toThrow(message)
+    await expect(
+      new MeetinityRelease().pullSecret(kubeconfig(), namespace!, username!, readerToken(), name, server),
+    ).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
   })
 })
@@ -227,15 +315,39 @@ describe("helmDeploy", () => {
   })
 
   type DeployOptions = Partial<{
-    namespace: string; version: string; image: string; timeout: string; set: string[]; digest: string
-    readerUsername: string; readerToken: boolean; values: string[]; platform: string; allowDowngrade: boolean; imageValues: string
+    namespace: string
+    version: string
+    image: string
+    timeout: string
+    set: string[]
+    digest: string
+    readerUsername: string
+    readerToken: boolean
+    values: string[]
+    platform: string
+    allowDowngrade: boolean
+    imageValues: string
   }>
   /** A deploy of the api-gateway service of the example umbrella chart (its image at api-gateway.image), unless told otherwise. */
   const deploy = (o: DeployOptions = {}) =>
     new MeetinityRelease().helmDeploy(
-      chart(), kubeconfig(), o.namespace ?? "meetinity-staging", o.version ?? "v1.4.2", o.image ?? IMAGE(), "meetinity", "ghcr-pull-secret",
-      o.timeout ?? "5m", o.set ?? [], 10, o.digest ?? "", o.readerUsername ?? "", o.readerToken ? readerToken() : undefined, o.values ?? [],
-      o.platform ?? "linux/amd64", o.allowDowngrade ?? false, o.imageValues ?? "api-gateway.image",
+      chart(),
+      kubeconfig(),
+      o.namespace ?? "meetinity-staging",
+      o.version ?? "v1.4.2",
+      o.image ?? IMAGE(),
+      "meetinity",
+      "ghcr-pull-secret",
+      o.timeout ?? "5m",
+      o.set ?? [],
+      10,
+      o.digest ?? "",
+      o.readerUsername ?? "",
+      o.readerToken ? readerToken() : undefined,
+      o.values ?? [],
+      o.platform ?? "linux/amd64",
+      o.allowDowngrade ?? false,
+      o.imageValues ?? "api-gateway.image",
     )
   const helmRuns = () => commandsRun(recorder!).filter((a) => a[1] === "upgrade")
 
@@ -243,19 +355,35 @@ describe("helmDeploy", () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
     const out = await deploy({ set: ["api-gateway.replicaCount=2"] })
-    expect(out).toBe(`release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.2.0, image ${IMAGE()}:v1.4.2@${published.digest} at api-gateway.image)`)
+    expect(out).toBe(
+      `release meetinity in meetinity-staging: revision 1, pending-install (chart meetinity-0.2.0, image ${IMAGE()}:v1.4.2@${published.digest} at api-gateway.image)`,
+    )
     // Helm in the pinned Helm image; the namespace lookup before it in the pinned kubectl image.
-    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(new Set(["alpine/helm:4.1.4", "registry.k8s.io/kubectl:v1.35.2"]))
+    expect(new Set(recorder.calls("from").map((c) => argValue(c.args, "address")))).toEqual(
+      new Set(["alpine/helm:4.1.4", "registry.k8s.io/kubectl:v1.35.2"]),
+    )
     const [exec] = helmRuns()
     expect(exec!.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
     expect(exec).toContain("--reset-then-reuse-values")
     expect(exec!.slice(-8)).toEqual([
-      "--set", `api-gateway.image.repository=${IMAGE()}`, "--set", "api-gateway.image.tag=v1.4.2",
-      "--set", `api-gateway.image.digest=${published.digest}`, "--set", "global.imagePullSecrets[0].name=ghcr-pull-secret",
+      "--set",
+      `api-gateway.image.repository=${IMAGE()}`,
+      "--set",
+      "api-gateway.image.tag=v1.4.2",
+      "--set",
+      `api-gateway.image.digest=${published.digest}`,
+      "--set",
+      "global.imagePullSecrets[0].name=ghcr-pull-secret",
     ])
-    expect(new Set(recorder.calls("withDirectory").map((c) => `${argValue(c.args, "path")} ${argValue(c.args, "source")}`))).toEqual(new Set(["/work/chart DirectoryID-chart"]))
+    expect(
+      new Set(recorder.calls("withDirectory").map((c) => `${argValue(c.args, "path")} ${argValue(c.args, "source")}`)),
+    ).toEqual(new Set(["/work/chart DirectoryID-chart"]))
     // The namespace is looked up (created when missing) between the downgrade check and Helm.
-    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "kubectl get namespace meetinity-staging", "helm meetinity-staging"])
+    expect(engine.log.runs).toEqual([
+      "helm get values meetinity-staging",
+      "kubectl get namespace meetinity-staging",
+      "helm meetinity-staging",
+    ])
   })
 
   test("an http:// image: the preflight reads that registry over plain http, and pods pull the address without the scheme", async () => {
@@ -275,9 +403,21 @@ describe("helmDeploy", () => {
   })
 
   test.each([
-    ["a version that was never published", { version: "v1.4.3" }, /meetinity\/deployed:v1\.4\.3 does not exist[\s\S]*Nothing was deployed to meetinity-staging/],
-    ["a digest the tag does not name", { digest: `sha256:${"e".repeat(64)}` }, /meetinity\/deployed:v1\.4\.2 is sha256:[0-9a-f]{64} in the registry, not sha256:e{64}/],
-    ["a platform the image does not have", { platform: "linux/arm64" }, /is a single linux\/amd64 image, not linux\/arm64/],
+    [
+      "a version that was never published",
+      { version: "v1.4.3" },
+      /meetinity\/deployed:v1\.4\.3 does not exist[\s\S]*Nothing was deployed to meetinity-staging/,
+    ],
+    [
+      "a digest the tag does not name",
+      { digest: `sha256:${"e".repeat(64)}` },
+      /meetinity\/deployed:v1\.4\.2 is sha256:[0-9a-f]{64} in the registry, not sha256:e{64}/,
+    ],
+    [
+      "a platform the image does not have",
+      { platform: "linux/arm64" },
+      /is a single linux\/amd64 image, not linux\/arm64/,
+    ],
   ])("%s: refused before any container runs", async (_name, options, message) => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
@@ -290,16 +430,26 @@ describe("helmDeploy", () => {
     const dir = mkdtempSync(join(tmpdir(), "chart-"))
     cpSync(CHART, dir, { recursive: true })
     writeFileSync(join(dir, "canary.yaml"), "api-gateway:\n  replicaCount: 4\n")
-    writeFileSync(join(dir, "notes.yaml"), "api-gateway:\n  note: \"a, b, c\"\n")
+    writeFileSync(join(dir, "notes.yaml"), 'api-gateway:\n  note: "a, b, c"\n')
     const engine = fakeEngine({ chartDir: dir })
     recorder = await recordDagger(engine.answer)
     await deploy({ namespace: "meetinity-prod", values: ["canary.yaml", "notes.yaml"] })
     const [exec] = helmRuns()
-    expect(exec!.flatMap((a, i) => (a === "--values" ? [exec![i + 1]] : []))).toEqual(["/work/chart/values-meetinity-prod.yaml", "/work/chart/canary.yaml", "/work/chart/notes.yaml"])
+    expect(exec!.flatMap((a, i) => (a === "--values" ? [exec![i + 1]] : []))).toEqual([
+      "/work/chart/values-meetinity-prod.yaml",
+      "/work/chart/canary.yaml",
+      "/work/chart/notes.yaml",
+    ])
     // What Helm made of them: the last file wins, and a value with commas arrives whole.
-    const real = helm([...exec!.slice(1).map((a) => (a.startsWith("/work/chart") ? dir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
+    const real = helm([
+      ...exec!.slice(1).map((a) => (a.startsWith("/work/chart") ? dir + a.slice("/work/chart".length) : a)),
+      "--dry-run=client",
+    ])
     expect(real.status, real.stderr).toBe(0)
-    const release = JSON.parse(real.stdout.slice(real.stdout.indexOf("{"))) as { manifest: string; config: { "api-gateway": { note: string } } }
+    const release = JSON.parse(real.stdout.slice(real.stdout.indexOf("{"))) as {
+      manifest: string
+      config: { "api-gateway": { note: string } }
+    }
     expect(release.manifest).toMatch(/replicas: 4/)
     expect(release.config["api-gateway"].note).toBe("a, b, c")
   })
@@ -307,53 +457,113 @@ describe("helmDeploy", () => {
   test("a values file the chart does not have: refused before any container runs", async () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
-    await expect(deploy({ values: ["values-qa.yaml"] })).rejects.toThrow(/values "values-qa.yaml" is not a file in the chart directory/)
+    await expect(deploy({ values: ["values-qa.yaml"] })).rejects.toThrow(
+      /values "values-qa.yaml" is not a file in the chart directory/,
+    )
     expect(recorder.calls("withExec")).toEqual([])
   })
 
   test("an older version over a newer one is refused before the upgrade; --allow-downgrade deploys it", async () => {
     await push.image("meetinity/deployed", "older", { tag: "v1.4.1" })
-    const newer = installedRelease(["upgrade", "--install", "meetinity", CHART, "--namespace", "meetinity-prod", "--output", "json",
-      "--set", `api-gateway.image.repository=${IMAGE()}`, "--set", "api-gateway.image.tag=v1.4.2"])
+    const newer = installedRelease([
+      "upgrade",
+      "--install",
+      "meetinity",
+      CHART,
+      "--namespace",
+      "meetinity-prod",
+      "--output",
+      "json",
+      "--set",
+      `api-gateway.image.repository=${IMAGE()}`,
+      "--set",
+      "api-gateway.image.tag=v1.4.2",
+    ])
     const engine = fakeEngine({ releases: { "meetinity-prod": newer } })
     recorder = await recordDagger(engine.answer)
-    await expect(deploy({ namespace: "meetinity-prod", version: "v1.4.1" })).rejects.toThrow(/runs v1\.4\.2, newer than v1\.4\.1: refusing to deploy an older version/)
+    await expect(deploy({ namespace: "meetinity-prod", version: "v1.4.1" })).rejects.toThrow(
+      /runs v1\.4\.2, newer than v1\.4\.1: refusing to deploy an older version/,
+    )
     expect(engine.log.runs).toEqual(["helm get values meetinity-prod"])
     await deploy({ namespace: "meetinity-prod", version: "v1.4.1", allowDowngrade: true })
-    expect(engine.log.runs).toEqual(["helm get values meetinity-prod", "kubectl get namespace meetinity-prod", "helm meetinity-prod"])
+    expect(engine.log.runs).toEqual([
+      "helm get values meetinity-prod",
+      "kubectl get namespace meetinity-prod",
+      "helm meetinity-prod",
+    ])
   })
 
   test("a second service into the same release: it keeps the first, sets only its own place, and the first's newer version is no downgrade", async () => {
     const events = await push.image("meetinity/event-service", "events", { tag: "v0.3.0" })
     // api-gateway v1.4.2 runs in prod, deployed by the module (its own arguments, stored by real Helm).
-    const gateway = installedRelease(["upgrade", "--install", "meetinity", CHART, "--namespace", "meetinity-prod", "--output", "json", "--reset-then-reuse-values",
-      "--set", `api-gateway.image.repository=${IMAGE()}`, "--set", "api-gateway.image.tag=v1.4.2", "--set", `api-gateway.image.digest=${published.digest}`,
-      "--set", "global.imagePullSecrets[0].name=ghcr-pull-secret"])
+    const gateway = installedRelease([
+      "upgrade",
+      "--install",
+      "meetinity",
+      CHART,
+      "--namespace",
+      "meetinity-prod",
+      "--output",
+      "json",
+      "--reset-then-reuse-values",
+      "--set",
+      `api-gateway.image.repository=${IMAGE()}`,
+      "--set",
+      "api-gateway.image.tag=v1.4.2",
+      "--set",
+      `api-gateway.image.digest=${published.digest}`,
+      "--set",
+      "global.imagePullSecrets[0].name=ghcr-pull-secret",
+    ])
     const engine = fakeEngine({ releases: { "meetinity-prod": gateway } })
     recorder = await recordDagger(engine.answer)
-    const out = await deploy({ namespace: "meetinity-prod", image: `${registry.host}/meetinity/event-service`, version: "v0.3.0", imageValues: "event-service.image" })
-    expect(out).toBe(`release meetinity in meetinity-prod: revision 2, pending-upgrade (chart meetinity-0.2.0, image ${registry.host}/meetinity/event-service:v0.3.0@${events.digest} at event-service.image)`)
+    const out = await deploy({
+      namespace: "meetinity-prod",
+      image: `${registry.host}/meetinity/event-service`,
+      version: "v0.3.0",
+      imageValues: "event-service.image",
+    })
+    expect(out).toBe(
+      `release meetinity in meetinity-prod: revision 2, pending-upgrade (chart meetinity-0.2.0, image ${registry.host}/meetinity/event-service:v0.3.0@${events.digest} at event-service.image)`,
+    )
     const [exec] = helmRuns()
     expect(exec!.filter((a) => a.includes(".image."))).toEqual([
-      `event-service.image.repository=${registry.host}/meetinity/event-service`, "event-service.image.tag=v0.3.0", `event-service.image.digest=${events.digest}`,
+      `event-service.image.repository=${registry.host}/meetinity/event-service`,
+      "event-service.image.tag=v0.3.0",
+      `event-service.image.digest=${events.digest}`,
     ])
-    const release = JSON.parse(engine.log.upgrades.get("meetinity-prod")!.slice(engine.log.upgrades.get("meetinity-prod")!.indexOf("{"))) as { manifest: string }
-    const images = release.manifest.split("\n").filter((line) => line.trim().startsWith("image:")).map((line) => line.trim())
-    expect(images).toEqual([`image: "${IMAGE()}:v1.4.2@${published.digest}"`, `image: "${registry.host}/meetinity/event-service:v0.3.0@${events.digest}"`])
+    const release = JSON.parse(
+      engine.log.upgrades.get("meetinity-prod")!.slice(engine.log.upgrades.get("meetinity-prod")!.indexOf("{")),
+    ) as { manifest: string }
+    const images = release.manifest
+      .split("\n")
+      .filter((line) => line.trim().startsWith("image:"))
+      .map((line) => line.trim())
+    expect(images).toEqual([
+      `image: "${IMAGE()}:v1.4.2@${published.digest}"`,
+      `image: "${registry.host}/meetinity/event-service:v0.3.0@${events.digest}"`,
+    ])
   })
 
   test("a --image-values the chart does not read: Helm ran, and the deploy fails saying the service was not deployed", async () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
     await expect(deploy({ imageValues: "api-gatway.image" })).rejects.toThrow(
-      /Helm upgraded release meetinity in meetinity-staging to revision 1 \(pending-install\), but nothing it rendered uses 127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}: the chart does not read api-gatway\.image\.repository, \.tag and \.digest/)
-    expect(engine.log.runs).toEqual(["helm get values meetinity-staging", "kubectl get namespace meetinity-staging", "helm meetinity-staging"])
+      /Helm upgraded release meetinity in meetinity-staging to revision 1 \(pending-install\), but nothing it rendered uses 127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}: the chart does not read api-gatway\.image\.repository, \.tag and \.digest/,
+    )
+    expect(engine.log.runs).toEqual([
+      "helm get values meetinity-staging",
+      "kubectl get namespace meetinity-staging",
+      "helm meetinity-staging",
+    ])
   })
 
   test("a Helm failure names the namespace, the release, the image, Helm's message and where to look", async () => {
     const engine = fakeEngine({ failHelmIn: "meetinity-staging" })
     recorder = await recordDagger(engine.answer)
-    await expect(deploy()).rejects.toThrow(/helm upgrade --install of release meetinity \(127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*UPGRADE FAILED[\s\S]*helm history meetinity -n meetinity-staging/)
+    await expect(deploy()).rejects.toThrow(
+      /helm upgrade --install of release meetinity \(127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*UPGRADE FAILED[\s\S]*helm history meetinity -n meetinity-staging/,
+    )
   })
 
   test.each([
@@ -366,9 +576,17 @@ describe("helmDeploy", () => {
     ["values", { values: ["../x.yaml"] }, /values "..\/x.yaml" is not a values file/],
     ["platform", { platform: "amd64" }, /platform "amd64" is not a platform/],
     ["reader user without a token", { readerUsername: "reader-bot" }, /readerToken null is missing/],
-    ["image without a registry host", { image: "meetinity/api-gateway" }, /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/],
+    [
+      "image without a registry host",
+      { image: "meetinity/api-gateway" },
+      /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/,
+    ],
     ["imageValues", { imageValues: "api-gateway image" }, /imageValues "api-gateway image" is not a chart values path/],
-    ["set of this service's digest", { set: ["api-gateway.image.digest=sha256:00"] }, /set "api-gateway\.image\.digest=sha256:00" sets api-gateway\.image\.digest, which helmDeploy sets itself/],
+    [
+      "set of this service's digest",
+      { set: ["api-gateway.image.digest=sha256:00"] },
+      /set "api-gateway\.image\.digest=sha256:00" sets api-gateway\.image\.digest, which helmDeploy sets itself/,
+    ],
   ])("bad %s: refused before any query", async (_name, overrides, message) => {
     recorder = await recordDagger(() => undefined)
     await expect(deploy(overrides)).rejects.toThrow(message)
@@ -380,13 +598,23 @@ describe("imageUri", () => {
   test("the pinned reference of a published version, read from the registry without any container", async () => {
     const image = await push.image("meetinity/uri", "uri", { tag: "v2.1.0" })
     recorder = await recordDagger(() => undefined)
-    expect(await new MeetinityRelease().imageUri(`${registry.host}/meetinity/uri`, "v2.1.0")).toBe(`${registry.host}/meetinity/uri:v2.1.0@${image.digest}`)
+    expect(await new MeetinityRelease().imageUri(`${registry.host}/meetinity/uri`, "v2.1.0")).toBe(
+      `${registry.host}/meetinity/uri:v2.1.0@${image.digest}`,
+    )
     expect(recorder.queries).toEqual([])
   })
 
   test.each([
-    ["no registry host", "meetinity/api-gateway", /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/],
-    ["10,000 characters", `ghcr.io/meetinity/${"x".repeat(9982)}`, /is not an image repository: expected registry\/owner\/name, without tag or digest, at most 255 characters/],
+    [
+      "no registry host",
+      "meetinity/api-gateway",
+      /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/,
+    ],
+    [
+      "10,000 characters",
+      `ghcr.io/meetinity/${"x".repeat(9982)}`,
+      /is not an image repository: expected registry\/owner\/name, without tag or digest, at most 255 characters/,
+    ],
   ])("an image with %s is refused before the registry is asked", async (_name, image, message) => {
     recorder = await recordDagger(() => undefined)
     await expect(new MeetinityRelease().imageUri(image, "v1.4.2")).rejects.toThrow(message)
@@ -395,15 +623,51 @@ describe("imageUri", () => {
 
 describe("a kubeconfig kubectl and helm could not use is refused before any container runs", () => {
   test.each([
-    ["empty (the environment's KUBECONFIG secret is missing)", "", /kubeconfig is empty: kubectl and helm would fall back to localhost:8080\. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret/],
-    ["with an exec plugin (EKS)", EKS_KUBECONFIG, /kubeconfig gets its credentials from an exec plugin \(aws\) for user "deployer", which the kubectl and helm containers do not have/],
-    ["with an exec plugin, as JSON", JSON.stringify({ apiVersion: "v1", kind: "Config", users: [{ name: "deployer", user: { exec: { command: "aws" } } }] }), /kubeconfig gets its credentials from an exec plugin \(aws\) for user "deployer"/],
+    [
+      "empty (the environment's KUBECONFIG secret is missing)",
+      "",
+      /kubeconfig is empty: kubectl and helm would fall back to localhost:8080\. In a workflow, the GitHub environment of this namespace has no KUBECONFIG secret/,
+    ],
+    [
+      "with an exec plugin (EKS)",
+      EKS_KUBECONFIG,
+      /kubeconfig gets its credentials from an exec plugin \(aws\) for user "deployer", which the kubectl and helm containers do not have/,
+    ],
+    [
+      "with an exec plugin, as JSON",
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        users: [{ name: "deployer", user: { exec: { command: "aws" } } }],
+      }),
+      /kubeconfig gets its credentials from an exec plugin \(aws\) for user "deployer"/,
+    ],
   ])("%s", async (_name, text, message) => {
     for (const call of [
       () => new MeetinityRelease().pullSecret(kubeconfig(), "meetinity-dev", "reader-bot", readerToken()),
-      () => new MeetinityRelease().helmDeploy(chart(), kubeconfig(), "meetinity-dev", "v1.4.2", "ghcr.io/meetinity/api-gateway"),
-      () => new MeetinityRelease().release(dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID), "release/v9.0.0", "0123abc", "meetinity", "ci-bot",
-        dag.loadSecretFromID("SecretID-push" as SecretID), chart(), kubeconfig(), "reader-bot", readerToken(), "api-gateway", registry.url),
+      () =>
+        new MeetinityRelease().helmDeploy(
+          chart(),
+          kubeconfig(),
+          "meetinity-dev",
+          "v1.4.2",
+          "ghcr.io/meetinity/api-gateway",
+        ),
+      () =>
+        new MeetinityRelease().release(
+          dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID),
+          "release/v9.0.0",
+          "0123abc",
+          "meetinity",
+          "ci-bot",
+          dag.loadSecretFromID("SecretID-push" as SecretID),
+          chart(),
+          kubeconfig(),
+          "reader-bot",
+          readerToken(),
+          "api-gateway",
+          registry.url,
+        ),
     ]) {
       const engine = fakeEngine({ kubeconfigText: text })
       recorder = await recordDagger(engine.answer)
@@ -417,12 +681,40 @@ describe("a kubeconfig kubectl and helm could not use is refused before any cont
 })
 
 describe("release", () => {
-  const run = (namespaces?: string[], overrides: { ref?: string; readerUsername?: string; values?: string[]; platform?: string; imageValues?: string } = {}) =>
+  const run = (
+    namespaces?: string[],
+    overrides: {
+      ref?: string
+      readerUsername?: string
+      values?: string[]
+      platform?: string
+      imageValues?: string
+    } = {},
+  ) =>
     new MeetinityRelease().release(
-      dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID), overrides.ref ?? "release/v1.4.2", "0123abc", "Meetinity", "ci-bot",
-      dag.loadSecretFromID("SecretID-push" as SecretID), chart(), kubeconfig(), overrides.readerUsername ?? "reader-bot", readerToken(),
-      "api-gateway", registry.url, "Dockerfile", ["linux/amd64"], [], namespaces, "meetinity", "10m", [], overrides.values ?? [], overrides.platform ?? "linux/amd64",
-      false, overrides.imageValues ?? "api-gateway.image",
+      dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID),
+      overrides.ref ?? "release/v1.4.2",
+      "0123abc",
+      "Meetinity",
+      "ci-bot",
+      dag.loadSecretFromID("SecretID-push" as SecretID),
+      chart(),
+      kubeconfig(),
+      overrides.readerUsername ?? "reader-bot",
+      readerToken(),
+      "api-gateway",
+      registry.url,
+      "Dockerfile",
+      ["linux/amd64"],
+      [],
+      namespaces,
+      "meetinity",
+      "10m",
+      [],
+      overrides.values ?? [],
+      overrides.platform ?? "linux/amd64",
+      false,
+      overrides.imageValues ?? "api-gateway.image",
     )
 
   test("publishes once, then pull secret and Helm per namespace: dev, then staging, then prod, same version", async () => {
@@ -431,28 +723,49 @@ describe("release", () => {
     const summary = await run()
     expect(recorder.calls("publish")).toHaveLength(1)
     expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace"))).toEqual([
-      "kubectl meetinity-dev", "helm get values meetinity-dev", "helm meetinity-dev",
-      "kubectl meetinity-staging", "helm get values meetinity-staging", "helm meetinity-staging",
-      "kubectl meetinity-prod", "helm get values meetinity-prod", "helm meetinity-prod",
+      "kubectl meetinity-dev",
+      "helm get values meetinity-dev",
+      "helm meetinity-dev",
+      "kubectl meetinity-staging",
+      "helm get values meetinity-staging",
+      "helm meetinity-staging",
+      "kubectl meetinity-prod",
+      "helm get values meetinity-prod",
+      "helm meetinity-prod",
     ])
-    const tags = commandsRun(recorder).filter((a) => a[0] === "helm" && a[1] === "upgrade")
+    const tags = commandsRun(recorder)
+      .filter((a) => a[0] === "helm" && a[1] === "upgrade")
       .map((a) => a.find((x) => x.startsWith("api-gateway.image.tag=")))
-    expect(tags).toEqual(["api-gateway.image.tag=v1.4.2", "api-gateway.image.tag=v1.4.2", "api-gateway.image.tag=v1.4.2"])
+    expect(tags).toEqual([
+      "api-gateway.image.tag=v1.4.2",
+      "api-gateway.image.tag=v1.4.2",
+      "api-gateway.image.tag=v1.4.2",
+    ])
     const digest = /:v1\.4\.2@(sha256:[0-9a-f]{64})/.exec(summary)![1]!
     const helmExecs = commandsRun(recorder).filter((a) => a[1] === "upgrade")
-    expect(helmExecs.map((a) => a.find((x) => x.startsWith("api-gateway.image.digest=")))).toEqual(Array(3).fill(`api-gateway.image.digest=${digest}`))
+    expect(helmExecs.map((a) => a.find((x) => x.startsWith("api-gateway.image.digest=")))).toEqual(
+      Array(3).fill(`api-gateway.image.digest=${digest}`),
+    )
     expect(helmExecs.every((a) => a.includes("--reset-then-reuse-values"))).toBe(true)
     // values-meetinity-prod.yaml of the example chart is used in prod only.
-    expect(helmExecs.map((a) => a.filter((x) => x.includes("values-")))).toEqual([[], [], ["/work/chart/values-meetinity-prod.yaml"]])
-    expect(summary).toMatch(new RegExp([
-      "^published:",
-      `  ${registry.host}/meetinity/api-gateway:v1\\.4\\.2@sha256:[0-9a-f]{64}`,
-      `  ${registry.host}/meetinity/api-gateway:sha-0123abc@sha256:[0-9a-f]{64}`,
-      "deployed v1\\.4\\.2 \\(sha256:[0-9a-f]{64}\\):",
-      "  meetinity-dev: revision 1 \\(pending-install\\)",
-      "  meetinity-staging: revision 1 \\(pending-install\\)",
-      "  meetinity-prod: revision 1 \\(pending-install\\)$",
-    ].join("\n")))
+    expect(helmExecs.map((a) => a.filter((x) => x.includes("values-")))).toEqual([
+      [],
+      [],
+      ["/work/chart/values-meetinity-prod.yaml"],
+    ])
+    expect(summary).toMatch(
+      new RegExp(
+        [
+          "^published:",
+          `  ${registry.host}/meetinity/api-gateway:v1\\.4\\.2@sha256:[0-9a-f]{64}`,
+          `  ${registry.host}/meetinity/api-gateway:sha-0123abc@sha256:[0-9a-f]{64}`,
+          "deployed v1\\.4\\.2 \\(sha256:[0-9a-f]{64}\\):",
+          "  meetinity-dev: revision 1 \\(pending-install\\)",
+          "  meetinity-staging: revision 1 \\(pending-install\\)",
+          "  meetinity-prod: revision 1 \\(pending-install\\)$",
+        ].join("\n"),
+      ),
+    )
     expectNoSecretOutsideSetSecret(recorder.queries, READER_TOKEN, "reader-bot")
     for (const query of recorder.queries) expect(query.text).not.toContain(PUSH_TOKEN)
   })
@@ -460,7 +773,9 @@ describe("release", () => {
   test("a values file the chart does not have: refused before anything is built or published", async () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
-    await expect(run(undefined, { ref: "release/v1.6.0", values: ["missing.yaml"] })).rejects.toThrow(/values "missing.yaml" is not a file in the chart directory/)
+    await expect(run(undefined, { ref: "release/v1.6.0", values: ["missing.yaml"] })).rejects.toThrow(
+      /values "missing.yaml" is not a file in the chart directory/,
+    )
     expect(recorder.calls("publish")).toEqual([])
     expect(recorder.calls("withExec")).toEqual([])
   })
@@ -470,21 +785,40 @@ describe("release", () => {
     recorder = await recordDagger(engine.answer)
     // A new version: v1.4.2 is already published by the test above, at another digest.
     const attempt = run(undefined, { ref: "release/v1.5.0" })
-    await expect(attempt).rejects.toThrow(/release v1\.5\.0 stopped at namespace meetinity-staging: helm upgrade --install[\s\S]*UPGRADE FAILED[\s\S]*deployed before it: meetinity-dev \(revision 1\)\nnot touched: meetinity-prod/)
-    expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace") && !r.startsWith("helm get values"))).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
+    await expect(attempt).rejects.toThrow(
+      /release v1\.5\.0 stopped at namespace meetinity-staging: helm upgrade --install[\s\S]*UPGRADE FAILED[\s\S]*deployed before it: meetinity-dev \(revision 1\)\nnot touched: meetinity-prod/,
+    )
+    expect(
+      engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace") && !r.startsWith("helm get values")),
+    ).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
     // Only the chart was looked at for prod (its values file, before publishing); nothing ran there.
     expect(recorder.queries.filter((q) => q.text.includes("meetinity-prod")).map((q) => q.leaf)).toEqual(["exists"])
   })
 
   test.each([
     ["a bad ref", undefined, { ref: "release/v1.4" }, /ref "release\/v1.4"/],
-    ["a bad namespace among good ones", ["meetinity-dev", "Staging"], {}, /namespaces "Staging" is not a Kubernetes namespace/],
+    [
+      "a bad namespace among good ones",
+      ["meetinity-dev", "Staging"],
+      {},
+      /namespaces "Staging" is not a Kubernetes namespace/,
+    ],
     ["a repeated namespace", ["meetinity-dev", "meetinity-dev"], {}, /namespaces "meetinity-dev" is listed twice/],
     ["no namespace", [], {}, /namespaces \[\] is empty/],
     ["a bad reader username", undefined, { readerUsername: "" }, /readerUsername "" is not a user name/],
-    ["a cluster platform that is not built", undefined, { platform: "linux/arm64" }, /platform "linux\/arm64" is not among the platforms built \(linux\/amd64\)/],
+    [
+      "a cluster platform that is not built",
+      undefined,
+      { platform: "linux/arm64" },
+      /platform "linux\/arm64" is not among the platforms built \(linux\/amd64\)/,
+    ],
     ["a bad values file", undefined, { values: ["/etc/x.yaml"] }, /values "\/etc\/x.yaml" is not a values file/],
-    ["a bad imageValues", undefined, { imageValues: "api-gateway.image[0]" }, /imageValues "api-gateway\.image\[0\]" is not a chart values path/],
+    [
+      "a bad imageValues",
+      undefined,
+      { imageValues: "api-gateway.image[0]" },
+      /imageValues "api-gateway\.image\[0\]" is not a chart values path/,
+    ],
   ])("%s: nothing is built, published or deployed", async (_name, namespaces, overrides, message) => {
     recorder = await recordDagger(() => undefined)
     await expect(run(namespaces, overrides)).rejects.toThrow(message)

@@ -22,8 +22,25 @@ const RUNTIME_TYPESCRIPT = "5.9.3"
 
 /** `dagger call`'s own flags (v0.21.9 `dagger call --help`): an argument with one of these names makes the call fail to parse. */
 const DAGGER_CALL_FLAGS = [
-  "allow-llm", "eager-runtime", "json", "mod", "no-mod", "output", "help",
-  "auto-apply", "debug", "interactive", "interactive-command", "lock", "no-exit", "progress", "quiet", "silent", "verbose", "web", "x-release",
+  "allow-llm",
+  "eager-runtime",
+  "json",
+  "mod",
+  "no-mod",
+  "output",
+  "help",
+  "auto-apply",
+  "debug",
+  "interactive",
+  "interactive-command",
+  "lock",
+  "no-exit",
+  "progress",
+  "quiet",
+  "silent",
+  "verbose",
+  "web",
+  "x-release",
 ]
 
 const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()
@@ -31,14 +48,15 @@ const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLo
 describe("what the engine's TypeScript runtime needs", () => {
   test(`typescript is not declared as exactly ${RUNTIME_TYPESCRIPT} beside other dependencies, and the lockfile still installs ${RUNTIME_TYPESCRIPT}`, () => {
     const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { dependencies: Record<string, string> }
-    const lock = JSON.parse(readFileSync("package-lock.json", "utf8")) as { packages: Record<string, { version?: string; dependencies?: Record<string, string> }> }
+    const lock = JSON.parse(readFileSync("package-lock.json", "utf8")) as {
+      packages: Record<string, { version?: string; dependencies?: Record<string, string> }>
+    }
     expect(Object.keys(pkg.dependencies).filter((name) => name !== "typescript").length).toBeGreaterThan(0)
     expect(pkg.dependencies.typescript).toBeDefined()
     expect(pkg.dependencies.typescript).not.toBe(RUNTIME_TYPESCRIPT)
     expect(lock.packages[""]!.dependencies).toEqual(pkg.dependencies)
     expect(lock.packages["node_modules/typescript"]!.version).toBe(RUNTIME_TYPESCRIPT)
   })
-
 })
 
 describe("what `dagger call` needs", () => {
@@ -49,13 +67,27 @@ describe("what `dagger call` needs", () => {
 
   test("no argument's flag is one of dagger call's own flags", () => {
     const clashes = Object.values(functions).flatMap((fn) =>
-      Object.keys(fn.arguments).filter((arg) => DAGGER_CALL_FLAGS.includes(kebab(arg))).map((arg) => `${fn.name} --${kebab(arg)}`))
+      Object.keys(fn.arguments)
+        .filter((arg) => DAGGER_CALL_FLAGS.includes(kebab(arg)))
+        .map((arg) => `${fn.name} --${kebab(arg)}`),
+    )
     expect(Object.keys(functions).length).toBeGreaterThan(0)
     expect(clashes).toEqual([])
   })
 
   test("retain's report format (not `--json`) is table or json, checked before the token is read", async () => {
-    await expect(new MeetinityRelease().retain("meetinity", dag.loadSecretFromID("SecretID-unused" as SecretID), "api-gateway", 30, true, 1000, "https://api.github.com", "ghcr.io", "yaml"))
-      .rejects.toThrow('format "yaml" is not a report format: expected table or json')
+    await expect(
+      new MeetinityRelease().retain(
+        "meetinity",
+        dag.loadSecretFromID("SecretID-unused" as SecretID),
+        "api-gateway",
+        30,
+        true,
+        1000,
+        "https://api.github.com",
+        "ghcr.io",
+        "yaml",
+      ),
+    ).rejects.toThrow('format "yaml" is not a report format: expected table or json')
   })
 })

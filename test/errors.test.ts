@@ -7,7 +7,16 @@ import { describe, expect, test } from "vitest"
 import { check, InvalidArgumentError, QUOTE_LIMIT, quote } from "../src/errors.js"
 import { parseRetainArgs } from "../src/retention/run.js"
 
-const args = { owner: "meetinity", image: "api-gateway", keep: 30, dryRun: true, maxDeletions: 1000, githubApiUrl: "https://api.github.com", registry: "ghcr.io", graceMinutes: 0 }
+const args = {
+  owner: "meetinity",
+  image: "api-gateway",
+  keep: 30,
+  dryRun: true,
+  maxDeletions: 1000,
+  githubApiUrl: "https://api.github.com",
+  registry: "ghcr.io",
+  graceMinutes: 0,
+}
 
 describe("quoting a value in an argument error", () => {
   test.each([
@@ -40,7 +49,9 @@ describe("quoting a value in an argument error", () => {
   })
 
   test("check() and the argument parsers quote through it: the message stays one readable line", () => {
-    expect(() => check(false, "image", "web\u202E\nx", "is not an image name")).toThrow(new InvalidArgumentError("image", "web\u202E\nx", "is not an image name"))
+    expect(() => check(false, "image", "web\u202E\nx", "is not an image name")).toThrow(
+      new InvalidArgumentError("image", "web\u202E\nx", "is not an image name"),
+    )
     let message = ""
     try {
       parseRetainArgs({ ...args, image: `API\u202E${"A".repeat(3000)}\nforged line` })

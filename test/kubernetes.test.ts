@@ -11,8 +11,25 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest"
 import { parseAllDocuments } from "yaml"
 
 import {
-  checkNotOlder, DEFAULT_NAMESPACES, helmGetValuesArgs, helmHistoryArgs, helmUpgradeAdvice, helmUpgradeArgs, kubeconfigProblem, namespaceCheck, parseHelmReport, planHelm, planPullSecret, pullSecretManifest,
-  parseHelmHistory, readDeployedVersion, unusedImageProblem, valuesFilesFor, VALUE_KEYS, type DeployInputs, type HelmPlan,
+  checkNotOlder,
+  DEFAULT_NAMESPACES,
+  helmGetValuesArgs,
+  helmHistoryArgs,
+  helmUpgradeAdvice,
+  helmUpgradeArgs,
+  kubeconfigProblem,
+  namespaceCheck,
+  parseHelmReport,
+  planHelm,
+  planPullSecret,
+  pullSecretManifest,
+  parseHelmHistory,
+  readDeployedVersion,
+  unusedImageProblem,
+  valuesFilesFor,
+  VALUE_KEYS,
+  type DeployInputs,
+  type HelmPlan,
 } from "../src/kubernetes.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
 import { startKubeApi } from "./support/kube-api.js"
@@ -31,10 +48,31 @@ describe("pull secret manifest = kubectl create secret docker-registry", () => {
     ["user with @ and +", "ghcr.io", "bot+ci@example.com", "github_pat_11AAAA_bbbb"],
   ])("%s", (_name, server, username, token) => {
     const ours = pullSecretManifest({ name: "ghcr-pull-secret", namespace: "meetinity-dev", server, username, token })
-    const real = kubectl(["create", "secret", "docker-registry", "ghcr-pull-secret", "--namespace", "meetinity-dev",
-      "--docker-server", server, "--docker-username", username, "--docker-password", token, "--dry-run=client", "-o", "json"])
+    const real = kubectl([
+      "create",
+      "secret",
+      "docker-registry",
+      "ghcr-pull-secret",
+      "--namespace",
+      "meetinity-dev",
+      "--docker-server",
+      server,
+      "--docker-username",
+      username,
+      "--docker-password",
+      token,
+      "--dry-run=client",
+      "-o",
+      "json",
+    ])
     expect(real.stderr).toBe("")
-    const theirs = JSON.parse(real.stdout) as { type: string; kind: string; apiVersion: string; metadata: { name: string; namespace: string }; data: Record<string, string> }
+    const theirs = JSON.parse(real.stdout) as {
+      type: string
+      kind: string
+      apiVersion: string
+      metadata: { name: string; namespace: string }
+      data: Record<string, string>
+    }
     expect(ours.type).toBe(theirs.type)
     expect(ours.kind).toBe(theirs.kind)
     expect(ours.apiVersion).toBe(theirs.apiVersion)
@@ -49,22 +87,56 @@ const DIGEST = `sha256:${"ab".repeat(32)}`
 const NO_FILES: DeployInputs = { digest: DIGEST, valuesFiles: [] }
 
 const basePlan = (overrides: Partial<Parameters<typeof planHelm>[0]> = {}): HelmPlan =>
-  planHelm({ release: "meetinity", namespace: "meetinity-dev", image: "ghcr.io/meetinity/api-gateway", version: "v1.4.2", pullSecretName: "ghcr-pull-secret", timeout: "10m", set: [], ...overrides })
+  planHelm({
+    release: "meetinity",
+    namespace: "meetinity-dev",
+    image: "ghcr.io/meetinity/api-gateway",
+    version: "v1.4.2",
+    pullSecretName: "ghcr-pull-secret",
+    timeout: "10m",
+    set: [],
+    ...overrides,
+  })
 
 describe("helm argument list", () => {
   test.each([
-    ["defaults", {}, ["--namespace", "meetinity-dev", "--timeout", "10m", "--history-max", "10", "--set", "global.image.tag=v1.4.2"]],
-    ["pre-release in prod", { namespace: "meetinity-prod", version: "v2.0.0-rc.1" }, ["--namespace", "meetinity-prod", "--set", "global.image.tag=v2.0.0-rc.1"]],
+    [
+      "defaults",
+      {},
+      ["--namespace", "meetinity-dev", "--timeout", "10m", "--history-max", "10", "--set", "global.image.tag=v1.4.2"],
+    ],
+    [
+      "pre-release in prod",
+      { namespace: "meetinity-prod", version: "v2.0.0-rc.1" },
+      ["--namespace", "meetinity-prod", "--set", "global.image.tag=v2.0.0-rc.1"],
+    ],
     ["other pull secret", { pullSecretName: "regcred" }, ["--set", "global.imagePullSecrets[0].name=regcred"]],
-    ["longer timeout, unlimited history", { timeout: "1h30m", historyMax: 0 }, ["--timeout", "1h30m", "--history-max", "0"]],
-    ["user values", { set: ["api-gateway.replicaCount=3", "a.b=c"] }, ["--set", "api-gateway.replicaCount=3", "--set", "a.b=c"]],
+    [
+      "longer timeout, unlimited history",
+      { timeout: "1h30m", historyMax: 0 },
+      ["--timeout", "1h30m", "--history-max", "0"],
+    ],
+    [
+      "user values",
+      { set: ["api-gateway.replicaCount=3", "a.b=c"] },
+      ["--set", "api-gateway.replicaCount=3", "--set", "a.b=c"],
+    ],
     ["pinned to the digest", {}, ["--set", `global.image.digest=${DIGEST}`]],
   ])("%s", (_name, overrides, expectedRun) => {
     const args = helmUpgradeArgs(basePlan(overrides), "/work/chart", NO_FILES)
     expect(args.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
     // No --create-namespace: Helm would patch an existing namespace, which a namespaced deployer may not (helmDeploy creates a missing one itself).
     expect(args).not.toContain("--create-namespace")
-    expect(args).toEqual(expect.arrayContaining(["--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail", "--output", "json", "--reset-then-reuse-values"]))
+    expect(args).toEqual(
+      expect.arrayContaining([
+        "--wait=watcher",
+        "--rollback-on-failure",
+        "--cleanup-on-fail",
+        "--output",
+        "json",
+        "--reset-then-reuse-values",
+      ]),
+    )
     // Each expected flag is followed by its value.
     for (let i = 0; i < expectedRun.length; i += 2) {
       const pairs = args.flatMap((arg, j) => (arg === expectedRun[i] ? [args[j + 1]] : []))
@@ -72,8 +144,14 @@ describe("helm argument list", () => {
     }
     // Our four values come last, so a chart default or user value can never override the version or digest.
     expect(args.slice(-8)).toEqual([
-      "--set", `${VALUE_KEYS.repository}=${basePlan(overrides).image}`, "--set", `${VALUE_KEYS.tag}=${basePlan(overrides).version}`,
-      "--set", `${VALUE_KEYS.digest}=${DIGEST}`, "--set", `${VALUE_KEYS.pullSecret}=${basePlan(overrides).pullSecretName}`,
+      "--set",
+      `${VALUE_KEYS.repository}=${basePlan(overrides).image}`,
+      "--set",
+      `${VALUE_KEYS.tag}=${basePlan(overrides).version}`,
+      "--set",
+      `${VALUE_KEYS.digest}=${DIGEST}`,
+      "--set",
+      `${VALUE_KEYS.pullSecret}=${basePlan(overrides).pullSecretName}`,
     ])
   })
 
@@ -82,57 +160,138 @@ describe("helm argument list", () => {
     ["a subchart's own image", "api-gateway.image", "api-gateway.image"],
     ["a top-level image block", "image", "image"],
     ["a nested path with underscores", "services.event_service.image", "services.event_service.image"],
-  ])("--image-values, %s: the image goes to <path>.repository, .tag and .digest, last, with the pull secret", (_name, imageValues, path) => {
-    const plan = basePlan(imageValues ? { imageValues } : {})
-    expect(plan.imageValues).toBe(path)
-    expect(helmUpgradeArgs(plan, "/work/chart", NO_FILES).slice(-8)).toEqual([
-      "--set", `${path}.repository=ghcr.io/meetinity/api-gateway`, "--set", `${path}.tag=v1.4.2`,
-      "--set", `${path}.digest=${DIGEST}`, "--set", "global.imagePullSecrets[0].name=ghcr-pull-secret",
-    ])
-  })
+  ])(
+    "--image-values, %s: the image goes to <path>.repository, .tag and .digest, last, with the pull secret",
+    (_name, imageValues, path) => {
+      const plan = basePlan(imageValues ? { imageValues } : {})
+      expect(plan.imageValues).toBe(path)
+      expect(helmUpgradeArgs(plan, "/work/chart", NO_FILES).slice(-8)).toEqual([
+        "--set",
+        `${path}.repository=ghcr.io/meetinity/api-gateway`,
+        "--set",
+        `${path}.tag=v1.4.2`,
+        "--set",
+        `${path}.digest=${DIGEST}`,
+        "--set",
+        "global.imagePullSecrets[0].name=ghcr-pull-secret",
+      ])
+    },
+  )
 
   test.each([
     ["a subchart's pull policy beside its image", "api-gateway.image", ["api-gateway.image.pullPolicy=Always"]],
-    ["global.image, when this service's image goes elsewhere", "api-gateway.image", ["global.image.tag=latest", "global.image.digest=sha256:00"]],
-    ["another service's image (its own deploy sets it, but nothing stops a hand-made fix)", "api-gateway.image", ["event-service.image.tag=v0.3.0"]],
-    ["a key that only starts like the block", "api-gateway.image", ["api-gateway.images.extra=x", "api-gateway.image.repository2=x"]],
+    [
+      "global.image, when this service's image goes elsewhere",
+      "api-gateway.image",
+      ["global.image.tag=latest", "global.image.digest=sha256:00"],
+    ],
+    [
+      "another service's image (its own deploy sets it, but nothing stops a hand-made fix)",
+      "api-gateway.image",
+      ["event-service.image.tag=v0.3.0"],
+    ],
+    [
+      "a key that only starts like the block",
+      "api-gateway.image",
+      ["api-gateway.images.extra=x", "api-gateway.image.repository2=x"],
+    ],
   ])("--set of %s is allowed", (_name, imageValues, set) => {
     expect(basePlan({ imageValues, set }).set).toEqual(set)
   })
 
   test("values files come before --set values, in the order given, each inside the chart", () => {
-    const args = helmUpgradeArgs(basePlan({ set: ["a=b"] }), "/work/chart", { digest: DIGEST, valuesFiles: ["values-meetinity-dev.yaml", "env/extra.yaml"] })
+    const args = helmUpgradeArgs(basePlan({ set: ["a=b"] }), "/work/chart", {
+      digest: DIGEST,
+      valuesFiles: ["values-meetinity-dev.yaml", "env/extra.yaml"],
+    })
     const flags = args.filter((a) => a === "--values" || a === "--set")
     expect(flags.slice(0, 3)).toEqual(["--values", "--values", "--set"])
-    expect(args.flatMap((a, i) => (a === "--values" ? [args[i + 1]] : []))).toEqual(["/work/chart/values-meetinity-dev.yaml", "/work/chart/env/extra.yaml"])
+    expect(args.flatMap((a, i) => (a === "--values" ? [args[i + 1]] : []))).toEqual([
+      "/work/chart/values-meetinity-dev.yaml",
+      "/work/chart/env/extra.yaml",
+    ])
   })
 
   test.each([
     ["no namespace file, none given", "meetinity-dev", [], false, []],
     ["the namespace file alone", "meetinity-prod", [], true, ["values-meetinity-prod.yaml"]],
-    ["the namespace file first, then the given ones in order", "meetinity-prod", ["b.yaml", "a.yaml"], true, ["values-meetinity-prod.yaml", "b.yaml", "a.yaml"]],
-    ["the namespace file listed explicitly keeps its given place", "meetinity-prod", ["base.yaml", "values-meetinity-prod.yaml"], true, ["base.yaml", "values-meetinity-prod.yaml"]],
-    ["another namespace's file is not picked up", "meetinity-dev", ["values-meetinity-prod.yaml"], false, ["values-meetinity-prod.yaml"]],
+    [
+      "the namespace file first, then the given ones in order",
+      "meetinity-prod",
+      ["b.yaml", "a.yaml"],
+      true,
+      ["values-meetinity-prod.yaml", "b.yaml", "a.yaml"],
+    ],
+    [
+      "the namespace file listed explicitly keeps its given place",
+      "meetinity-prod",
+      ["base.yaml", "values-meetinity-prod.yaml"],
+      true,
+      ["base.yaml", "values-meetinity-prod.yaml"],
+    ],
+    [
+      "another namespace's file is not picked up",
+      "meetinity-dev",
+      ["values-meetinity-prod.yaml"],
+      false,
+      ["values-meetinity-prod.yaml"],
+    ],
   ])("values files: %s", (_name, namespace, explicit, exists, expected) => {
     expect(valuesFilesFor(namespace, explicit, exists)).toEqual(expected)
   })
   test.each([
-    ["namespace with upper case", { namespace: "Meetinity-Dev" }, /namespace "Meetinity-Dev" is not a Kubernetes namespace: expected a DNS-1123 label/],
+    [
+      "namespace with upper case",
+      { namespace: "Meetinity-Dev" },
+      /namespace "Meetinity-Dev" is not a Kubernetes namespace: expected a DNS-1123 label/,
+    ],
     ["namespace too long", { namespace: "a".repeat(64) }, /namespace "a{64}" is not a Kubernetes namespace/],
     ["namespace ending in -", { namespace: "dev-" }, /namespace "dev-"/],
     ["version without v", { version: "1.4.2" }, /version "1.4.2" is not a version tag: expected vX.Y.Z/],
     ["version with build metadata", { version: "v1.4.2+5" }, /version "v1.4.2\+5"/],
-    ["image with tag", { image: "ghcr.io/meetinity/api-gateway:v1.4.2" }, /image "ghcr.io\/meetinity\/api-gateway:v1.4.2" is not an image repository.*leave the tag off/],
+    [
+      "image with tag",
+      { image: "ghcr.io/meetinity/api-gateway:v1.4.2" },
+      /image "ghcr.io\/meetinity\/api-gateway:v1.4.2" is not an image repository.*leave the tag off/,
+    ],
     ["image with digest", { image: "ghcr.io/meetinity/api@sha256:00" }, /image ".*" is not an image repository/],
-    ["image with a space", { image: "ghcr.io/meetinity/api gateway" }, /image "ghcr.io\/meetinity\/api gateway" is not an image repository/],
+    [
+      "image with a space",
+      { image: "ghcr.io/meetinity/api gateway" },
+      /image "ghcr.io\/meetinity\/api gateway" is not an image repository/,
+    ],
     ["set without =", { set: ["replicaCount"] }, /set "replicaCount" is not a chart value: expected key=value/],
-    ["set overriding the version", { set: ["global.image.tag=latest"] }, /set "global.image.tag=latest" sets global.image.tag, which helmDeploy sets itself/],
-    ["set overriding pull secrets", { set: ["global.imagePullSecrets[1].name=x"] }, /sets global.imagePullSecrets\[1\].name/],
-    ["set overriding the digest", { set: ["global.image.digest=sha256:00"] }, /set "global.image.digest=sha256:00" sets global.image.digest, which helmDeploy sets itself from .*--digest/],
-    ["digest without algorithm", { digest: "ab".repeat(32) }, /digest "(ab){32}" is not a manifest digest: expected sha256:/],
-    ["digest in upper case", { digest: `sha256:${"AB".repeat(32)}` }, /digest "sha256:(AB){32}" is not a manifest digest/],
+    [
+      "set overriding the version",
+      { set: ["global.image.tag=latest"] },
+      /set "global.image.tag=latest" sets global.image.tag, which helmDeploy sets itself/,
+    ],
+    [
+      "set overriding pull secrets",
+      { set: ["global.imagePullSecrets[1].name=x"] },
+      /sets global.imagePullSecrets\[1\].name/,
+    ],
+    [
+      "set overriding the digest",
+      { set: ["global.image.digest=sha256:00"] },
+      /set "global.image.digest=sha256:00" sets global.image.digest, which helmDeploy sets itself from .*--digest/,
+    ],
+    [
+      "digest without algorithm",
+      { digest: "ab".repeat(32) },
+      /digest "(ab){32}" is not a manifest digest: expected sha256:/,
+    ],
+    [
+      "digest in upper case",
+      { digest: `sha256:${"AB".repeat(32)}` },
+      /digest "sha256:(AB){32}" is not a manifest digest/,
+    ],
     ["digest too short", { digest: "sha256:abc" }, /digest "sha256:abc"/],
-    ["values file outside the chart", { values: ["../secrets.yaml"] }, /values "..\/secrets.yaml" is not a values file: expected a path inside the chart directory/],
+    [
+      "values file outside the chart",
+      { values: ["../secrets.yaml"] },
+      /values "..\/secrets.yaml" is not a values file: expected a path inside the chart directory/,
+    ],
     ["absolute values file", { values: ["/etc/passwd"] }, /values "\/etc\/passwd" is not a values file/],
     ["empty values file", { values: [""] }, /values "" is not a values file/],
     ["platform without arch", { platform: "linux" }, /platform "linux" is not a platform: expected os\/arch/],
@@ -142,24 +301,79 @@ describe("helm argument list", () => {
     ["release too long", { release: "a".repeat(54) }, /release "a{54}" is not a Helm release name/],
     ["bad pull secret name", { pullSecretName: "GHCR" }, /pullSecretName "GHCR" is not a Kubernetes object name/],
     ["negative history", { historyMax: -1 }, /historyMax -1 is not a revision count/],
-    ["image without a registry host", { image: "meetinity/api-gateway" }, /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/],
-    ["image of one name", { image: "api-gateway" }, /image "api-gateway" is not an image repository: expected registry\/owner\/name/],
-    ["image without a registry host, with http://", { image: "http://meetinity/api-gateway" }, /image "http:\/\/meetinity\/api-gateway" names no registry host/],
-    ["image of 10,000 characters", { image: `ghcr.io/meetinity/${"a".repeat(9982)}` }, /image "ghcr\.io\/meetinity\/a{62}…" \(10000 characters\) is not an image repository: expected registry\/owner\/name, without tag or digest, at most 255 characters.*; it is 10000 characters long/],
+    [
+      "image without a registry host",
+      { image: "meetinity/api-gateway" },
+      /image "meetinity\/api-gateway" names no registry host: "meetinity" would be read as one\. Expected registry\/owner\/name \(e\.g\. ghcr\.io\/meetinity\/api-gateway\)/,
+    ],
+    [
+      "image of one name",
+      { image: "api-gateway" },
+      /image "api-gateway" is not an image repository: expected registry\/owner\/name/,
+    ],
+    [
+      "image without a registry host, with http://",
+      { image: "http://meetinity/api-gateway" },
+      /image "http:\/\/meetinity\/api-gateway" names no registry host/,
+    ],
+    [
+      "image of 10,000 characters",
+      { image: `ghcr.io/meetinity/${"a".repeat(9982)}` },
+      /image "ghcr\.io\/meetinity\/a{62}…" \(10000 characters\) is not an image repository: expected registry\/owner\/name, without tag or digest, at most 255 characters.*; it is 10000 characters long/,
+    ],
     ["imageValues empty", { imageValues: "" }, /imageValues "" is not a chart values path: expected value keys/],
-    ["imageValues with a trailing dot", { imageValues: "api-gateway.image." }, /imageValues "api-gateway\.image\." is not a chart values path/],
-    ["imageValues with a list index", { imageValues: "services[0].image" }, /imageValues "services\[0\]\.image" is not a chart values path/],
+    [
+      "imageValues with a trailing dot",
+      { imageValues: "api-gateway.image." },
+      /imageValues "api-gateway\.image\." is not a chart values path/,
+    ],
+    [
+      "imageValues with a list index",
+      { imageValues: "services[0].image" },
+      /imageValues "services\[0\]\.image" is not a chart values path/,
+    ],
     ["imageValues with a space", { imageValues: "api gateway.image" }, /imageValues "api gateway\.image"/],
     ["imageValues with an = (it would break --set)", { imageValues: "a=b" }, /imageValues "a=b"/],
-    ["imageValues too long", { imageValues: `${"a.".repeat(100)}image` }, /imageValues "(a\.){40}…" \(205 characters\) is not a chart values path/],
-    ["imageValues on the pull secrets", { imageValues: "global.imagePullSecrets" }, /imageValues "global\.imagePullSecrets" is where helmDeploy puts the pull secrets/],
-    ["set of this service's digest at its own path", { imageValues: "api-gateway.image", set: ["api-gateway.image.digest=sha256:00"] },
-      /set "api-gateway\.image\.digest=sha256:00" sets api-gateway\.image\.digest, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name \(this service's image goes to api-gateway\.image, --image-values\)/],
-    ["set of this service's tag at its own path", { imageValues: "api-gateway.image", set: ["api-gateway.image.tag=latest"] }, /sets api-gateway\.image\.tag/],
-    ["set of this service's repository at its own path", { imageValues: "api-gateway.image", set: ["api-gateway.image.repository=x/y"] }, /sets api-gateway\.image\.repository/],
-    ["set of the whole image block", { imageValues: "api-gateway.image", set: ["api-gateway.image=x"] }, /sets api-gateway\.image,/],
-    ["set of a key above the image block", { imageValues: "api-gateway.image", set: ["api-gateway=x"] }, /sets api-gateway,/],
-    ["set of the pull secrets with another image path", { imageValues: "api-gateway.image", set: ["global.imagePullSecrets[0].name=x"] }, /sets global\.imagePullSecrets\[0\]\.name/],
+    [
+      "imageValues too long",
+      { imageValues: `${"a.".repeat(100)}image` },
+      /imageValues "(a\.){40}…" \(205 characters\) is not a chart values path/,
+    ],
+    [
+      "imageValues on the pull secrets",
+      { imageValues: "global.imagePullSecrets" },
+      /imageValues "global\.imagePullSecrets" is where helmDeploy puts the pull secrets/,
+    ],
+    [
+      "set of this service's digest at its own path",
+      { imageValues: "api-gateway.image", set: ["api-gateway.image.digest=sha256:00"] },
+      /set "api-gateway\.image\.digest=sha256:00" sets api-gateway\.image\.digest, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name \(this service's image goes to api-gateway\.image, --image-values\)/,
+    ],
+    [
+      "set of this service's tag at its own path",
+      { imageValues: "api-gateway.image", set: ["api-gateway.image.tag=latest"] },
+      /sets api-gateway\.image\.tag/,
+    ],
+    [
+      "set of this service's repository at its own path",
+      { imageValues: "api-gateway.image", set: ["api-gateway.image.repository=x/y"] },
+      /sets api-gateway\.image\.repository/,
+    ],
+    [
+      "set of the whole image block",
+      { imageValues: "api-gateway.image", set: ["api-gateway.image=x"] },
+      /sets api-gateway\.image,/,
+    ],
+    [
+      "set of a key above the image block",
+      { imageValues: "api-gateway.image", set: ["api-gateway=x"] },
+      /sets api-gateway,/,
+    ],
+    [
+      "set of the pull secrets with another image path",
+      { imageValues: "api-gateway.image", set: ["global.imagePullSecrets[0].name=x"] },
+      /sets global\.imagePullSecrets\[0\]\.name/,
+    ],
   ])("%s is refused", (_name, overrides, message) => {
     expect(() => basePlan(overrides)).toThrow(message)
   })
@@ -170,19 +384,29 @@ describe("helm argument list", () => {
 
   test.each([
     ["no scheme", "ghcr.io/meetinity/api-gateway", "ghcr.io/meetinity/api-gateway", undefined],
-    ["a plain-http registry on a bridge address", "http://10.89.0.1:5000/Meetinity/api-gateway", "10.89.0.1:5000/meetinity/api-gateway", "http"],
+    [
+      "a plain-http registry on a bridge address",
+      "http://10.89.0.1:5000/Meetinity/api-gateway",
+      "10.89.0.1:5000/meetinity/api-gateway",
+      "http",
+    ],
     ["https said out loud", "HTTPS://ghcr.io/meetinity/api-gateway", "ghcr.io/meetinity/api-gateway", "https"],
-  ])("--image with %s: pods pull the address without a scheme, the preflight uses the scheme", (_name, image, address, scheme) => {
-    const plan = basePlan({ image })
-    expect([plan.image, plan.imageScheme]).toEqual([address, scheme])
-    expect(helmUpgradeArgs(plan, "/work/chart", NO_FILES)).toContain(`global.image.repository=${address}`)
-  })
+  ])(
+    "--image with %s: pods pull the address without a scheme, the preflight uses the scheme",
+    (_name, image, address, scheme) => {
+      const plan = basePlan({ image })
+      expect([plan.image, plan.imageScheme]).toEqual([address, scheme])
+      expect(helmUpgradeArgs(plan, "/work/chart", NO_FILES)).toContain(`global.image.repository=${address}`)
+    },
+  )
 
   test.each([
     ["another scheme", "ftp://ghcr.io/meetinity/api-gateway"],
     ["a scheme and nothing else", "http://"],
   ])("--image with %s is refused, quoting what was given", (_name, image) => {
-    expect(() => basePlan({ image })).toThrow(new RegExp(`image "${image.replace(/[/.]/g, "\\$&")}" is not an image repository`))
+    expect(() => basePlan({ image })).toThrow(
+      new RegExp(`image "${image.replace(/[/.]/g, "\\$&")}" is not an image repository`),
+    )
   })
 
   test.each([
@@ -191,7 +415,15 @@ describe("helm argument list", () => {
     ["server", { server: "ghcr io" }, /server "ghcr io" is not a registry server/],
     ["username", { username: "" }, /username "" is not a user name/],
   ])("pull secret: bad %s is refused", (_name, overrides, message) => {
-    expect(() => planPullSecret({ namespace: "meetinity-dev", name: "ghcr-pull-secret", server: "ghcr.io", username: "bot", ...overrides })).toThrow(message)
+    expect(() =>
+      planPullSecret({
+        namespace: "meetinity-dev",
+        name: "ghcr-pull-secret",
+        server: "ghcr.io",
+        username: "bot",
+        ...overrides,
+      }),
+    ).toThrow(message)
   })
 })
 
@@ -202,7 +434,9 @@ interface Rendered {
 }
 
 function renderedObjects(manifest: string): Rendered[] {
-  return parseAllDocuments(manifest).map((doc) => doc.toJS() as Rendered).filter(Boolean)
+  return parseAllDocuments(manifest)
+    .map((doc) => doc.toJS() as Rendered)
+    .filter(Boolean)
 }
 
 /** The two services of the example umbrella chart, each deployed with its own image at its own place. */
@@ -214,13 +448,23 @@ const EVENTS_DIGEST = `sha256:${"cd".repeat(32)}`
 const setsOf = (args: string[]) => args.flatMap((arg, i, all) => (all[i - 1] === "--set" ? ["--set", arg] : []))
 
 const deploymentImages = (manifest: string) =>
-  Object.fromEntries(renderedObjects(manifest).filter((o) => o.kind === "Deployment").map((d) => [d.metadata.name, d.spec!.template!.spec!.containers!.map((c) => c.image)]))
+  Object.fromEntries(
+    renderedObjects(manifest)
+      .filter((o) => o.kind === "Deployment")
+      .map((d) => [d.metadata.name, d.spec!.template!.spec!.containers!.map((c) => c.image)]),
+  )
 
 describe("the example umbrella chart under real Helm 4", () => {
   test.each([
     ["no image at all", []],
     ["the api-gateway deploy's values", setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES))],
-    ["both services' values", [...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)), ...setsOf(helmUpgradeArgs(basePlan(EVENTS), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] }))]],
+    [
+      "both services' values",
+      [
+        ...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)),
+        ...setsOf(helmUpgradeArgs(basePlan(EVENTS), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] })),
+      ],
+    ],
   ])("helm lint --strict passes with %s", (_name, sets) => {
     const result = helm(["lint", CHART, "--strict", ...sets])
     expect(result.stderr + result.stdout).toContain("1 chart(s) linted, 0 chart(s) failed")
@@ -228,7 +472,10 @@ describe("the example umbrella chart under real Helm 4", () => {
   })
 
   test("helm template renders each service from its own values: its own <repository>:<tag>@<digest>, its own Service, the shared pull secret", () => {
-    const sets = [...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)), ...setsOf(helmUpgradeArgs(basePlan(EVENTS), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] }))]
+    const sets = [
+      ...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)),
+      ...setsOf(helmUpgradeArgs(basePlan(EVENTS), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] })),
+    ]
     const result = helm(["template", "meetinity", CHART, "--namespace", "meetinity-dev", ...sets])
     expect(result.status, result.stderr).toBe(0)
     expect(deploymentImages(result.stdout)).toEqual({
@@ -236,17 +483,34 @@ describe("the example umbrella chart under real Helm 4", () => {
       "meetinity-event-service": [`ghcr.io/meetinity/event-service:v0.3.0@${EVENTS_DIGEST}`],
     })
     const objects = renderedObjects(result.stdout)
-    expect(objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name).sort()).toEqual(["meetinity-api-gateway", "meetinity-event-service"])
-    for (const d of objects.filter((o) => o.kind === "Deployment")) expect(d.spec!.template!.spec!.imagePullSecrets).toEqual([{ name: "ghcr-pull-secret" }])
+    expect(
+      objects
+        .filter((o) => o.kind === "Service")
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(["meetinity-api-gateway", "meetinity-event-service"])
+    for (const d of objects.filter((o) => o.kind === "Deployment"))
+      expect(d.spec!.template!.spec!.imagePullSecrets).toEqual([{ name: "ghcr-pull-secret" }])
   })
 
   test("a service whose image is not set yet renders nothing; one without a tag fails with the chart's own message", () => {
     const none = helm(["template", "meetinity", CHART])
     expect(none.status, none.stderr).toBe(0)
     expect(renderedObjects(none.stdout)).toEqual([])
-    const gatewayOnly = helm(["template", "meetinity", CHART, ...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES))])
+    const gatewayOnly = helm([
+      "template",
+      "meetinity",
+      CHART,
+      ...setsOf(helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)),
+    ])
     expect(Object.keys(deploymentImages(gatewayOnly.stdout))).toEqual(["meetinity-api-gateway"])
-    const noTag = helm(["template", "meetinity", CHART, "--set", "event-service.image.repository=ghcr.io/meetinity/event-service"])
+    const noTag = helm([
+      "template",
+      "meetinity",
+      CHART,
+      "--set",
+      "event-service.image.repository=ghcr.io/meetinity/event-service",
+    ])
     expect(noTag.status).not.toBe(0)
     expect(noTag.stderr).toContain("event-service.image.tag is required with event-service.image.repository")
   })
@@ -256,40 +520,68 @@ describe("the example umbrella chart under real Helm 4", () => {
     const result = helm([...args, "--dry-run=client"])
     expect(result.status, result.stderr).toBe(0)
     const report = parseHelmReport(result.stdout)
-    expect(unusedImageProblem(report, basePlan(), DIGEST)).toMatch(/Helm upgraded release meetinity in meetinity-dev to revision 1 \(pending-install\), but nothing it rendered uses ghcr\.io\/meetinity\/api-gateway:v1\.4\.2@sha256:(ab){32}: the chart does not read global\.image\.repository, \.tag and \.digest[\s\S]*Check --image-values/)
+    expect(unusedImageProblem(report, basePlan(), DIGEST)).toMatch(
+      /Helm upgraded release meetinity in meetinity-dev to revision 1 \(pending-install\), but nothing it rendered uses ghcr\.io\/meetinity\/api-gateway:v1\.4\.2@sha256:(ab){32}: the chart does not read global\.image\.repository, \.tag and \.digest[\s\S]*Check --image-values/,
+    )
     const [, ...gateway] = helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)
     const used = helm([...gateway, "--dry-run=client"])
     expect(unusedImageProblem(parseHelmReport(used.stdout), basePlan(GATEWAY), DIGEST)).toBeUndefined()
   })
 
-  test.each(DEFAULT_NAMESPACES)("helm upgrade --install --dry-run=client into %s renders <image>:<version>@<digest> with the pull secret", (namespace) => {
-    const plan = basePlan({ ...GATEWAY, namespace, set: ["api-gateway.replicaCount=3"] })
-    const [, ...args] = helmUpgradeArgs(plan, CHART, NO_FILES)
-    const result = helm([...args, "--dry-run=client"])
-    expect(result.stderr).toBe("")
-    expect(result.status).toBe(0)
-    const report = parseHelmReport(result.stdout)
-    expect(report).toMatchObject({ release: "meetinity", namespace, revision: 1, status: "pending-install", chart: "meetinity-0.2.0" })
-    const deployments = renderedObjects(report.manifest).filter((o) => o.kind === "Deployment")
-    expect(deployments.map((d) => d.metadata.name)).toEqual(["meetinity-api-gateway"])
-    const pod = deployments[0]!.spec!.template!.spec!
-    expect(pod.containers!.map((c) => c.image)).toEqual([`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`])
-    expect(pod.imagePullSecrets).toEqual([{ name: "ghcr-pull-secret" }])
-    expect((deployments[0] as unknown as { spec: { replicas: number } }).spec.replicas).toBe(3)
-  })
+  test.each(DEFAULT_NAMESPACES)(
+    "helm upgrade --install --dry-run=client into %s renders <image>:<version>@<digest> with the pull secret",
+    (namespace) => {
+      const plan = basePlan({ ...GATEWAY, namespace, set: ["api-gateway.replicaCount=3"] })
+      const [, ...args] = helmUpgradeArgs(plan, CHART, NO_FILES)
+      const result = helm([...args, "--dry-run=client"])
+      expect(result.stderr).toBe("")
+      expect(result.status).toBe(0)
+      const report = parseHelmReport(result.stdout)
+      expect(report).toMatchObject({
+        release: "meetinity",
+        namespace,
+        revision: 1,
+        status: "pending-install",
+        chart: "meetinity-0.2.0",
+      })
+      const deployments = renderedObjects(report.manifest).filter((o) => o.kind === "Deployment")
+      expect(deployments.map((d) => d.metadata.name)).toEqual(["meetinity-api-gateway"])
+      const pod = deployments[0]!.spec!.template!.spec!
+      expect(pod.containers!.map((c) => c.image)).toEqual([`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`])
+      expect(pod.imagePullSecrets).toEqual([{ name: "ghcr-pull-secret" }])
+      expect((deployments[0] as unknown as { spec: { replicas: number } }).spec.replicas).toBe(3)
+    },
+  )
 
   test("without a digest the example chart renders <image>:<version>", () => {
-    const result = helm(["template", "meetinity", CHART, "--set", "api-gateway.image.repository=ghcr.io/meetinity/api-gateway", "--set", "api-gateway.image.tag=v1.4.2"])
+    const result = helm([
+      "template",
+      "meetinity",
+      CHART,
+      "--set",
+      "api-gateway.image.repository=ghcr.io/meetinity/api-gateway",
+      "--set",
+      "api-gateway.image.tag=v1.4.2",
+    ])
     expect(result.status, result.stderr).toBe(0)
-    expect(renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image).toBe("ghcr.io/meetinity/api-gateway:v1.4.2")
+    expect(
+      renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image,
+    ).toBe("ghcr.io/meetinity/api-gateway:v1.4.2")
   })
 
   test("the example chart's values-meetinity-prod.yaml reaches Helm in prod, and a later --set still wins", () => {
     const replicas = (valuesFiles: string[], set: string[]) => {
-      const [, ...args] = helmUpgradeArgs(basePlan({ ...GATEWAY, namespace: "meetinity-prod", set }), CHART, { digest: DIGEST, valuesFiles })
+      const [, ...args] = helmUpgradeArgs(basePlan({ ...GATEWAY, namespace: "meetinity-prod", set }), CHART, {
+        digest: DIGEST,
+        valuesFiles,
+      })
       const result = helm([...args, "--dry-run=client"])
       expect(result.status, result.stderr).toBe(0)
-      return (renderedObjects(parseHelmReport(result.stdout).manifest).find((o) => o.kind === "Deployment") as unknown as { spec: { replicas: number } }).spec.replicas
+      return (
+        renderedObjects(parseHelmReport(result.stdout).manifest).find((o) => o.kind === "Deployment") as unknown as {
+          spec: { replicas: number }
+        }
+      ).spec.replicas
     }
     expect(replicas([], [])).toBe(2)
     expect(replicas(["values-meetinity-prod.yaml"], [])).toBe(3)
@@ -297,7 +589,11 @@ describe("the example umbrella chart under real Helm 4", () => {
   })
 
   test.each([
-    ["a comma splits the list", ["api-gateway.replicaCount=3,api-gateway.note=x"], ["api-gateway.replicaCount=3", "api-gateway.note=x"]],
+    [
+      "a comma splits the list",
+      ["api-gateway.replicaCount=3,api-gateway.note=x"],
+      ["api-gateway.replicaCount=3", "api-gateway.note=x"],
+    ],
     ["a repeated flag appends", ["a=1", "b=2"], ["a=1", "b=2"]],
     ["double quotes keep a comma in one element", ['"api-gateway.note=a,b"'], ["api-gateway.note=a,b"]],
     ["a backslash is kept for Helm", ['"api-gateway.note=a\\,b"', "c=d"], ["api-gateway.note=a\\,b", "c=d"]],
@@ -312,7 +608,9 @@ describe("the example umbrella chart under real Helm 4", () => {
   })
 
   test("a value with a comma: unquoted, the CLI splits it and the module refuses the fragment (naming the ways out)", () => {
-    expect(() => basePlan({ set: daggerListFlag("api-gateway.note=a,b") })).toThrow(/set "b" is not a chart value: expected key=value.*'"key=a\\,b"'.*values file \(--values\)/)
+    expect(() => basePlan({ set: daggerListFlag("api-gateway.note=a,b") })).toThrow(
+      /set "b" is not a chart value: expected key=value.*'"key=a\\,b"'.*values file \(--values\)/,
+    )
   })
 
   test("a value with a comma and quotes reaches Helm whole from a values file", () => {
@@ -321,7 +619,9 @@ describe("the example umbrella chart under real Helm 4", () => {
     const [, ...args] = helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)
     const result = helm([...args, "--values", join(dir, "note.yaml"), "--dry-run=client"])
     expect(result.status, result.stderr).toBe(0)
-    const config = (JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }).config
+    const config = (
+      JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }
+    ).config
     expect(config["api-gateway"].note).toBe('a, b; it\'s "quoted"')
   })
 
@@ -332,7 +632,9 @@ describe("the example umbrella chart under real Helm 4", () => {
     }
     const escaped = render(daggerListFlag('"api-gateway.note=a\\,b"')[0]!)
     expect(escaped.status, escaped.stderr).toBe(0)
-    const config = (JSON.parse(escaped.stdout.slice(escaped.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }).config
+    const config = (
+      JSON.parse(escaped.stdout.slice(escaped.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }
+    ).config
     expect(config["api-gateway"].note).toBe("a,b")
     const unescaped = render("api-gateway.note=a,b")
     expect(unescaped.status).not.toBe(0)
@@ -344,7 +646,8 @@ describe("the example umbrella chart under real Helm 4", () => {
       const sets = setsOf(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace }), CHART, NO_FILES))
       const result = helm(["template", "meetinity", CHART, "--namespace", namespace, ...sets])
       expect(result.status).toBe(0)
-      return renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!.image
+      return renderedObjects(result.stdout).find((o) => o.kind === "Deployment")!.spec!.template!.spec!.containers![0]!
+        .image
     })
     expect(new Set(images)).toEqual(new Set([`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`]))
   })
@@ -352,7 +655,8 @@ describe("the example umbrella chart under real Helm 4", () => {
 
 describe("never an older version after a newer one: helm get values, read by real Helm", () => {
   /** The release real Helm would store after installing api-gateway `version` into `namespace`. */
-  const installed = (namespace: string, version: string) => installedRelease(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace, version }), CHART, NO_FILES).slice(1))
+  const installed = (namespace: string, version: string) =>
+    installedRelease(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace, version }), CHART, NO_FILES).slice(1))
 
   const deployedIn = (namespace: string, releases: object[], imageValues = GATEWAY.imageValues) => {
     const [, ...args] = helmGetValuesArgs(basePlan({ namespace }))
@@ -365,17 +669,39 @@ describe("never an older version after a newer one: helm get values, read by rea
   })
 
   test("an installed release: its tag is read back at this service's path; another path has none", () => {
-    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")])).toEqual({ state: "deployed", tag: "v1.5.0" })
-    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")], EVENTS.imageValues)).toEqual({ state: "deployed" })
-    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")], "global.image")).toEqual({ state: "deployed" })
+    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")])).toEqual({
+      state: "deployed",
+      tag: "v1.5.0",
+    })
+    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")], EVENTS.imageValues)).toEqual({
+      state: "deployed",
+    })
+    expect(deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")], "global.image")).toEqual({
+      state: "deployed",
+    })
   })
 
   test.each([
     ["the default path", '{"global":{"image":{"tag":"v1.0.0"}}}', undefined, { state: "deployed", tag: "v1.0.0" }],
-    ["a subchart's path", '{"api-gateway":{"image":{"tag":"v1.4.2"}},"global":{"image":{"tag":"v9.0.0"}}}', "api-gateway.image", { state: "deployed", tag: "v1.4.2" }],
-    ["a path through a list is no tag", '{"api-gateway":[{"image":{"tag":"v1.4.2"}}]}', "api-gateway.image", { state: "deployed" }],
+    [
+      "a subchart's path",
+      '{"api-gateway":{"image":{"tag":"v1.4.2"}},"global":{"image":{"tag":"v9.0.0"}}}',
+      "api-gateway.image",
+      { state: "deployed", tag: "v1.4.2" },
+    ],
+    [
+      "a path through a list is no tag",
+      '{"api-gateway":[{"image":{"tag":"v1.4.2"}}]}',
+      "api-gateway.image",
+      { state: "deployed" },
+    ],
     ["a path through a string is no tag", '{"api-gateway":"x"}', "api-gateway.image", { state: "deployed" }],
-    ["a tag that is not a string is no tag", '{"api-gateway":{"image":{"tag":1.4}}}', "api-gateway.image", { state: "deployed" }],
+    [
+      "a tag that is not a string is no tag",
+      '{"api-gateway":{"image":{"tag":1.4}}}',
+      "api-gateway.image",
+      { state: "deployed" },
+    ],
     ["no values at all (helm prints null)", "null", "api-gateway.image", { state: "deployed" }],
   ])("helm get values read at a path: %s", (_name, stdout, imageValues, expected) => {
     expect(readDeployedVersion(0, stdout, "", imageValues)).toEqual(expected)
@@ -385,11 +711,35 @@ describe("never an older version after a newer one: helm get values, read by rea
     ["nothing deployed yet", { state: "none" } as const, "v1.4.3", false, undefined],
     ["the same version again (a re-run)", { state: "deployed", tag: "v1.4.3" } as const, "v1.4.3", false, undefined],
     ["a newer version", { state: "deployed", tag: "v1.4.2" } as const, "v1.4.3", false, undefined],
-    ["the release after its pre-release", { state: "deployed", tag: "v2.0.0-rc.1" } as const, "v2.0.0", false, undefined],
-    ["an older version after a newer one", { state: "deployed", tag: "v1.5.0" } as const, "v1.4.3", false, /runs v1\.5\.0, newer than v1\.4\.3: refusing to deploy an older version[\s\S]*--allow-downgrade/],
-    ["a pre-release after its release", { state: "deployed", tag: "v2.0.0" } as const, "v2.0.0-rc.1", false, /runs v2\.0\.0, newer than v2\.0\.0-rc\.1/],
+    [
+      "the release after its pre-release",
+      { state: "deployed", tag: "v2.0.0-rc.1" } as const,
+      "v2.0.0",
+      false,
+      undefined,
+    ],
+    [
+      "an older version after a newer one",
+      { state: "deployed", tag: "v1.5.0" } as const,
+      "v1.4.3",
+      false,
+      /runs v1\.5\.0, newer than v1\.4\.3: refusing to deploy an older version[\s\S]*--allow-downgrade/,
+    ],
+    [
+      "a pre-release after its release",
+      { state: "deployed", tag: "v2.0.0" } as const,
+      "v2.0.0-rc.1",
+      false,
+      /runs v2\.0\.0, newer than v2\.0\.0-rc\.1/,
+    ],
     ["a deliberate rollback", { state: "deployed", tag: "v1.5.0" } as const, "v1.4.3", true, undefined],
-    ["a tag that is no version (deployed by hand)", { state: "deployed", tag: "latest" } as const, "v1.4.3", false, undefined],
+    [
+      "a tag that is no version (deployed by hand)",
+      { state: "deployed", tag: "latest" } as const,
+      "v1.4.3",
+      false,
+      undefined,
+    ],
   ])("%s", (_name, deployed, version, allowDowngrade, refusal) => {
     const result = checkNotOlder(basePlan({ namespace: "meetinity-prod", version, allowDowngrade }), deployed)
     if (refusal) expect(result).toMatch(refusal)
@@ -398,12 +748,18 @@ describe("never an older version after a newer one: helm get values, read by rea
 
   test("the whole path with real Helm: v1.5.0 in prod refuses v1.4.3", () => {
     const deployed = deployedIn("meetinity-prod", [installed("meetinity-prod", "v1.5.0")])
-    expect(checkNotOlder(basePlan({ ...GATEWAY, namespace: "meetinity-prod", version: "v1.4.3" }), deployed))
-      .toMatch(/release meetinity in namespace meetinity-prod runs v1\.5\.0, newer than v1\.4\.3: refusing to deploy an older version .*; the version deployed was read at api-gateway\.image\.tag\./)
+    expect(checkNotOlder(basePlan({ ...GATEWAY, namespace: "meetinity-prod", version: "v1.4.3" }), deployed)).toMatch(
+      /release meetinity in namespace meetinity-prod runs v1\.5\.0, newer than v1\.4\.3: refusing to deploy an older version .*; the version deployed was read at api-gateway\.image\.tag\./,
+    )
   })
 
   test.each([
-    ["a cluster Helm cannot reach", 1, "", "Error: Kubernetes cluster unreachable: Get \"https://10.0.0.1/version\": dial tcp: i/o timeout"],
+    [
+      "a cluster Helm cannot reach",
+      1,
+      "",
+      'Error: Kubernetes cluster unreachable: Get "https://10.0.0.1/version": dial tcp: i/o timeout',
+    ],
     ["output that is not JSON", 0, "global: {}", ""],
   ])("%s is an error, not a first install", (_name, exitCode, stdout, stderr) => {
     expect(readDeployedVersion(exitCode, stdout, stderr)).toMatchObject({ state: "error" })
@@ -428,8 +784,10 @@ describe("one release, several services: each deploy keeps the others (real Helm
     release.info.status = "deployed"
     return release
   }
-  const gateway = (version = "v1.4.2", namespace = "meetinity-prod") => helmUpgradeArgs(basePlan({ ...GATEWAY, version, namespace }), CHART, NO_FILES)
-  const events = (version = "v0.3.0", namespace = "meetinity-prod", set: string[] = []) => helmUpgradeArgs(basePlan({ ...EVENTS, version, namespace, set }), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] })
+  const gateway = (version = "v1.4.2", namespace = "meetinity-prod") =>
+    helmUpgradeArgs(basePlan({ ...GATEWAY, version, namespace }), CHART, NO_FILES)
+  const events = (version = "v0.3.0", namespace = "meetinity-prod", set: string[] = []) =>
+    helmUpgradeArgs(basePlan({ ...EVENTS, version, namespace, set }), CHART, { digest: EVENTS_DIGEST, valuesFiles: [] })
 
   test("api-gateway, then event-service into the same release: revision 2 runs both, each at its own digest", async () => {
     const first = await upgrade(gateway(), [])
@@ -450,12 +808,22 @@ describe("one release, several services: each deploy keeps the others (real Helm
 
   test("why --reset-then-reuse-values: without it, deploying event-service would remove api-gateway from the release", async () => {
     const first = await upgrade(gateway(), [])
-    const without = await upgrade(events().filter((a) => a !== "--reset-then-reuse-values"), [first])
+    const without = await upgrade(
+      events().filter((a) => a !== "--reset-then-reuse-values"),
+      [first],
+    )
     expect(Object.keys(deploymentImages(without.manifest))).toEqual(["meetinity-event-service"])
   })
 
   test("values an earlier deploy set stay until set again; --set key=null removes one", async () => {
-    const first = await upgrade(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace: "meetinity-prod", set: ["api-gateway.replicaCount=5"] }), CHART, NO_FILES), [])
+    const first = await upgrade(
+      helmUpgradeArgs(
+        basePlan({ ...GATEWAY, namespace: "meetinity-prod", set: ["api-gateway.replicaCount=5"] }),
+        CHART,
+        NO_FILES,
+      ),
+      [],
+    )
     const kept = await upgrade(events(), [first])
     expect(kept.manifest).toMatch(/name: meetinity-api-gateway[\s\S]*?replicas: 5/)
     const removed = await upgrade(events("v0.3.0", "meetinity-prod", ["api-gateway.replicaCount=null"]), [first])
@@ -463,22 +831,46 @@ describe("one release, several services: each deploy keeps the others (real Helm
   })
 
   test("a service that used global.image moves to its own place; --set global.image=null then drops the old block", async () => {
-    const old = await upgrade(helmUpgradeArgs(basePlan({ namespace: "meetinity-prod", version: "v1.4.1" }), CHART, NO_FILES), [])
+    const old = await upgrade(
+      helmUpgradeArgs(basePlan({ namespace: "meetinity-prod", version: "v1.4.1" }), CHART, NO_FILES),
+      [],
+    )
     expect(old.config).toMatchObject({ global: { image: { tag: "v1.4.1" } } })
     const moved = await upgrade(gateway(), [old])
-    expect(moved.config).toMatchObject({ global: { image: { tag: "v1.4.1" } }, "api-gateway": { image: { tag: "v1.4.2" } } })
-    const cleaned = await upgrade(helmUpgradeArgs(basePlan({ ...GATEWAY, namespace: "meetinity-prod", set: ["global.image=null"] }), CHART, NO_FILES), [old, moved])
+    expect(moved.config).toMatchObject({
+      global: { image: { tag: "v1.4.1" } },
+      "api-gateway": { image: { tag: "v1.4.2" } },
+    })
+    const cleaned = await upgrade(
+      helmUpgradeArgs(
+        basePlan({ ...GATEWAY, namespace: "meetinity-prod", set: ["global.image=null"] }),
+        CHART,
+        NO_FILES,
+      ),
+      [old, moved],
+    )
     expect((cleaned.config as { global: Record<string, unknown> }).global).not.toHaveProperty("image")
-    expect(deploymentImages(cleaned.manifest)).toEqual({ "meetinity-api-gateway": [`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`] })
+    expect(deploymentImages(cleaned.manifest)).toEqual({
+      "meetinity-api-gateway": [`ghcr.io/meetinity/api-gateway:v1.4.2@${DIGEST}`],
+    })
   })
 
   test("each deploy installs the whole chart it is given: a copy of the umbrella without the api-gateway subchart removes api-gateway", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chart-"))
     cpSync(CHART, dir, { recursive: true })
     rmSync(join(dir, "charts", "api-gateway"), { recursive: true })
-    writeFileSync(join(dir, "Chart.yaml"), readFileSync(join(dir, "Chart.yaml"), "utf8").replace(/  - name: api-gateway\n(    .*\n)+/, ""))
+    writeFileSync(
+      join(dir, "Chart.yaml"),
+      readFileSync(join(dir, "Chart.yaml"), "utf8").replace(/  - name: api-gateway\n(    .*\n)+/, ""),
+    )
     const first = await upgrade(gateway(), [])
-    const partial = await upgrade(helmUpgradeArgs(basePlan({ ...EVENTS, namespace: "meetinity-prod" }), dir, { digest: EVENTS_DIGEST, valuesFiles: [] }), [first])
+    const partial = await upgrade(
+      helmUpgradeArgs(basePlan({ ...EVENTS, namespace: "meetinity-prod" }), dir, {
+        digest: EVENTS_DIGEST,
+        valuesFiles: [],
+      }),
+      [first],
+    )
     expect(Object.keys(deploymentImages(partial.manifest))).toEqual(["meetinity-event-service"])
   })
 
@@ -499,43 +891,109 @@ describe("one release, several services: each deploy keeps the others (real Helm
       return readDeployedVersion(result.status, result.stdout, result.stderr, imageValues)
     }
     // The issue's case: a second service's lower version is not "older" than the first service's.
-    expect(checkNotOlder(basePlan({ ...EVENTS, namespace: "meetinity-prod" }), await read([first], EVENTS.imageValues))).toBeUndefined()
+    expect(
+      checkNotOlder(basePlan({ ...EVENTS, namespace: "meetinity-prod" }), await read([first], EVENTS.imageValues)),
+    ).toBeUndefined()
     const second = await upgrade(events(), [first])
     expect(await read([first, second], GATEWAY.imageValues)).toEqual({ state: "deployed", tag: "v1.4.2" })
     expect(await read([first, second], EVENTS.imageValues)).toEqual({ state: "deployed", tag: "v0.3.0" })
-    expect(checkNotOlder(basePlan({ ...EVENTS, namespace: "meetinity-prod", version: "v0.2.0" }), await read([first, second], EVENTS.imageValues)))
-      .toMatch(/runs v0\.3\.0, newer than v0\.2\.0: refusing to deploy an older version .*read at event-service\.image\.tag/)
-    expect(checkNotOlder(basePlan({ ...GATEWAY, namespace: "meetinity-prod", version: "v1.4.1" }), await read([first, second], GATEWAY.imageValues)))
-      .toMatch(/runs v1\.4\.2, newer than v1\.4\.1/)
+    expect(
+      checkNotOlder(
+        basePlan({ ...EVENTS, namespace: "meetinity-prod", version: "v0.2.0" }),
+        await read([first, second], EVENTS.imageValues),
+      ),
+    ).toMatch(
+      /runs v0\.3\.0, newer than v0\.2\.0: refusing to deploy an older version .*read at event-service\.image\.tag/,
+    )
+    expect(
+      checkNotOlder(
+        basePlan({ ...GATEWAY, namespace: "meetinity-prod", version: "v1.4.1" }),
+        await read([first, second], GATEWAY.imageValues),
+      ),
+    ).toMatch(/runs v1\.4\.2, newer than v1\.4\.1/)
   })
 })
 
 describe("what to look at after Helm failed", () => {
   test.each([
-    ["a rollout Helm rolled back", "Error: UPGRADE FAILED: context deadline exceeded\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set", /^Helm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-dev/],
-    ["a release locked by a cut-off run, its history unread", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", /^An earlier Helm run was cut off and left the release pending\. The module does not unlock it itself[^\n]*helm history meetinity -n meetinity-dev shows it; helm rollback meetinity <last deployed revision> -n meetinity-dev/],
-    ["a failure before anything was applied (nothing to roll back)", "Error: unable to build kubernetes objects from release manifest: failed to download openapi", /^Look at: helm history meetinity -n meetinity-dev; kubectl get events/],
+    [
+      "a rollout Helm rolled back",
+      "Error: UPGRADE FAILED: context deadline exceeded\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set",
+      /^Helm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-dev/,
+    ],
+    [
+      "a release locked by a cut-off run, its history unread",
+      "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
+      /^An earlier Helm run was cut off and left the release pending\. The module does not unlock it itself[^\n]*helm history meetinity -n meetinity-dev shows it; helm rollback meetinity <last deployed revision> -n meetinity-dev/,
+    ],
+    [
+      "a failure before anything was applied (nothing to roll back)",
+      "Error: unable to build kubernetes objects from release manifest: failed to download openapi",
+      /^Look at: helm history meetinity -n meetinity-dev; kubectl get events/,
+    ],
   ])("%s", (_name, said, advice) => {
     expect(helmUpgradeAdvice(basePlan(), said)).toMatch(advice)
   })
 
   const locked = "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress"
   test.each([
-    ["an upgrade cut off after two good revisions", [[1, "superseded"], [2, "deployed"], [3, "pending-upgrade"]],
-      /^An earlier Helm run was cut off and left the release pending-upgrade at revision 3; the last deployed revision is 2\. The module does not unlock it itself: .* If no other deploy is running: helm rollback meetinity 2 -n meetinity-dev, then deploy again\.$/],
-    ["a rollback cut off after a failed upgrade", [[1, "superseded"], [2, "failed"], [3, "pending-rollback"]], /pending-rollback at revision 3; the last deployed revision is 1\..*helm rollback meetinity 1 -n meetinity-dev/],
-    ["a first install cut off", [[1, "pending-install"]], /pending-install at revision 1; it was never deployed\..*helm uninstall meetinity -n meetinity-dev, then deploy again\.$/],
+    [
+      "an upgrade cut off after two good revisions",
+      [
+        [1, "superseded"],
+        [2, "deployed"],
+        [3, "pending-upgrade"],
+      ],
+      /^An earlier Helm run was cut off and left the release pending-upgrade at revision 3; the last deployed revision is 2\. The module does not unlock it itself: .* If no other deploy is running: helm rollback meetinity 2 -n meetinity-dev, then deploy again\.$/,
+    ],
+    [
+      "a rollback cut off after a failed upgrade",
+      [
+        [1, "superseded"],
+        [2, "failed"],
+        [3, "pending-rollback"],
+      ],
+      /pending-rollback at revision 3; the last deployed revision is 1\..*helm rollback meetinity 1 -n meetinity-dev/,
+    ],
+    [
+      "a first install cut off",
+      [[1, "pending-install"]],
+      /pending-install at revision 1; it was never deployed\..*helm uninstall meetinity -n meetinity-dev, then deploy again\.$/,
+    ],
   ])("a locked release with its history: %s", (_name, revisions, advice) => {
-    const history = parseHelmHistory(JSON.stringify((revisions as [number, string][]).map(([revision, status]) => ({ revision, status, chart: "meetinity-0.1.0", updated: "2026-01-01T00:00:00Z", description: "x" }))))
+    const history = parseHelmHistory(
+      JSON.stringify(
+        (revisions as [number, string][]).map(([revision, status]) => ({
+          revision,
+          status,
+          chart: "meetinity-0.1.0",
+          updated: "2026-01-01T00:00:00Z",
+          description: "x",
+        })),
+      ),
+    )
     expect(helmUpgradeAdvice(basePlan(), locked, history)).toMatch(advice)
   })
 
-  test.each([["not JSON", "Error: x"], ["not a list", "{}"]])("helm history that printed %s is not read", (_name, stdout) => {
+  test.each([
+    ["not JSON", "Error: x"],
+    ["not a list", "{}"],
+  ])("helm history that printed %s is not read", (_name, stdout) => {
     expect(parseHelmHistory(stdout)).toBeUndefined()
   })
 
   test("helm history arguments: the release in its namespace, as JSON", () => {
-    expect(helmHistoryArgs(basePlan())).toEqual(["helm", "history", "meetinity", "--namespace", "meetinity-dev", "--max", "20", "--output", "json"])
+    expect(helmHistoryArgs(basePlan())).toEqual([
+      "helm",
+      "history",
+      "meetinity",
+      "--namespace",
+      "meetinity-dev",
+      "--max",
+      "20",
+      "--output",
+      "json",
+    ])
   })
 })
 
@@ -546,22 +1004,84 @@ describe("kubeconfigs kubectl and helm could not use", () => {
     ["a client certificate", `${base}    client-certificate-data: QUJD\n    client-key-data: QUJD\n`, undefined],
     ["empty", "", /kubeconfig is empty/],
     ["only white space", "\n  \n", /kubeconfig is empty/],
-    ["EKS (aws eks get-token)", `${base}    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n`, /exec plugin \(aws\)/],
-    ["GKE (gke-gcloud-auth-plugin, by path)", `${base}    exec:\n      command: /usr/lib/google-cloud-sdk/bin/gke-gcloud-auth-plugin\n`, /exec plugin \(gke-gcloud-auth-plugin\)/],
-    ["an exec plugin in flow style", `${base}    exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}\n`, /exec plugin \(kubelogin\) for user "u"/],
+    [
+      "EKS (aws eks get-token)",
+      `${base}    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n`,
+      /exec plugin \(aws\)/,
+    ],
+    [
+      "GKE (gke-gcloud-auth-plugin, by path)",
+      `${base}    exec:\n      command: /usr/lib/google-cloud-sdk/bin/gke-gcloud-auth-plugin\n`,
+      /exec plugin \(gke-gcloud-auth-plugin\)/,
+    ],
+    [
+      "an exec plugin in flow style",
+      `${base}    exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}\n`,
+      /exec plugin \(kubelogin\) for user "u"/,
+    ],
     ["a legacy auth provider", `${base}    auth-provider:\n      name: gcp\n`, /auth-provider plugin for user "u"/],
-    ["EKS as JSON (kubectl reads JSON too)", JSON.stringify({ apiVersion: "v1", kind: "Config", users: [{ name: "eks", user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token"] } } }] }, null, 2),
-      /exec plugin \(aws\) for user "eks"/],
-    ["EKS as JSON on one line", JSON.stringify({ users: [{ name: "eks", user: { exec: { command: "aws" } } }] }), /exec plugin \(aws\)/],
-    ["the whole kubeconfig in flow style", "{apiVersion: v1, kind: Config, users: [{name: gke, user: {exec: {command: gke-gcloud-auth-plugin}}}]}", /exec plugin \(gke-gcloud-auth-plugin\) for user "gke"/],
-    ["an auth provider as JSON", JSON.stringify({ users: [{ name: "old", user: { "auth-provider": { name: "oidc" } } }] }), /auth-provider plugin for user "old"/],
-    ["an exec plugin behind a YAML alias", `plugins:\n  eks: &eks {exec: {command: aws}}\nusers:\n- name: u\n  user: *eks\n`, /exec plugin \(aws\)/],
+    [
+      "EKS as JSON (kubectl reads JSON too)",
+      JSON.stringify(
+        {
+          apiVersion: "v1",
+          kind: "Config",
+          users: [
+            {
+              name: "eks",
+              user: {
+                exec: {
+                  apiVersion: "client.authentication.k8s.io/v1beta1",
+                  command: "aws",
+                  args: ["eks", "get-token"],
+                },
+              },
+            },
+          ],
+        },
+        null,
+        2,
+      ),
+      /exec plugin \(aws\) for user "eks"/,
+    ],
+    [
+      "EKS as JSON on one line",
+      JSON.stringify({ users: [{ name: "eks", user: { exec: { command: "aws" } } }] }),
+      /exec plugin \(aws\)/,
+    ],
+    [
+      "the whole kubeconfig in flow style",
+      "{apiVersion: v1, kind: Config, users: [{name: gke, user: {exec: {command: gke-gcloud-auth-plugin}}}]}",
+      /exec plugin \(gke-gcloud-auth-plugin\) for user "gke"/,
+    ],
+    [
+      "an auth provider as JSON",
+      JSON.stringify({ users: [{ name: "old", user: { "auth-provider": { name: "oidc" } } }] }),
+      /auth-provider plugin for user "old"/,
+    ],
+    [
+      "an exec plugin behind a YAML alias",
+      `plugins:\n  eks: &eks {exec: {command: aws}}\nusers:\n- name: u\n  user: *eks\n`,
+      /exec plugin \(aws\)/,
+    ],
     ["a quoted key", `${base}    "exec":\n      "command": "aws"\n`, /exec plugin \(aws\)/],
-    ["the second of two users", `${base}    token: abc\n- name: v\n  user:\n    exec:\n      command: kubelogin\n`, /exec plugin \(kubelogin\) for user "v"/],
+    [
+      "the second of two users",
+      `${base}    token: abc\n- name: v\n  user:\n    exec:\n      command: kubelogin\n`,
+      /exec plugin \(kubelogin\) for user "v"/,
+    ],
     ["a token user as JSON", JSON.stringify({ users: [{ name: "ci", user: { token: "abc" } }] }), undefined],
     ["exec: null (kubectl ignores it)", `${base}    token: abc\n    exec: null\n`, undefined],
-    ["the word exec outside a user (a cluster extension)", `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://x\n    extensions:\n    - name: e\n      extension:\n        exec:\n          command: x\nusers:\n- name: u\n  user:\n    token: abc\n`, undefined],
-    ["not YAML at all", `${base}    token: [abc\n  x: {\n`, /kubeconfig is not valid YAML \([A-Z_]+ at line \d+, column \d+\): kubectl and helm could not read it/],
+    [
+      "the word exec outside a user (a cluster extension)",
+      `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://x\n    extensions:\n    - name: e\n      extension:\n        exec:\n          command: x\nusers:\n- name: u\n  user:\n    token: abc\n`,
+      undefined,
+    ],
+    [
+      "not YAML at all",
+      `${base}    token: [abc\n  x: {\n`,
+      /kubeconfig is not valid YAML \([A-Z_]+ at line \d+, column \d+\): kubectl and helm could not read it/,
+    ],
   ])("%s", (_name, text, problem) => {
     if (problem) expect(kubeconfigProblem(text)).toMatch(problem)
     else expect(kubeconfigProblem(text)).toBeUndefined()

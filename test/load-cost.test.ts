@@ -19,16 +19,17 @@ interface Measured {
   bytes: number
   packages: Record<string, { files: number; bytes: number }>
 }
-const { EMPTY_INDEX_TS, GOAL, entrypointFiles, layOutModule, measure, octokitTypePackages, packageOf, prepareModules } = bench as {
-  EMPTY_INDEX_TS: string
-  GOAL: number
-  entrypointFiles: (dir: string) => string[]
-  layOutModule: (dir: string, opts: { indexTs?: string; src?: string; sdkDist: string }) => void
-  measure: (dir: string, typescript: typeof ts, opts?: { check?: boolean }) => Measured
-  octokitTypePackages: (result: Measured) => string[]
-  packageOf: (file: string, moduleDir: string) => string
-  prepareModules: (work: string) => { moduleDir: string; emptyDir: string; typescriptPath: string }
-}
+const { EMPTY_INDEX_TS, GOAL, entrypointFiles, layOutModule, measure, octokitTypePackages, packageOf, prepareModules } =
+  bench as {
+    EMPTY_INDEX_TS: string
+    GOAL: number
+    entrypointFiles: (dir: string) => string[]
+    layOutModule: (dir: string, opts: { indexTs?: string; src?: string; sdkDist: string }) => void
+    measure: (dir: string, typescript: typeof ts, opts?: { check?: boolean }) => Measured
+    octokitTypePackages: (result: Measured) => string[]
+    packageOf: (file: string, moduleDir: string) => string
+    prepareModules: (work: string) => { moduleDir: string; emptyDir: string; typescriptPath: string }
+  }
 
 const root = resolve(import.meta.dirname, "..")
 const sdkDist = resolve(root, "node_modules/@dagger.io/dagger/dist/src")
@@ -37,19 +38,28 @@ afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 describe("what the module installs", () => {
   test("one copy of each Octokit type package in package-lock.json's dependencies (devDependencies aside)", () => {
-    const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as { packages: Record<string, { dev?: boolean; version: string }> }
+    const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { dev?: boolean; version: string }>
+    }
     for (const name of ["@octokit/types", "@octokit/openapi-types"]) {
-      const copies = Object.entries(lock.packages).filter(([path, p]) => path.endsWith(`node_modules/${name}`) && !p.dev)
+      const copies = Object.entries(lock.packages).filter(
+        ([path, p]) => path.endsWith(`node_modules/${name}`) && !p.dev,
+      )
       expect(copies.map(([path, p]) => `${path}@${p.version}`)).toHaveLength(1)
     }
-    for (const name of ["@octokit/rest", "@octokit/plugin-retry", "@octokit/plugin-throttling"]) expect(lock.packages[`node_modules/${name}`]?.dev).toBeUndefined()
+    for (const name of ["@octokit/rest", "@octokit/plugin-retry", "@octokit/plugin-throttling"])
+      expect(lock.packages[`node_modules/${name}`]?.dev).toBeUndefined()
   })
 })
 
 describe("bench:load's model of the SDK's per-call program", () => {
   test.each([
     { file: "node_modules/@octokit/openapi-types/types.d.ts", in: "@octokit/openapi-types", version: true },
-    { file: "node_modules/@octokit/rest/node_modules/@octokit/types/dist-types/index.d.ts", in: "@octokit/types", version: false },
+    {
+      file: "node_modules/@octokit/rest/node_modules/@octokit/types/dist-types/index.d.ts",
+      in: "@octokit/types",
+      version: false,
+    },
     { file: "node_modules/typescript/lib/lib.es5.d.ts", in: "(TypeScript lib)", version: false },
     { file: "node_modules/@dagger.io/dagger/core/index.d.ts", in: "(Dagger SDK)", version: false },
     { file: "sdk/client.gen.ts", in: "(Dagger SDK)", version: false },
@@ -86,7 +96,11 @@ describe("the SDK's per-call program for this module", () => {
     const mod = measure(moduleDir, typescript, { check: false })
     const empty = measure(emptyDir, typescript, { check: false })
     expect(GOAL).toBe(3.5)
-    expect(octokitTypePackages(mod).map((p) => p.replace(/@[^@]+$/, "")).sort()).toEqual(["@octokit/openapi-types", "@octokit/types"])
+    expect(
+      octokitTypePackages(mod)
+        .map((p) => p.replace(/@[^@]+$/, ""))
+        .sort(),
+    ).toEqual(["@octokit/openapi-types", "@octokit/types"])
     expect(mod.bytes / empty.bytes).toBeLessThanOrEqual(GOAL)
   }, 300_000)
 })

@@ -34,12 +34,18 @@ test("an image name of 255 characters with its registry is stored and read back;
 
   const path = `${owner}/${image(LIMITS.repository + 1)}`
   await push.image(path, "one more", { tag: "v1.0.0" }) // the registry checks only <owner>/<image>...
-  expect(() => skopeoDigest(registry.host, path, "v1.0.0")).toThrow(/repository name must not be more than 255 characters/) // ...clients the whole name
-  expect(() => imageRepository(`http://${registry.host}`, owner, image(LIMITS.repository + 1))).toThrow(/is too long: with the registry and owner, the image name <registry>\/<owner>\/<image> is 256 characters/)
+  expect(() => skopeoDigest(registry.host, path, "v1.0.0")).toThrow(
+    /repository name must not be more than 255 characters/,
+  ) // ...clients the whole name
+  expect(() => imageRepository(`http://${registry.host}`, owner, image(LIMITS.repository + 1))).toThrow(
+    /is too long: with the registry and owner, the image name <registry>\/<owner>\/<image> is 256 characters/,
+  )
 })
 
 test("a repository path over 255 characters is refused by the registry itself", async () => {
-  await expect(push.image(`${owner}/${"a".repeat(255 - owner.length)}`, "too long a path", { tag: "v1.0.0" })).rejects.toThrow(/blob upload start answered 500/)
+  await expect(
+    push.image(`${owner}/${"a".repeat(255 - owner.length)}`, "too long a path", { tag: "v1.0.0" }),
+  ).rejects.toThrow(/blob upload start answered 500/)
 })
 
 test("a version tag of 128 characters is stored; 129 is refused by the registry and by the module", async () => {
@@ -49,6 +55,10 @@ test("a version tag of 128 characters is stored; 129 is refused by the registry 
   expect(skopeoDigest(registry.host, `${owner}/tags`, longest)).toBe(pushed.digest)
 
   const tooLong = `${longest}r`
-  await expect(push.image(`${owner}/tags`, "one more", { tag: tooLong })).rejects.toThrow(/manifest PUT v1\.0\.0-r+ answered 404/)
-  expect(() => parseReleaseRef(`release/${tooLong}`)).toThrow(/is too long: its version is 129 characters, and an image tag is at most 128/)
+  await expect(push.image(`${owner}/tags`, "one more", { tag: tooLong })).rejects.toThrow(
+    /manifest PUT v1\.0\.0-r+ answered 404/,
+  )
+  expect(() => parseReleaseRef(`release/${tooLong}`)).toThrow(
+    /is too long: its version is 129 characters, and an image tag is at most 128/,
+  )
 })

@@ -2,8 +2,19 @@ import { describe, expect, test } from "vitest"
 
 import { InvalidArgumentError } from "../src/errors.js"
 import {
-  imageRepository, isVersionTag, parseBuildArgs, parseDockerfile, parseImageName, parseOwner, parsePlatforms,
-  parseRegistry, parseReleaseRef, parseSha, parseUsername, parseVersionTag, releaseTags,
+  imageRepository,
+  isVersionTag,
+  parseBuildArgs,
+  parseDockerfile,
+  parseImageName,
+  parseOwner,
+  parsePlatforms,
+  parseRegistry,
+  parseReleaseRef,
+  parseSha,
+  parseUsername,
+  parseVersionTag,
+  releaseTags,
 } from "../src/naming.js"
 
 describe("release refs", () => {
@@ -38,7 +49,9 @@ describe("release refs", () => {
     ["wildcard", "release/v*"],
   ])("%s: %j is refused, quoting the value", (_name, ref) => {
     expect(() => parseReleaseRef(ref)).toThrow(InvalidArgumentError)
-    expect(() => parseReleaseRef(ref)).toThrow(`ref ${JSON.stringify(ref)} is not a release ref: expected release/vX.Y.Z`)
+    expect(() => parseReleaseRef(ref)).toThrow(
+      `ref ${JSON.stringify(ref)} is not a release ref: expected release/vX.Y.Z`,
+    )
   })
 })
 
@@ -60,7 +73,9 @@ describe("build tags", () => {
     ["prefixed", "sha-0123abc"],
     ["spaces", " 0123abc"],
   ])("%s: %j is refused, quoting the value", (_name, sha) => {
-    expect(() => parseSha(sha)).toThrow(`sha ${JSON.stringify(sha)} is not a commit SHA: expected 7 to 40 hexadecimal characters`)
+    expect(() => parseSha(sha)).toThrow(
+      `sha ${JSON.stringify(sha)} is not a commit SHA: expected 7 to 40 hexadecimal characters`,
+    )
   })
 
   test("tags: version first, then the build tag", () => {
@@ -74,47 +89,102 @@ describe("build tags", () => {
 
 describe("version tags and tag classes", () => {
   test.each([
-    ["v1.2.3", true], ["1.2.3", true], ["v2.0.0-rc.1", true], ["latest", false], ["sha-0123abc", false],
-    ["v1.2", false], ["v1.2.3+meta", false], ["sha256-abc.sig", false],
+    ["v1.2.3", true],
+    ["1.2.3", true],
+    ["v2.0.0-rc.1", true],
+    ["latest", false],
+    ["sha-0123abc", false],
+    ["v1.2", false],
+    ["v1.2.3+meta", false],
+    ["sha256-abc.sig", false],
   ])("isVersionTag(%s) = %s", (tag, expected) => {
     expect(isVersionTag(tag)).toBe(expected)
   })
 
   test.each(["1.2.3", "v1.2", "latest", ""])("parseVersionTag refuses %j", (value) => {
-    expect(() => parseVersionTag(value)).toThrow(`version ${JSON.stringify(value)} is not a version tag: expected vX.Y.Z`)
+    expect(() => parseVersionTag(value)).toThrow(
+      `version ${JSON.stringify(value)} is not a version tag: expected vX.Y.Z`,
+    )
   })
 })
 
 describe("image addresses", () => {
   test.each([
-    ["ghcr default", "ghcr.io", "meetinity", "api-gateway", { scheme: "https", address: "ghcr.io/meetinity/api-gateway" }],
-    ["owner lower-cased", "ghcr.io", "Meetinity-Org", "api-gateway", { scheme: "https", address: "ghcr.io/meetinity-org/api-gateway" }],
-    ["local http registry", "http://127.0.0.1:5000", "meetinity", "api", { scheme: "http", address: "127.0.0.1:5000/meetinity/api" }],
-    ["nested image", "https://registry.example.com", "org", "team/api", { scheme: "https", address: "registry.example.com/org/team/api" }],
+    [
+      "ghcr default",
+      "ghcr.io",
+      "meetinity",
+      "api-gateway",
+      { scheme: "https", address: "ghcr.io/meetinity/api-gateway" },
+    ],
+    [
+      "owner lower-cased",
+      "ghcr.io",
+      "Meetinity-Org",
+      "api-gateway",
+      { scheme: "https", address: "ghcr.io/meetinity-org/api-gateway" },
+    ],
+    [
+      "local http registry",
+      "http://127.0.0.1:5000",
+      "meetinity",
+      "api",
+      { scheme: "http", address: "127.0.0.1:5000/meetinity/api" },
+    ],
+    [
+      "nested image",
+      "https://registry.example.com",
+      "org",
+      "team/api",
+      { scheme: "https", address: "registry.example.com/org/team/api" },
+    ],
   ])("%s", (_name, registry, owner, image, expected) => {
     expect(imageRepository(registry, owner, image)).toMatchObject(expected)
   })
 
   test.each([
-    ["upper-case image", () => parseImageName("Api-Gateway"), /image "Api-Gateway" is not an image name.*use "api-gateway"/],
+    [
+      "upper-case image",
+      () => parseImageName("Api-Gateway"),
+      /image "Api-Gateway" is not an image name.*use "api-gateway"/,
+    ],
     ["image with tag", () => parseImageName("api:latest"), /image "api:latest" is not an image name/],
     ["empty image", () => parseImageName(""), /image "" is not an image name/],
     ["registry with path", () => parseRegistry("ghcr.io/meetinity"), /registry "ghcr.io\/meetinity" is not a registry/],
     ["registry with ftp scheme", () => parseRegistry("ftp://ghcr.io"), /registry "ftp:\/\/ghcr.io" is not a registry/],
-    ["owner with underscore", () => imageRepository("ghcr.io", "meet_inity", "api"), /owner "meet_inity" is not a GitHub user or organisation name/],
+    [
+      "owner with underscore",
+      () => imageRepository("ghcr.io", "meet_inity", "api"),
+      /owner "meet_inity" is not a GitHub user or organisation name/,
+    ],
     ["owner with double hyphen", () => imageRepository("ghcr.io", "a--b", "api"), /owner "a--b"/],
     ["bad platform", () => parsePlatforms(["amd64"]), /platforms "amd64" is not a platform: expected os\/arch/],
     ["no platform", () => parsePlatforms([]), /platforms \[\] is empty/],
-    ["duplicate platform", () => parsePlatforms(["linux/amd64", "linux/amd64"]), /platforms "linux\/amd64" is listed twice/],
-    ["build arg without =", () => parseBuildArgs(["NODE_ENV"]), /buildArgs "NODE_ENV" is not a build argument: expected KEY=VALUE/],
-    ["absolute dockerfile", () => parseDockerfile("/etc/passwd"), /dockerfile "\/etc\/passwd" is not a Dockerfile path/],
+    [
+      "duplicate platform",
+      () => parsePlatforms(["linux/amd64", "linux/amd64"]),
+      /platforms "linux\/amd64" is listed twice/,
+    ],
+    [
+      "build arg without =",
+      () => parseBuildArgs(["NODE_ENV"]),
+      /buildArgs "NODE_ENV" is not a build argument: expected KEY=VALUE/,
+    ],
+    [
+      "absolute dockerfile",
+      () => parseDockerfile("/etc/passwd"),
+      /dockerfile "\/etc\/passwd" is not a Dockerfile path/,
+    ],
     ["escaping dockerfile", () => parseDockerfile("../Dockerfile"), /dockerfile "..\/Dockerfile"/],
   ])("%s is refused", (_name, run, message) => {
     expect(run).toThrow(message)
   })
 
   test("build args split at the first =", () => {
-    expect(parseBuildArgs(["A=b=c", "EMPTY="])).toEqual([{ name: "A", value: "b=c" }, { name: "EMPTY", value: "" }])
+    expect(parseBuildArgs(["A=b=c", "EMPTY="])).toEqual([
+      { name: "A", value: "b=c" },
+      { name: "EMPTY", value: "" },
+    ])
   })
 })
 
@@ -123,19 +193,84 @@ describe("length limits: checked before the pattern, the error says how long the
   /** A host name of `n` characters, in DNS labels of at most 63. */
   const host = (n: number) => [long(63, "r"), long(63, "r"), long(63, "r"), long(n - 3 * 64, "r")].join(".")
   test.each([
-    ["image name", () => parseImageName(long(255)), () => parseImageName(long(256)), /^image "a{80}…" \(256 characters\) is too long: 256 characters, expected an image name of at most 255$/],
-    ["registry + owner + image", () => imageRepository("ghcr.io", "meetinity", long(237)), () => imageRepository("https://ghcr.io", "meetinity", long(238)), /^image "a{80}…" \(238 characters\) is too long: with the registry and owner, the image name <registry>\/<owner>\/<image> is 256 characters, and image references allow at most 255$/],
-    ["owner", () => parseOwner(long(39, "m")), () => parseOwner(long(40, "m")), /^owner "m{40}" is too long: 40 characters, expected a GitHub user or organisation name of at most 39$/],
-    ["registry host", () => parseRegistry(`${host(253)}:5000`), () => parseRegistry(`http://${host(254)}`), /^registry "http:\/\/r{63}\.r{9}…" \(261 characters\) is too long: its host name is 254 characters, and DNS allows at most 253$/],
-    ["registry host label", () => parseRegistry(`${long(63, "r")}.io:5000`), () => parseRegistry(`https://${long(64, "r")}.io`), /^registry "https:\/\/r{64}\.io" has a host name part of 64 characters: DNS allows at most 63 between dots$/],
-    ["Dockerfile path", () => parseDockerfile(long(4096, "d")), () => parseDockerfile(long(4097, "d")), /^dockerfile "d{80}…" \(4097 characters\) is too long: 4097 characters, expected a Dockerfile path of at most 4096$/],
-    ["build argument (bytes, not characters)", () => parseBuildArgs([`A=${long(131_069)}`]), () => parseBuildArgs([`A=${long(65_535, "é")}`]), /^buildArgs "A=é{78}…" \(65537 characters\) is too long: 131072 bytes, expected a KEY=VALUE of at most 131071 bytes/],
-    ["number of build arguments", () => parseBuildArgs(Array.from({ length: 256 }, (_, i) => `A${i}=`)), () => parseBuildArgs(Array.from({ length: 257 }, (_, i) => `A${i}=`)), /^buildArgs \[257 items, the first "A0="\] has 257 build arguments: expected at most 256$/],
-    ["platform", () => parsePlatforms([`linux/${long(58)}`]), () => parsePlatforms([`linux/${long(59)}`]), /^platforms "linux\/a{59}" is too long: 65 characters, expected a platform of at most 64$/],
-    ["number of platforms", () => parsePlatforms(Array.from({ length: 16 }, (_, i) => `linux/a${i}`)), () => parsePlatforms(Array.from({ length: 17 }, (_, i) => `linux/a${i}`)), /^platforms \["linux\/a0",.*,"linux\/a16"\] has 17 platforms: expected at most 16$/],
-    ["user name", () => parseUsername(long(255, "u")), () => parseUsername(long(256, "u")), /^username "u{80}…" \(256 characters\) is too long: 256 characters, expected a user name of at most 255$/],
-    ["version tag", () => parseVersionTag(`v1.0.0-${long(121)}`), () => parseVersionTag(`v1.0.0-${long(122)}`), /^version "v1\.0\.0-a{122}" is too long: 129 characters, expected an image tag of at most 128$/],
-    ["release ref", () => parseReleaseRef(`refs/tags/release/v1.0.0-${long(121)}`), () => parseReleaseRef(`release/v1.0.0-${long(122)}`), /^ref "release\/v1\.0\.0-a{122}" is too long: its version is 129 characters, and an image tag is at most 128$/],
+    [
+      "image name",
+      () => parseImageName(long(255)),
+      () => parseImageName(long(256)),
+      /^image "a{80}…" \(256 characters\) is too long: 256 characters, expected an image name of at most 255$/,
+    ],
+    [
+      "registry + owner + image",
+      () => imageRepository("ghcr.io", "meetinity", long(237)),
+      () => imageRepository("https://ghcr.io", "meetinity", long(238)),
+      /^image "a{80}…" \(238 characters\) is too long: with the registry and owner, the image name <registry>\/<owner>\/<image> is 256 characters, and image references allow at most 255$/,
+    ],
+    [
+      "owner",
+      () => parseOwner(long(39, "m")),
+      () => parseOwner(long(40, "m")),
+      /^owner "m{40}" is too long: 40 characters, expected a GitHub user or organisation name of at most 39$/,
+    ],
+    [
+      "registry host",
+      () => parseRegistry(`${host(253)}:5000`),
+      () => parseRegistry(`http://${host(254)}`),
+      /^registry "http:\/\/r{63}\.r{9}…" \(261 characters\) is too long: its host name is 254 characters, and DNS allows at most 253$/,
+    ],
+    [
+      "registry host label",
+      () => parseRegistry(`${long(63, "r")}.io:5000`),
+      () => parseRegistry(`https://${long(64, "r")}.io`),
+      /^registry "https:\/\/r{64}\.io" has a host name part of 64 characters: DNS allows at most 63 between dots$/,
+    ],
+    [
+      "Dockerfile path",
+      () => parseDockerfile(long(4096, "d")),
+      () => parseDockerfile(long(4097, "d")),
+      /^dockerfile "d{80}…" \(4097 characters\) is too long: 4097 characters, expected a Dockerfile path of at most 4096$/,
+    ],
+    [
+      "build argument (bytes, not characters)",
+      () => parseBuildArgs([`A=${long(131_069)}`]),
+      () => parseBuildArgs([`A=${long(65_535, "é")}`]),
+      /^buildArgs "A=é{78}…" \(65537 characters\) is too long: 131072 bytes, expected a KEY=VALUE of at most 131071 bytes/,
+    ],
+    [
+      "number of build arguments",
+      () => parseBuildArgs(Array.from({ length: 256 }, (_, i) => `A${i}=`)),
+      () => parseBuildArgs(Array.from({ length: 257 }, (_, i) => `A${i}=`)),
+      /^buildArgs \[257 items, the first "A0="\] has 257 build arguments: expected at most 256$/,
+    ],
+    [
+      "platform",
+      () => parsePlatforms([`linux/${long(58)}`]),
+      () => parsePlatforms([`linux/${long(59)}`]),
+      /^platforms "linux\/a{59}" is too long: 65 characters, expected a platform of at most 64$/,
+    ],
+    [
+      "number of platforms",
+      () => parsePlatforms(Array.from({ length: 16 }, (_, i) => `linux/a${i}`)),
+      () => parsePlatforms(Array.from({ length: 17 }, (_, i) => `linux/a${i}`)),
+      /^platforms \["linux\/a0",.*,"linux\/a16"\] has 17 platforms: expected at most 16$/,
+    ],
+    [
+      "user name",
+      () => parseUsername(long(255, "u")),
+      () => parseUsername(long(256, "u")),
+      /^username "u{80}…" \(256 characters\) is too long: 256 characters, expected a user name of at most 255$/,
+    ],
+    [
+      "version tag",
+      () => parseVersionTag(`v1.0.0-${long(121)}`),
+      () => parseVersionTag(`v1.0.0-${long(122)}`),
+      /^version "v1\.0\.0-a{122}" is too long: 129 characters, expected an image tag of at most 128$/,
+    ],
+    [
+      "release ref",
+      () => parseReleaseRef(`refs/tags/release/v1.0.0-${long(121)}`),
+      () => parseReleaseRef(`release/v1.0.0-${long(122)}`),
+      /^ref "release\/v1\.0\.0-a{122}" is too long: its version is 129 characters, and an image tag is at most 128$/,
+    ],
   ])("%s: the longest accepted, one more refused", (_name, accepted, refused, message) => {
     expect(accepted).not.toThrow()
     expect(refused).toThrow(InvalidArgumentError)
@@ -148,7 +283,9 @@ describe("length limits: checked before the pattern, the error says how long the
       [() => parseOwner(`${"-".repeat(10_000)}`), "owner"],
       [() => parseDockerfile(`/${"../".repeat(3_333)}`), "dockerfile"],
     ] as const) {
-      expect(run).toThrow(new RegExp(`^${argument} ".{80}…" \\(\\d+ characters\\) is too long: \\d+ characters, expected .{1,60}$`))
+      expect(run).toThrow(
+        new RegExp(`^${argument} ".{80}…" \\(\\d+ characters\\) is too long: \\d+ characters, expected .{1,60}$`),
+      )
     }
   })
 })

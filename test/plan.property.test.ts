@@ -33,7 +33,12 @@ function rng(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
-  return { next, chance: (p: number) => next() < p, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! }
+  return {
+    next,
+    chance: (p: number) => next() < p,
+    int: (n: number) => Math.floor(next() * n),
+    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!,
+  }
 }
 
 interface Generated {
@@ -57,13 +62,19 @@ function generate(seed: number): Generated {
     manifests.set(d, manifest)
     return d
   }
-  const image = (subject?: string) => add(digest(`${seed} ${++n}`), [], { mediaType: MANIFEST, ...(subject ? { subject: { digest: subject }, artifactType: "application/example" } : {}) })
+  const image = (subject?: string) =>
+    add(digest(`${seed} ${++n}`), [], {
+      mediaType: MANIFEST,
+      ...(subject ? { subject: { digest: subject }, artifactType: "application/example" } : {}),
+    })
   const children: string[] = []
   const index = (tags: string[], depth = 0): string => {
     const kids: { digest: string; mediaType: string }[] = []
     for (let k = 0, count = 1 + r.int(3); k < count; k++) {
-      if (children.length > 0 && r.chance(0.1)) kids.push({ digest: r.pick(children), mediaType: MANIFEST }) // shared with an earlier index
-      else if (depth === 0 && r.chance(0.08)) kids.push({ digest: index([], 1), mediaType: INDEX }) // nested
+      if (children.length > 0 && r.chance(0.1))
+        kids.push({ digest: r.pick(children), mediaType: MANIFEST }) // shared with an earlier index
+      else if (depth === 0 && r.chance(0.08))
+        kids.push({ digest: index([], 1), mediaType: INDEX }) // nested
       else {
         const child = image()
         children.push(child)
@@ -71,14 +82,28 @@ function generate(seed: number): Generated {
       }
     }
     const d = digest(`${seed} ${++n} index`)
-    add(d, tags, { mediaType: INDEX, manifests: kids.map((k) => ({ ...k, platform: { os: "linux", architecture: "amd64" } })) })
+    add(d, tags, {
+      mediaType: INDEX,
+      manifests: kids.map((k) => ({ ...k, platform: { os: "linux", architecture: "amd64" } })),
+    })
     return d
   }
-  const sha = () => `sha-${createHash("sha1").update(`${seed} ${++n}`).digest("hex").slice(0, 7 + r.int(3))}`
+  const sha = () =>
+    `sha-${createHash("sha1")
+      .update(`${seed} ${++n}`)
+      .digest("hex")
+      .slice(0, 7 + r.int(3))}`
   for (let i = 0, count = 5 + r.int(30); i < count; i++) {
     const roll = r.next()
     const multi = r.chance(0.35)
-    const tags = roll < 0.1 ? [`v1.${i}.0`, ...(r.chance(0.5) ? [sha()] : [])] : roll < 0.15 ? ["latest"] : roll < 0.75 ? [sha()] : []
+    const tags =
+      roll < 0.1
+        ? [`v1.${i}.0`, ...(r.chance(0.5) ? [sha()] : [])]
+        : roll < 0.15
+          ? ["latest"]
+          : roll < 0.75
+            ? [sha()]
+            : []
     const made = multi ? index(tags) : add(digest(`${seed} ${++n} image`), tags, { mediaType: MANIFEST })
     // A child that also carries a build tag of its own (tagged by hand, or a moved tag).
     if (multi && r.chance(0.05)) {
@@ -88,8 +113,14 @@ function generate(seed: number): Generated {
     }
     // Signatures and attestations, of every style, of this image or of anything earlier.
     const subject = r.chance(0.7) ? made : r.pick(versions).name
-    if (r.chance(0.15)) add(digest(`${seed} ${++n} sig`), [`${subject.replace(":", "-")}${r.pick([".sig", ".att", ".sbom", ""])}`], { mediaType: MANIFEST })
-    if (r.chance(0.03)) add(digest(`${seed} ${++n} stray sig`), [`${digest(`absent ${n}`).replace(":", "-")}.sig`], { mediaType: MANIFEST })
+    if (r.chance(0.15))
+      add(digest(`${seed} ${++n} sig`), [`${subject.replace(":", "-")}${r.pick([".sig", ".att", ".sbom", ""])}`], {
+        mediaType: MANIFEST,
+      })
+    if (r.chance(0.03))
+      add(digest(`${seed} ${++n} stray sig`), [`${digest(`absent ${n}`).replace(":", "-")}.sig`], {
+        mediaType: MANIFEST,
+      })
     if (r.chance(0.2)) image(subject)
     if (r.chance(0.08)) image(r.pick(versions).name) // a referrer of a referrer, a child, anything
     if (r.chance(0.04)) image(digest(`absent ${++n}`)) // its subject is not in the package
@@ -144,7 +175,8 @@ function oracle({ versions, manifests, policy, now }: Generated): Set<string> {
   for (const v of sorted) {
     const kind = kindOf(tagsOf(v))
     const young = policy.graceMinutes > 0 && now.getTime() - Date.parse(v.created_at) < policy.graceMinutes * 60_000
-    if (kind === "release" || kind === "tagged" || (kind === "build" && ++builds <= policy.keep) || young) roots.push(v.name)
+    if (kind === "release" || kind === "tagged" || (kind === "build" && ++builds <= policy.keep) || young)
+      roots.push(v.name)
   }
   const kept = closure(roots)
   if (kept.size === 0 && sorted.length > 0) {
@@ -184,25 +216,41 @@ describe("the planner against the written policy", () => {
       const unsafe = [...expected].filter((d) => !kept.has(d))
       const needless = [...kept].filter((d) => !expected.has(d))
       expect({ seed, unsafe, needless }).toEqual({ seed, unsafe: [], needless: [] })
-      expect(plan.deletions.map((v) => v.digest).sort()).toEqual(plan.versions.filter((v) => v.decision === "delete").map((v) => v.digest).sort())
+      expect(plan.deletions.map((v) => v.digest).sort()).toEqual(
+        plan.versions
+          .filter((v) => v.decision === "delete")
+          .map((v) => v.digest)
+          .sort(),
+      )
       for (const v of plan.versions) expect(v.reason, `seed ${seed}`).toMatch(/\S/)
 
       // A tagged version that goes is never read (every manifest GET counts as a download).
       const tagged = new Set(plan.deletions.filter((v) => v.tags.length > 0).map((v) => v.digest))
-      expect(read.filter((d) => tagged.has(d)), `seed ${seed}`).toEqual([])
+      expect(
+        read.filter((d) => tagged.has(d)),
+        `seed ${seed}`,
+      ).toEqual([])
       // Every untagged version that goes was read first: it might have named a kept image.
       const readSet = new Set(read)
-      expect(plan.deletions.filter((v) => v.tags.length === 0 && !readSet.has(v.digest)).map((v) => v.digest), `seed ${seed}`).toEqual([])
+      expect(
+        plan.deletions.filter((v) => v.tags.length === 0 && !readSet.has(v.digest)).map((v) => v.digest),
+        `seed ${seed}`,
+      ).toEqual([])
 
       // A tagged index goes before its children.
       const position = new Map(plan.deletions.map((v, i) => [v.digest, i]))
       for (const parent of plan.deletions.filter((v) => v.tags.length > 0)) {
         for (const child of g.manifests.get(parent.digest)?.manifests ?? []) {
-          if (position.has(child.digest)) expect(position.get(parent.digest)!, `seed ${seed}: ${parent.digest} before ${child.digest}`).toBeLessThan(position.get(child.digest)!)
+          if (position.has(child.digest))
+            expect(position.get(parent.digest)!, `seed ${seed}: ${parent.digest} before ${child.digest}`).toBeLessThan(
+              position.get(child.digest)!,
+            )
         }
       }
       deletions += plan.deletions.length
-      subjectKept += plan.versions.filter((v) => v.decision === "keep" && v.tags.length === 0 && g.manifests.get(v.digest)?.subject).length
+      subjectKept += plan.versions.filter(
+        (v) => v.decision === "keep" && v.tags.length === 0 && g.manifests.get(v.digest)?.subject,
+      ).length
     }
     // The generator really exercises what it claims to.
     expect(deletions).toBeGreaterThan(CASES * 3)
@@ -235,7 +283,8 @@ describe("one run's share of the deletions (maxDeletions)", () => {
       const going = new Set(plan.deletions.map((v) => v.digest))
       const holders = new Map<string, string[]>()
       const hold = (holder: string, held: string) => {
-        if (going.has(holder) && going.has(held) && holder !== held) holders.set(held, [...(holders.get(held) ?? []), holder])
+        if (going.has(holder) && going.has(held) && holder !== held)
+          holders.set(held, [...(holders.get(held) ?? []), holder])
       }
       for (const v of plan.deletions) {
         for (const child of g.manifests.get(v.digest)?.manifests ?? []) hold(v.digest, child.digest)
@@ -251,13 +300,18 @@ describe("one run's share of the deletions (maxDeletions)", () => {
       for (const v of batch.order) {
         for (const holder of holders.get(v.digest) ?? []) {
           expect(position.has(holder), `seed ${seed}: ${v.digest} went without ${holder}, which holds it`).toBe(true)
-          expect(position.get(holder)!, `seed ${seed}: ${holder} before ${v.digest}`).toBeLessThan(position.get(v.digest)!)
+          expect(position.get(holder)!, `seed ${seed}: ${holder} before ${v.digest}`).toBeLessThan(
+            position.get(v.digest)!,
+          )
         }
       }
       // Oldest first: a version left behind did not fit with what holds it (nor would anything older).
       if (batch.left.length > 0) {
         const taken = new Set(batch.order.map((v) => v.digest))
-        const youngestTaken = batch.order.reduce<(typeof batch.order)[number] | undefined>((y, v) => (y === undefined || newestFirst(v, y) < 0 ? v : y), undefined)
+        const youngestTaken = batch.order.reduce<(typeof batch.order)[number] | undefined>(
+          (y, v) => (y === undefined || newestFirst(v, y) < 0 ? v : y),
+          undefined,
+        )
         for (const v of batch.left) {
           if (youngestTaken && newestFirst(v, youngestTaken) <= 0) continue // younger than all taken: fine
           const group = new Set<string>([v.digest])
@@ -279,23 +333,49 @@ describe("reviewed plans after random changes", () => {
       const reviewed = planWithReads(g).plan
       const owner = { kind: "org" as const, login: "Meetinity" }
       const result = {
-        owner, packageName: "api", dryRun: true, plan: reviewed, outcomes: new Map(), manifestsRead: 0, manifestReads: { kept: 0, subjects: 0 },
-        fingerprint: fingerprint({ owner: "Meetinity", packageName: "api", policy: reviewed.policy, versions: reviewed.versions }),
+        owner,
+        packageName: "api",
+        dryRun: true,
+        plan: reviewed,
+        outcomes: new Map(),
+        manifestsRead: 0,
+        manifestReads: { kept: 0, subjects: 0 },
+        fingerprint: fingerprint({
+          owner: "Meetinity",
+          packageName: "api",
+          policy: reviewed.policy,
+          versions: reviewed.versions,
+        }),
       }
       const [section] = parsePlanFile(JSON.stringify(reportObject(result)))
 
       // The package changes: versions deleted by others, tags added or moved away, new pushes.
       const r = rng(seed * 7919)
-      const changed: Generated = { ...g, versions: g.versions.filter(() => !r.chance(0.1)).map((v) => {
-        const tags = [...(v.metadata?.container?.tags ?? [])]
-        if (r.chance(0.08)) tags.push(r.chance(0.5) ? "latest" : `sha-${createHash("sha1").update(`${seed} moved ${v.id}`).digest("hex").slice(0, 7)}`)
-        if (tags.length > 0 && r.chance(0.05)) tags.splice(0, 1)
-        return { ...v, metadata: { container: { tags } } }
-      }) }
+      const changed: Generated = {
+        ...g,
+        versions: g.versions
+          .filter(() => !r.chance(0.1))
+          .map((v) => {
+            const tags = [...(v.metadata?.container?.tags ?? [])]
+            if (r.chance(0.08))
+              tags.push(
+                r.chance(0.5)
+                  ? "latest"
+                  : `sha-${createHash("sha1").update(`${seed} moved ${v.id}`).digest("hex").slice(0, 7)}`,
+              )
+            if (tags.length > 0 && r.chance(0.05)) tags.splice(0, 1)
+            return { ...v, metadata: { container: { tags } } }
+          }),
+      }
       for (let k = 0; k < r.int(4); k++) {
         const d = digest(`${seed} late ${k}`)
         changed.manifests.set(d, { mediaType: MANIFEST })
-        changed.versions.push({ id: 10_000 + k, name: d, created_at: new Date(g.now.getTime() - 3_600_000).toISOString(), metadata: { container: { tags: [] } } })
+        changed.versions.push({
+          id: 10_000 + k,
+          name: d,
+          created_at: new Date(g.now.getTime() - 3_600_000).toISOString(),
+          metadata: { container: { tags: [] } },
+        })
       }
       const today = planWithReads(changed).plan
       const selection = selectReviewed(today, section!)
@@ -312,10 +392,14 @@ describe("reviewed plans after random changes", () => {
       }
       // Today's deletions are either approved or skipped with a reason; nothing else is deleted.
       const approved = new Set(selection.approved.map((v) => v.id))
-      expect([...todayDeletes].every((id) => approved.has(id) !== selection.skipped.has(id)), `seed ${seed}`).toBe(true)
+      expect(
+        [...todayDeletes].every((id) => approved.has(id) !== selection.skipped.has(id)),
+        `seed ${seed}`,
+      ).toBe(true)
       // Every reviewed deletion is approved or reported as not applied.
       const notApplied = new Set(selection.notApplied.map((n) => n.id))
-      for (const then of section!.versions.filter((v) => v.decision === "delete")) expect(approved.has(then.id) !== notApplied.has(then.id), `seed ${seed}: ${then.id}`).toBe(true)
+      for (const then of section!.versions.filter((v) => v.decision === "delete"))
+        expect(approved.has(then.id) !== notApplied.has(then.id), `seed ${seed}: ${then.id}`).toBe(true)
       approvedTotal += approved.size
       skippedTotal += selection.skipped.size + notApplied.size
     }

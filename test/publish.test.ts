@@ -57,7 +57,11 @@ function engine(seed: string, published?: string[], racer: Racer = {}) {
     }
     if (query.leaf === "publish") {
       const platforms = [...new Set(recorder!.calls("dockerBuild").map((b) => /platform: "([^"]+)"/.exec(b.args)![1]!))]
-      const labels = Object.fromEntries(recorder!.calls("withLabel").map((c) => [argValue(c.args, "name") as string, argValue(c.args, "value") as string]))
+      const labels = Object.fromEntries(
+        recorder!
+          .calls("withLabel")
+          .map((c) => [argValue(c.args, "name") as string, argValue(c.args, "value") as string]),
+      )
       const reference = await publishAnswer(push, seed, query, published ?? platforms, labels)
       await racer.afterPush?.()
       return reference
@@ -67,7 +71,10 @@ function engine(seed: string, published?: string[], racer: Racer = {}) {
 }
 
 /** The platforms built: one `sync` per platform image, before anything is pushed. */
-const builtPlatforms = (r: Recorder) => r.queries.filter((q) => q.leaf === "sync").map((q) => argValue(q.chain.find((c) => c.field === "dockerBuild")!.args, "platform"))
+const builtPlatforms = (r: Recorder) =>
+  r.queries
+    .filter((q) => q.leaf === "sync")
+    .map((q) => argValue(q.chain.find((c) => c.field === "dockerBuild")!.args, "platform"))
 /** Nothing was built or pushed: the only query sent was for the token, to read the registry. */
 const onlyReadTheRegistry = (r: Recorder) => expect(r.queries.map((q) => q.leaf)).toEqual(["plaintext"])
 const digestIn = (reference: string) => reference.split("@")[1]!
@@ -75,14 +82,32 @@ const digestIn = (reference: string) => reference.split("@")[1]!
 const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
 const password = () => dag.loadSecretFromID("SecretID-ghcr-token" as SecretID)
 const args = (overrides: Partial<Record<string, unknown>> = {}) => ({
-  ref: "refs/tags/release/v1.4.2", sha: "0123ABCdef4567", owner: "Meetinity", username: "ci-bot",
-  image: "api-gateway", dockerfile: "build/Dockerfile", platforms: ["linux/amd64", "linux/arm64"],
-  buildArgs: ["NODE_ENV=production", "EMPTY="], ...overrides,
+  ref: "refs/tags/release/v1.4.2",
+  sha: "0123ABCdef4567",
+  owner: "Meetinity",
+  username: "ci-bot",
+  image: "api-gateway",
+  dockerfile: "build/Dockerfile",
+  platforms: ["linux/amd64", "linux/arm64"],
+  buildArgs: ["NODE_ENV=production", "EMPTY="],
+  ...overrides,
 })
 async function publish(overrides: Partial<Record<string, unknown>> = {}) {
   const a = args(overrides) as ReturnType<typeof args>
-  return new MeetinityRelease().publish(source(), a.ref, a.sha, a.owner, a.username, password(), a.image,
-    (overrides.registry as string | undefined) ?? front.url, a.dockerfile, a.platforms, a.buildArgs, (overrides.sourceUrl as string | undefined) ?? "")
+  return new MeetinityRelease().publish(
+    source(),
+    a.ref,
+    a.sha,
+    a.owner,
+    a.username,
+    password(),
+    a.image,
+    (overrides.registry as string | undefined) ?? front.url,
+    a.dockerfile,
+    a.platforms,
+    a.buildArgs,
+    (overrides.sourceUrl as string | undefined) ?? "",
+  )
 }
 
 describe("build", () => {
@@ -99,9 +124,21 @@ describe("build", () => {
   })
 
   test.each([
-    ["platform", () => new MeetinityRelease().build(source(), "Dockerfile", "arm64"), /platform "arm64" is not a platform/],
-    ["dockerfile", () => new MeetinityRelease().build(source(), "/Dockerfile"), /dockerfile "\/Dockerfile" is not a Dockerfile path/],
-    ["build arg", () => new MeetinityRelease().build(source(), "Dockerfile", "linux/amd64", ["=x"]), /buildArgs "=x" is not a build argument/],
+    [
+      "platform",
+      () => new MeetinityRelease().build(source(), "Dockerfile", "arm64"),
+      /platform "arm64" is not a platform/,
+    ],
+    [
+      "dockerfile",
+      () => new MeetinityRelease().build(source(), "/Dockerfile"),
+      /dockerfile "\/Dockerfile" is not a Dockerfile path/,
+    ],
+    [
+      "build arg",
+      () => new MeetinityRelease().build(source(), "Dockerfile", "linux/amd64", ["=x"]),
+      /buildArgs "=x" is not a build argument/,
+    ],
   ])("bad %s: refused before anything is sent", async (_name, run, message) => {
     recorder = await recordDagger(() => undefined)
     expect(run).toThrow(message)
@@ -111,25 +148,40 @@ describe("build", () => {
 
 describe("publish", () => {
   test.each([
-    ["a single manifest for two platforms (the base image had only amd64)", ["linux/amd64"], /pushed as sha256:[0-9a-f]{64}, which is a single image, not an index of linux\/amd64, linux\/arm64/],
-    ["an index without one of the platforms built", ["linux/amd64", "linux/s390x"], /pushed as sha256:[0-9a-f]{64}, an index without linux\/arm64 \(it has linux\/amd64, linux\/s390x\)/],
-  ])("%s: refused before the version tag is written; a re-run finds the build tag short and never moves it", async (_name, published, message) => {
-    const image = `short-${published.length}`
-    recorder = await recordDagger(engine("short", published))
-    const attempt = publish({ image })
-    await expect(attempt).rejects.toThrow(message)
-    await expect(attempt).rejects.toThrow(/The version tag v1\.4\.2 was not written/)
-    const pushed = skopeoDigest(registry.host, `meetinity/${image}`, "sha-0123abc")
-    expect(pushed).toMatch(/^sha256:/)
-    expect(skopeoDigest(registry.host, `meetinity/${image}`, "v1.4.2")).toBeUndefined()
+    [
+      "a single manifest for two platforms (the base image had only amd64)",
+      ["linux/amd64"],
+      /pushed as sha256:[0-9a-f]{64}, which is a single image, not an index of linux\/amd64, linux\/arm64/,
+    ],
+    [
+      "an index without one of the platforms built",
+      ["linux/amd64", "linux/s390x"],
+      /pushed as sha256:[0-9a-f]{64}, an index without linux\/arm64 \(it has linux\/amd64, linux\/s390x\)/,
+    ],
+  ])(
+    "%s: refused before the version tag is written; a re-run finds the build tag short and never moves it",
+    async (_name, published, message) => {
+      const image = `short-${published.length}`
+      recorder = await recordDagger(engine("short", published))
+      const attempt = publish({ image })
+      await expect(attempt).rejects.toThrow(message)
+      await expect(attempt).rejects.toThrow(/The version tag v1\.4\.2 was not written/)
+      const pushed = skopeoDigest(registry.host, `meetinity/${image}`, "sha-0123abc")
+      expect(pushed).toMatch(/^sha256:/)
+      expect(skopeoDigest(registry.host, `meetinity/${image}`, "v1.4.2")).toBeUndefined()
 
-    recorder.restore()
-    recorder = await recordDagger(engine("short again"))
-    await expect(publish({ image })).rejects.toThrow(new RegExp(`meetinity/${image}:sha-0123abc already exists at ${pushed} without linux/arm64 .*A build tag never moves.* Nothing was built or pushed\\.$`))
-    onlyReadTheRegistry(recorder)
-    expect(skopeoDigest(registry.host, `meetinity/${image}`, "sha-0123abc")).toBe(pushed)
-    expect(skopeoDigest(registry.host, `meetinity/${image}`, "v1.4.2")).toBeUndefined()
-  })
+      recorder.restore()
+      recorder = await recordDagger(engine("short again"))
+      await expect(publish({ image })).rejects.toThrow(
+        new RegExp(
+          `meetinity/${image}:sha-0123abc already exists at ${pushed} without linux/arm64 .*A build tag never moves.* Nothing was built or pushed\\.$`,
+        ),
+      )
+      onlyReadTheRegistry(recorder)
+      expect(skopeoDigest(registry.host, `meetinity/${image}`, "sha-0123abc")).toBe(pushed)
+      expect(skopeoDigest(registry.host, `meetinity/${image}`, "v1.4.2")).toBeUndefined()
+    },
+  )
 
   test("one dockerBuild per platform, labelled, pushed once under the build tag, then the version tag at the same digest", async () => {
     recorder = await recordDagger(engine("multi"))
@@ -145,7 +197,9 @@ describe("publish", () => {
       expect(build.args).toContain('{name:"NODE_ENV",value:"production"}')
       expect(build.args).toContain('{name:"EMPTY",value:""}')
     }
-    const labels = recorder.queries.filter((q) => q.leaf === "sync").flatMap((q) => q.chain.filter((c) => c.field === "withLabel").map((c) => c.args))
+    const labels = recorder.queries
+      .filter((q) => q.leaf === "sync")
+      .flatMap((q) => q.chain.filter((c) => c.field === "withLabel").map((c) => c.args))
     expect(labels).toContain('(name: "org.opencontainers.image.version",value: "v1.4.2")')
     expect(labels).toContain('(name: "org.opencontainers.image.revision",value: "0123abcdef4567")')
     expect(labels).toHaveLength(4)
@@ -159,7 +213,9 @@ describe("publish", () => {
     expect(leaves.lastIndexOf("sync")).toBeLessThan(leaves.indexOf("publish"))
     const auth = recorder.calls("withRegistryAuth")
     expect(auth).toHaveLength(1)
-    expect(auth[0]!.args).toMatch(new RegExp(`address: "${front.host}",\\s*username: "ci-bot",\\s*secret: "SecretID-ghcr-token"`))
+    expect(auth[0]!.args).toMatch(
+      new RegExp(`address: "${front.host}",\\s*username: "ci-bot",\\s*secret: "SecretID-ghcr-token"`),
+    )
 
     for (const query of recorder.queries) expect(query.text).not.toContain(TOKEN)
   })
@@ -168,8 +224,13 @@ describe("publish", () => {
     recorder = await recordDagger(engine("labelled"))
     await publish({ image: "labelled", sourceUrl: "https://github.com/meetinity/api-gateway" })
     const synced = recorder.queries.filter((q) => q.leaf === "sync")
-    const sources = synced.flatMap((q) => q.chain.filter((c) => c.field === "withLabel" && argValue(c.args, "name") === "org.opencontainers.image.source"))
-    expect(sources.map((c) => argValue(c.args, "value"))).toEqual(["https://github.com/meetinity/api-gateway", "https://github.com/meetinity/api-gateway"])
+    const sources = synced.flatMap((q) =>
+      q.chain.filter((c) => c.field === "withLabel" && argValue(c.args, "name") === "org.opencontainers.image.source"),
+    )
+    expect(sources.map((c) => argValue(c.args, "value"))).toEqual([
+      "https://github.com/meetinity/api-gateway",
+      "https://github.com/meetinity/api-gateway",
+    ])
   })
 
   test("one platform: a single manifest, no platform variants", async () => {
@@ -190,18 +251,66 @@ describe("publish", () => {
     ["bad build arg", { buildArgs: ["X"] }, /buildArgs "X" is not a build argument/],
     ["bad registry", { registry: "ghcr.io/x" }, /registry "ghcr.io\/x" is not a registry/],
     ["empty username", { username: "" }, /username "" is not a user name/],
-    ["source URL without https", { sourceUrl: "github.com/meetinity" }, /sourceUrl "github.com\/meetinity" is not a URL/],
-    ["a 10,000-character image name", { image: "a".repeat(10_000) }, /^image "a{80}…" \(10000 characters\) is too long: 10000 characters, expected an image name of at most 255$/],
-    ["an image name too long with its registry and owner", { image: "a".repeat(250) }, /image "a{80}…" \(250 characters\) is too long: with the registry and owner, the image name <registry>\/<owner>\/<image> is \d+ characters, and image references allow at most 255/],
-    ["a 10,000-character owner", { owner: "m".repeat(10_000) }, /^owner "m{80}…" \(10000 characters\) is too long: 10000 characters, expected a GitHub user or organisation name of at most 39$/],
-    ["a 10,000-character registry", { registry: `${"r".repeat(10_000)}.io` }, /^registry "r{80}…" \(10003 characters\) is too long: its host name is 10003 characters, and DNS allows at most 253$/],
-    ["a 10,000-character Dockerfile path", { dockerfile: "d/".repeat(5_000) }, /^dockerfile "(d\/){40}…" \(10000 characters\) is too long: 10000 characters, expected a Dockerfile path of at most 4096$/],
-    ["a 200,000-byte build argument", { buildArgs: [`BIG=${"x".repeat(200_000)}`] }, /^buildArgs "BIG=x{76}…" \(200004 characters\) is too long: 200004 bytes, expected a KEY=VALUE of at most 131071 bytes/],
-    ["10,000 build arguments", { buildArgs: Array.from({ length: 10_000 }, (_, i) => `A${i}=1`) }, /^buildArgs \[10000 items, the first "A0=1"\] has 10000 build arguments: expected at most 256$/],
-    ["a 10,000-character platform", { platforms: [`linux/${"a".repeat(9_994)}`] }, /^platforms "linux\/a{74}…" \(10000 characters\) is too long: 10000 characters, expected a platform of at most 64$/],
-    ["a 10,000-character user name", { username: "u".repeat(10_000) }, /^username "u{80}…" \(10000 characters\) is too long/],
-    ["a 10,000-character source URL", { sourceUrl: `https://${"s".repeat(9_992)}` }, /^sourceUrl "https:\/\/s{72}…" \(10000 characters\) is too long: 10000 characters, expected a URL of at most 2048$/],
-    ["a version longer than an image tag", { ref: `release/v1.0.0-${"a".repeat(200)}` }, /^ref "release\/v1\.0\.0-a{65}…" \(215 characters\) is too long: its version is 207 characters, and an image tag is at most 128$/],
+    [
+      "source URL without https",
+      { sourceUrl: "github.com/meetinity" },
+      /sourceUrl "github.com\/meetinity" is not a URL/,
+    ],
+    [
+      "a 10,000-character image name",
+      { image: "a".repeat(10_000) },
+      /^image "a{80}…" \(10000 characters\) is too long: 10000 characters, expected an image name of at most 255$/,
+    ],
+    [
+      "an image name too long with its registry and owner",
+      { image: "a".repeat(250) },
+      /image "a{80}…" \(250 characters\) is too long: with the registry and owner, the image name <registry>\/<owner>\/<image> is \d+ characters, and image references allow at most 255/,
+    ],
+    [
+      "a 10,000-character owner",
+      { owner: "m".repeat(10_000) },
+      /^owner "m{80}…" \(10000 characters\) is too long: 10000 characters, expected a GitHub user or organisation name of at most 39$/,
+    ],
+    [
+      "a 10,000-character registry",
+      { registry: `${"r".repeat(10_000)}.io` },
+      /^registry "r{80}…" \(10003 characters\) is too long: its host name is 10003 characters, and DNS allows at most 253$/,
+    ],
+    [
+      "a 10,000-character Dockerfile path",
+      { dockerfile: "d/".repeat(5_000) },
+      /^dockerfile "(d\/){40}…" \(10000 characters\) is too long: 10000 characters, expected a Dockerfile path of at most 4096$/,
+    ],
+    [
+      "a 200,000-byte build argument",
+      { buildArgs: [`BIG=${"x".repeat(200_000)}`] },
+      /^buildArgs "BIG=x{76}…" \(200004 characters\) is too long: 200004 bytes, expected a KEY=VALUE of at most 131071 bytes/,
+    ],
+    [
+      "10,000 build arguments",
+      { buildArgs: Array.from({ length: 10_000 }, (_, i) => `A${i}=1`) },
+      /^buildArgs \[10000 items, the first "A0=1"\] has 10000 build arguments: expected at most 256$/,
+    ],
+    [
+      "a 10,000-character platform",
+      { platforms: [`linux/${"a".repeat(9_994)}`] },
+      /^platforms "linux\/a{74}…" \(10000 characters\) is too long: 10000 characters, expected a platform of at most 64$/,
+    ],
+    [
+      "a 10,000-character user name",
+      { username: "u".repeat(10_000) },
+      /^username "u{80}…" \(10000 characters\) is too long/,
+    ],
+    [
+      "a 10,000-character source URL",
+      { sourceUrl: `https://${"s".repeat(9_992)}` },
+      /^sourceUrl "https:\/\/s{72}…" \(10000 characters\) is too long: 10000 characters, expected a URL of at most 2048$/,
+    ],
+    [
+      "a version longer than an image tag",
+      { ref: `release/v1.0.0-${"a".repeat(200)}` },
+      /^ref "release\/v1\.0\.0-a{65}…" \(215 characters\) is too long: its version is 207 characters, and an image tag is at most 128$/,
+    ],
   ])("%s: fails before anything is built or sent", async (_name, overrides, message) => {
     recorder = await recordDagger(engine("never"))
     await expect(publish(overrides)).rejects.toThrow(message)
@@ -211,7 +320,12 @@ describe("publish", () => {
 
 describe("publish never moves a tag: it reads the registry first", () => {
   /** An image built from `sha` (its revision label), pushed straight into the registry under `tag`. */
-  const seed = async (image: string, seedText: string, tag: string, options: { sha?: string; platforms?: string[] } = {}) => {
+  const seed = async (
+    image: string,
+    seedText: string,
+    tag: string,
+    options: { sha?: string; platforms?: string[] } = {},
+  ) => {
     const labels: Record<string, string> = options.sha === undefined ? {} : { [REVISION]: options.sha }
     const platforms = options.platforms ?? ["linux/amd64", "linux/arm64"]
     return platforms.length > 1
@@ -222,7 +336,10 @@ describe("publish never moves a tag: it reads the registry first", () => {
     version: skopeoDigest(registry.host, `meetinity/${image}`, "v1.4.2"),
     build: skopeoDigest(registry.host, `meetinity/${image}`, "sha-0123abc"),
   })
-  const refsAt = (image: string, digest: string) => [`${front.host}/meetinity/${image}:v1.4.2@${digest}`, `${front.host}/meetinity/${image}:sha-0123abc@${digest}`]
+  const refsAt = (image: string, digest: string) => [
+    `${front.host}/meetinity/${image}:v1.4.2@${digest}`,
+    `${front.host}/meetinity/${image}:sha-0123abc@${digest}`,
+  ]
 
   test("a re-run of the same commit whose build would differ: both references answered as published, nothing built or pushed", async () => {
     recorder = await recordDagger(engine("first build"))
@@ -238,15 +355,22 @@ describe("publish never moves a tag: it reads the registry first", () => {
   test.each([
     ["the full SHA, as given", SHA, SHA],
     ["a short SHA given, the full one in the label", "0123abc", `${SHA}89abcdef0123456789abcdef01`],
-    ["the full SHA given, a short one in the label (a run given a short SHA)", `${SHA}89abcdef0123456789abcdef01`, "0123abcdef"],
-  ])("the version tag names this commit by its revision label (%s), the build tag is missing: it is written there, nothing is built", async (_name, sha, label) => {
-    const image = `labelled-${label.length}-${sha.length}`
-    const digest = await seed(image, `published ${image}`, "v1.4.2", { sha: label })
-    recorder = await recordDagger(engine("never built"))
-    expect(await publish({ image, sha })).toEqual(refsAt(image, digest))
-    onlyReadTheRegistry(recorder)
-    expect(tagsOf(image)).toEqual({ version: digest, build: digest })
-  })
+    [
+      "the full SHA given, a short one in the label (a run given a short SHA)",
+      `${SHA}89abcdef0123456789abcdef01`,
+      "0123abcdef",
+    ],
+  ])(
+    "the version tag names this commit by its revision label (%s), the build tag is missing: it is written there, nothing is built",
+    async (_name, sha, label) => {
+      const image = `labelled-${label.length}-${sha.length}`
+      const digest = await seed(image, `published ${image}`, "v1.4.2", { sha: label })
+      recorder = await recordDagger(engine("never built"))
+      expect(await publish({ image, sha })).toEqual(refsAt(image, digest))
+      onlyReadTheRegistry(recorder)
+      expect(tagsOf(image)).toEqual({ version: digest, build: digest })
+    },
+  )
 
   test("the version tag without a revision label, the build tag at the same digest: published, nothing to do", async () => {
     const digest = await seed("unlabelled-same", "old release", "v1.4.2")
@@ -257,23 +381,40 @@ describe("publish never moves a tag: it reads the registry first", () => {
   })
 
   test.each([
-    ["from another commit", { sha: "fedcba9876543210fedcba9876543210fedcba98" }, "built from commit fedcba9876543210fedcba9876543210fedcba98; this is commit 0123abcdef4567"],
-    ["from an unknown commit (no revision label, no build tag)", {}, "built from an unknown commit \\(its image has no org.opencontainers.image.revision label\\); this is commit 0123abcdef4567"],
-  ])("the version tag exists %s: refused before anything is built or pushed, naming its digest and commit", async (_name, options, commit) => {
-    const image = `taken-${Object.keys(options).length}`
-    const digest = await seed(image, `someone else ${image}`, "v1.4.2", options)
-    recorder = await recordDagger(engine("never built"))
-    await expect(publish({ image })).rejects.toThrow(new RegExp(
-      `^${front.host}/meetinity/${image}:v1\\.4\\.2 already exists at ${digest}, ${commit}\\. Version tags never move: release this commit under a new version\\. Nothing was built or pushed\\.$`))
-    onlyReadTheRegistry(recorder)
-    expect(tagsOf(image)).toEqual({ version: digest, build: undefined })
-  })
+    [
+      "from another commit",
+      { sha: "fedcba9876543210fedcba9876543210fedcba98" },
+      "built from commit fedcba9876543210fedcba9876543210fedcba98; this is commit 0123abcdef4567",
+    ],
+    [
+      "from an unknown commit (no revision label, no build tag)",
+      {},
+      "built from an unknown commit \\(its image has no org.opencontainers.image.revision label\\); this is commit 0123abcdef4567",
+    ],
+  ])(
+    "the version tag exists %s: refused before anything is built or pushed, naming its digest and commit",
+    async (_name, options, commit) => {
+      const image = `taken-${Object.keys(options).length}`
+      const digest = await seed(image, `someone else ${image}`, "v1.4.2", options)
+      recorder = await recordDagger(engine("never built"))
+      await expect(publish({ image })).rejects.toThrow(
+        new RegExp(
+          `^${front.host}/meetinity/${image}:v1\\.4\\.2 already exists at ${digest}, ${commit}\\. Version tags never move: release this commit under a new version\\. Nothing was built or pushed\\.$`,
+        ),
+      )
+      onlyReadTheRegistry(recorder)
+      expect(tagsOf(image)).toEqual({ version: digest, build: undefined })
+    },
+  )
 
   test("the version tag is this commit's but lacks a platform asked for: refused, nothing built", async () => {
     const digest = await seed("amd64-only", "one platform", "v1.4.2", { sha: SHA, platforms: ["linux/amd64"] })
     recorder = await recordDagger(engine("never built"))
     await expect(publish({ image: "amd64-only" })).rejects.toThrow(
-      new RegExp(`meetinity/amd64-only:v1\\.4\\.2 was published from this commit at ${digest} without linux/arm64 \\(it holds linux/amd64\\)\\. Version tags never move.* Nothing was built or pushed\\.$`))
+      new RegExp(
+        `meetinity/amd64-only:v1\\.4\\.2 was published from this commit at ${digest} without linux/arm64 \\(it holds linux/amd64\\)\\. Version tags never move.* Nothing was built or pushed\\.$`,
+      ),
+    )
     onlyReadTheRegistry(recorder)
     expect(tagsOf("amd64-only")).toEqual({ version: digest, build: undefined })
   })
@@ -282,8 +423,11 @@ describe("publish never moves a tag: it reads the registry first", () => {
     const released = await seed("split", "released", "v1.4.2", { sha: SHA })
     const moved = await seed("split", "rebuilt", "sha-0123abc", { sha: SHA })
     recorder = await recordDagger(engine("never built"))
-    await expect(publish({ image: "split" })).rejects.toThrow(new RegExp(
-      `the two tags of this release name different images: .*:v1\\.4\\.2 is ${released} and .*:sha-0123abc is ${moved}\\. Neither tag is moved.* Nothing was built or pushed\\.$`))
+    await expect(publish({ image: "split" })).rejects.toThrow(
+      new RegExp(
+        `the two tags of this release name different images: .*:v1\\.4\\.2 is ${released} and .*:sha-0123abc is ${moved}\\. Neither tag is moved.* Nothing was built or pushed\\.$`,
+      ),
+    )
     onlyReadTheRegistry(recorder)
     expect(tagsOf("split")).toEqual({ version: released, build: moved })
   })
@@ -298,11 +442,18 @@ describe("publish never moves a tag: it reads the registry first", () => {
 
   test("a build tag whose index lists a platform the registry no longer has: refused naming it", async () => {
     const image = "half-way-broken"
-    const { index, children } = await push.multiArch(`meetinity/${image}`, "broken", ["linux/amd64", "linux/arm64"], { tag: "sha-0123abc", labels: { [REVISION]: SHA } })
-    const removed = await fetch(`${registry.url}/v2/meetinity/${image}/manifests/${children[1]!.digest}`, { method: "DELETE" })
+    const { index, children } = await push.multiArch(`meetinity/${image}`, "broken", ["linux/amd64", "linux/arm64"], {
+      tag: "sha-0123abc",
+      labels: { [REVISION]: SHA },
+    })
+    const removed = await fetch(`${registry.url}/v2/meetinity/${image}/manifests/${children[1]!.digest}`, {
+      method: "DELETE",
+    })
     expect(removed.status).toBe(202)
     recorder = await recordDagger(engine("never built"))
-    await expect(publish({ image })).rejects.toThrow(new RegExp(`:sha-0123abc already exists at ${index.digest} without linux/arm64 \\(it holds linux/amd64\\)`))
+    await expect(publish({ image })).rejects.toThrow(
+      new RegExp(`:sha-0123abc already exists at ${index.digest} without linux/arm64 \\(it holds linux/amd64\\)`),
+    )
     onlyReadTheRegistry(recorder)
     expect(tagsOf(image)).toEqual({ version: undefined, build: index.digest })
   })
@@ -312,7 +463,8 @@ describe("publish never moves a tag: it reads the registry first", () => {
     const digest = await seed("collision", "other commit", "sha-0123abc", { sha: other })
     recorder = await recordDagger(engine("never built"))
     await expect(publish({ image: "collision" })).rejects.toThrow(
-      new RegExp(`:sha-0123abc already exists at ${digest}, built from commit ${other}, not 0123abcdef4567`))
+      new RegExp(`:sha-0123abc already exists at ${digest}, built from commit ${other}, not 0123abcdef4567`),
+    )
     onlyReadTheRegistry(recorder)
     expect(tagsOf("collision")).toEqual({ version: undefined, build: digest })
   })
@@ -321,10 +473,20 @@ describe("publish never moves a tag: it reads the registry first", () => {
 describe("two runs racing on the same version: the loser refuses", () => {
   test("another commit publishes the version while this run builds: refused before the build tag is pushed", async () => {
     let theirs = ""
-    recorder = await recordDagger(engine("mine", undefined, {
-      duringBuild: async () => (theirs = (await push.multiArch("meetinity/race-build", "theirs", ["linux/amd64", "linux/arm64"], { tag: "v1.4.2", labels: { [REVISION]: "fedcba9" } })).index.digest),
-    }))
-    await expect(publish({ image: "race-build" })).rejects.toThrow(/:v1\.4\.2 already exists at sha256:[0-9a-f]{64}, built from commit fedcba9; this is commit 0123abcdef4567\. .* Another run published while this one built: this run's build was not pushed\.$/)
+    recorder = await recordDagger(
+      engine("mine", undefined, {
+        duringBuild: async () =>
+          (theirs = (
+            await push.multiArch("meetinity/race-build", "theirs", ["linux/amd64", "linux/arm64"], {
+              tag: "v1.4.2",
+              labels: { [REVISION]: "fedcba9" },
+            })
+          ).index.digest),
+      }),
+    )
+    await expect(publish({ image: "race-build" })).rejects.toThrow(
+      /:v1\.4\.2 already exists at sha256:[0-9a-f]{64}, built from commit fedcba9; this is commit 0123abcdef4567\. .* Another run published while this one built: this run's build was not pushed\.$/,
+    )
     expect(builtPlatforms(recorder)).toEqual(["linux/amd64", "linux/arm64"])
     expect(recorder.calls("publish")).toEqual([])
     expect(skopeoDigest(registry.host, "meetinity/race-build", "v1.4.2")).toBe(theirs)
@@ -333,9 +495,17 @@ describe("two runs racing on the same version: the loser refuses", () => {
 
   test("another run of this commit pushes the build tag while this one builds: its image is reused, this build is not pushed", async () => {
     let theirs = ""
-    recorder = await recordDagger(engine("mine", undefined, {
-      duringBuild: async () => (theirs = (await push.multiArch("meetinity/race-same", "their build", ["linux/amd64", "linux/arm64"], { tag: "sha-0123abc", labels: { [REVISION]: SHA } })).index.digest),
-    }))
+    recorder = await recordDagger(
+      engine("mine", undefined, {
+        duringBuild: async () =>
+          (theirs = (
+            await push.multiArch("meetinity/race-same", "their build", ["linux/amd64", "linux/arm64"], {
+              tag: "sha-0123abc",
+              labels: { [REVISION]: SHA },
+            })
+          ).index.digest),
+      }),
+    )
     const refs = await publish({ image: "race-same" })
     expect(refs.map(digestIn)).toEqual([theirs, theirs])
     expect(recorder.calls("publish")).toEqual([])
@@ -344,16 +514,29 @@ describe("two runs racing on the same version: the loser refuses", () => {
 
   test("another commit writes the version tag after this run pushed its build tag: the re-check before the version tag refuses", async () => {
     let theirs = ""
-    recorder = await recordDagger(engine("mine", undefined, {
-      afterPush: async () => (theirs = (await push.multiArch("meetinity/race-push", "theirs", ["linux/amd64", "linux/arm64"], { tag: "v1.4.2", labels: { [REVISION]: "fedcba9" } })).index.digest),
-    }))
-    await expect(publish({ image: "race-push" })).rejects.toThrow(/meetinity\/race-push:v1\.4\.2 already exists at sha256:[0-9a-f]{64}; this build is sha256:[0-9a-f]{64}\. Version tags are immutable/)
+    recorder = await recordDagger(
+      engine("mine", undefined, {
+        afterPush: async () =>
+          (theirs = (
+            await push.multiArch("meetinity/race-push", "theirs", ["linux/amd64", "linux/arm64"], {
+              tag: "v1.4.2",
+              labels: { [REVISION]: "fedcba9" },
+            })
+          ).index.digest),
+      }),
+    )
+    await expect(publish({ image: "race-push" })).rejects.toThrow(
+      /meetinity\/race-push:v1\.4\.2 already exists at sha256:[0-9a-f]{64}; this build is sha256:[0-9a-f]{64}\. Version tags are immutable/,
+    )
     expect(skopeoDigest(registry.host, "meetinity/race-push", "v1.4.2")).toBe(theirs)
     expect(skopeoDigest(registry.host, "meetinity/race-push", "sha-0123abc")).not.toBe(theirs)
   })
 
   test("another commit writes the version tag right after this run did (no compare-and-swap): the read-back finds it and this run refuses", async () => {
-    const theirs = await push.multiArch("meetinity/race-write", "theirs", ["linux/amd64", "linux/arm64"], { tag: "sha-fedcba9", labels: { [REVISION]: "fedcba9" } })
+    const theirs = await push.multiArch("meetinity/race-write", "theirs", ["linux/amd64", "linux/arm64"], {
+      tag: "sha-fedcba9",
+      labels: { [REVISION]: "fedcba9" },
+    })
     let raced = false
     const proxy = await startRaceProxy(registry.url, async (path) => {
       if (raced || !path.endsWith("/meetinity/race-write/manifests/v1.4.2")) return
@@ -362,8 +545,11 @@ describe("two runs racing on the same version: the loser refuses", () => {
     })
     try {
       recorder = await recordDagger(engine("mine"))
-      await expect(publish({ image: "race-write", registry: proxy.url })).rejects.toThrow(new RegExp(
-        `meetinity/race-write:v1\\.4\\.2 was written at sha256:[0-9a-f]{64}, but another run wrote it at ${theirs.index.digest} at the same time: that run's image is the one published under v1\\.4\\.2; this run stops`))
+      await expect(publish({ image: "race-write", registry: proxy.url })).rejects.toThrow(
+        new RegExp(
+          `meetinity/race-write:v1\\.4\\.2 was written at sha256:[0-9a-f]{64}, but another run wrote it at ${theirs.index.digest} at the same time: that run's image is the one published under v1\\.4\\.2; this run stops`,
+        ),
+      )
       expect(raced).toBe(true)
       expect(skopeoDigest(registry.host, "meetinity/race-write", "v1.4.2")).toBe(theirs.index.digest)
     } finally {

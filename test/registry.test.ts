@@ -29,7 +29,8 @@ afterAll(async () => {
 })
 
 const plain = () => new RegistryClient({ scheme: "http", host: registry.host })
-const guarded = (password = creds.password) => new RegistryClient({ scheme: "http", host: front.host }, { username: creds.username, password })
+const guarded = (password = creds.password) =>
+  new RegistryClient({ scheme: "http", host: front.host }, { username: creds.username, password })
 
 describe("resolve", () => {
   test("a tag the repository does not have resolves to nothing", async () => {
@@ -49,7 +50,10 @@ describe("resolve", () => {
   })
 
   test("a manifest is read and its digest verified; an index lists its children", async () => {
-    const { index, children } = await push.multiArch("org/index", "i", ["linux/amd64", "linux/arm64"], { tag: "v1.0.0", attestations: true })
+    const { index, children } = await push.multiArch("org/index", "i", ["linux/amd64", "linux/arm64"], {
+      tag: "v1.0.0",
+      attestations: true,
+    })
     const manifest = await plain().manifest("org/index", index.digest)
     expect(manifest.digest).toBe(index.digest)
     expect(manifest.json.manifests?.map((m) => m.digest)).toEqual(children.map((c) => c.digest))
@@ -92,7 +96,10 @@ describe("a registry that demands a token (ghcr.io's exchange)", () => {
     const tokenRequests = front.log.filter((entry) => entry.path.startsWith("/token"))
     expect(tokenRequests.every((entry) => entry.auth === "Basic")).toBe(true)
     expect(tokenRequests.map((entry) => decodeURIComponent(entry.path))).toEqual(
-      expect.arrayContaining([expect.stringContaining("scope=repository:org/guarded:pull"), expect.stringContaining("scope=repository:org/guarded:pull,push")]),
+      expect.arrayContaining([
+        expect.stringContaining("scope=repository:org/guarded:pull"),
+        expect.stringContaining("scope=repository:org/guarded:pull,push"),
+      ]),
     )
     // Tokens are reused: a second resolve of the same repository asks for no new token.
     const before = front.log.filter((entry) => entry.path.startsWith("/token")).length
@@ -103,7 +110,9 @@ describe("a registry that demands a token (ghcr.io's exchange)", () => {
   test("wrong credentials: a clear error that never contains the password", async () => {
     await push.image("org/denied", "d", { tag: "sha-eeeeeee" })
     const attempt = guarded("wrong-password").manifest("org/denied", "sha-eeeeeee")
-    await expect(attempt).rejects.toThrow(/token request to http:\/\/127\.0\.0\.1:\d+\/token for scope repository:org\/denied:pull answered 401: the registry refused the user name or token/)
+    await expect(attempt).rejects.toThrow(
+      /token request to http:\/\/127\.0\.0\.1:\d+\/token for scope repository:org\/denied:pull answered 401: the registry refused the user name or token/,
+    )
     await attempt.catch((error: Error) => expect(error.message).not.toContain("wrong-password"))
   })
 
@@ -114,7 +123,13 @@ describe("a registry that demands a token (ghcr.io's exchange)", () => {
   })
 
   test.each([
-    ['Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:o/i:pull"', { scheme: "bearer", params: { realm: "https://ghcr.io/token", service: "ghcr.io", scope: "repository:o/i:pull" } }],
+    [
+      'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:o/i:pull"',
+      {
+        scheme: "bearer",
+        params: { realm: "https://ghcr.io/token", service: "ghcr.io", scope: "repository:o/i:pull" },
+      },
+    ],
     ['Basic realm="Registry Realm"', { scheme: "basic", params: { realm: "Registry Realm" } }],
   ])("challenge %s", (header, expected) => {
     expect(parseChallenge(header)).toEqual(expected)
@@ -133,17 +148,23 @@ describe("a registry that cannot be reached, or answers something else than aske
   test("nothing listening: said in words, with the network's code, instead of fetch failed", async () => {
     const host = `127.0.0.1:${await freePort()}`
     const attempt = new RegistryClient({ scheme: "http", host }).resolve("org/x", "v1.0.0")
-    await expect(attempt).rejects.toThrow(`HEAD http://${host}/v2/org/x/manifests/v1.0.0: could not reach the registry: nothing answers at http://${host} (ECONNREFUSED: connection refused)`)
+    await expect(attempt).rejects.toThrow(
+      `HEAD http://${host}/v2/org/x/manifests/v1.0.0: could not reach the registry: nothing answers at http://${host} (ECONNREFUSED: connection refused)`,
+    )
     await expect(attempt).rejects.not.toThrow(/fetch failed/)
   })
 
   test("HTTPS to a registry that speaks plain HTTP (the real docker-registry): said so, with the way out", async () => {
     const attempt = new RegistryClient({ scheme: "https", host: registry.host }).manifest("org/x", "v1.0.0")
-    await expect(attempt).rejects.toThrow(`GET https://${registry.host}/v2/org/x/manifests/v1.0.0: https://${registry.host} answered plain HTTP to an HTTPS request (ERR_SSL_WRONG_VERSION_NUMBER): a registry that only speaks plain http is given as http://${registry.host}`)
+    await expect(attempt).rejects.toThrow(
+      `GET https://${registry.host}/v2/org/x/manifests/v1.0.0: https://${registry.host} answered plain HTTP to an HTTPS request (ERR_SSL_WRONG_VERSION_NUMBER): a registry that only speaks plain http is given as http://${registry.host}`,
+    )
   })
 
   test("an unknown host: said so", async () => {
-    await expect(new RegistryClient({ scheme: "https", host: "registry.invalid" }).resolve("org/x", "v1")).rejects.toThrow(/could not reach the registry: the host registry\.invalid is not known \((ENOTFOUND|EAI_AGAIN)\)/)
+    await expect(
+      new RegistryClient({ scheme: "https", host: "registry.invalid" }).resolve("org/x", "v1"),
+    ).rejects.toThrow(/could not reach the registry: the host registry\.invalid is not known \((ENOTFOUND|EAI_AGAIN)\)/)
   })
 })
 
@@ -164,16 +185,28 @@ describe("registry error bodies never carry credentials", () => {
         return
       }
       if (!authorization) {
-        const challenge = scheme === "basic" ? 'Basic realm="proxy"' : `Bearer realm="http://${proxy.host}/token",service="proxy",scope="repository:org/x:pull"`
+        const challenge =
+          scheme === "basic"
+            ? 'Basic realm="proxy"'
+            : `Bearer realm="http://${proxy.host}/token",service="proxy",scope="repository:org/x:pull"`
         response.writeHead(401, { "www-authenticate": challenge }).end()
         return
       }
       // What misconfigured proxies do: echo the request, headers and all.
-      response.writeHead(502, { "content-type": "text/plain" }).end(`upstream refused GET ${request.url} with headers {"authorization":"${authorization}","user":"ci-bot"}; password=${password}`)
+      response
+        .writeHead(502, { "content-type": "text/plain" })
+        .end(
+          `upstream refused GET ${request.url} with headers {"authorization":"${authorization}","user":"ci-bot"}; password=${password}`,
+        )
     })
     try {
-      const attempt = new RegistryClient({ scheme: "http", host: proxy.host }, { username: "ci-bot", password }).manifest("org/x", "v1.0.0")
-      await expect(attempt).rejects.toThrow(/GET 127\.0\.0\.1:\d+\/org\/x:v1\.0\.0 answered 502 \(upstream refused GET \/v2\/org\/x\/manifests\/v1\.0\.0 with headers .*\[redacted\]/)
+      const attempt = new RegistryClient(
+        { scheme: "http", host: proxy.host },
+        { username: "ci-bot", password },
+      ).manifest("org/x", "v1.0.0")
+      await expect(attempt).rejects.toThrow(
+        /GET 127\.0\.0\.1:\d+\/org\/x:v1\.0\.0 answered 502 \(upstream refused GET \/v2\/org\/x\/manifests\/v1\.0\.0 with headers .*\[redacted\]/,
+      )
       const message = await attempt.catch((error: Error) => error.message)
       expect(message).not.toContain(password)
       expect(message).not.toContain(basic)

@@ -65,7 +65,15 @@ interface Log {
 /** The engine and the two services, as the test stands them in. */
 function fakeEngine(options: FakeOptions = {}) {
   const chartDir = options.chartDir ?? CHART
-  const log: Log = { secrets: new Map(), commands: [], bindings: [], started: [], stopped: [], endpoints: [], rendered: new Map() }
+  const log: Log = {
+    secrets: new Map(),
+    commands: [],
+    bindings: [],
+    started: [],
+    stopped: [],
+    endpoints: [],
+    rendered: new Map(),
+  }
   let secrets = 0
   let readyz = 0
   const results = new Map<string, { exitCode: number; stdout: string; stderr: string }>()
@@ -79,11 +87,17 @@ function fakeEngine(options: FakeOptions = {}) {
       return id
     }
     if (query.leaf === "plaintext" && first.field === "setSecret") return argValue(first.args, "plaintext")
-    if (query.leaf === "plaintext") return log.secrets.get(argValue(first.args, "id") as string) ?? new Error(`unknown secret in ${query.text}`)
+    if (query.leaf === "plaintext")
+      return log.secrets.get(argValue(first.args, "id") as string) ?? new Error(`unknown secret in ${query.text}`)
     if (query.leaf === "digest" && first.field === "loadDirectoryFromID") return SOURCE_DIGEST
     if (query.leaf === "start") {
       const image = argValue(query.chain.find((c) => c.field === "from")!.args, "address") as string
-      const id = image === REGISTRY_IMAGE ? "ServiceID-registry" : image === CLUSTER_IMAGE ? "ServiceID-cluster" : `ServiceID-unknown-${image}`
+      const id =
+        image === REGISTRY_IMAGE
+          ? "ServiceID-registry"
+          : image === CLUSTER_IMAGE
+            ? "ServiceID-cluster"
+            : `ServiceID-unknown-${image}`
       log.started.push(id)
       return id
     }
@@ -107,7 +121,11 @@ function fakeEngine(options: FakeOptions = {}) {
     if (!ran) {
       const args = argValue(exec.args, "args") as string[]
       log.commands.push(args)
-      log.bindings.push(query.chain.filter((c) => c.field === "withServiceBinding").map((c) => ({ alias: argValue(c.args, "alias"), service: argValue(c.args, "service") })))
+      log.bindings.push(
+        query.chain
+          .filter((c) => c.field === "withServiceBinding")
+          .map((c) => ({ alias: argValue(c.args, "alias"), service: argValue(c.args, "service") })),
+      )
       ran = execute(args, query)
       results.set(container, ran)
     }
@@ -119,7 +137,13 @@ function fakeEngine(options: FakeOptions = {}) {
     const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => argValue(c.args, "path"))
     expect(mounts).toContain("/run/secrets/kubeconfig")
     if (args[0] === "kubectl" && args[1] === "get" && args[2] === "--raw=/readyz") {
-      return ++readyz > (options.notReadyFor ?? 0) ? ok("ok") : { exitCode: 1, stdout: "", stderr: "The connection to the server kwok:8080 was refused - did you specify the right host or port?" }
+      return ++readyz > (options.notReadyFor ?? 0)
+        ? ok("ok")
+        : {
+            exitCode: 1,
+            stdout: "",
+            stderr: "The connection to the server kwok:8080 was refused - did you specify the right host or port?",
+          }
     }
     if (args[0] === "kubectl" && args[1] === "apply" && args.includes("/work/node.json")) {
       const file = query.chain.find((c) => c.field === "withNewFile" && argValue(c.args, "path") === "/work/node.json")!
@@ -127,25 +151,51 @@ function fakeEngine(options: FakeOptions = {}) {
       return ok(`node/${node.metadata.name} created\n`)
     }
     if (args[0] === "kubectl" && args[1] === "wait") return ok(`${args[3]} condition met\n`)
-    if (args[0] === "kubectl" && args[1] === "get" && args[2] === "namespace") return { exitCode: 1, stdout: "", stderr: `Error from server (NotFound): namespaces "${args[3]}" not found\n` }
-    if (args[0] === "kubectl" && args[1] === "create" && args[2] === "namespace") return ok(`namespace/${args[3]} created\n`)
+    if (args[0] === "kubectl" && args[1] === "get" && args[2] === "namespace")
+      return { exitCode: 1, stdout: "", stderr: `Error from server (NotFound): namespaces "${args[3]}" not found\n` }
+    if (args[0] === "kubectl" && args[1] === "create" && args[2] === "namespace")
+      return ok(`namespace/${args[3]} created\n`)
     if (args[0] === "kubectl" && args[1] === "apply") return ok("secret/ghcr-pull-secret serverside-applied\n")
-    if (args[0] === "helm" && args[1] === "get" && args[2] === "values") return { exitCode: 1, stdout: "", stderr: "Error: release: not found\n" }
+    if (args[0] === "helm" && args[1] === "get" && args[2] === "values")
+      return { exitCode: 1, stdout: "", stderr: "Error: release: not found\n" }
     if (args[0] === "helm" && args[1] === "upgrade") {
       const namespace = args[args.indexOf("--namespace") + 1]!
-      const real = helm([...args.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)), "--dry-run=client"])
-      if (real.status === 0) log.rendered.set(namespace, (JSON.parse(real.stdout.slice(real.stdout.indexOf("{"))) as { manifest: string }).manifest)
+      const real = helm([
+        ...args.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)),
+        "--dry-run=client",
+      ])
+      if (real.status === 0)
+        log.rendered.set(
+          namespace,
+          (JSON.parse(real.stdout.slice(real.stdout.indexOf("{"))) as { manifest: string }).manifest,
+        )
       return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
     }
     if (args[0] === "kubectl" && args[1] === "get" && args[2] === "deployments") {
       // The cluster runs what Helm rendered: each Deployment of each namespace, Available unless told otherwise.
       const items = [...log.rendered.entries()].flatMap(([namespace, manifest]) =>
-        parseAllDocuments(manifest).map((d) => d.toJSON() as { kind?: string; metadata: { name: string; namespace?: string }; spec: { replicas?: number } })
+        parseAllDocuments(manifest)
+          .map(
+            (d) =>
+              d.toJSON() as {
+                kind?: string
+                metadata: { name: string; namespace?: string }
+                spec: { replicas?: number }
+              },
+          )
           .filter((d) => d?.kind === "Deployment")
           .map((d) => {
             const available = !options.unavailableIn?.includes(namespace)
-            return { ...d, metadata: { ...d.metadata, namespace }, status: { readyReplicas: available ? d.spec.replicas ?? 1 : 0, conditions: [{ type: "Available", status: available ? "True" : "False" }] } }
-          }))
+            return {
+              ...d,
+              metadata: { ...d.metadata, namespace },
+              status: {
+                readyReplicas: available ? (d.spec.replicas ?? 1) : 0,
+                conditions: [{ type: "Available", status: available ? "True" : "False" }],
+              },
+            }
+          }),
+      )
       return ok(JSON.stringify({ apiVersion: "v1", kind: "List", items }))
     }
     throw new Error(`unexpected command ${args.join(" ")}`)
@@ -155,8 +205,28 @@ function fakeEngine(options: FakeOptions = {}) {
 
 const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
 const chart = () => dag.loadDirectoryFromID("DirectoryID-chart" as DirectoryID)
-const rehearse = (o: Partial<{ imageValues: string; namespaces: string[]; values: string[]; set: string[]; platforms: string[]; image: string; timeout: string }> = {}) =>
-  new MeetinityRelease().rehearse(source(), chart(), o.imageValues, o.namespaces, o.values, o.set, o.platforms, o.image, o.timeout)
+const rehearse = (
+  o: Partial<{
+    imageValues: string
+    namespaces: string[]
+    values: string[]
+    set: string[]
+    platforms: string[]
+    image: string
+    timeout: string
+  }> = {},
+) =>
+  new MeetinityRelease().rehearse(
+    source(),
+    chart(),
+    o.imageValues,
+    o.namespaces,
+    o.values,
+    o.set,
+    o.platforms,
+    o.image,
+    o.timeout,
+  )
 
 /** What ran, without the per-namespace detail: the program and its first words. */
 const shape = (args: string[]) => args.slice(0, 3).join(" ")
@@ -169,10 +239,20 @@ describe("rehearse", () => {
     const { log } = engine
 
     // The services: the pinned images, their ports exposed, started before anything else runs.
-    const from = (id: string) => recorder!.queries.find((q) => q.leaf === "start" && log.started.includes(id) && q.text.includes(id === "ServiceID-registry" ? REGISTRY_IMAGE : CLUSTER_IMAGE))!
+    const from = (id: string) =>
+      recorder!.queries.find(
+        (q) =>
+          q.leaf === "start" &&
+          log.started.includes(id) &&
+          q.text.includes(id === "ServiceID-registry" ? REGISTRY_IMAGE : CLUSTER_IMAGE),
+      )!
     expect(log.started).toEqual(["ServiceID-registry", "ServiceID-cluster"])
-    expect(argValue(from("ServiceID-registry").chain.find((c) => c.field === "withExposedPort")!.args, "port")).toBe(5000)
-    expect(argValue(from("ServiceID-cluster").chain.find((c) => c.field === "withExposedPort")!.args, "port")).toBe(8080)
+    expect(argValue(from("ServiceID-registry").chain.find((c) => c.field === "withExposedPort")!.args, "port")).toBe(
+      5000,
+    )
+    expect(argValue(from("ServiceID-cluster").chain.find((c) => c.field === "withExposedPort")!.args, "port")).toBe(
+      8080,
+    )
     expect(REGISTRY_IMAGE).toBe("docker.io/library/registry:3.0.0")
     expect(CLUSTER_IMAGE).toBe("registry.k8s.io/kwok/cluster:v0.8.0-k8s.v1.35.5")
     expect(log.endpoints).toEqual(["ServiceID-registry"])
@@ -191,8 +271,16 @@ describe("rehearse", () => {
 
     // The cluster: readiness, the fake node, then the release path per namespace, then the read back.
     expect(log.commands.map(shape)).toEqual([
-      "kubectl get --raw=/readyz", "kubectl apply -f", "kubectl wait --for=condition=Ready",
-      ...NAMESPACES.flatMap(() => ["kubectl get namespace", "kubectl create namespace", "kubectl apply --server-side", "helm get values", "helm upgrade --install"]),
+      "kubectl get --raw=/readyz",
+      "kubectl apply -f",
+      "kubectl wait --for=condition=Ready",
+      ...NAMESPACES.flatMap(() => [
+        "kubectl get namespace",
+        "kubectl create namespace",
+        "kubectl apply --server-side",
+        "helm get values",
+        "helm upgrade --install",
+      ]),
       "kubectl get deployments",
     ])
     // Every kubectl and helm container has the cluster service bound as "kwok", and nothing else.
@@ -209,19 +297,38 @@ describe("rehearse", () => {
     }
 
     // The report: every step with a time, then what runs where, at the published digest.
-    expect(report).toMatch(new RegExp(`^rehearsal passed in \\d+\\.\\ds: meetinity-dev -> meetinity-staging -> meetinity-prod at ${version!.digest}\n`))
-    const stepLines = report.split("\n").filter((l) => /^ +\d+\.\ds {2}/.test(l)).map((l) => l.trim().split(/\s{2,}/).slice(1, 3).join(" "))
+    expect(report).toMatch(
+      new RegExp(
+        `^rehearsal passed in \\d+\\.\\ds: meetinity-dev -> meetinity-staging -> meetinity-prod at ${version!.digest}\n`,
+      ),
+    )
+    const stepLines = report
+      .split("\n")
+      .filter((l) => /^ +\d+\.\ds {2}/.test(l))
+      .map((l) =>
+        l
+          .trim()
+          .split(/\s{2,}/)
+          .slice(1, 3)
+          .join(" "),
+      )
     expect(stepLines).toEqual([
       "start services registry docker.io/library/registry:3.0.0, cluster registry.k8s.io/kwok/cluster:v0.8.0-k8s.v1.35.5",
       "cluster ready node rehearsal-node Ready",
-      "check inputs", expect.stringMatching(/^publish localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:/), expect.stringMatching(/^preflight localhost:5000/),
+      "check inputs",
+      expect.stringMatching(/^publish localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:/),
+      expect.stringMatching(/^preflight localhost:5000/),
       ...NAMESPACES.flatMap((ns) => [`pull secret ${ns}`, `helm deploy ${ns}`]),
       "read back 3 Deployment(s) in 3 namespace(s)",
       ...NAMESPACES.map((ns) => `final state ${ns}`),
     ])
     for (const ns of NAMESPACES) {
       expect(report).toContain(`  ${ns}:\n    meetinity-api-gateway: Available `)
-      expect(report).toMatch(new RegExp(`${ns}:\\n    meetinity-api-gateway: Available \\d/\\d, localhost:5000/rehearsal/api-gateway:v0\\.0\\.0-rehearsal@${version!.digest} \\(published digest\\)`))
+      expect(report).toMatch(
+        new RegExp(
+          `${ns}:\\n    meetinity-api-gateway: Available \\d/\\d, localhost:5000/rehearsal/api-gateway:v0\\.0\\.0-rehearsal@${version!.digest} \\(published digest\\)`,
+        ),
+      )
     }
     expect(report).toContain("never run")
     // Both services are stopped at the end, the cluster first.
@@ -232,43 +339,87 @@ describe("rehearse", () => {
     const dir = mkdtempSync(join(tmpdir(), "chart-"))
     cpSync(CHART, dir, { recursive: true })
     const deployment = join(dir, "charts/api-gateway/templates/deployment.yaml")
-    writeFileSync(deployment, readFileSync(deployment, "utf8").replace("replicas: {{ .Values.replicaCount }}", "replicas: {{ .Values.replicaCount | nosuchfunction }}"))
+    writeFileSync(
+      deployment,
+      readFileSync(deployment, "utf8").replace(
+        "replicas: {{ .Values.replicaCount }}",
+        "replicas: {{ .Values.replicaCount | nosuchfunction }}",
+      ),
+    )
     const engine = fakeEngine({ chartDir: dir, seed: "rehearsal" })
     recorder = await recordDagger(engine.answer)
     const attempt = rehearse({ image: "broken-chart" })
     // Helm's failure names the image by its address, not by where the module's process reached the registry.
-    await expect(attempt).rejects.toThrow(/^rehearsal failed at step "helm deploy" in namespace meetinity-dev after [\d.]+s:\nrelease v0\.0\.0-rehearsal stopped at namespace meetinity-dev: helm upgrade --install of release meetinity \(localhost:5000\/rehearsal\/broken-chart:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64}\)[\s\S]*nosuchfunction[\s\S]*not touched: meetinity-staging, meetinity-prod/)
-    await attempt.catch((error: Error) => expect(error.message).toMatch(/steps:\n[\s\S]*helm deploy +meetinity-dev +FAILED/))
+    await expect(attempt).rejects.toThrow(
+      /^rehearsal failed at step "helm deploy" in namespace meetinity-dev after [\d.]+s:\nrelease v0\.0\.0-rehearsal stopped at namespace meetinity-dev: helm upgrade --install of release meetinity \(localhost:5000\/rehearsal\/broken-chart:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64}\)[\s\S]*nosuchfunction[\s\S]*not touched: meetinity-staging, meetinity-prod/,
+    )
+    await attempt.catch((error: Error) =>
+      expect(error.message).toMatch(/steps:\n[\s\S]*helm deploy +meetinity-dev +FAILED/),
+    )
     expect(engine.log.commands.filter((a) => a[1] === "upgrade")).toHaveLength(1)
     expect(engine.log.stopped).toEqual(["ServiceID-cluster", "ServiceID-registry"])
   })
 
-  test("a cluster that is slow to start is waited for; one that never answers fails the step \"cluster ready\" before anything is published", async () => {
+  test('a cluster that is slow to start is waited for; one that never answers fails the step "cluster ready" before anything is published', async () => {
     let engine = fakeEngine({ notReadyFor: 2, seed: "rehearsal" })
     recorder = await recordDagger(engine.answer)
     const fast = { attempts: 3, intervalMs: 1 }
-    await runRehearsal({ image: "slow-cluster", imageValues: "api-gateway.image", namespaces: ["meetinity-dev"], values: [], set: [], platforms: ["linux/amd64"], helmRelease: "meetinity", timeout: "5m" }, { source: source(), chart: chart() }, fast)
+    await runRehearsal(
+      {
+        image: "slow-cluster",
+        imageValues: "api-gateway.image",
+        namespaces: ["meetinity-dev"],
+        values: [],
+        set: [],
+        platforms: ["linux/amd64"],
+        helmRelease: "meetinity",
+        timeout: "5m",
+      },
+      { source: source(), chart: chart() },
+      fast,
+    )
     expect(engine.log.commands.filter((a) => a[2] === "--raw=/readyz")).toHaveLength(3)
     recorder.restore()
 
     engine = fakeEngine({ notReadyFor: Infinity })
     recorder = await recordDagger(engine.answer)
-    await expect(runRehearsal({ image: "dead-cluster", imageValues: "api-gateway.image", namespaces: ["meetinity-dev"], values: [], set: [], platforms: ["linux/amd64"], helmRelease: "meetinity", timeout: "5m" }, { source: source(), chart: chart() }, fast))
-      .rejects.toThrow(/^rehearsal failed at step "cluster ready" after [\d.]+s:\nthe cluster service \(registry\.k8s\.io\/kwok\/cluster:v0\.8\.0-k8s\.v1\.35\.5\) did not answer \/readyz after 3 tries: The connection to the server kwok:8080 was refused/)
+    await expect(
+      runRehearsal(
+        {
+          image: "dead-cluster",
+          imageValues: "api-gateway.image",
+          namespaces: ["meetinity-dev"],
+          values: [],
+          set: [],
+          platforms: ["linux/amd64"],
+          helmRelease: "meetinity",
+          timeout: "5m",
+        },
+        { source: source(), chart: chart() },
+        fast,
+      ),
+    ).rejects.toThrow(
+      /^rehearsal failed at step "cluster ready" after [\d.]+s:\nthe cluster service \(registry\.k8s\.io\/kwok\/cluster:v0\.8\.0-k8s\.v1\.35\.5\) did not answer \/readyz after 3 tries: The connection to the server kwok:8080 was refused/,
+    )
     expect(recorder.calls("publish")).toEqual([])
   })
 
-  test("Deployments that never become Available: the failure names the step \"final state\" and the namespace", async () => {
+  test('Deployments that never become Available: the failure names the step "final state" and the namespace', async () => {
     const engine = fakeEngine({ unavailableIn: ["meetinity-staging"], seed: "rehearsal" })
     recorder = await recordDagger(engine.answer)
     await expect(rehearse({ image: "unavailable" })).rejects.toThrow(
-      /^rehearsal failed at step "final state" in namespace meetinity-staging after [\d.]+s:\nthe cluster does not run what was deployed in meetinity-staging:\n {2}Deployment meetinity-api-gateway is not Available \(0\/\d ready\)/)
+      /^rehearsal failed at step "final state" in namespace meetinity-staging after [\d.]+s:\nthe cluster does not run what was deployed in meetinity-staging:\n {2}Deployment meetinity-api-gateway is not Available \(0\/\d ready\)/,
+    )
   })
 
   test.each([
     ["a bad namespace", { namespaces: ["meetinity-dev", "Prod"] }, /namespaces "Prod" is not a Kubernetes namespace/],
     ["no namespace", { namespaces: [] }, /namespaces \[\] is empty/],
-    ["a --set of a value the release sets itself", { set: ["api-gateway.image.tag=v9.9.9"] }, /set "api-gateway.image.tag=v9.9.9" sets api-gateway.image.tag, which helmDeploy sets itself/],
+    [
+      "a --set of a value the release sets itself",
+      { set: ["api-gateway.image.tag=v9.9.9"] },
+      /set "api-gateway.image.tag=v9.9.9" sets api-gateway.image.tag, which helmDeploy sets itself/,
+    ],
     ["bad image values", { imageValues: "api-gateway..image" }, /imageValues "api-gateway..image"/],
     ["a bad values file", { values: ["../secrets.yaml"] }, /values "..\/secrets.yaml" is not a values file/],
     ["a bad platform", { platforms: ["amd64"] }, /platforms "amd64" is not a platform/],

@@ -11,7 +11,13 @@ import { createGitHubClient, resolveOwner, type RequestCounter } from "../src/gi
 import { MeetinityRelease } from "../src/index.js"
 import { RegistryClient } from "../src/registry.js"
 import { formatReport } from "../src/retention/report.js"
-import { parseRetainArgs, retainWithToken, runRetention, RetentionFailed, type RetentionRequest } from "../src/retention/run.js"
+import {
+  parseRetainArgs,
+  retainWithToken,
+  runRetention,
+  RetentionFailed,
+  type RetentionRequest,
+} from "../src/retention/run.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
 import { recordDagger, type Recorder } from "./support/dagger.js"
 import { startGitHubApi, type GitHubApi, type TokenInfo } from "./support/github-api.js"
@@ -22,9 +28,13 @@ import { startTokenRegistry, type TokenRegistry } from "./support/token-registry
 
 const NOW = new Date("2026-06-01T00:00:00Z")
 const TOKENS: Record<string, TokenInfo> = {
-  "ghp_admin": { login: "alice", scopes: ["read:packages", "write:packages", "delete:packages"] },
-  "ghp_readonly": { login: "alice", scopes: ["read:packages"] },
-  "ghs_actions": { login: "github-actions[bot]", scopes: ["read:packages", "write:packages", "delete:packages"], integration: true },
+  ghp_admin: { login: "alice", scopes: ["read:packages", "write:packages", "delete:packages"] },
+  ghp_readonly: { login: "alice", scopes: ["read:packages"] },
+  ghs_actions: {
+    login: "github-actions[bot]",
+    scopes: ["read:packages", "write:packages", "delete:packages"],
+    integration: true,
+  },
 }
 
 let registry: RunningRegistry
@@ -64,7 +74,13 @@ function deps(owner: string, name: string, token = "ghp_admin", registryHost = f
   }
 }
 const request = (owner: string, name: string, overrides: Partial<RetentionRequest> = {}): RetentionRequest => ({
-  owner, packageName: name, policy: { keep: 30, graceMinutes: 0 }, dryRun: false, maxDeletions: 1000, now: NOW, ...overrides,
+  owner,
+  packageName: name,
+  policy: { keep: 30, graceMinutes: 0 },
+  dryRun: false,
+  maxDeletions: 1000,
+  now: NOW,
+  ...overrides,
 })
 
 /** Does the registry still serve this digest? */
@@ -77,14 +93,16 @@ async function expectNoBrokenImage(repository: string) {
   const client = new RegistryClient({ scheme: "http", host: registry.host })
   for (const tag of await client.tags(repository)) {
     const manifest = await client.manifest(repository, tag)
-    for (const child of manifest.json.manifests ?? []) expect(await resolves(repository, child.digest), `child ${child.digest} of ${tag}`).toBe(true)
+    for (const child of manifest.json.manifests ?? [])
+      expect(await resolves(repository, child.digest), `child ${child.digest} of ${tag}`).toBe(true)
   }
 }
 
 async function expectIntact(repository: string, images: Seeded[]) {
   for (const image of images) {
     expect(await resolves(repository, image.digest), `${image.tags.join(",")} ${image.digest}`).toBe(true)
-    for (const child of image.children) expect(await resolves(repository, child), `child ${child} of ${image.tags.join(",")}`).toBe(true)
+    for (const child of image.children)
+      expect(await resolves(repository, child), `child ${child} of ${image.tags.join(",")}`).toBe(true)
   }
 }
 async function expectGone(repository: string, images: Seeded[]) {
@@ -119,13 +137,25 @@ async function seedMixed(owner = "Meetinity", base = "api"): Promise<Mixed> {
   const keptSignatures: Seeded[] = []
   for (let i = 0; i < 34; i++) {
     const multi = i % 3 === 0
-    const build = await seeder.image(`build ${name} ${i}`, [`sha-${(0xa000000 + i).toString(16)}`], multi ? { platforms: ["linux/amd64", "linux/arm64"], attestations: true } : {})
+    const build = await seeder.image(
+      `build ${name} ${i}`,
+      [`sha-${(0xa000000 + i).toString(16)}`],
+      multi ? { platforms: ["linux/amd64", "linux/arm64"], attestations: true } : {},
+    )
     ;(i < 4 ? oldBuilds : keptBuilds).push(build)
     if (i === 1) oldSignatures.push(await seeder.referrer(build.digest, ".sig"))
     if (i === 20) keptSignatures.push(await seeder.referrer(build.digest, ".sig"))
     if (i % 10 === 5) {
-      releases.push(await seeder.image(`release ${name} ${i}`, [`v1.${i}.0`, `sha-${(0xb000000 + i).toString(16)}`], { platforms: ["linux/amd64", "linux/arm64"], attestations: true }))
-      keptSignatures.push(await seeder.referrer(releases.at(-1)!.digest, ".sig"), await seeder.referrer(releases.at(-1)!.digest, ""))
+      releases.push(
+        await seeder.image(`release ${name} ${i}`, [`v1.${i}.0`, `sha-${(0xb000000 + i).toString(16)}`], {
+          platforms: ["linux/amd64", "linux/arm64"],
+          attestations: true,
+        }),
+      )
+      keptSignatures.push(
+        await seeder.referrer(releases.at(-1)!.digest, ".sig"),
+        await seeder.referrer(releases.at(-1)!.digest, ""),
+      )
     }
     if (i % 8 === 2) orphans.push(await seeder.orphan(`${name} ${i}`))
   }
@@ -135,7 +165,10 @@ async function seedMixed(owner = "Meetinity", base = "api"): Promise<Mixed> {
 }
 
 /** A small package: one release (multi-arch when asked), then `orphans` untagged orphans. */
-async function seedSmall(base: string, options: { owner?: string; name?: string; platforms?: string[]; orphans?: number } = {}) {
+async function seedSmall(
+  base: string,
+  options: { owner?: string; name?: string; platforms?: string[]; orphans?: number } = {},
+) {
   const owner = options.owner ?? "Meetinity"
   const name = options.name ?? freshName(base)
   const repository = `${owner.toLowerCase()}/${name}`
@@ -158,8 +191,20 @@ describe("retain against a real registry and GitHub's packages API", () => {
   test("keeps releases, the newest 30 builds, latest and all they need; deletes the rest, through rate limits and 5xx", async () => {
     const pkg = await seedMixed()
     const total = api.versions("Meetinity", pkg.name).length
-    api.addFault({ method: "GET", path: new RegExp(`/versions$`), after: 2, times: 1, fault: { kind: "secondary", status: 403, retryAfter: 2 } })
-    api.addFault({ method: "GET", path: new RegExp(`/versions$`), after: 1, times: 1, fault: { kind: "server-error", status: 502 } })
+    api.addFault({
+      method: "GET",
+      path: new RegExp(`/versions$`),
+      after: 2,
+      times: 1,
+      fault: { kind: "secondary", status: 403, retryAfter: 2 },
+    })
+    api.addFault({
+      method: "GET",
+      path: new RegExp(`/versions$`),
+      after: 1,
+      times: 1,
+      fault: { kind: "server-error", status: 502 },
+    })
     api.addFault({ method: "DELETE", after: 2, times: 1, fault: { kind: "secondary", status: 429, retryAfter: 3 } })
     api.addFault({ method: "DELETE", after: 4, times: 1, fault: { kind: "primary", status: 403, resetInSeconds: 1 } })
     api.addFault({ method: "DELETE", after: 6, times: 1, fault: { kind: "server-error", status: 503 } })
@@ -168,10 +213,20 @@ describe("retain against a real registry and GitHub's packages API", () => {
 
     await expectIntact(pkg.repository, [...pkg.releases, ...pkg.keptBuilds, ...pkg.keptSignatures, pkg.latest])
     await expectGone(pkg.repository, [...pkg.oldBuilds, ...pkg.oldSignatures, ...pkg.orphans])
-    const left = api.versions("Meetinity", pkg.name).map((v) => v.name).sort()
-    expect(left).toEqual(result.plan.versions.filter((v) => v.decision === "keep").map((v) => v.digest).sort())
+    const left = api
+      .versions("Meetinity", pkg.name)
+      .map((v) => v.name)
+      .sort()
+    expect(left).toEqual(
+      result.plan.versions
+        .filter((v) => v.decision === "keep")
+        .map((v) => v.digest)
+        .sort(),
+    )
     const oldChildren = pkg.oldBuilds.reduce((n, b) => n + b.children.length, 0)
-    expect(result.plan.deletions).toHaveLength(pkg.oldBuilds.length + oldChildren + pkg.oldSignatures.length + pkg.orphans.length)
+    expect(result.plan.deletions).toHaveLength(
+      pkg.oldBuilds.length + oldChildren + pkg.oldSignatures.length + pkg.orphans.length,
+    )
     expect(total - left.length).toBe(result.plan.deletions.length)
     expect([...result.outcomes.values()].every((o) => o === "deleted")).toBe(true)
     expect(logs.some((l) => /secondary rate limit .* waiting 2s/.test(l))).toBe(true)
@@ -181,7 +236,13 @@ describe("retain against a real registry and GitHub's packages API", () => {
 
   test("honours retry-after and paces writes: no DELETE sooner than GitHub asked", async () => {
     const { name } = await seedSmall("paced", { orphans: 4 })
-    api.addFault({ method: "DELETE", path: new RegExp(name), after: 2, times: 1, fault: { kind: "secondary", status: 429, retryAfter: 5 } })
+    api.addFault({
+      method: "DELETE",
+      path: new RegExp(name),
+      after: 2,
+      times: 1,
+      fault: { kind: "secondary", status: 429, retryAfter: 5 },
+    })
     const start = api.log.length
     await runRetention(deps("Meetinity", name), request("Meetinity", name))
     const deletes = api.log.slice(start).filter((e) => e.method === "DELETE")
@@ -205,8 +266,16 @@ describe("retain against a real registry and GitHub's packages API", () => {
   test("fail closed: a listing page that keeps failing means nothing is deleted", async () => {
     const pkg = await seedMixed()
     const before = api.versions("Meetinity", pkg.name).length
-    api.addFault({ method: "GET", path: new RegExp(`${pkg.name}/versions$`), after: 2, times: 50, fault: { kind: "server-error", status: 500 } })
-    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(/listing page \d of container package Meetinity\/api-\d+[\s\S]*answered 500[\s\S]*Nothing was deleted/)
+    api.addFault({
+      method: "GET",
+      path: new RegExp(`${pkg.name}/versions$`),
+      after: 2,
+      times: 50,
+      fault: { kind: "server-error", status: 500 },
+    })
+    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(
+      /listing page \d of container package Meetinity\/api-\d+[\s\S]*answered 500[\s\S]*Nothing was deleted/,
+    )
     expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
     expect(api.log.filter((e) => e.method === "DELETE" && e.path.includes(pkg.name))).toEqual([])
   })
@@ -214,8 +283,15 @@ describe("retain against a real registry and GitHub's packages API", () => {
   test("fail closed: a rate limit that does not clear means nothing is deleted", async () => {
     const pkg = await seedMixed()
     const before = api.versions("Meetinity", pkg.name).length
-    api.addFault({ method: "GET", path: new RegExp(`${pkg.name}/versions$`), times: 50, fault: { kind: "secondary", status: 429, retryAfter: 1 } })
-    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(/rate limit was still exhausted[\s\S]*Nothing was deleted/)
+    api.addFault({
+      method: "GET",
+      path: new RegExp(`${pkg.name}/versions$`),
+      times: 50,
+      fault: { kind: "secondary", status: 429, retryAfter: 1 },
+    })
+    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(
+      /rate limit was still exhausted[\s\S]*Nothing was deleted/,
+    )
     expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
   })
 
@@ -224,15 +300,22 @@ describe("retain against a real registry and GitHub's packages API", () => {
     const before = api.versions("Meetinity", pkg.name).length
     // Someone removed a release's manifest from the registry behind GitHub's back.
     await fetch(`${registry.url}/v2/${pkg.repository}/manifests/${pkg.releases[0]!.digest}`, { method: "DELETE" })
-    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(new RegExp(`cannot read manifest ${pkg.releases[0]!.digest}[\\s\\S]*Nothing was deleted`))
+    await expect(runRetention(deps("Meetinity", pkg.name), request("Meetinity", pkg.name))).rejects.toThrow(
+      new RegExp(`cannot read manifest ${pkg.releases[0]!.digest}[\\s\\S]*Nothing was deleted`),
+    )
     expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
   })
 
   test("a token without delete:packages: GitHub's 404 is not taken for success; it stops and explains the scopes", async () => {
     const pkg = await seedMixed()
     const before = api.versions("Meetinity", pkg.name).length
-    const attempt = runRetention(deps("Meetinity", pkg.name, "ghp_readonly", registry.host), request("Meetinity", pkg.name))
-    await expect(attempt).rejects.toThrow(/answered 404, yet the version is still listed: the token cannot delete it\. A personal access token \(classic\) needs read:packages and delete:packages/)
+    const attempt = runRetention(
+      deps("Meetinity", pkg.name, "ghp_readonly", registry.host),
+      request("Meetinity", pkg.name),
+    )
+    await expect(attempt).rejects.toThrow(
+      /answered 404, yet the version is still listed: the token cannot delete it\. A personal access token \(classic\) needs read:packages and delete:packages/,
+    )
     expect(api.versions("Meetinity", pkg.name)).toHaveLength(before)
     expect(api.log.filter((e) => e.method === "DELETE" && e.path.includes(pkg.name))).toHaveLength(1)
   })
@@ -255,20 +338,31 @@ describe("retain against a real registry and GitHub's packages API", () => {
     expect(await resolves(`meetinity/${name}`, orphans[0]!.digest)).toBe(false)
     expect(await resolves(`meetinity/${name}`, orphans[1]!.digest)).toBe(true)
     expect(await resolves(`meetinity/${name}`, orphans[2]!.digest)).toBe(false)
-    expect(logs.some((l) => /could not delete sha256:[0-9a-f]{64}: .*answered 400 \(Publicly visible package versions with more than 5000 downloads cannot be deleted/.test(l))).toBe(true)
+    expect(
+      logs.some((l) =>
+        /could not delete sha256:[0-9a-f]{64}: .*answered 400 \(Publicly visible package versions with more than 5000 downloads cannot be deleted/.test(
+          l,
+        ),
+      ),
+    ).toBe(true)
   })
 
   test("GitHub refusing to delete an index keeps its platform manifests: no broken image is left behind", async () => {
     const name = freshName("refused")
     const repository = `meetinity/${name}`
     const seeder = new PackageSeeder(push, repository)
-    const old = await seeder.image(`r old ${name}`, ["sha-d000001"], { platforms: ["linux/amd64", "linux/arm64"], attestations: true })
+    const old = await seeder.image(`r old ${name}`, ["sha-d000001"], {
+      platforms: ["linux/amd64", "linux/arm64"],
+      attestations: true,
+    })
     const older = await seeder.image(`r older ${name}`, ["sha-d000000"], { platforms: ["linux/amd64", "linux/arm64"] })
     const orphan = await seeder.orphan(name)
     const kept = await seeder.image(`r new ${name}`, ["sha-d000002"])
     seeder.publish(api, "Meetinity", name)
     popular.add(api.versions("Meetinity", name).find((v) => v.name === old.digest)!.id)
-    await expect(runRetention(deps("Meetinity", name), request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 } }))).rejects.toThrow(/1 deletion refused by GitHub/)
+    await expect(
+      runRetention(deps("Meetinity", name), request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 } })),
+    ).rejects.toThrow(/1 deletion refused by GitHub/)
     await expectIntact(repository, [old, kept])
     await expectGone(repository, [older, orphan])
   })
@@ -276,9 +370,17 @@ describe("retain against a real registry and GitHub's packages API", () => {
   test.each([
     ["the token's own user: /user/packages", "alice", "ghp_admin", "/user/packages/container/"],
     ["another user: /users/{login}/packages", "bob", "ghp_admin", "/users/bob/packages/container/"],
-    ["GITHUB_TOKEN (cannot read /user): /users/{login}/packages", "alice", "ghs_actions", "/users/alice/packages/container/"],
+    [
+      "GITHUB_TOKEN (cannot read /user): /users/{login}/packages",
+      "alice",
+      "ghs_actions",
+      "/users/alice/packages/container/",
+    ],
   ])("user-owned package, %s", async (_name, owner, token, prefix) => {
-    const { name, repository, release, orphan } = await seedSmall("user", { owner, platforms: ["linux/amd64", "linux/arm64"] })
+    const { name, repository, release, orphan } = await seedSmall("user", {
+      owner,
+      platforms: ["linux/amd64", "linux/arm64"],
+    })
     const start = api.log.length
     const result = await runRetention({ ...deps(owner, name, token, registry.host) }, request(owner, name))
     expect(result.owner.kind).toBe(prefix.startsWith("/user/") ? "authenticated-user" : "user")
@@ -289,16 +391,24 @@ describe("retain against a real registry and GitHub's packages API", () => {
   })
 
   test("an unknown package: a clear error, nothing deleted", async () => {
-    await expect(runRetention(deps("Meetinity", "no-such-package"), request("Meetinity", "no-such-package")))
-      .rejects.toThrow(/container package Meetinity\/no-such-package \(organisation Meetinity\) was not found: check the owner and image names, and that the token can see the package \(read:packages\)[\s\S]*Nothing was deleted/)
+    await expect(
+      runRetention(deps("Meetinity", "no-such-package"), request("Meetinity", "no-such-package")),
+    ).rejects.toThrow(
+      /container package Meetinity\/no-such-package \(organisation Meetinity\) was not found: check the owner and image names, and that the token can see the package \(read:packages\)[\s\S]*Nothing was deleted/,
+    )
   })
 
   test("an unknown owner: a clear error", async () => {
-    await expect(runRetention(deps("nobody", "x"), request("nobody", "x"))).rejects.toThrow(/owner "nobody" is not a GitHub user or organisation \(GET \/users\/nobody answered 404\)/)
+    await expect(runRetention(deps("nobody", "x"), request("nobody", "x"))).rejects.toThrow(
+      /owner "nobody" is not a GitHub user or organisation \(GET \/users\/nobody answered 404\)/,
+    )
   })
 
   test("a nested package name is URL-encoded in API paths, with / in the registry path", async () => {
-    const { name, release, orphan } = await seedSmall("nested", { name: `team/${freshName("nested")}`, platforms: ["linux/amd64", "linux/arm64"] })
+    const { name, release, orphan } = await seedSmall("nested", {
+      name: `team/${freshName("nested")}`,
+      platforms: ["linux/amd64", "linux/arm64"],
+    })
     const start = api.log.length
     await runRetention(deps("Meetinity", name), request("Meetinity", name))
     const calls = api.log.slice(start).filter((e) => e.path.includes("/packages/"))
@@ -312,14 +422,29 @@ describe("retain against a real registry and GitHub's packages API", () => {
     const name = freshName("paged")
     const seeder = new PackageSeeder(push, `meetinity/${name}`)
     const builds: Seeded[] = []
-    for (let i = 0; i < 130; i++) builds.push(await seeder.image(`p ${name} ${i}`, [`sha-${(0xc000000 + i).toString(16)}`]))
+    for (let i = 0; i < 130; i++)
+      builds.push(await seeder.image(`p ${name} ${i}`, [`sha-${(0xc000000 + i).toString(16)}`]))
     seeder.publish(api, "Meetinity", name)
     const start = api.log.length
-    const result = await runRetention(deps("Meetinity", name), request("Meetinity", name, { dryRun: true, policy: { keep: 100, graceMinutes: 0 } }))
+    const result = await runRetention(
+      deps("Meetinity", name),
+      request("Meetinity", name, { dryRun: true, policy: { keep: 100, graceMinutes: 0 } }),
+    )
     expect(result.plan.versions).toHaveLength(130)
-    expect(result.plan.deletions.map((d) => d.digest).sort()).toEqual(builds.slice(0, 30).map((b) => b.digest).sort())
-    const pages = api.log.slice(start).filter((e) => /\/versions\?/.test(e.path)).map((e) => new URL(e.path, api.url).searchParams)
-    expect(pages.map((p) => [p.get("page"), p.get("per_page")])).toEqual([["1", "100"], ["2", "100"]])
+    expect(result.plan.deletions.map((d) => d.digest).sort()).toEqual(
+      builds
+        .slice(0, 30)
+        .map((b) => b.digest)
+        .sort(),
+    )
+    const pages = api.log
+      .slice(start)
+      .filter((e) => /\/versions\?/.test(e.path))
+      .map((e) => new URL(e.path, api.url).searchParams)
+    expect(pages.map((p) => [p.get("page"), p.get("per_page")])).toEqual([
+      ["1", "100"],
+      ["2", "100"],
+    ])
   })
 })
 
@@ -330,29 +455,51 @@ describe("untagged referrers: an OCI 1.1 subject names the image", () => {
     const seeder = new PackageSeeder(push, repository)
     const old = await seeder.image(`s old ${name}`, ["sha-e000001"], { platforms: ["linux/amd64", "linux/arm64"] })
     const oldSignature = await seeder.subjectReferrer(old.digest)
-    const release = await seeder.image(`s rel ${name}`, ["v1.0.0"], { platforms: ["linux/amd64", "linux/arm64"], attestations: true })
+    const release = await seeder.image(`s rel ${name}`, ["v1.0.0"], {
+      platforms: ["linux/amd64", "linux/arm64"],
+      attestations: true,
+    })
     const releaseSignature = await seeder.subjectReferrer(release.digest)
-    const signatureOfSignature = await seeder.subjectReferrer(releaseSignature.digest, "application/vnd.cncf.notary.signature")
+    const signatureOfSignature = await seeder.subjectReferrer(
+      releaseSignature.digest,
+      "application/vnd.cncf.notary.signature",
+    )
     const platformSbom = await seeder.subjectReferrer(release.children[1]!, "application/spdx+json")
     // A referrer whose subject left the package (deleted by hand, manifest and version) goes too.
     const strayOf = await seeder.image(`s gone ${name}`, ["sha-e000000"])
     const stray = await seeder.subjectReferrer(strayOf.digest)
-    seeder.versions.splice(seeder.versions.findIndex((v) => v.name === strayOf.digest), 1)
+    seeder.versions.splice(
+      seeder.versions.findIndex((v) => v.name === strayOf.digest),
+      1,
+    )
     await fetch(`${registry.url}/v2/${repository}/manifests/${strayOf.digest}`, { method: "DELETE" })
     const orphan = await seeder.orphan(name)
     const newest = await seeder.image(`s new ${name}`, ["sha-e000002"])
     seeder.publish(api, "Meetinity", name)
 
-    const result = await runRetention(deps("Meetinity", name), request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 } }))
+    const result = await runRetention(
+      deps("Meetinity", name),
+      request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 } }),
+    )
 
     await expectIntact(repository, [release, releaseSignature, signatureOfSignature, platformSbom, newest])
     await expectGone(repository, [old, oldSignature, stray, orphan])
     const reason = (digest: string) => result.plan.versions.find((v) => v.digest === digest)!.reason
-    expect(reason(releaseSignature.digest)).toBe("referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of kept v1.0.0")
-    expect(reason(signatureOfSignature.digest)).toBe(`referrer (application/vnd.cncf.notary.signature) of kept ${releaseSignature.digest.slice(7, 19)}`)
-    expect(reason(platformSbom.digest)).toBe(`referrer (application/spdx+json) of kept ${release.children[1]!.slice(7, 19)}`)
-    expect(reason(oldSignature.digest)).toBe("referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of deleted sha-e000001")
-    expect(reason(stray.digest)).toBe(`referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of ${strayOf.digest.slice(7, 19)}, which is not in the package`)
+    expect(reason(releaseSignature.digest)).toBe(
+      "referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of kept v1.0.0",
+    )
+    expect(reason(signatureOfSignature.digest)).toBe(
+      `referrer (application/vnd.cncf.notary.signature) of kept ${releaseSignature.digest.slice(7, 19)}`,
+    )
+    expect(reason(platformSbom.digest)).toBe(
+      `referrer (application/spdx+json) of kept ${release.children[1]!.slice(7, 19)}`,
+    )
+    expect(reason(oldSignature.digest)).toBe(
+      "referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of deleted sha-e000001",
+    )
+    expect(reason(stray.digest)).toBe(
+      `referrer (application/vnd.dev.sigstore.bundle.v0.3+json) of ${strayOf.digest.slice(7, 19)}, which is not in the package`,
+    )
     // Read to see what kept images need: v1.0.0 and sha-e000002. Read for a subject: every
     // untagged version not held by a kept index: old's 2 platform manifests, 5 referrers, the orphan.
     expect(result.manifestReads).toEqual({ kept: 2, subjects: 8 })
@@ -362,8 +509,11 @@ describe("untagged referrers: an OCI 1.1 subject names the image", () => {
   test("an untagged version whose manifest cannot be read: nothing is deleted", async () => {
     const { name, orphans } = await seedSmall("subject-unreadable", { orphans: 2 })
     await fetch(`${registry.url}/v2/meetinity/${name}/manifests/${orphans[1]!.digest}`, { method: "DELETE" })
-    await expect(runRetention(deps("Meetinity", name), request("Meetinity", name)))
-      .rejects.toThrow(new RegExp(`cannot read manifest ${orphans[1]!.digest} [^\\n]*an untagged version that may refer to a kept image[\\s\\S]*Nothing was deleted`))
+    await expect(runRetention(deps("Meetinity", name), request("Meetinity", name))).rejects.toThrow(
+      new RegExp(
+        `cannot read manifest ${orphans[1]!.digest} [^\\n]*an untagged version that may refer to a kept image[\\s\\S]*Nothing was deleted`,
+      ),
+    )
     expect(api.versions("Meetinity", name)).toHaveLength(3)
   })
 })
@@ -373,22 +523,38 @@ describe("validation after a real run", () => {
     const name = freshName("broken")
     const repository = `meetinity/${name}`
     const seeder = new PackageSeeder(push, repository)
-    const release = await seeder.image(`b rel ${name}`, ["v1.0.0", "sha-f000001"], { platforms: ["linux/amd64", "linux/arm64"] })
+    const release = await seeder.image(`b rel ${name}`, ["v1.0.0", "sha-f000001"], {
+      platforms: ["linux/amd64", "linux/arm64"],
+    })
     const other = await seeder.image(`b other ${name}`, ["v2.0.0"])
     const orphan = await seeder.orphan(name)
     seeder.publish(api, "Meetinity", name)
     // While the run deletes the orphan, someone removes the arm64 manifest of v1.0.0 and v2.0.0 itself.
-    api.addFault({ method: "DELETE", path: new RegExp(name), times: 1, fault: { kind: "hook", run: async () => {
-      await fetch(`${registry.url}/v2/${repository}/manifests/${release.children[1]}`, { method: "DELETE" })
-      await fetch(`${registry.url}/v2/${repository}/manifests/${other.digest}`, { method: "DELETE" })
-    } } })
+    api.addFault({
+      method: "DELETE",
+      path: new RegExp(name),
+      times: 1,
+      fault: {
+        kind: "hook",
+        run: async () => {
+          await fetch(`${registry.url}/v2/${repository}/manifests/${release.children[1]}`, { method: "DELETE" })
+          await fetch(`${registry.url}/v2/${repository}/manifests/${other.digest}`, { method: "DELETE" })
+        },
+      },
+    })
 
     const attempt = runRetention(deps("Meetinity", name), request("Meetinity", name))
     await expect(attempt).rejects.toThrow(RetentionFailed)
     const error = (await attempt.catch((e: unknown) => e)) as RetentionFailed
-    expect(error.message).toMatch(new RegExp(`sha256:[0-9a-f]{12}\\s+-\\s+\\S+\\s+deleted\\s+untagged, and no kept image refers to it`))
-    expect(error.message).toContain("Validation failed: 2 missing in the registry after this run (the deletions done are reported above):")
-    expect(error.message).toContain(`- platform manifest (linux/arm64) of kept v1.0.0 (${release.children[1]!.slice(0, 19)}) is missing from ${front.host}/${repository}: breaks v1.0.0, sha-f000001`)
+    expect(error.message).toMatch(
+      new RegExp(`sha256:[0-9a-f]{12}\\s+-\\s+\\S+\\s+deleted\\s+untagged, and no kept image refers to it`),
+    )
+    expect(error.message).toContain(
+      "Validation failed: 2 missing in the registry after this run (the deletions done are reported above):",
+    )
+    expect(error.message).toContain(
+      `- platform manifest (linux/arm64) of kept v1.0.0 (${release.children[1]!.slice(0, 19)}) is missing from ${front.host}/${repository}: breaks v1.0.0, sha-f000001`,
+    )
     expect(error.message).toContain(`- tag v2.0.0 is missing from ${front.host}/${repository}: breaks v2.0.0`)
     expect(error.result.outcomes.get(api.deletedVersions("Meetinity", name)[0]!.id)).toBe("deleted")
     expect(await resolves(repository, orphan.digest)).toBe(false)
@@ -407,17 +573,37 @@ describe("validation after a real run", () => {
 describe("a request budget (maxRequests)", () => {
   test("stops deleting before the budget is spent, reports what is left and succeeds; a second run finishes", async () => {
     const { name, repository, release, orphans } = await seedSmall("budget", { orphans: 6 })
-    const args = parseRetainArgs({ owner: "Meetinity", image: name, keep: 30, dryRun: false, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, graceMinutes: 0, maxRequests: 5 })
+    const args = parseRetainArgs({
+      owner: "Meetinity",
+      image: name,
+      keep: 30,
+      dryRun: false,
+      maxDeletions: 1000,
+      githubApiUrl: api.url,
+      registry: front.url,
+      graceMinutes: 0,
+      maxRequests: 5,
+    })
     const start = api.log.length
-    const first = JSON.parse(await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 })) as { stopped: string; budget: { maxRequests: number; used: number }; summary: { deleted: number; deferred: number } }
+    const first = JSON.parse(
+      await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 }),
+    ) as {
+      stopped: string
+      budget: { maxRequests: number; used: number }
+      summary: { deleted: number; deferred: number }
+    }
     // 1 owner lookup + 1 listing page + 3 deletions = 5.
     expect(api.log.length - start).toBe(5)
     expect(first.summary).toMatchObject({ deleted: 3, deferred: 3 })
-    expect(first.stopped).toBe("the budget of 5 GitHub API requests is reached (5 used): 3 deletions left for the next run")
+    expect(first.stopped).toBe(
+      "the budget of 5 GitHub API requests is reached (5 used): 3 deletions left for the next run",
+    )
     expect(first.budget).toEqual({ maxRequests: 5, used: 5 })
     expect(api.versions("Meetinity", name)).toHaveLength(4)
 
-    const second = JSON.parse(await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 })) as { stopped: string | null; summary: { deleted: number; deferred: number } }
+    const second = JSON.parse(
+      await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 }),
+    ) as { stopped: string | null; summary: { deleted: number; deferred: number } }
     expect(second.summary).toMatchObject({ deleted: 3, deferred: 0 })
     expect(second.stopped).toBeNull()
     await expectIntact(repository, [release])
@@ -426,10 +612,24 @@ describe("a request budget (maxRequests)", () => {
 
   test("the budget counts retries: a rate-limited listing leaves less for deletions", async () => {
     const { name } = await seedSmall("budget-retry", { orphans: 3 })
-    api.addFault({ method: "GET", path: new RegExp(`${name}/versions$`), times: 1, fault: { kind: "secondary", status: 429, retryAfter: 1 } })
+    api.addFault({
+      method: "GET",
+      path: new RegExp(`${name}/versions$`),
+      times: 1,
+      fault: { kind: "secondary", status: 429, retryAfter: 1 },
+    })
     const counter: RequestCounter = { requests: 0 }
-    const github = createGitHubClient({ token: "ghp_admin", baseUrl: api.url, log: (l) => logs.push(l), msPerSecond: 10, counter })
-    const result = await runRetention({ ...deps("Meetinity", name), github, counter }, request("Meetinity", name, { maxRequests: 4 }))
+    const github = createGitHubClient({
+      token: "ghp_admin",
+      baseUrl: api.url,
+      log: (l) => logs.push(l),
+      msPerSecond: 10,
+      counter,
+    })
+    const result = await runRetention(
+      { ...deps("Meetinity", name), github, counter },
+      request("Meetinity", name, { maxRequests: 4 }),
+    )
     // owner + 429 + listing = 3, one deletion fits.
     expect([...result.outcomes.values()].sort()).toEqual(["deferred", "deferred", "deleted"])
     expect(counter.requests).toBe(4)
@@ -440,7 +640,17 @@ describe("several packages in one run (images)", () => {
   test("each package is planned, applied and validated on its own, one report section each", async () => {
     const a = await seedSmall("multi-a", { orphans: 2 })
     const b = await seedSmall("multi-b", { orphans: 1, platforms: ["linux/amd64", "linux/arm64"] })
-    const args = parseRetainArgs({ owner: "Meetinity", image: "ignored", keep: 30, dryRun: false, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, graceMinutes: 0, images: [a.name, b.name] })
+    const args = parseRetainArgs({
+      owner: "Meetinity",
+      image: "ignored",
+      keep: 30,
+      dryRun: false,
+      maxDeletions: 1000,
+      githubApiUrl: api.url,
+      registry: front.url,
+      graceMinutes: 0,
+      images: [a.name, b.name],
+    })
     const text = await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { msPerSecond: 10 })
     expect(text).toMatch(new RegExp(`^== Meetinity/${a.name} ==\\n`))
     expect(text).toContain(`\n\n== Meetinity/${b.name} ==\n`)
@@ -457,11 +667,34 @@ describe("several packages in one run (images)", () => {
   test("a failure in one package stops deletions in none of the others, and fails the run naming it", async () => {
     const a = await seedSmall("multi-bad", { orphans: 1 })
     const b = await seedSmall("multi-good", { orphans: 2 })
-    api.addFault({ method: "GET", path: new RegExp(`${a.name}/versions$`), times: 50, fault: { kind: "server-error", status: 500 } })
-    const args = parseRetainArgs({ owner: "Meetinity", image: "api-gateway", keep: 30, dryRun: false, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, graceMinutes: 0, images: [a.name, b.name] })
+    api.addFault({
+      method: "GET",
+      path: new RegExp(`${a.name}/versions$`),
+      times: 50,
+      fault: { kind: "server-error", status: 500 },
+    })
+    const args = parseRetainArgs({
+      owner: "Meetinity",
+      image: "api-gateway",
+      keep: 30,
+      dryRun: false,
+      maxDeletions: 1000,
+      githubApiUrl: api.url,
+      registry: front.url,
+      graceMinutes: 0,
+      images: [a.name, b.name],
+    })
     const attempt = retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 })
-    await expect(attempt).rejects.toThrow(new RegExp(`== Meetinity/${a.name} ==\\nFAILED\\nlisting page 1 of container package Meetinity/${a.name}[\\s\\S]*Nothing was deleted`))
-    await expect(attempt).rejects.toThrow(new RegExp(`Meetinity/${b.name}: 3 versions, 1 kept, 2 of 2 deleted[\\s\\S]*1 of 2 packages failed: ${a.name} \\(the others ran to the end\\)`))
+    await expect(attempt).rejects.toThrow(
+      new RegExp(
+        `== Meetinity/${a.name} ==\\nFAILED\\nlisting page 1 of container package Meetinity/${a.name}[\\s\\S]*Nothing was deleted`,
+      ),
+    )
+    await expect(attempt).rejects.toThrow(
+      new RegExp(
+        `Meetinity/${b.name}: 3 versions, 1 kept, 2 of 2 deleted[\\s\\S]*1 of 2 packages failed: ${a.name} \\(the others ran to the end\\)`,
+      ),
+    )
     await expectIntact(a.repository, [a.release, ...a.orphans])
     await expectGone(b.repository, b.orphans)
   })
@@ -474,19 +707,45 @@ describe("retain, the Dagger function", () => {
   test("reads the token only from its Secret and reports as JSON; a dry run deletes nothing", async () => {
     const { name, orphan } = await seedSmall("fn")
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
-    const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, true, 1000, api.url, front.url, "json")
-    const report = JSON.parse(out) as { dryRun: boolean; summary: { versions: number; planned: number }; versions: { digest: string; decision: string; reason: string; outcome?: string }[] }
+    const out = await new MeetinityRelease().retain(
+      "Meetinity",
+      dag.loadSecretFromID("SecretID-token" as SecretID),
+      name,
+      30,
+      true,
+      1000,
+      api.url,
+      front.url,
+      "json",
+    )
+    const report = JSON.parse(out) as {
+      dryRun: boolean
+      summary: { versions: number; planned: number }
+      versions: { digest: string; decision: string; reason: string; outcome?: string }[]
+    }
     expect(report).toMatchObject({ dryRun: true, summary: { versions: 2, planned: 1 } })
-    expect(report.versions.find((v) => v.digest === orphan.digest)).toMatchObject({ decision: "delete", outcome: "would-delete", reason: "untagged, and no kept image refers to it" })
+    expect(report.versions.find((v) => v.digest === orphan.digest)).toMatchObject({
+      decision: "delete",
+      outcome: "would-delete",
+      reason: "untagged, and no kept image refers to it",
+    })
     expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(true)
     for (const query of recorder.queries) expect(query.text).not.toContain("ghp_admin")
   })
 
   test("a GitHub API nobody answers at: said as such (after the retries), not as a status GitHub never sent", async () => {
     const lines: string[] = []
-    const github = createGitHubClient({ token: "ghp_admin", baseUrl: `http://127.0.0.1:${await freePort()}`, log: (l) => lines.push(l), msPerSecond: 10, retries: 3 })
+    const github = createGitHubClient({
+      token: "ghp_admin",
+      baseUrl: `http://127.0.0.1:${await freePort()}`,
+      log: (l) => lines.push(l),
+      msPerSecond: 10,
+      retries: 3,
+    })
     const attempt = resolveOwner(github, "Meetinity")
-    await expect(attempt).rejects.toThrow(/^GET \/users\/Meetinity: could not reach the GitHub API \(ECONNREFUSED\): check --github-api-url/)
+    await expect(attempt).rejects.toThrow(
+      /^GET \/users\/Meetinity: could not reach the GitHub API \(ECONNREFUSED\): check --github-api-url/,
+    )
     await expect(attempt).rejects.not.toThrow(/answered 500/)
     // Each attempt (the first and its 3 retries) is logged as what it was: no answer.
     expect(lines).toEqual(Array(4).fill("GitHub: GET /users/Meetinity - no answer (ECONNREFUSED)"))
@@ -495,7 +754,16 @@ describe("retain, the Dagger function", () => {
   test("a real run prints the table and the summary", async () => {
     const { name, orphan } = await seedSmall("table")
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
-    const out = await new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, false, 1000, api.url, front.url)
+    const out = await new MeetinityRelease().retain(
+      "Meetinity",
+      dag.loadSecretFromID("SecretID-token" as SecretID),
+      name,
+      30,
+      false,
+      1000,
+      api.url,
+      front.url,
+    )
     const lines = out.split("\n")
     expect(lines[0]).toMatch(/^DIGEST\s+TAGS\s+CREATED\s+DECISION\s+REASON$/)
     expect(out).toMatch(/sha256:[0-9a-f]{12}\s+v1\.0\.0\s+2026-\S+\s+keep\s+carries version tag v1\.0\.0/)
@@ -509,8 +777,21 @@ describe("retain, the Dagger function", () => {
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
     const tokenRequests = () => front.log.filter((e) => e.path.startsWith("/token")).length
     const before = tokenRequests()
-    await expect(new MeetinityRelease().retain("Meetinity", dag.loadSecretFromID("SecretID-token" as SecretID), name, 30, false, 1000, api.url, front.url, "table", 0, "someone-else"))
-      .rejects.toThrow(/cannot read the tag list of [^\n]*refused the user name or token[\s\S]*Nothing was deleted/)
+    await expect(
+      new MeetinityRelease().retain(
+        "Meetinity",
+        dag.loadSecretFromID("SecretID-token" as SecretID),
+        name,
+        30,
+        false,
+        1000,
+        api.url,
+        front.url,
+        "table",
+        0,
+        "someone-else",
+      ),
+    ).rejects.toThrow(/cannot read the tag list of [^\n]*refused the user name or token[\s\S]*Nothing was deleted/)
     expect(tokenRequests()).toBeGreaterThan(before)
     expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(true)
   })
@@ -524,14 +805,50 @@ describe("retain, the Dagger function", () => {
     ["owner", { owner: "meet inity" }, /owner "meet inity"/],
     ["image", { image: "API" }, /image "API" is not an image name/],
     ["registryUsername", { registryUsername: "a b" }, /registryUsername "a b" is not a user name/],
-    ["maxRequests", { maxRequests: -1 }, /maxRequests -1 is not a request budget: expected a whole number of GitHub API requests, or 0 for no limit/],
+    [
+      "maxRequests",
+      { maxRequests: -1 },
+      /maxRequests -1 is not a request budget: expected a whole number of GitHub API requests, or 0 for no limit/,
+    ],
     ["images (a bad name)", { images: ["web", "Worker"] }, /images\[1\] "Worker" is not an image name/],
-    ["images (twice)", { images: ["web", "web"] }, /images \["web","web"\] names "web" twice: expected each package once/],
+    [
+      "images (twice)",
+      { images: ["web", "web"] },
+      /images \["web","web"\] names "web" twice: expected each package once/,
+    ],
   ])("bad %s: refused before any request", async (_name, overrides, message) => {
     recorder = await recordDagger(() => undefined)
-    const a = { owner: "Meetinity", image: "api-gateway", keep: 30, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, registryUsername: "", maxRequests: 0, images: [] as string[], ...overrides }
+    const a = {
+      owner: "Meetinity",
+      image: "api-gateway",
+      keep: 30,
+      maxDeletions: 1000,
+      githubApiUrl: api.url,
+      registry: front.url,
+      registryUsername: "",
+      maxRequests: 0,
+      images: [] as string[],
+      ...overrides,
+    }
     const before = api.log.length
-    await expect(new MeetinityRelease().retain(a.owner, dag.loadSecretFromID("SecretID-token" as SecretID), a.image, a.keep, false, a.maxDeletions, a.githubApiUrl, a.registry, "table", 0, a.registryUsername, undefined, a.maxRequests, a.images)).rejects.toThrow(message)
+    await expect(
+      new MeetinityRelease().retain(
+        a.owner,
+        dag.loadSecretFromID("SecretID-token" as SecretID),
+        a.image,
+        a.keep,
+        false,
+        a.maxDeletions,
+        a.githubApiUrl,
+        a.registry,
+        "table",
+        0,
+        a.registryUsername,
+        undefined,
+        a.maxRequests,
+        a.images,
+      ),
+    ).rejects.toThrow(message)
     expect(recorder.queries).toEqual([])
     expect(api.log.length).toBe(before)
   })
@@ -551,8 +868,20 @@ describe("someone else changes the package while retain runs", () => {
     const arm = await push.image(repository, `shift ${name} arm`, { platform: "linux/arm64" })
     const att = await push.image(repository, `shift ${name} att`, { platform: "unknown/unknown" })
     const index = await push.manifest(repository, "v1.0.0", {
-      schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: [amd, arm, { ...att, platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": amd.digest } }],
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        amd,
+        arm,
+        {
+          ...att,
+          platform: { os: "unknown", architecture: "unknown" },
+          annotations: {
+            "vnd.docker.reference.type": "attestation-manifest",
+            "vnd.docker.reference.digest": amd.digest,
+          },
+        },
+      ],
     })
     const at = (minutes: number) => new Date(Date.parse("2026-01-01T00:00:00Z") + minutes * 60_000).toISOString()
     const versions = [
@@ -570,7 +899,13 @@ describe("someone else changes the package while retain runs", () => {
     }
     api.addPackage("Meetinity", name, versions)
     // Between page 1 and page 2, someone deletes an old build that page 1 listed.
-    api.addFault({ method: "GET", path: new RegExp(`${name}/versions$`), query: /[?&]page=2(&|$)/, times: 1, fault: { kind: "hook", run: () => api.deleteVersion("Meetinity", name, builds[5]!.id) } })
+    api.addFault({
+      method: "GET",
+      path: new RegExp(`${name}/versions$`),
+      query: /[?&]page=2(&|$)/,
+      times: 1,
+      fault: { kind: "hook", run: () => api.deleteVersion("Meetinity", name, builds[5]!.id) },
+    })
     return { name, repository, index, parts: [amd, arm, att], builds }
   }
 
@@ -582,19 +917,30 @@ describe("someone else changes the package while retain runs", () => {
     // The listing really missed v1.0.0's index; the registry's tags showed it.
     expect(result.plan.versions.map((v) => v.digest)).not.toContain(index.digest)
     expect(result.plan.unlisted).toEqual([{ tag: "v1.0.0", digest: index.digest }])
-    for (const part of parts) expect(result.plan.versions.find((v) => v.digest === part.digest)).toMatchObject({ decision: "keep" })
-    expect(result.plan.versions.find((v) => v.digest === parts[1]!.digest)!.reason).toBe("platform manifest (linux/arm64) of kept v1.0.0")
-    expect(result.plan.versions.find((v) => v.digest === parts[2]!.digest)!.reason).toBe("attestation manifest of kept v1.0.0")
+    for (const part of parts)
+      expect(result.plan.versions.find((v) => v.digest === part.digest)).toMatchObject({ decision: "keep" })
+    expect(result.plan.versions.find((v) => v.digest === parts[1]!.digest)!.reason).toBe(
+      "platform manifest (linux/arm64) of kept v1.0.0",
+    )
+    expect(result.plan.versions.find((v) => v.digest === parts[2]!.digest)!.reason).toBe(
+      "attestation manifest of kept v1.0.0",
+    )
     // The other old builds went; the one deleted by someone else counts as already gone.
     expect(result.plan.deletions).toHaveLength(97 - 30)
     expect([...result.outcomes.values()].filter((o) => o === "already-gone")).toHaveLength(1)
     expect(result.validation?.broken).toEqual([])
     await expectNoBrokenImage(repository)
-    expect(formatReport(result)).toContain(`kept: tag v1.0.0 (${index.digest}) is in the registry but was not in GitHub's listing`)
+    expect(formatReport(result)).toContain(
+      `kept: tag v1.0.0 (${index.digest}) is in the registry but was not in GitHub's listing`,
+    )
   })
 
   test("the registry's tag list is read across pages (the distribution spec's n and Link), so a tag on a later page still counts", async () => {
-    const paged = await startTokenRegistry(registry.url, { username: "Meetinity", password: "ghp_admin", tagPageSize: 7 })
+    const paged = await startTokenRegistry(registry.url, {
+      username: "Meetinity",
+      password: "ghp_admin",
+      tagPageSize: 7,
+    })
     try {
       const { name, repository, parts } = await seedShifted()
       const start = paged.log.length
@@ -614,23 +960,46 @@ describe("someone else changes the package while retain runs", () => {
     const { name, repository, orphans } = await seedSmall("late-tag", { orphans: 2 })
     // While the run deletes, someone tags a new index whose child is an orphan the plan deletes.
     let index = ""
-    api.addFault({ method: "DELETE", path: new RegExp(name), times: 1, fault: { kind: "hook", run: async () => {
-      const child = await push.describe(repository, orphans[0]!.digest)
-      index = (await push.manifest(repository, "v9.0.0", { schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [{ ...child, platform: { os: "linux", architecture: "amd64" } }] })).digest
-    } } })
+    api.addFault({
+      method: "DELETE",
+      path: new RegExp(name),
+      times: 1,
+      fault: {
+        kind: "hook",
+        run: async () => {
+          const child = await push.describe(repository, orphans[0]!.digest)
+          index = (
+            await push.manifest(repository, "v9.0.0", {
+              schemaVersion: 2,
+              mediaType: "application/vnd.oci.image.index.v1+json",
+              manifests: [{ ...child, platform: { os: "linux", architecture: "amd64" } }],
+            })
+          ).digest
+        },
+      },
+    })
     const attempt = runRetention(deps("Meetinity", name), request("Meetinity", name))
     const error = (await attempt.catch((e: unknown) => e)) as RetentionFailed
     expect(error).toBeInstanceOf(RetentionFailed)
     expect(index).not.toBe("")
-    expect(error.message.split("\n")[0]).toMatch(new RegExp(`^retain failed for Meetinity/${name}: after the run 1 tag or manifest a kept image needs is missing from ${front.host}/${repository} \\(${orphans[0]!.digest.slice(0, 19)}\\)\\. This run deleted 2 versions`))
-    expect(error.message).toContain(`- child ${orphans[0]!.digest.slice(0, 19)} (linux/amd64) of v9.0.0, which the registry lists, is missing from ${front.host}/${repository}: breaks v9.0.0`)
+    expect(error.message.split("\n")[0]).toMatch(
+      new RegExp(
+        `^retain failed for Meetinity/${name}: after the run 1 tag or manifest a kept image needs is missing from ${front.host}/${repository} \\(${orphans[0]!.digest.slice(0, 19)}\\)\\. This run deleted 2 versions`,
+      ),
+    )
+    expect(error.message).toContain(
+      `- child ${orphans[0]!.digest.slice(0, 19)} (linux/amd64) of v9.0.0, which the registry lists, is missing from ${front.host}/${repository}: breaks v9.0.0`,
+    )
   })
 
   test("the registry's tag list cannot be read: nothing is deleted", async () => {
     const { name } = await seedSmall("no-tags", { orphans: 1 })
     const host = `127.0.0.1:${await freePort()}`
-    await expect(runRetention(deps("Meetinity", name, "ghp_admin", host), request("Meetinity", name)))
-      .rejects.toThrow(new RegExp(`cannot read the tag list of ${host}/meetinity/${name}, which GitHub's listing is checked against: GET http://${host}/v2/meetinity/${name}/tags/list\\?n=1000: could not reach the registry: nothing answers at http://${host} \\(ECONNREFUSED[\\s\\S]*Nothing was deleted`))
+    await expect(runRetention(deps("Meetinity", name, "ghp_admin", host), request("Meetinity", name))).rejects.toThrow(
+      new RegExp(
+        `cannot read the tag list of ${host}/meetinity/${name}, which GitHub's listing is checked against: GET http://${host}/v2/meetinity/${name}/tags/list\\?n=1000: could not reach the registry: nothing answers at http://${host} \\(ECONNREFUSED[\\s\\S]*Nothing was deleted`,
+      ),
+    )
     expect(api.versions("Meetinity", name)).toHaveLength(2)
   })
 })
@@ -640,7 +1009,10 @@ describe("maxDeletions: a run deletes at most that many, oldest first, never lea
     const name = freshName("drain")
     const repository = `meetinity/${name}`
     const seeder = new PackageSeeder(push, repository)
-    const old1 = await seeder.image(`d old1 ${name}`, ["sha-d100001"], { platforms: ["linux/amd64", "linux/arm64"], attestations: true })
+    const old1 = await seeder.image(`d old1 ${name}`, ["sha-d100001"], {
+      platforms: ["linux/amd64", "linux/arm64"],
+      attestations: true,
+    })
     const orphan1 = await seeder.orphan(`${name} 1`)
     const old2 = await seeder.image(`d old2 ${name}`, ["sha-d100002"])
     const old2sig = await seeder.subjectReferrer(old2.digest)
@@ -648,14 +1020,41 @@ describe("maxDeletions: a run deletes at most that many, oldest first, never lea
     const kept = await seeder.image(`d kept ${name}`, ["sha-d100003"])
     seeder.publish(api, "Meetinity", name)
     const id = (digest: string) => api.versions("Meetinity", name).find((v) => v.name === digest)!.id
-    const ids = { old1: id(old1.digest), children: old1.children.map(id), orphan1: id(orphan1.digest), old2: id(old2.digest), old2sig: id(old2sig.digest) }
-    const args = parseRetainArgs({ owner: "Meetinity", image: name, keep: 1, dryRun: false, maxDeletions: 3, githubApiUrl: api.url, registry: front.url, graceMinutes: 0 })
-    type Report = { stopped: string | null; summary: { planned: number; deleted: number; deferred: number }; versions: { id: number; outcome?: string }[] }
+    const ids = {
+      old1: id(old1.digest),
+      children: old1.children.map(id),
+      orphan1: id(orphan1.digest),
+      old2: id(old2.digest),
+      old2sig: id(old2sig.digest),
+    }
+    const args = parseRetainArgs({
+      owner: "Meetinity",
+      image: name,
+      keep: 1,
+      dryRun: false,
+      maxDeletions: 3,
+      githubApiUrl: api.url,
+      registry: front.url,
+      graceMinutes: 0,
+    })
+    type Report = {
+      stopped: string | null
+      summary: { planned: number; deleted: number; deferred: number }
+      versions: { id: number; outcome?: string }[]
+    }
     const run = async () => {
       const start = api.log.length
-      const report = JSON.parse(await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 })) as Report
+      const report = JSON.parse(
+        await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { json: true, msPerSecond: 10 }),
+      ) as Report
       await expectNoBrokenImage(repository)
-      return { report, deletes: api.log.slice(start).filter((e) => e.method === "DELETE").map((e) => Number(/\/versions\/(\d+)/.exec(e.path)![1])) }
+      return {
+        report,
+        deletes: api.log
+          .slice(start)
+          .filter((e) => e.method === "DELETE")
+          .map((e) => Number(/\/versions\/(\d+)/.exec(e.path)![1])),
+      }
     }
 
     // 9 to delete. Run 1: the oldest is old1's amd64 manifest, which goes only with old1 itself;
@@ -692,7 +1091,10 @@ describe("maxDeletions: a run deletes at most that many, oldest first, never lea
     const kept = await seeder.image(`c kept ${name}`, ["sha-c100002"])
     seeder.publish(api, "Meetinity", name)
     // The index and its two platform manifests: 3 to delete, room for 2.
-    const result = await runRetention(deps("Meetinity", name), request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 }, maxDeletions: 2 }))
+    const result = await runRetention(
+      deps("Meetinity", name),
+      request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 }, maxDeletions: 2 }),
+    )
     expect([...result.outcomes.values()].sort()).toEqual(["deferred", "deleted", "deleted"])
     // The index went with its oldest child; the other child waits (an orphan now, whole).
     expect(await resolves(repository, image.digest)).toBe(false)
@@ -707,14 +1109,36 @@ describe("maxDeletions: a run deletes at most that many, oldest first, never lea
 describe("a failed real run can be undone from its log", () => {
   test("GitHub refuses the fifth deletion for good: the failure says what happened, names every id deleted, and restore with those ids brings them back", async () => {
     const { name, repository, release, orphans } = await seedSmall("undo", { orphans: 7 })
-    api.addFault({ method: "DELETE", path: new RegExp(`${name}/versions/`), after: 5, times: 1, fault: { kind: "forbidden" } })
-    const args = parseRetainArgs({ owner: "Meetinity", image: name, keep: 30, dryRun: false, maxDeletions: 1000, githubApiUrl: api.url, registry: front.url, graceMinutes: 0 })
-    const message = await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { msPerSecond: 10 }).then(() => "", (error: Error) => error.message)
+    api.addFault({
+      method: "DELETE",
+      path: new RegExp(`${name}/versions/`),
+      after: 5,
+      times: 1,
+      fault: { kind: "forbidden" },
+    })
+    const args = parseRetainArgs({
+      owner: "Meetinity",
+      image: name,
+      keep: 30,
+      dryRun: false,
+      maxDeletions: 1000,
+      githubApiUrl: api.url,
+      registry: front.url,
+      graceMinutes: 0,
+    })
+    const message = await retainWithToken(args, "ghp_admin", (l) => logs.push(l), NOW, { msPerSecond: 10 }).then(
+      () => "",
+      (error: Error) => error.message,
+    )
     const lines = message.split("\n")
     const gone = api.deletedVersions("Meetinity", name)
     expect(gone).toHaveLength(4)
     // 1. What happened, in words.
-    expect(lines[0]).toMatch(new RegExp(`^retain failed for Meetinity/${name}: deleting stopped at version \\d+ \\(sha256:[0-9a-f]{64}\\): deleting version \\d+ \\(sha256:[0-9a-f]{64}\\): GitHub answered 403 \\(Resource not accessible by personal access token\\)[^\\n]*\\. This run deleted 4 versions; the command below restores them\\.$`))
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^retain failed for Meetinity/${name}: deleting stopped at version \\d+ \\(sha256:[0-9a-f]{64}\\): deleting version \\d+ \\(sha256:[0-9a-f]{64}\\): GitHub answered 403 \\(Resource not accessible by personal access token\\)[^\\n]*\\. This run deleted 4 versions; the command below restores them\\.$`,
+      ),
+    )
     // 2. Every version deleted, with its id and full digest.
     expect(lines[1]).toBe("deleted by this run (package version id, digest, tags):")
     const listed = lines.slice(2, 6).map((l) => /^ {2}(\d+) (sha256:[0-9a-f]{64}) \(untagged\)$/.exec(l)!)
@@ -722,7 +1146,11 @@ describe("a failed real run can be undone from its log", () => {
     // 3. The exact restore command.
     expect(lines[6]).toBe("to restore them (within 30 days; the token needs write:packages):")
     const command = lines[7]!.trim()
-    expect(command).toMatch(new RegExp(`^dagger call -m github\\.com/meetinity/meetinity-release@v\\d+\\.\\d+\\.\\d+ restore --owner Meetinity --image ${name} --token env://GHCR_RETENTION_TOKEN --github-api-url ${api.url.replace(/[.]/g, "\\.")} --ids \\d+(,\\d+){3}$`))
+    expect(command).toMatch(
+      new RegExp(
+        `^dagger call -m github\\.com/meetinity/meetinity-release@v\\d+\\.\\d+\\.\\d+ restore --owner Meetinity --image ${name} --token env://GHCR_RETENTION_TOKEN --github-api-url ${api.url.replace(/[.]/g, "\\.")} --ids \\d+(,\\d+){3}$`,
+      ),
+    )
     // Then the table.
     expect(lines[8]).toBe("")
     expect(lines[9]).toMatch(/^DIGEST\s+TAGS\s+CREATED\s+DECISION\s+REASON$/)
@@ -731,7 +1159,14 @@ describe("a failed real run can be undone from its log", () => {
     const words = command.split(" ")
     const flag = (name: string) => words[words.indexOf(`--${name}`) + 1]!
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
-    const out = await new MeetinityRelease().restore(flag("owner"), dag.loadSecretFromID("SecretID-token" as SecretID), flag("image"), daggerListFlag(flag("ids")), undefined, flag("github-api-url"))
+    const out = await new MeetinityRelease().restore(
+      flag("owner"),
+      dag.loadSecretFromID("SecretID-token" as SecretID),
+      flag("image"),
+      daggerListFlag(flag("ids")),
+      undefined,
+      flag("github-api-url"),
+    )
     expect(out).toContain(`Meetinity/${name}: 4 versions asked for: 4 restored`)
     expect(api.deletedVersions("Meetinity", name)).toEqual([])
     for (const v of gone) expect(await resolves(repository, v.name), v.name).toBe(true)
@@ -746,15 +1181,26 @@ describe("a failed real run can be undone from its log", () => {
 describe("the packages API stand-in enforces GitHub's primary rate limit", () => {
   test("announced on every answer; beyond the limit 403 with remaining 0 until the window's reset; a new window starts after an hour", async () => {
     let now = Date.parse("2026-06-01T00:00:00Z")
-    const limited = await startGitHubApi({ owners: { Meetinity: "Organization" }, tokens: TOKENS, rateLimit: 3, clock: () => now })
+    const limited = await startGitHubApi({
+      owners: { Meetinity: "Organization" },
+      tokens: TOKENS,
+      rateLimit: 3,
+      clock: () => now,
+    })
     try {
       const get = () => fetch(`${limited.url}/users/Meetinity`, { headers: { authorization: "token ghp_admin" } })
       const answers = []
       for (let i = 0; i < 4; i++) answers.push(await get())
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 403])
       expect(answers.map((a) => a.headers.get("x-ratelimit-remaining"))).toEqual(["2", "1", "0", "0"])
-      expect(answers.every((a) => a.headers.get("x-ratelimit-limit") === "3" && a.headers.get("x-ratelimit-resource") === "core")).toBe(true)
-      expect(answers[3]!.headers.get("x-ratelimit-reset")).toBe(String((Date.parse("2026-06-01T00:00:00Z") + 3_600_000) / 1000))
+      expect(
+        answers.every(
+          (a) => a.headers.get("x-ratelimit-limit") === "3" && a.headers.get("x-ratelimit-resource") === "core",
+        ),
+      ).toBe(true)
+      expect(answers[3]!.headers.get("x-ratelimit-reset")).toBe(
+        String((Date.parse("2026-06-01T00:00:00Z") + 3_600_000) / 1000),
+      )
       expect(((await answers[3]!.json()) as { message: string }).message).toMatch(/^API rate limit exceeded/)
       expect(limited.rateLimit).toMatchObject({ used: 3, refused: 1 })
       now += 3_600_000

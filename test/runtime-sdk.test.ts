@@ -13,7 +13,19 @@ import { dirname, extname, join } from "node:path"
 import ts from "typescript"
 import { describe, expect, test } from "vitest"
 
-const RUNTIME_HELPERS = ["connection", "connect", "Context", "func", "check", "generate", "argument", "object", "field", "enumType", "entrypoint"]
+const RUNTIME_HELPERS = [
+  "connection",
+  "connect",
+  "Context",
+  "func",
+  "check",
+  "generate",
+  "argument",
+  "object",
+  "field",
+  "enumType",
+  "entrypoint",
+]
 
 const require = createRequire(import.meta.url)
 const clientGen = join(dirname(require.resolve("@dagger.io/dagger")), "api", "client.gen.d.ts")
@@ -23,10 +35,16 @@ function clientValues(): Set<string> {
   const source = ts.createSourceFile(clientGen, readFileSync(clientGen, "utf8"), ts.ScriptTarget.ES2022)
   const names = new Set<string>()
   for (const statement of source.statements) {
-    const exported = ts.canHaveModifiers(statement) && ts.getModifiers(statement)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+    const exported =
+      ts.canHaveModifiers(statement) && ts.getModifiers(statement)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
     if (!exported) continue
-    if ((ts.isClassDeclaration(statement) || ts.isEnumDeclaration(statement) || ts.isFunctionDeclaration(statement)) && statement.name) names.add(statement.name.text)
-    if (ts.isVariableStatement(statement)) for (const d of statement.declarationList.declarations) if (ts.isIdentifier(d.name)) names.add(d.name.text)
+    if (
+      (ts.isClassDeclaration(statement) || ts.isEnumDeclaration(statement) || ts.isFunctionDeclaration(statement)) &&
+      statement.name
+    )
+      names.add(statement.name.text)
+    if (ts.isVariableStatement(statement))
+      for (const d of statement.declarationList.declarations) if (ts.isIdentifier(d.name)) names.add(d.name.text)
   }
   return names
 }
@@ -36,13 +54,18 @@ function daggerValueImports(file: string, text: string): string[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022)
   const names: string[] = []
   for (const statement of source.statements) {
-    if (!ts.isImportDeclaration(statement) || (statement.moduleSpecifier as ts.StringLiteral).text !== "@dagger.io/dagger") continue
+    if (
+      !ts.isImportDeclaration(statement) ||
+      (statement.moduleSpecifier as ts.StringLiteral).text !== "@dagger.io/dagger"
+    )
+      continue
     const clause = statement.importClause
     if (!clause || clause.isTypeOnly) continue
     if (clause.name) names.push("default")
     const bindings = clause.namedBindings
     if (bindings && ts.isNamespaceImport(bindings)) names.push("* as namespace")
-    if (bindings && ts.isNamedImports(bindings)) for (const el of bindings.elements) if (!el.isTypeOnly) names.push((el.propertyName ?? el.name).text)
+    if (bindings && ts.isNamedImports(bindings))
+      for (const el of bindings.elements) if (!el.isTypeOnly) names.push((el.propertyName ?? el.name).text)
   }
   return names
 }
@@ -63,13 +86,24 @@ describe("src/ imports only what the engine's TypeScript runtime provides", () =
 
   test.each(sourceFiles("src"))("%s", (file) => {
     const missing = daggerValueImports(file, readFileSync(file, "utf8")).filter((name) => !available.has(name))
-    expect(missing, `${file} imports ${missing.join(", ")} from @dagger.io/dagger, which the runtime's generated SDK does not export`).toEqual([])
+    expect(
+      missing,
+      `${file} imports ${missing.join(", ")} from @dagger.io/dagger, which the runtime's generated SDK does not export`,
+    ).toEqual([])
   })
 
   test.each([
-    ["ExecError, as the first engine run found", `import { dag, ExecError, type Secret } from "@dagger.io/dagger"`, ["ExecError"]],
+    [
+      "ExecError, as the first engine run found",
+      `import { dag, ExecError, type Secret } from "@dagger.io/dagger"`,
+      ["ExecError"],
+    ],
     ["a default import", `import dagger from "@dagger.io/dagger"`, ["default"]],
-    ["type-only imports are fine", `import type { Secret } from "@dagger.io/dagger"\nimport { type Container, ReturnType } from "@dagger.io/dagger"`, []],
+    [
+      "type-only imports are fine",
+      `import type { Secret } from "@dagger.io/dagger"\nimport { type Container, ReturnType } from "@dagger.io/dagger"`,
+      [],
+    ],
   ])("the check catches %s", (_name, text, missing) => {
     expect(daggerValueImports("x.ts", text).filter((name) => !available.has(name))).toEqual(missing)
   })
@@ -96,13 +130,26 @@ describe("src/ imports only packages the engine's runtime installs (package.json
 
   test.each(sourceFiles("src"))("%s", (file) => {
     const missing = packageValueImports(file, readFileSync(file, "utf8")).filter((name) => !installed.has(name))
-    expect(missing, `${file} imports ${missing.join(", ")}, which is not in package.json's dependencies: the Dagger runtime installs only those`).toEqual([])
+    expect(
+      missing,
+      `${file} imports ${missing.join(", ")}, which is not in package.json's dependencies: the Dagger runtime installs only those`,
+    ).toEqual([])
   })
 
   test.each([
     ["a devDependency, as yaml was", `import { parseDocument } from "yaml"`, { dependencies: {} }, ["yaml"]],
-    ["a scoped package's subpath", `import { Octokit } from "@octokit/core/dist"`, { dependencies: { "@octokit/core": "7" } }, []],
-    ["node builtins, relative files and type-only imports", `import { x } from "node:fs"\nimport { y } from "./y.js"\nimport type { Z } from "zx"`, { dependencies: {} }, []],
+    [
+      "a scoped package's subpath",
+      `import { Octokit } from "@octokit/core/dist"`,
+      { dependencies: { "@octokit/core": "7" } },
+      [],
+    ],
+    [
+      "node builtins, relative files and type-only imports",
+      `import { x } from "node:fs"\nimport { y } from "./y.js"\nimport type { Z } from "zx"`,
+      { dependencies: {} },
+      [],
+    ],
   ])("the check catches %s", (_name, text, deps, missing) => {
     const allowed = new Set([...Object.keys(deps.dependencies), "@dagger.io/dagger"])
     expect(packageValueImports("x.ts", text).filter((name) => !allowed.has(name))).toEqual(missing)

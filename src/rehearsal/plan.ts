@@ -67,10 +67,23 @@ export function planRehearsal(args: RehearsalArgs): RehearsalPlan {
   check(first !== undefined, "platforms", args.platforms, "is empty: expected at least one platform (e.g. linux/amd64)")
   const platform = args.platforms.includes("linux/amd64") ? "linux/amd64" : first!
   const release = planRelease({
-    ref: REHEARSAL_REF, sha: args.sha, owner: REHEARSAL_OWNER, username: REHEARSAL_USER, image: args.image,
-    registry: `http://${REHEARSAL_REGISTRY}`, dockerfile: "Dockerfile", platforms: args.platforms, buildArgs: [],
-    readerUsername: REHEARSAL_USER, namespaces: args.namespaces, helmRelease: args.helmRelease, timeout: args.timeout,
-    set: args.set, values: args.values, platform, imageValues: args.imageValues,
+    ref: REHEARSAL_REF,
+    sha: args.sha,
+    owner: REHEARSAL_OWNER,
+    username: REHEARSAL_USER,
+    image: args.image,
+    registry: `http://${REHEARSAL_REGISTRY}`,
+    dockerfile: "Dockerfile",
+    platforms: args.platforms,
+    buildArgs: [],
+    readerUsername: REHEARSAL_USER,
+    namespaces: args.namespaces,
+    helmRelease: args.helmRelease,
+    timeout: args.timeout,
+    set: args.set,
+    values: args.values,
+    platform,
+    imageValues: args.imageValues,
   })
   return { release, nodePlatform: parsePlatform(platform, "platforms") }
 }
@@ -125,7 +138,12 @@ export function nodeManifest(platform: Platform, name = NODE_NAME): object {
     status: {
       allocatable: { cpu: "32", memory: "256Gi", pods: "110" },
       capacity: { cpu: "32", memory: "256Gi", pods: "110" },
-      nodeInfo: { architecture: platform.architecture, operatingSystem: platform.os, kubeletVersion: "fake", kubeProxyVersion: "fake" },
+      nodeInfo: {
+        architecture: platform.architecture,
+        operatingSystem: platform.os,
+        kubeletVersion: "fake",
+        kubeProxyVersion: "fake",
+      },
       phase: "Running",
     },
   }

@@ -27,7 +27,9 @@ export function parseDeployments(stdout: string): DeploymentState[] {
   try {
     parsed = JSON.parse(stdout) as typeof parsed
   } catch {
-    throw new Error(`kubectl get deployments printed no JSON; its output began: ${JSON.stringify(stdout.slice(0, 200))}`)
+    throw new Error(
+      `kubectl get deployments printed no JSON; its output began: ${JSON.stringify(stdout.slice(0, 200))}`,
+    )
   }
   return (parsed.items ?? []).map((item) => ({
     namespace: item.metadata?.namespace ?? "",
@@ -43,7 +45,11 @@ export function parseDeployments(stdout: string): DeploymentState[] {
  * What is wrong with the final state, per namespace rehearsed: no Deployment, a Deployment not
  * Available, or no Deployment running the published digest. Empty when all is well.
  */
-export function stateProblems(deployments: readonly DeploymentState[], namespaces: readonly string[], digest: string): { namespace: string; problem: string }[] {
+export function stateProblems(
+  deployments: readonly DeploymentState[],
+  namespaces: readonly string[],
+  digest: string,
+): { namespace: string; problem: string }[] {
   const problems: { namespace: string; problem: string }[] = []
   for (const namespace of namespaces) {
     const here = deployments.filter((d) => d.namespace === namespace)
@@ -52,10 +58,16 @@ export function stateProblems(deployments: readonly DeploymentState[], namespace
       continue
     }
     for (const d of here.filter((x) => !x.available)) {
-      problems.push({ namespace, problem: `Deployment ${d.name} is not Available (${d.readyReplicas}/${d.replicas} ready)` })
+      problems.push({
+        namespace,
+        problem: `Deployment ${d.name} is not Available (${d.readyReplicas}/${d.replicas} ready)`,
+      })
     }
     if (!here.some((d) => d.images.some((image) => image.endsWith(`@${digest}`)))) {
-      problems.push({ namespace, problem: `no Deployment runs the published digest ${digest} (images: ${here.flatMap((d) => d.images).join(", ")}): does the chart read the image values?` })
+      problems.push({
+        namespace,
+        problem: `no Deployment runs the published digest ${digest} (images: ${here.flatMap((d) => d.images).join(", ")}): does the chart read the image values?`,
+      })
     }
   }
   return problems
@@ -68,20 +80,34 @@ export function formatSteps(steps: readonly StepRecord[]): string[] {
   const width = Math.max(...steps.map((s) => s.step.length), 4)
   const nsWidth = Math.max(...steps.map((s) => (s.namespace ?? "").length), 0)
   return steps.map((s) => {
-    const columns = [seconds(s.ms).padStart(7), s.step.padEnd(width), (s.namespace ?? "").padEnd(nsWidth), s.ok ? (s.detail ?? "") : "FAILED"]
+    const columns = [
+      seconds(s.ms).padStart(7),
+      s.step.padEnd(width),
+      (s.namespace ?? "").padEnd(nsWidth),
+      s.ok ? (s.detail ?? "") : "FAILED",
+    ]
     return `  ${columns.join("  ")}`.trimEnd()
   })
 }
 
 /** What runs where, per namespace in rollout order; the published digest is marked. */
-export function formatState(deployments: readonly DeploymentState[], namespaces: readonly string[], digest: string): string[] {
+export function formatState(
+  deployments: readonly DeploymentState[],
+  namespaces: readonly string[],
+  digest: string,
+): string[] {
   return namespaces.flatMap((namespace) => {
     const here = deployments.filter((d) => d.namespace === namespace)
     if (here.length === 0) return [`  ${namespace}: no Deployment`]
-    return [`  ${namespace}:`, ...here.map((d) => {
-      const images = d.images.map((image) => (image.endsWith(`@${digest}`) ? `${image} (published digest)` : image)).join(", ")
-      return `    ${d.name}: ${d.available ? "Available" : "NOT Available"} ${d.readyReplicas}/${d.replicas}, ${images}`
-    })]
+    return [
+      `  ${namespace}:`,
+      ...here.map((d) => {
+        const images = d.images
+          .map((image) => (image.endsWith(`@${digest}`) ? `${image} (published digest)` : image))
+          .join(", ")
+        return `    ${d.name}: ${d.available ? "Available" : "NOT Available"} ${d.readyReplicas}/${d.replicas}, ${images}`
+      }),
+    ]
   })
 }
 
@@ -111,7 +137,9 @@ export function formatRehearsal(outcome: RehearsalOutcome): string {
 /** The message of a rehearsal that failed: the step and namespace first, then the step's own error, then the steps that ran. */
 export function formatFailure(steps: readonly StepRecord[], totalMs: number, error: Error): string {
   const failed = [...steps].reverse().find((s) => !s.ok)
-  const where = failed ? `step "${failed.step}"${failed.namespace ? ` in namespace ${failed.namespace}` : ""}` : "an unrecorded step"
+  const where = failed
+    ? `step "${failed.step}"${failed.namespace ? ` in namespace ${failed.namespace}` : ""}`
+    : "an unrecorded step"
   return [
     `rehearsal failed at ${where} after ${seconds(totalMs)}:`,
     error.message,

@@ -12,8 +12,18 @@ import { kubectlRun } from "../deploy.js"
 import type { ServiceNetwork } from "../network.js"
 import { carryOutRelease, timedStep, type StepRecord } from "../release.js"
 import {
-  CLUSTER_ALIAS, CLUSTER_IMAGE, CLUSTER_PORT, NODE_NAME, nodeManifest, planRehearsal, REGISTRY_IMAGE, REGISTRY_PORT, REHEARSAL_REGISTRY,
-  rehearsalKubeconfig, type RehearsalArgs, type RehearsalPlan,
+  CLUSTER_ALIAS,
+  CLUSTER_IMAGE,
+  CLUSTER_PORT,
+  NODE_NAME,
+  nodeManifest,
+  planRehearsal,
+  REGISTRY_IMAGE,
+  REGISTRY_PORT,
+  REHEARSAL_REGISTRY,
+  rehearsalKubeconfig,
+  type RehearsalArgs,
+  type RehearsalPlan,
 } from "./plan.js"
 import { formatFailure, formatRehearsal, parseDeployments, stateProblems, type DeploymentState } from "./report.js"
 
@@ -31,7 +41,11 @@ export interface ClusterWait {
 const CLUSTER_WAIT: ClusterWait = { attempts: 60, intervalMs: 1000 }
 
 /** Checks the arguments (before anything runs), then rehearses; returns the report, or fails naming the step and namespace. */
-export async function runRehearsal(args: Omit<RehearsalArgs, "sha">, inputs: RehearsalInputs, wait: ClusterWait = CLUSTER_WAIT): Promise<string> {
+export async function runRehearsal(
+  args: Omit<RehearsalArgs, "sha">,
+  inputs: RehearsalInputs,
+  wait: ClusterWait = CLUSTER_WAIT,
+): Promise<string> {
   // Every argument is checked before the first query; the build SHA (from the source's
   // content) only changes the build tag, so it is filled in afterwards.
   planRehearsal({ ...args, sha: "0".repeat(40) })
@@ -40,25 +54,62 @@ export async function runRehearsal(args: Omit<RehearsalArgs, "sha">, inputs: Reh
   const onStep = (record: StepRecord) => steps.push(record)
   const services: Service[] = []
   try {
-    const sha = createHash("sha1").update(await inputs.source.digest()).digest("hex")
+    const sha = createHash("sha1")
+      .update(await inputs.source.digest())
+      .digest("hex")
     const plan = planRehearsal({ ...args, sha })
-    const network = await timedStep(onStep, "start services", undefined, () => startServices(services), () => `registry ${REGISTRY_IMAGE}, cluster ${CLUSTER_IMAGE}`)
+    const network = await timedStep(
+      onStep,
+      "start services",
+      undefined,
+      () => startServices(services),
+      () => `registry ${REGISTRY_IMAGE}, cluster ${CLUSTER_IMAGE}`,
+    )
     const kubeconfig = dag.setSecret(`rehearsal-kubeconfig-${randomUUID()}`, rehearsalKubeconfig())
-    await timedStep(onStep, "cluster ready", undefined, () => prepareCluster(kubeconfig, network, plan, wait), () => `node ${NODE_NAME} Ready`)
+    await timedStep(
+      onStep,
+      "cluster ready",
+      undefined,
+      () => prepareCluster(kubeconfig, network, plan, wait),
+      () => `node ${NODE_NAME} Ready`,
+    )
     // The registry and the pull secret need no credentials here; the release path still takes
     // them as Secrets, so the rehearsal hands it throwaway values that never leave the engine.
     const password = dag.setSecret(`rehearsal-password-${randomUUID()}`, randomUUID())
     const readerToken = dag.setSecret(`rehearsal-reader-${randomUUID()}`, randomUUID())
-    const { image } = await carryOutRelease(plan.release, { source: inputs.source, password, chart: inputs.chart, kubeconfig, readerToken, network, onStep })
+    const { image } = await carryOutRelease(plan.release, {
+      source: inputs.source,
+      password,
+      chart: inputs.chart,
+      kubeconfig,
+      readerToken,
+      network,
+      onStep,
+    })
     const digest = image.digest
     const namespaces = plan.release.steps.map((s) => s.helm.namespace)
-    const deployments = await timedStep(onStep, "read back", undefined, () => readDeployments(kubeconfig, network, namespaces),
-      (found) => `${found.length} Deployment(s) in ${namespaces.length} namespace(s)`)
+    const deployments = await timedStep(
+      onStep,
+      "read back",
+      undefined,
+      () => readDeployments(kubeconfig, network, namespaces),
+      (found) => `${found.length} Deployment(s) in ${namespaces.length} namespace(s)`,
+    )
     for (const namespace of namespaces) {
-      await timedStep(onStep, "final state", namespace, async () => checkFinalState(deployments, namespace, digest), (line) => line)
+      await timedStep(
+        onStep,
+        "final state",
+        namespace,
+        async () => checkFinalState(deployments, namespace, digest),
+        (line) => line,
+      )
     }
     return formatRehearsal({
-      steps, totalMs: performance.now() - started, namespaces, digest, deployments,
+      steps,
+      totalMs: performance.now() - started,
+      namespaces,
+      digest,
+      deployments,
       services: `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}), cluster ${CLUSTER_IMAGE} with one fake node: pods are scheduled and made Ready by kwok, never run (images, probes and the pull secret are not exercised).`,
     })
   } catch (error) {
@@ -72,42 +123,77 @@ export async function runRehearsal(args: Omit<RehearsalArgs, "sha">, inputs: Reh
 async function startServices(started: Service[]): Promise<ServiceNetwork> {
   const registry = await dag.container().from(REGISTRY_IMAGE).withExposedPort(REGISTRY_PORT).asService().start()
   started.push(registry)
-  const cluster = await dag.container().from(CLUSTER_IMAGE).withExposedPort(CLUSTER_PORT).asService({ useEntrypoint: true }).start()
+  const cluster = await dag
+    .container()
+    .from(CLUSTER_IMAGE)
+    .withExposedPort(CLUSTER_PORT)
+    .asService({ useEntrypoint: true })
+    .start()
   started.push(cluster)
   const endpoint = await registry.endpoint({ port: REGISTRY_PORT })
-  return { registry: { service: registry, endpoint: { scheme: "http", host: endpoint } }, cluster: { alias: CLUSTER_ALIAS, service: cluster } }
+  return {
+    registry: { service: registry, endpoint: { scheme: "http", host: endpoint } },
+    cluster: { alias: CLUSTER_ALIAS, service: cluster },
+  }
 }
 
 /** Waits for the API server to be ready, registers the fake node and waits for kwok to make it Ready. */
-async function prepareCluster(kubeconfig: Secret, network: ServiceNetwork, plan: RehearsalPlan, wait: ClusterWait): Promise<void> {
+async function prepareCluster(
+  kubeconfig: Secret,
+  network: ServiceNetwork,
+  plan: RehearsalPlan,
+  wait: ClusterWait,
+): Promise<void> {
   let last = ""
   for (let attempt = 1; ; attempt++) {
     const ready = await kubectlRun(kubeconfig, ["kubectl", "get", "--raw=/readyz"], network)
     if (ready.exitCode === 0) break
     last = (ready.stderr || ready.stdout).trim()
     if (attempt >= wait.attempts) {
-      throw new Error(`the cluster service (${CLUSTER_IMAGE}) did not answer /readyz after ${wait.attempts} tries: ${last}`)
+      throw new Error(
+        `the cluster service (${CLUSTER_IMAGE}) did not answer /readyz after ${wait.attempts} tries: ${last}`,
+      )
     }
     await new Promise((resolve) => setTimeout(resolve, wait.intervalMs))
   }
   const path = "/work/node.json"
-  const applied = await kubectlRun(kubeconfig, ["kubectl", "apply", "-f", path], network, { [path]: JSON.stringify(nodeManifest(plan.nodePlatform)) })
-  if (applied.exitCode !== 0) throw new Error(`kubectl apply of the fake node ${NODE_NAME} failed (exit code ${applied.exitCode}): ${(applied.stderr || applied.stdout).trim()}`)
-  const readyNode = await kubectlRun(kubeconfig, ["kubectl", "wait", "--for=condition=Ready", `node/${NODE_NAME}`, "--timeout=60s"], network)
-  if (readyNode.exitCode !== 0) throw new Error(`the fake node ${NODE_NAME} did not become Ready (is the kwok controller running?): ${(readyNode.stderr || readyNode.stdout).trim()}`)
+  const applied = await kubectlRun(kubeconfig, ["kubectl", "apply", "-f", path], network, {
+    [path]: JSON.stringify(nodeManifest(plan.nodePlatform)),
+  })
+  if (applied.exitCode !== 0)
+    throw new Error(
+      `kubectl apply of the fake node ${NODE_NAME} failed (exit code ${applied.exitCode}): ${(applied.stderr || applied.stdout).trim()}`,
+    )
+  const readyNode = await kubectlRun(
+    kubeconfig,
+    ["kubectl", "wait", "--for=condition=Ready", `node/${NODE_NAME}`, "--timeout=60s"],
+    network,
+  )
+  if (readyNode.exitCode !== 0)
+    throw new Error(
+      `the fake node ${NODE_NAME} did not become Ready (is the kwok controller running?): ${(readyNode.stderr || readyNode.stdout).trim()}`,
+    )
 }
 
 /** What the cluster runs in the namespaces rehearsed, read back with kubectl. */
-async function readDeployments(kubeconfig: Secret, network: ServiceNetwork, namespaces: string[]): Promise<DeploymentState[]> {
+async function readDeployments(
+  kubeconfig: Secret,
+  network: ServiceNetwork,
+  namespaces: string[],
+): Promise<DeploymentState[]> {
   const ran = await kubectlRun(kubeconfig, ["kubectl", "get", "deployments", "--all-namespaces", "-o", "json"], network)
-  if (ran.exitCode !== 0) throw new Error(`kubectl get deployments failed (exit code ${ran.exitCode}): ${(ran.stderr || ran.stdout).trim()}`)
+  if (ran.exitCode !== 0)
+    throw new Error(`kubectl get deployments failed (exit code ${ran.exitCode}): ${(ran.stderr || ran.stdout).trim()}`)
   return parseDeployments(ran.stdout).filter((d) => namespaces.includes(d.namespace))
 }
 
 /** One namespace's final state: every Deployment Available, one of them at the published digest; else the problems, named. */
 function checkFinalState(deployments: readonly DeploymentState[], namespace: string, digest: string): string {
   const problems = stateProblems(deployments, [namespace], digest)
-  if (problems.length > 0) throw new Error(`the cluster does not run what was deployed in ${namespace}:\n${problems.map((p) => `  ${p.problem}`).join("\n")}`)
+  if (problems.length > 0)
+    throw new Error(
+      `the cluster does not run what was deployed in ${namespace}:\n${problems.map((p) => `  ${p.problem}`).join("\n")}`,
+    )
   const here = deployments.filter((d) => d.namespace === namespace)
   return `${here.length} Deployment(s) Available, published digest running`
 }

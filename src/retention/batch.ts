@@ -27,7 +27,10 @@ export interface Batch {
 }
 
 /** For each planned deletion, the planned deletions that hold it (known from manifests and tags). */
-export function holders(deletions: readonly PlannedVersion[], manifests: ReadonlyMap<string, ManifestJson>): Map<string, Set<string>> {
+export function holders(
+  deletions: readonly PlannedVersion[],
+  manifests: ReadonlyMap<string, ManifestJson>,
+): Map<string, Set<string>> {
   const going = new Set(deletions.map((d) => d.digest))
   const held = new Map<string, Set<string>>(deletions.map((d) => [d.digest, new Set<string>()]))
   const hold = (holder: string, version: string) => {
@@ -45,7 +48,11 @@ export function holders(deletions: readonly PlannedVersion[], manifests: Readonl
   return held
 }
 
-export function selectBatch(deletions: readonly PlannedVersion[], manifests: ReadonlyMap<string, ManifestJson>, max: number): Batch {
+export function selectBatch(
+  deletions: readonly PlannedVersion[],
+  manifests: ReadonlyMap<string, ManifestJson>,
+  max: number,
+): Batch {
   let chosen: Set<string>
   if (deletions.length <= max) {
     chosen = new Set(deletions.map((d) => d.digest))
@@ -71,7 +78,10 @@ export function selectBatch(deletions: readonly PlannedVersion[], manifests: Rea
       for (const digest of group) chosen.add(digest)
     }
   }
-  const order = holdersFirst(deletions.filter((d) => chosen.has(d.digest)), manifests)
+  const order = holdersFirst(
+    deletions.filter((d) => chosen.has(d.digest)),
+    manifests,
+  )
   return { order, left: deletions.filter((d) => !chosen.has(d.digest)), unread: [] }
 }
 
@@ -80,7 +90,10 @@ export function selectBatch(deletions: readonly PlannedVersion[], manifests: Rea
  * after its children, which covers the tagged indexes that were not read), moved where needed so
  * that every known holder comes first.
  */
-export function holdersFirst(deletions: readonly PlannedVersion[], manifests: ReadonlyMap<string, ManifestJson>): PlannedVersion[] {
+export function holdersFirst(
+  deletions: readonly PlannedVersion[],
+  manifests: ReadonlyMap<string, ManifestJson>,
+): PlannedVersion[] {
   const held = holders(deletions, manifests)
   const waiting = new Map(deletions.map((d) => [d.digest, held.get(d.digest)!.size]))
   const holds = new Map<string, string[]>()

@@ -80,7 +80,14 @@ const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.(sig|att|sbom))?$/
 export function referrerTag(tag: string): { subject: string; what: string } | undefined {
   const match = REFERRER_TAG.exec(tag)
   if (!match) return undefined
-  const what = match[2] === "sig" ? "signature" : match[2] === "att" ? "attestation" : match[2] === "sbom" ? "SBOM" : "referrers (signatures, attestations)"
+  const what =
+    match[2] === "sig"
+      ? "signature"
+      : match[2] === "att"
+        ? "attestation"
+        : match[2] === "sbom"
+          ? "SBOM"
+          : "referrers (signatures, attestations)"
   return { subject: `sha256:${match[1]}`, what }
 }
 
@@ -138,10 +145,22 @@ export interface Closure {
  * Plans retention. Returns the digests still to read when the decision depends on manifests
  * not yet in `manifests` (the adapter reads them and calls again); otherwise the plan.
  */
-export function planRetention(versions: readonly PackageVersion[], manifests: ReadonlyMap<string, ManifestJson>, policy: RetentionPolicy, now: Date, options: { pinned?: string; unlisted?: readonly UnlistedTag[] } = {}): Closure {
+export function planRetention(
+  versions: readonly PackageVersion[],
+  manifests: ReadonlyMap<string, ManifestJson>,
+  policy: RetentionPolicy,
+  now: Date,
+  options: { pinned?: string; unlisted?: readonly UnlistedTag[] } = {},
+): Closure {
   const { pinned, unlisted = [] } = options
   const all: Working[] = versions
-    .map((v) => ({ id: v.id, digest: v.name, tags: [...tagsOf(v)], createdAt: v.created_at, kind: classify(tagsOf(v)) }))
+    .map((v) => ({
+      id: v.id,
+      digest: v.name,
+      tags: [...tagsOf(v)],
+      createdAt: v.created_at,
+      kind: classify(tagsOf(v)),
+    }))
     .sort(newestFirst)
   const byDigest = new Map<string, Working>()
   for (const version of all) byDigest.set(version.digest, version)
@@ -154,10 +173,17 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
   let builds = 0
   for (const version of all) {
     if (version.kind === "release") keep(version, `carries version tag ${version.tags.find(isVersionTag)}`)
-    else if (version.kind === "tagged") keep(version, `carries tag ${version.tags.find((t) => !BUILD_TAG.test(t) && !REFERRER_TAG.test(t))}, which is neither a version nor a build tag`)
-    else if (version.kind === "build" && ++builds <= policy.keep) keep(version, `build image ${builds} of the newest ${policy.keep}`)
-    else if (version.digest === pinned) keep(version, "the package's last version: GitHub refuses to delete it (delete the package instead)")
-    else if (graceMs > 0 && now.getTime() - Date.parse(version.createdAt) < graceMs) keep(version, `younger than ${policy.graceMinutes} min: may belong to a push still under way`)
+    else if (version.kind === "tagged")
+      keep(
+        version,
+        `carries tag ${version.tags.find((t) => !BUILD_TAG.test(t) && !REFERRER_TAG.test(t))}, which is neither a version nor a build tag`,
+      )
+    else if (version.kind === "build" && ++builds <= policy.keep)
+      keep(version, `build image ${builds} of the newest ${policy.keep}`)
+    else if (version.digest === pinned)
+      keep(version, "the package's last version: GitHub refuses to delete it (delete the package instead)")
+    else if (graceMs > 0 && now.getTime() - Date.parse(version.createdAt) < graceMs)
+      keep(version, `younger than ${policy.graceMinutes} min: may belong to a push still under way`)
     if (version.decision === "keep") version.root = true
   }
   const missed: Working[] = []
@@ -170,7 +196,16 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
       continue
     }
     // Not in the listing at all: a stand-in, kept, never reported as a version of its own.
-    const stand: Working = { id: 0, digest, tags, createdAt: "", kind: classify(tags), decision: "keep", reason: why, root: true }
+    const stand: Working = {
+      id: 0,
+      digest,
+      tags,
+      createdAt: "",
+      kind: classify(tags),
+      decision: "keep",
+      reason: why,
+      root: true,
+    }
     missed.push(stand)
     byDigest.set(digest, stand)
   }
@@ -204,16 +239,24 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
             const subject = version.tags.map(referrerTag).find((r) => r !== undefined)!.subject
             const owner = byDigest.get(subject)
             const what = child.artifactType ? `referrer (${child.artifactType})` : "referrer"
-            keep(target, `${what} of ${owner ? `kept ${label(owner)}` : short(subject)}, listed in its referrers index ${version.tags[0]!.slice(0, 19)}`, version.digest)
+            keep(
+              target,
+              `${what} of ${owner ? `kept ${label(owner)}` : short(subject)}, listed in its referrers index ${version.tags[0]!.slice(0, 19)}`,
+              version.digest,
+            )
           } else {
-            const reference = child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
-              ? "attestation manifest"
-              : child.platform?.os === "unknown" ? "attestation manifest" : `platform manifest${child.platform ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""}`
+            const reference =
+              child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
+                ? "attestation manifest"
+                : child.platform?.os === "unknown"
+                  ? "attestation manifest"
+                  : `platform manifest${child.platform ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""}`
             keep(target, `${reference} of kept ${label(version)}`, version.digest)
           }
           changed = true
           // A child index (nested) needs its own manifest read.
-          if (child.mediaType && INDEX_MEDIA_TYPES.has(child.mediaType) && !manifests.has(child.digest)) missing.add(child.digest)
+          if (child.mediaType && INDEX_MEDIA_TYPES.has(child.mediaType) && !manifests.has(child.digest))
+            missing.add(child.digest)
         }
       }
       for (const version of all) {
@@ -240,7 +283,9 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
 
   // Untagged versions about to be deleted may be OCI 1.1 referrers of a kept image: their own
   // manifest is the only place that says so. Read each one before deciding.
-  const unread = all.filter((v) => v.decision === undefined && v.kind === "untagged" && !manifests.has(v.digest)).map((v) => v.digest)
+  const unread = all
+    .filter((v) => v.decision === undefined && v.kind === "untagged" && !manifests.has(v.digest))
+    .map((v) => v.digest)
   if (unread.length > 0) return { missing: unread, purpose: "subjects" }
 
   // 3. Everything else goes.
@@ -250,13 +295,23 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
     else if (version.kind === "referrer") {
       const subjects = version.tags.map(referrerTag).filter((r) => r !== undefined)
       const present = subjects.find((r) => byDigest.has(r.subject))
-      del(version, present ? `${present.what} of deleted ${label(byDigest.get(present.subject)!)}` : `${subjects[0]!.what} of ${short(subjects[0]!.subject)}, which is not in the package`)
+      del(
+        version,
+        present
+          ? `${present.what} of deleted ${label(byDigest.get(present.subject)!)}`
+          : `${subjects[0]!.what} of ${short(subjects[0]!.subject)}, which is not in the package`,
+      )
     } else {
       const manifest = manifests.get(version.digest)
       const subject = manifest?.subject?.digest
       if (subject) {
         const target = byDigest.get(subject)
-        del(version, target ? `${referrerWhat(manifest!)} of deleted ${label(target)}` : `${referrerWhat(manifest!)} of ${short(subject)}, which is not in the package`)
+        del(
+          version,
+          target
+            ? `${referrerWhat(manifest!)} of deleted ${label(target)}`
+            : `${referrerWhat(manifest!)} of ${short(subject)}, which is not in the package`,
+        )
       } else del(version, "untagged, and no kept image refers to it")
     }
   }
@@ -266,12 +321,23 @@ export function planRetention(versions: readonly PackageVersion[], manifests: Re
     return planRetention(versions, manifests, policy, now, { pinned: newest.digest, unlisted })
   }
 
-  const planned: PlannedVersion[] = all.filter((v) => !missed.includes(v)).map((v) => ({
-    id: v.id, digest: v.digest, tags: v.tags, createdAt: v.createdAt, kind: v.kind, decision: v.decision!, reason: v.reason!, ...(v.parent ? { parent: v.parent } : {}),
-  }))
+  const planned: PlannedVersion[] = all
+    .filter((v) => !missed.includes(v))
+    .map((v) => ({
+      id: v.id,
+      digest: v.digest,
+      tags: v.tags,
+      createdAt: v.createdAt,
+      kind: v.kind,
+      decision: v.decision!,
+      reason: v.reason!,
+      ...(v.parent ? { parent: v.parent } : {}),
+    }))
   // Tagged versions (images, indexes) before untagged ones (their children), newest first
   // within each: a parent is pushed after its children, so it is deleted before them.
-  const deletions = planned.filter((v) => v.decision === "delete").sort((a, b) => Number(a.tags.length === 0) - Number(b.tags.length === 0) || newestFirst(a, b))
+  const deletions = planned
+    .filter((v) => v.decision === "delete")
+    .sort((a, b) => Number(a.tags.length === 0) - Number(b.tags.length === 0) || newestFirst(a, b))
   return { plan: { policy, ...(unlisted.length > 0 ? { unlisted } : {}), versions: planned, deletions }, missing: [] }
 
   function keep(version: Working, reason: string, parent?: string) {
@@ -292,5 +358,7 @@ function referrerWhat(manifest: ManifestJson): string {
 }
 
 export function isIndex(manifest: ManifestJson): boolean {
-  return (manifest.mediaType !== undefined && INDEX_MEDIA_TYPES.has(manifest.mediaType)) || Array.isArray(manifest.manifests)
+  return (
+    (manifest.mediaType !== undefined && INDEX_MEDIA_TYPES.has(manifest.mediaType)) || Array.isArray(manifest.manifests)
+  )
 }

@@ -30,7 +30,11 @@ export interface RetentionResult {
   /** The same, by purpose: of kept images (what they need), of untagged versions (a subject?). */
   readonly manifestReads: { readonly kept: number; readonly subjects: number }
   /** With `--plan`: the reviewed plan applied, what it did not approve, what it planned but was not done. */
-  readonly reviewed?: { readonly fingerprint: string; readonly skipped: ReadonlyMap<number, string>; readonly notApplied: readonly NotApplied[] }
+  readonly reviewed?: {
+    readonly fingerprint: string
+    readonly skipped: ReadonlyMap<number, string>
+    readonly notApplied: readonly NotApplied[]
+  }
   /** After a real run: how many tags and digests were checked in the registry, and what is missing. */
   readonly validation?: { readonly checked: number; readonly broken: readonly Broken[] }
   /** With `--max-requests`: the budget and the GitHub API requests used by the end of this package. */
@@ -59,11 +63,17 @@ export function summaryLine(result: RetentionResult): string {
   const s = summarize(result)
   const where = `${result.owner.login}/${result.packageName}`
   const skipped = s.skipped ? `, ${s.skipped} skipped (not in the reviewed plan as they are now)` : ""
-  if (result.dryRun) return `${where}: ${s.versions} versions, ${s.kept} kept, ${s.planned - s.skipped} would be deleted${skipped} (dry run: nothing was deleted; ${result.manifestsRead} manifests read)`
+  if (result.dryRun)
+    return `${where}: ${s.versions} versions, ${s.kept} kept, ${s.planned - s.skipped} would be deleted${skipped} (dry run: nothing was deleted; ${result.manifestsRead} manifests read)`
   const extra = [
-    s.alreadyGone ? `${s.alreadyGone} already gone` : "", s.failed ? `${s.failed} failed` : "", s.skipped ? `${s.skipped} skipped` : "",
-    s.deferred ? `${s.deferred} left for the next run` : "", s.notAttempted ? `${s.notAttempted} not attempted` : "",
-  ].filter(Boolean).join(", ")
+    s.alreadyGone ? `${s.alreadyGone} already gone` : "",
+    s.failed ? `${s.failed} failed` : "",
+    s.skipped ? `${s.skipped} skipped` : "",
+    s.deferred ? `${s.deferred} left for the next run` : "",
+    s.notAttempted ? `${s.notAttempted} not attempted` : "",
+  ]
+    .filter(Boolean)
+    .join(", ")
   return `${where}: ${s.versions} versions, ${s.kept} kept, ${s.deleted} of ${s.planned} deleted${extra ? ` (${extra})` : ""}${result.stopped ? `; stopped: ${result.stopped}` : ""}`
 }
 
@@ -83,15 +93,29 @@ function reasonText(version: PlannedVersion, result: RetentionResult): string {
 
 /** The lines under the table: fingerprint, reads, reviewed plan, validation, budget. */
 function detailLines(result: RetentionResult): string[] {
-  const lines = [`plan ${result.fingerprint} (owner, package, policy, and every version's id, digest, tags and decision)`]
+  const lines = [
+    `plan ${result.fingerprint} (owner, package, policy, and every version's id, digest, tags and decision)`,
+  ]
   const reads = `manifests read: ${result.manifestsRead} (${result.manifestReads.kept} of kept images, ${result.manifestReads.subjects} of untagged versions, for a subject naming a kept image)`
-  lines.push(result.validation ? `${reads}; after the run ${result.validation.checked} tags and digests checked in the registry, ${result.validation.broken.length ? `${result.validation.broken.length} missing` : "all present"}` : reads)
+  lines.push(
+    result.validation
+      ? `${reads}; after the run ${result.validation.checked} tags and digests checked in the registry, ${result.validation.broken.length ? `${result.validation.broken.length} missing` : "all present"}`
+      : reads,
+  )
   if (result.reviewed) {
-    lines.push(`applied the reviewed plan ${result.reviewed.fingerprint}${result.reviewed.fingerprint === result.fingerprint ? " (the package is as it was when the plan was made)" : ""}`)
-    for (const n of result.reviewed.notApplied) lines.push(`  not deleted: ${n.digest} (id ${n.id}, ${n.tags.length ? n.tags.join(",") : "untagged"}): ${n.reason}`)
+    lines.push(
+      `applied the reviewed plan ${result.reviewed.fingerprint}${result.reviewed.fingerprint === result.fingerprint ? " (the package is as it was when the plan was made)" : ""}`,
+    )
+    for (const n of result.reviewed.notApplied)
+      lines.push(
+        `  not deleted: ${n.digest} (id ${n.id}, ${n.tags.length ? n.tags.join(",") : "untagged"}): ${n.reason}`,
+      )
   }
   if (result.budget) lines.push(`GitHub API requests: ${result.budget.used} used, budget ${result.budget.maxRequests}`)
-  for (const u of result.plan.unlisted ?? []) lines.push(`kept: tag ${u.tag} (${u.digest}) is in the registry but was not in GitHub's listing (it changed while it was read); what it names is kept`)
+  for (const u of result.plan.unlisted ?? [])
+    lines.push(
+      `kept: tag ${u.tag} (${u.digest}) is in the registry but was not in GitHub's listing (it changed while it was read); what it names is kept`,
+    )
   return lines
 }
 
@@ -105,14 +129,23 @@ export function formatReport(result: RetentionResult): string {
     reasonText(v, result),
   ])
   const header = ["DIGEST", "TAGS", "CREATED", "DECISION", "REASON"]
-  const widths = header.map((h, i) => Math.min(i === 1 ? 48 : 200, Math.max(h.length, ...rows.map((r) => r[i]!.length))))
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()
+  const widths = header.map((h, i) =>
+    Math.min(i === 1 ? 48 : 200, Math.max(h.length, ...rows.map((r) => r[i]!.length))),
+  )
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd()
   return [line(header), ...rows.map(line), "", ...detailLines(result), summaryLine(result)].join("\n")
 }
 
 /** The validation failure: what is broken and which tag it breaks, one per line. */
 export function formatBroken(broken: readonly Broken[]): string {
-  return [`Validation failed: ${broken.length} missing in the registry after this run (the deletions done are reported above):`, ...broken.map((b) => `- ${describeBroken(b)}`)].join("\n")
+  return [
+    `Validation failed: ${broken.length} missing in the registry after this run (the deletions done are reported above):`,
+    ...broken.map((b) => `- ${describeBroken(b)}`),
+  ].join("\n")
 }
 
 /** One package's report as a JSON value (the plan file format, `format` REPORT_FORMAT). */
@@ -133,7 +166,15 @@ export function reportObject(result: RetentionResult) {
       ? { fingerprint: result.reviewed.fingerprint, notApplied: result.reviewed.notApplied }
       : null,
     validation: result.validation
-      ? { checked: result.validation.checked, broken: result.validation.broken.map((b) => ({ reference: b.reference, what: b.what, problem: b.problem, breaks: b.breaks })) }
+      ? {
+          checked: result.validation.checked,
+          broken: result.validation.broken.map((b) => ({
+            reference: b.reference,
+            what: b.what,
+            problem: b.problem,
+            breaks: b.breaks,
+          })),
+        }
       : null,
     budget: result.budget ?? null,
     unlistedTags: result.plan.unlisted ?? [],
@@ -171,15 +212,26 @@ export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.3.0"
  * keeps deleted versions 30 days). `dagger call` reads a list flag as one comma-separated value:
  * `--ids 1,2,3`.
  */
-export function formatFailure(result: RetentionResult, what: readonly string[], options: { githubApiUrl?: string } = {}): string {
+export function formatFailure(
+  result: RetentionResult,
+  what: readonly string[],
+  options: { githubApiUrl?: string } = {},
+): string {
   const where = `${result.owner.login}/${result.packageName}`
   const deleted = result.plan.deletions.filter((v) => result.outcomes.get(v.id) === "deleted")
-  const lines = [`retain failed for ${where}: ${what.join("; ")}. ${deleted.length === 0 ? "This run deleted nothing." : `This run deleted ${deleted.length} version${deleted.length === 1 ? "" : "s"}; the command below restores ${deleted.length === 1 ? "it" : "them"}.`}`]
+  const lines = [
+    `retain failed for ${where}: ${what.join("; ")}. ${deleted.length === 0 ? "This run deleted nothing." : `This run deleted ${deleted.length} version${deleted.length === 1 ? "" : "s"}; the command below restores ${deleted.length === 1 ? "it" : "them"}.`}`,
+  ]
   if (deleted.length === 0) return lines[0]!
   lines.push(`deleted by this run (package version id, digest, tags):`)
   for (const v of deleted) lines.push(`  ${v.id} ${v.digest} ${v.tags.length ? v.tags.join(",") : "(untagged)"}`)
-  const api = options.githubApiUrl && options.githubApiUrl.replace(/\/+$/, "") !== "https://api.github.com" ? ` --github-api-url ${options.githubApiUrl}` : ""
+  const api =
+    options.githubApiUrl && options.githubApiUrl.replace(/\/+$/, "") !== "https://api.github.com"
+      ? ` --github-api-url ${options.githubApiUrl}`
+      : ""
   lines.push(`to restore them (within 30 days; the token needs write:packages):`)
-  lines.push(`  dagger call -m ${MODULE_REF} restore --owner ${result.owner.login} --image ${result.packageName} --token env://GHCR_RETENTION_TOKEN${api} --ids ${deleted.map((v) => v.id).join(",")}`)
+  lines.push(
+    `  dagger call -m ${MODULE_REF} restore --owner ${result.owner.login} --image ${result.packageName} --token env://GHCR_RETENTION_TOKEN${api} --ids ${deleted.map((v) => v.id).join(",")}`,
+  )
   return lines.join("\n")
 }

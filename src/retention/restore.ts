@@ -7,8 +7,17 @@
 import { check, InvalidArgumentError, quote } from "../errors.js"
 import { parseImageName, parseOwner } from "../naming.js"
 import {
-  createGitHubClient, describePackage, listPackageVersions, resolveOwner, restorePackageVersion, RESTORE_SCOPES, statusOf, unreachable,
-  type GitHubClient, type PackageOwner, type PackageVersion,
+  createGitHubClient,
+  describePackage,
+  listPackageVersions,
+  resolveOwner,
+  restorePackageVersion,
+  RESTORE_SCOPES,
+  statusOf,
+  unreachable,
+  type GitHubClient,
+  type PackageOwner,
+  type PackageVersion,
 } from "../github.js"
 import { parsePlanFile } from "./reviewed.js"
 
@@ -22,15 +31,43 @@ export interface RestoreArgs {
   readonly dryRun: boolean
 }
 
-export function parseRestoreArgs(args: { owner: string; image: string; ids: readonly string[]; githubApiUrl: string; dryRun: boolean; hasPlan: boolean }): RestoreArgs {
+export function parseRestoreArgs(args: {
+  owner: string
+  image: string
+  ids: readonly string[]
+  githubApiUrl: string
+  dryRun: boolean
+  hasPlan: boolean
+}): RestoreArgs {
   const ids: number[] = []
   for (const [i, id] of args.ids.entries()) {
-    check(/^[0-9]{1,15}$/.test(id) && Number(id) > 0, `ids[${i}]`, id, "is not a package version id: expected digits, as a retain --format json report lists them (e.g. 123456789)")
+    check(
+      /^[0-9]{1,15}$/.test(id) && Number(id) > 0,
+      `ids[${i}]`,
+      id,
+      "is not a package version id: expected digits, as a retain --format json report lists them (e.g. 123456789)",
+    )
     if (!ids.includes(Number(id))) ids.push(Number(id))
   }
-  check(ids.length > 0 || args.hasPlan, "ids", [...args.ids], "is empty and no plan was given: expected version ids (--ids 123456789,123456790) or --plan with a retain --format json report")
-  check(/^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(args.githubApiUrl), "githubApiUrl", args.githubApiUrl, "is not a URL: expected https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server")
-  return { owner: parseOwner(args.owner), packageName: parseImageName(args.image), ids, githubApiUrl: args.githubApiUrl, dryRun: args.dryRun }
+  check(
+    ids.length > 0 || args.hasPlan,
+    "ids",
+    [...args.ids],
+    "is empty and no plan was given: expected version ids (--ids 123456789,123456790) or --plan with a retain --format json report",
+  )
+  check(
+    /^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(args.githubApiUrl),
+    "githubApiUrl",
+    args.githubApiUrl,
+    "is not a URL: expected https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server",
+  )
+  return {
+    owner: parseOwner(args.owner),
+    packageName: parseImageName(args.image),
+    ids,
+    githubApiUrl: args.githubApiUrl,
+    dryRun: args.dryRun,
+  }
 }
 
 /**
@@ -41,12 +78,23 @@ export function parseRestoreArgs(args: { owner: string; image: string; ids: read
 export function idsFromPlan(text: string, args: RestoreArgs): number[] {
   const sections = parsePlanFile(text, "plan")
   const other = sections.find((s) => s.owner.toLowerCase() !== args.owner.toLowerCase())
-  if (other) throw new InvalidArgumentError("plan", `${other.owner}/${other.packageName}`, `is a report for owner ${quote(other.owner)}, not ${quote(args.owner)}: refusing to use it`)
+  if (other)
+    throw new InvalidArgumentError(
+      "plan",
+      `${other.owner}/${other.packageName}`,
+      `is a report for owner ${quote(other.owner)}, not ${quote(args.owner)}: refusing to use it`,
+    )
   const section = sections.find((s) => s.packageName === args.packageName)
   if (!section) {
-    throw new InvalidArgumentError("plan", sections.map((s) => s.packageName), `has no section for package ${quote(args.packageName)}: pass --image with one of the packages it lists`)
+    throw new InvalidArgumentError(
+      "plan",
+      sections.map((s) => s.packageName),
+      `has no section for package ${quote(args.packageName)}: pass --image with one of the packages it lists`,
+    )
   }
-  return section.versions.filter((v) => (section.dryRun ? v.decision === "delete" : v.outcome === "deleted")).map((v) => v.id)
+  return section.versions
+    .filter((v) => (section.dryRun ? v.decision === "delete" : v.outcome === "deleted"))
+    .map((v) => v.id)
 }
 
 export type RestoreOutcome = "restored" | "would-restore" | "already-present" | "refused" | "not-attempted"
@@ -71,7 +119,11 @@ const tagsOf = (v: PackageVersion) => v.metadata?.container?.tags ?? []
 /** Restores children before the images that name them: untagged first, then oldest first. */
 function restoreOrder(a: PackageVersion | undefined, b: PackageVersion | undefined): number {
   if (!a || !b) return Number(!a) - Number(!b)
-  return Number(tagsOf(a).length > 0) - Number(tagsOf(b).length > 0) || Date.parse(a.created_at) - Date.parse(b.created_at) || a.id - b.id
+  return (
+    Number(tagsOf(a).length > 0) - Number(tagsOf(b).length > 0) ||
+    Date.parse(a.created_at) - Date.parse(b.created_at) ||
+    a.id - b.id
+  )
 }
 
 function refusal(error: unknown): string {
@@ -79,26 +131,39 @@ function refusal(error: unknown): string {
   const message = (error as Error).message
   const noAnswer = unreachable(error)
   if (noAnswer) return noAnswer
-  if (status === 404) return `GitHub answered 404 (${message}): it is not a deleted version of this package, or it was deleted more than 30 days ago, or its name is taken by a newer version`
+  if (status === 404)
+    return `GitHub answered 404 (${message}): it is not a deleted version of this package, or it was deleted more than 30 days ago, or its name is taken by a newer version`
   if (status === 401) return `GitHub answered 401 (${message}): the token is invalid or expired`
   if (status === 403) return `GitHub answered 403 (${message}). ${RESTORE_SCOPES}`
   return status === undefined ? message : `GitHub answered ${status} (${message})`
 }
 
-export async function runRestore(github: GitHubClient, request: { owner: string; packageName: string; ids: readonly number[]; dryRun: boolean }, log: (line: string) => void): Promise<RestoreResult> {
+export async function runRestore(
+  github: GitHubClient,
+  request: { owner: string; packageName: string; ids: readonly number[]; dryRun: boolean },
+  log: (line: string) => void,
+): Promise<RestoreResult> {
   const owner = await resolveOwner(github, request.owner)
   const where = describePackage(owner, request.packageName)
   log(`listing the active and deleted versions of ${where}`)
   const active = new Map((await listPackageVersions(github, owner, request.packageName)).map((v) => [v.id, v]))
-  const deleted = new Map((await listPackageVersions(github, owner, request.packageName, { state: "deleted" })).map((v) => [v.id, v]))
-  const ids = [...request.ids].sort((a, b) => restoreOrder(deleted.get(a) ?? active.get(a), deleted.get(b) ?? active.get(b)))
+  const deleted = new Map(
+    (await listPackageVersions(github, owner, request.packageName, { state: "deleted" })).map((v) => [v.id, v]),
+  )
+  const ids = [...request.ids].sort((a, b) =>
+    restoreOrder(deleted.get(a) ?? active.get(a), deleted.get(b) ?? active.get(b)),
+  )
   const entries: RestoreEntry[] = []
   let stopped: string | undefined
   for (const id of ids) {
     const known = active.get(id) ?? deleted.get(id)
     const base = { id, ...(known ? { digest: known.name, tags: tagsOf(known) } : {}) }
     if (active.has(id)) {
-      entries.push({ ...base, outcome: "already-present", reason: "an active version of the package: nothing to restore" })
+      entries.push({
+        ...base,
+        outcome: "already-present",
+        reason: "an active version of the package: nothing to restore",
+      })
       continue
     }
     if (stopped) {
@@ -106,48 +171,103 @@ export async function runRestore(github: GitHubClient, request: { owner: string;
       continue
     }
     if (request.dryRun) {
-      entries.push(deleted.has(id)
-        ? { ...base, outcome: "would-restore", reason: `deleted ${deleted.get(id)!.deleted_at ?? ""}`.trim() }
-        : { ...base, outcome: "refused", reason: "not among the deleted versions GitHub lists for this package (it keeps them 30 days)" })
+      entries.push(
+        deleted.has(id)
+          ? { ...base, outcome: "would-restore", reason: `deleted ${deleted.get(id)!.deleted_at ?? ""}`.trim() }
+          : {
+              ...base,
+              outcome: "refused",
+              reason: "not among the deleted versions GitHub lists for this package (it keeps them 30 days)",
+            },
+      )
       continue
     }
     try {
       await restorePackageVersion(github, owner, request.packageName, id)
-      entries.push({ ...base, outcome: "restored", reason: deleted.has(id) ? `deleted ${deleted.get(id)!.deleted_at ?? ""}`.trim() : "restored" })
+      entries.push({
+        ...base,
+        outcome: "restored",
+        reason: deleted.has(id) ? `deleted ${deleted.get(id)!.deleted_at ?? ""}`.trim() : "restored",
+      })
       log(`restored ${id}${known ? ` (${known.name})` : ""}`)
     } catch (error) {
       const reason = refusal(error)
       entries.push({ ...base, outcome: "refused", reason })
       log(`could not restore ${id}: ${reason}`)
       // Credentials that are refused once are refused for every version: stop asking.
-      if (statusOf(error) === 401 || statusOf(error) === 403) stopped = `not attempted after version ${id} was refused for the token's rights`
+      if (statusOf(error) === 401 || statusOf(error) === 403)
+        stopped = `not attempted after version ${id} was refused for the token's rights`
     }
   }
   return { owner, packageName: request.packageName, dryRun: request.dryRun, entries }
 }
 
 export function formatRestoreReport(result: RestoreResult): string {
-  const rows = result.entries.map((e) => [String(e.id), e.digest ? e.digest.slice(0, 19) : "-", e.tags?.length ? e.tags.join(",") : "-", e.outcome, e.reason])
+  const rows = result.entries.map((e) => [
+    String(e.id),
+    e.digest ? e.digest.slice(0, 19) : "-",
+    e.tags?.length ? e.tags.join(",") : "-",
+    e.outcome,
+    e.reason,
+  ])
   const header = ["ID", "DIGEST", "TAGS", "OUTCOME", "REASON"]
-  const widths = header.map((h, i) => Math.min(i === 2 ? 48 : 200, Math.max(h.length, ...rows.map((r) => r[i]!.length))))
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()
+  const widths = header.map((h, i) =>
+    Math.min(i === 2 ? 48 : 200, Math.max(h.length, ...rows.map((r) => r[i]!.length))),
+  )
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd()
   const n = (o: RestoreOutcome) => result.entries.filter((e) => e.outcome === o).length
-  const counts = (result.dryRun
-    ? [[n("would-restore"), "would be restored"], [n("already-present"), "already present"], [n("refused"), "would be refused"]]
-    : [[n("restored"), "restored"], [n("already-present"), "already present"], [n("refused"), "refused"], [n("not-attempted"), "not attempted"]]) as [number, string][]
-  const summary = `${result.owner.login}/${result.packageName}: ${result.entries.length} version${result.entries.length === 1 ? "" : "s"} asked for: ${counts.filter(([c], i) => c > 0 || i === 0).map(([c, w]) => `${c} ${w}`).join(", ")}${result.dryRun ? " (dry run: nothing was restored)" : ""}`
+  const counts = (
+    result.dryRun
+      ? [
+          [n("would-restore"), "would be restored"],
+          [n("already-present"), "already present"],
+          [n("refused"), "would be refused"],
+        ]
+      : [
+          [n("restored"), "restored"],
+          [n("already-present"), "already present"],
+          [n("refused"), "refused"],
+          [n("not-attempted"), "not attempted"],
+        ]
+  ) as [number, string][]
+  const summary = `${result.owner.login}/${result.packageName}: ${result.entries.length} version${result.entries.length === 1 ? "" : "s"} asked for: ${counts
+    .filter(([c], i) => c > 0 || i === 0)
+    .map(([c, w]) => `${c} ${w}`)
+    .join(", ")}${result.dryRun ? " (dry run: nothing was restored)" : ""}`
   return [line(header), ...rows.map(line), "", summary].join("\n")
 }
 
 /** Parses the plan (before any request), builds the client, restores, and fails when any was not restored. */
-export async function restoreWithToken(args: RestoreArgs, planText: string | undefined, token: string, log: (line: string) => void, options: { msPerSecond?: number } = {}): Promise<string> {
+export async function restoreWithToken(
+  args: RestoreArgs,
+  planText: string | undefined,
+  token: string,
+  log: (line: string) => void,
+  options: { msPerSecond?: number } = {},
+): Promise<string> {
   const fromPlan = planText === undefined ? [] : idsFromPlan(planText, args)
   const ids = [...new Set([...args.ids, ...fromPlan])]
-  if (ids.length === 0) throw new InvalidArgumentError("plan", "(no deleted versions)", "lists no deleted version of this package: nothing to restore")
+  if (ids.length === 0)
+    throw new InvalidArgumentError(
+      "plan",
+      "(no deleted versions)",
+      "lists no deleted version of this package: nothing to restore",
+    )
   const github = createGitHubClient({ token, baseUrl: args.githubApiUrl, log, msPerSecond: options.msPerSecond })
-  const result = await runRestore(github, { owner: args.owner, packageName: args.packageName, ids, dryRun: args.dryRun }, log)
+  const result = await runRestore(
+    github,
+    { owner: args.owner, packageName: args.packageName, ids, dryRun: args.dryRun },
+    log,
+  )
   const report = formatRestoreReport(result)
   const failed = result.entries.filter((e) => e.outcome === "refused" || e.outcome === "not-attempted").length
-  if (failed > 0) throw new Error(`${report}\n\n${failed} of ${result.entries.length} version${result.entries.length === 1 ? "" : "s"} could not be restored${result.dryRun ? " (dry run)" : ""}`)
+  if (failed > 0)
+    throw new Error(
+      `${report}\n\n${failed} of ${result.entries.length} version${result.entries.length === 1 ? "" : "s"} could not be restored${result.dryRun ? " (dry run)" : ""}`,
+    )
   return report
 }

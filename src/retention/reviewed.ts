@@ -47,9 +47,23 @@ export interface PlanSection {
  * [[id, digest, [tags, sorted], decision], ...]]` with the versions sorted by id. Reasons, times
  * and outcomes are words around the plan, not the plan: they are left out.
  */
-export function fingerprint(plan: { owner: string; packageName: string; policy: RetentionPolicy; versions: readonly { id: number; digest: string; tags: readonly string[]; decision: Decision }[] }): string {
-  const versions = [...plan.versions].sort((a, b) => a.id - b.id).map((v) => [v.id, v.digest, [...v.tags].sort(), v.decision])
-  const canonical = JSON.stringify([CANONICAL_FORM, plan.owner.toLowerCase(), plan.packageName, plan.policy.keep, plan.policy.graceMinutes, versions])
+export function fingerprint(plan: {
+  owner: string
+  packageName: string
+  policy: RetentionPolicy
+  versions: readonly { id: number; digest: string; tags: readonly string[]; decision: Decision }[]
+}): string {
+  const versions = [...plan.versions]
+    .sort((a, b) => a.id - b.id)
+    .map((v) => [v.id, v.digest, [...v.tags].sort(), v.decision])
+  const canonical = JSON.stringify([
+    CANONICAL_FORM,
+    plan.owner.toLowerCase(),
+    plan.packageName,
+    plan.policy.keep,
+    plan.policy.graceMinutes,
+    versions,
+  ])
   return `sha256:${createHash("sha256").update(canonical).digest("hex")}`
 }
 
@@ -74,41 +88,75 @@ export function parsePlanFile(text: string, argument = "plan"): PlanSection[] {
   } catch {
     throw new InvalidArgumentError(argument, excerpt(text), `is not JSON: ${EXPECTED}`)
   }
-  const bad = (path: string, value: unknown, expected: string) => new InvalidArgumentError(`${argument} ${path}`, value, expected)
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+  const bad = (path: string, value: unknown, expected: string) =>
+    new InvalidArgumentError(`${argument} ${path}`, value, expected)
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v)
   if (!isObject(json)) throw new InvalidArgumentError(argument, excerpt(text), `is not a retention plan: ${EXPECTED}`)
   const raw = Array.isArray(json.packages) ? json.packages : [json]
   if (raw.length === 0) throw bad("packages", [], `lists no package: ${EXPECTED}`)
   const sections = raw.map((section, i): PlanSection => {
     const at = Array.isArray(json.packages) ? `packages[${i}].` : ""
     if (!isObject(section)) throw bad(`packages[${i}]`, section, `is not a package's plan: ${EXPECTED}`)
-    if (section.format !== REPORT_FORMAT) throw bad(`${at}format`, section.format ?? null, `is not ${quote(REPORT_FORMAT)}: ${EXPECTED} (by this version of the module)`)
+    if (section.format !== REPORT_FORMAT)
+      throw bad(
+        `${at}format`,
+        section.format ?? null,
+        `is not ${quote(REPORT_FORMAT)}: ${EXPECTED} (by this version of the module)`,
+      )
     const { owner, package: packageName, policy, versions, dryRun } = section
-    if (typeof owner !== "string" || owner === "") throw bad(`${at}owner`, owner ?? null, "is not an owner: expected the GitHub organisation or user the plan was made for")
-    if (typeof packageName !== "string" || packageName === "") throw bad(`${at}package`, packageName ?? null, "is not a package name: expected the image the plan was made for")
+    if (typeof owner !== "string" || owner === "")
+      throw bad(
+        `${at}owner`,
+        owner ?? null,
+        "is not an owner: expected the GitHub organisation or user the plan was made for",
+      )
+    if (typeof packageName !== "string" || packageName === "")
+      throw bad(`${at}package`, packageName ?? null, "is not a package name: expected the image the plan was made for")
     if (!isObject(policy) || !Number.isInteger(policy.keep) || !Number.isInteger(policy.graceMinutes)) {
-      throw bad(`${at}policy`, policy ?? null, 'is not a retention policy: expected {"keep": <count>, "graceMinutes": <minutes>}')
+      throw bad(
+        `${at}policy`,
+        policy ?? null,
+        'is not a retention policy: expected {"keep": <count>, "graceMinutes": <minutes>}',
+      )
     }
     if (!Array.isArray(versions)) throw bad(`${at}versions`, versions ?? null, "is not a list of versions")
     const seen = new Set<number>()
     const parsed = versions.map((v: unknown, k): PlanVersion => {
       const where = `${at}versions[${k}]`
       if (!isObject(v)) throw bad(where, v, "is not a version")
-      if (!Number.isSafeInteger(v.id) || (v.id as number) <= 0) throw bad(`${where}.id`, v.id ?? null, "is not a package version id: expected a positive whole number")
+      if (!Number.isSafeInteger(v.id) || (v.id as number) <= 0)
+        throw bad(`${where}.id`, v.id ?? null, "is not a package version id: expected a positive whole number")
       if (seen.has(v.id as number)) throw bad(`${where}.id`, v.id, "is listed twice")
       seen.add(v.id as number)
-      if (typeof v.digest !== "string" || !DIGEST.test(v.digest)) throw bad(`${where}.digest`, v.digest ?? null, "is not a manifest digest: expected sha256:<64 hex>")
-      if (!Array.isArray(v.tags) || !v.tags.every((t) => typeof t === "string")) throw bad(`${where}.tags`, v.tags ?? null, "is not a list of tags")
-      if (v.decision !== "keep" && v.decision !== "delete") throw bad(`${where}.decision`, v.decision ?? null, 'is not a decision: expected "keep" or "delete"')
+      if (typeof v.digest !== "string" || !DIGEST.test(v.digest))
+        throw bad(`${where}.digest`, v.digest ?? null, "is not a manifest digest: expected sha256:<64 hex>")
+      if (!Array.isArray(v.tags) || !v.tags.every((t) => typeof t === "string"))
+        throw bad(`${where}.tags`, v.tags ?? null, "is not a list of tags")
+      if (v.decision !== "keep" && v.decision !== "delete")
+        throw bad(`${where}.decision`, v.decision ?? null, 'is not a decision: expected "keep" or "delete"')
       return {
-        id: v.id as number, digest: v.digest, tags: v.tags as string[], decision: v.decision,
-        ...(typeof v.outcome === "string" ? { outcome: v.outcome } : {}), ...(typeof v.reason === "string" ? { reason: v.reason } : {}),
+        id: v.id as number,
+        digest: v.digest,
+        tags: v.tags as string[],
+        decision: v.decision,
+        ...(typeof v.outcome === "string" ? { outcome: v.outcome } : {}),
+        ...(typeof v.reason === "string" ? { reason: v.reason } : {}),
       }
     })
-    const plan = { owner, packageName, policy: { keep: policy.keep as number, graceMinutes: policy.graceMinutes as number }, versions: parsed }
+    const plan = {
+      owner,
+      packageName,
+      policy: { keep: policy.keep as number, graceMinutes: policy.graceMinutes as number },
+      versions: parsed,
+    }
     const computed = fingerprint(plan)
     if (section.fingerprint !== computed) {
-      throw bad(`${at}fingerprint`, section.fingerprint ?? null, `does not match the plan's content (${computed}): the file was changed after it was written; make and review a new plan`)
+      throw bad(
+        `${at}fingerprint`,
+        section.fingerprint ?? null,
+        `does not match the plan's content (${computed}): the file was changed after it was written; make and review a new plan`,
+      )
     }
     return { ...plan, dryRun: dryRun === true, fingerprint: computed }
   })
@@ -122,20 +170,37 @@ export function parsePlanFile(text: string, argument = "plan"): PlanSection[] {
  * The plan's section for each package of this run. The plan must be for this owner, for exactly
  * these packages, and made with this policy: anything else is refused before any request.
  */
-export function matchPlan(sections: readonly PlanSection[], run: { owner: string; packages: readonly string[]; policy: RetentionPolicy }, argument = "plan"): Map<string, PlanSection> {
+export function matchPlan(
+  sections: readonly PlanSection[],
+  run: { owner: string; packages: readonly string[]; policy: RetentionPolicy },
+  argument = "plan",
+): Map<string, PlanSection> {
   const other = sections.find((s) => s.owner.toLowerCase() !== run.owner.toLowerCase())
-  if (other) throw new InvalidArgumentError(argument, `${other.owner}/${other.packageName}`, `is a plan for owner ${quote(other.owner)}, not ${quote(run.owner)}: refusing to apply it`)
+  if (other)
+    throw new InvalidArgumentError(
+      argument,
+      `${other.owner}/${other.packageName}`,
+      `is a plan for owner ${quote(other.owner)}, not ${quote(run.owner)}: refusing to apply it`,
+    )
   const byName = new Map(sections.map((s) => [s.packageName, s]))
   const missing = run.packages.filter((p) => !byName.has(p))
   const extra = sections.filter((s) => !run.packages.includes(s.packageName)).map((s) => s.packageName)
   if (missing.length > 0 || extra.length > 0) {
-    throw new InvalidArgumentError(argument, sections.map((s) => s.packageName), `is a plan for package${sections.length === 1 ? "" : "s"} ${sections.map((s) => s.packageName).join(", ")}, not for ${run.packages.join(", ")}: ` +
-      "refusing to apply it (pass the same --image or --images the plan was made with)")
+    throw new InvalidArgumentError(
+      argument,
+      sections.map((s) => s.packageName),
+      `is a plan for package${sections.length === 1 ? "" : "s"} ${sections.map((s) => s.packageName).join(", ")}, not for ${run.packages.join(", ")}: ` +
+        "refusing to apply it (pass the same --image or --images the plan was made with)",
+    )
   }
   for (const section of sections) {
     if (section.policy.keep !== run.policy.keep || section.policy.graceMinutes !== run.policy.graceMinutes) {
-      throw new InvalidArgumentError(argument, section.policy, `was made with keep ${section.policy.keep} and graceMinutes ${section.policy.graceMinutes}, but this run has keep ${run.policy.keep} and graceMinutes ${run.policy.graceMinutes}: ` +
-        `pass --keep ${section.policy.keep} --grace-minutes ${section.policy.graceMinutes}, the policy the plan was reviewed with`)
+      throw new InvalidArgumentError(
+        argument,
+        section.policy,
+        `was made with keep ${section.policy.keep} and graceMinutes ${section.policy.graceMinutes}, but this run has keep ${run.policy.keep} and graceMinutes ${run.policy.graceMinutes}: ` +
+          `pass --keep ${section.policy.keep} --grace-minutes ${section.policy.graceMinutes}, the policy the plan was reviewed with`,
+      )
     }
   }
   return new Map(run.packages.map((p) => [p, byName.get(p)!]))
@@ -158,7 +223,8 @@ export interface Selection {
   readonly notApplied: readonly NotApplied[]
 }
 
-const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().every((t, i) => t === [...b].sort()[i])
+const sameTags = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().every((t, i) => t === [...b].sort()[i])
 const tagText = (tags: readonly string[]) => (tags.length ? tags.join(",") : "none")
 
 /** Which of today's deletions the reviewed plan approves; everything else is skipped, with why. */
@@ -171,8 +237,13 @@ export function selectReviewed(today: RetentionPlan, reviewed: PlanSection): Sel
     const then = planned.get(version.id)
     if (!then) skipped.set(version.id, "not in the reviewed plan (pushed or listed after it was made)")
     else if (then.decision !== "delete") skipped.set(version.id, "the reviewed plan keeps it")
-    else if (then.digest !== version.digest) skipped.set(version.id, `its digest changed since the reviewed plan (${then.digest})`)
-    else if (!sameTags(then.tags, version.tags)) skipped.set(version.id, `its tags changed since the reviewed plan (then: ${tagText(then.tags)}; now: ${tagText(version.tags)})`)
+    else if (then.digest !== version.digest)
+      skipped.set(version.id, `its digest changed since the reviewed plan (${then.digest})`)
+    else if (!sameTags(then.tags, version.tags))
+      skipped.set(
+        version.id,
+        `its tags changed since the reviewed plan (then: ${tagText(then.tags)}; now: ${tagText(version.tags)})`,
+      )
     else approved.push(version)
   }
   const notApplied: NotApplied[] = []
@@ -181,7 +252,8 @@ export function selectReviewed(today: RetentionPlan, reviewed: PlanSection): Sel
     const now = current.get(then.id)
     const base = { id: then.id, digest: then.digest, tags: then.tags }
     if (!now) notApplied.push({ ...base, reason: "no longer in the package (deleted since the plan was made)" })
-    else if (now.decision === "keep") notApplied.push({ ...base, reason: `the current policy keeps it now: ${now.reason}` })
+    else if (now.decision === "keep")
+      notApplied.push({ ...base, reason: `the current policy keeps it now: ${now.reason}` })
     else if (skipped.has(then.id)) notApplied.push({ ...base, reason: skipped.get(then.id)! })
   }
   return { approved, skipped, notApplied }

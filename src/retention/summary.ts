@@ -10,7 +10,12 @@ export interface SummaryArgs {
 }
 
 export function parseSummaryArgs(args: { rows: number }): SummaryArgs {
-  check(Number.isInteger(args.rows) && args.rows >= 0, "rows", args.rows, "is not a count: expected a whole number of versions to list, 0 or more (e.g. 200)")
+  check(
+    Number.isInteger(args.rows) && args.rows >= 0,
+    "rows",
+    args.rows,
+    "is not a count: expected a whole number of versions to list, 0 or more (e.g. 200)",
+  )
   return { rows: args.rows }
 }
 
@@ -32,9 +37,15 @@ function section(plan: PlanSection, rows: number): string {
     `Policy: keep the newest ${plan.policy.keep} build images; nothing younger than ${plan.policy.graceMinutes} min. ${plan.versions.length} versions, ${kept} kept. ${state}`,
   ]
   if (deletions.length > 0) {
-    lines.push("", `| id | digest | tags | reason${plan.dryRun ? "" : " | outcome"} |`, `|---|---|---|---${plan.dryRun ? "" : "|---"}|`)
+    lines.push(
+      "",
+      `| id | digest | tags | reason${plan.dryRun ? "" : " | outcome"} |`,
+      `|---|---|---|---${plan.dryRun ? "" : "|---"}|`,
+    )
     for (const v of deletions.slice(0, rows)) {
-      lines.push(`| ${v.id} | \`${v.digest.slice(0, 19)}\` | ${cell(v.tags.join(", ") || "-")} | ${cell(v.reason ?? "")}${plan.dryRun ? "" : ` | ${v.outcome ?? ""}`} |`)
+      lines.push(
+        `| ${v.id} | \`${v.digest.slice(0, 19)}\` | ${cell(v.tags.join(", ") || "-")} | ${cell(v.reason ?? "")}${plan.dryRun ? "" : ` | ${v.outcome ?? ""}`} |`,
+      )
     }
     if (deletions.length > rows) lines.push("", `…and ${deletions.length - rows} more: the plan file lists them all.`)
   }
@@ -44,5 +55,8 @@ function section(plan: PlanSection, rows: number): string {
 /** The summary of every package in a report or plan file. */
 export function summarizePlanFile(text: string, args: SummaryArgs): string {
   const plans = parsePlanFile(text, "report")
-  return [`## GHCR retention${plans.every((p) => p.dryRun) ? " plan" : ""}`, ...plans.map((p) => section(p, args.rows))].join("\n\n")
+  return [
+    `## GHCR retention${plans.every((p) => p.dryRun) ? " plan" : ""}`,
+    ...plans.map((p) => section(p, args.rows)),
+  ].join("\n\n")
 }

@@ -47,17 +47,29 @@ export function expectations(plan: RetentionPlan, manifests: ReadonlyMap<string,
     if (version.decision !== "keep") continue
     if (version.tags.length > 0) {
       for (const tag of version.tags) {
-        out.push({ reference: tag, what: `tag ${tag}${version.parent ? ` (${version.reason})` : ""}`, breaks: referrerTag(tag) ? breaks(version) : [tag] })
+        out.push({
+          reference: tag,
+          what: `tag ${tag}${version.parent ? ` (${version.reason})` : ""}`,
+          breaks: referrerTag(tag) ? breaks(version) : [tag],
+        })
       }
     } else {
-      out.push({ reference: version.digest, what: `${version.reason} (${short(version.digest)})`, breaks: breaks(version) })
+      out.push({
+        reference: version.digest,
+        what: `${version.reason} (${short(version.digest)})`,
+        breaks: breaks(version),
+      })
     }
     const manifest = manifests.get(version.digest)
     if (manifest && isIndex(manifest)) {
       for (const child of manifest.manifests ?? []) {
         if (byDigest.has(child.digest)) continue // listed: checked as a kept version
         const label = plainTags(version)[0] ?? version.tags[0] ?? short(version.digest)
-        out.push({ reference: child.digest, what: `child ${short(child.digest)} of kept ${label}, which GitHub does not list`, breaks: breaks(version) })
+        out.push({
+          reference: child.digest,
+          what: `child ${short(child.digest)} of kept ${label}, which GitHub does not list`,
+          breaks: breaks(version),
+        })
       }
     }
   }
@@ -70,7 +82,10 @@ export function describeBroken(broken: Broken): string {
 }
 
 /** For each digest, the referrers this run knew of: versions tagged `sha256-<hex>[…]` after it, and untagged ones whose manifest (read) names it as `subject`. */
-export function knownReferrers(versions: readonly PackageVersion[], manifests: ReadonlyMap<string, ManifestJson>): Map<string, string[]> {
+export function knownReferrers(
+  versions: readonly PackageVersion[],
+  manifests: ReadonlyMap<string, ManifestJson>,
+): Map<string, string[]> {
   const out = new Map<string, string[]>()
   const add = (subject: string, referrer: string) => out.set(subject, [...(out.get(subject) ?? []), referrer])
   for (const version of versions) {
@@ -89,7 +104,11 @@ export function knownReferrers(versions: readonly PackageVersion[], manifests: R
  * every child of its index (nested ones too, when their manifest is known) and every referrer
  * of it, or of one of its children, that the run knew of.
  */
-export function tagExpectations(tagged: ReadonlyMap<string, readonly string[]>, manifests: ReadonlyMap<string, ManifestJson>, referrers: ReadonlyMap<string, readonly string[]>): Expectation[] {
+export function tagExpectations(
+  tagged: ReadonlyMap<string, readonly string[]>,
+  manifests: ReadonlyMap<string, ManifestJson>,
+  referrers: ReadonlyMap<string, readonly string[]>,
+): Expectation[] {
   const out: Expectation[] = []
   for (const [digest, tags] of tagged) {
     const name = [...tags].sort()[0]!
@@ -98,8 +117,15 @@ export function tagExpectations(tagged: ReadonlyMap<string, readonly string[]>, 
       for (const child of manifests.get(parent)?.manifests ?? []) {
         if (seen.has(child.digest) || depth > 8) continue
         seen.add(child.digest)
-        const platform = child.platform && child.platform.os !== "unknown" ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})` : ""
-        out.push({ reference: child.digest, what: `child ${short(child.digest)}${platform} of ${name}, which the registry lists,`, breaks: [...tags] })
+        const platform =
+          child.platform && child.platform.os !== "unknown"
+            ? ` (${[child.platform.os, child.platform.architecture].filter(Boolean).join("/")})`
+            : ""
+        out.push({
+          reference: child.digest,
+          what: `child ${short(child.digest)}${platform} of ${name}, which the registry lists,`,
+          breaks: [...tags],
+        })
         walk(child.digest, depth + 1)
       }
     }
@@ -112,7 +138,11 @@ export function tagExpectations(tagged: ReadonlyMap<string, readonly string[]>, 
         if (seen.has(referrer)) continue
         seen.add(referrer)
         subjects.push(referrer)
-        out.push({ reference: referrer, what: `referrer ${short(referrer)} of ${subject === digest ? name : `${short(subject)} in ${name}`}, which the registry lists,`, breaks: [...tags] })
+        out.push({
+          reference: referrer,
+          what: `referrer ${short(referrer)} of ${subject === digest ? name : `${short(subject)} in ${name}`}, which the registry lists,`,
+          breaks: [...tags],
+        })
       }
     }
   }

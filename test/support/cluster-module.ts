@@ -13,7 +13,7 @@ import { hostEngine, type HostEngineOptions, type HostRun } from "./host-engine.
 
 export const CHART = resolve("examples/meetinity")
 export const SOURCE = resolve("examples/api-gateway")
-export const READER_TOKEN = "ghp_R3ader-T0ken:with/odd\"chars"
+export const READER_TOKEN = 'ghp_R3ader-T0ken:with/odd"chars'
 export const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
 
 export const kubeconfig = () => dag.loadSecretFromID("SecretID-kubeconfig" as SecretID)
@@ -32,9 +32,21 @@ export interface ModuleRun {
  * Installs a recorder whose containers run on this host against `cluster`, as the user whose
  * kubeconfig is given (the admin's by default). Call `recorder.restore()` after the run.
  */
-export async function onCluster(cluster: Cluster, options: { kubeconfig?: string; readerToken?: string; publish?: (query: Query) => Promise<string>; onStart?: HostEngineOptions["onStart"] } = {}): Promise<ModuleRun> {
+export async function onCluster(
+  cluster: Cluster,
+  options: {
+    kubeconfig?: string
+    readerToken?: string
+    publish?: (query: Query) => Promise<string>
+    onStart?: HostEngineOptions["onStart"]
+  } = {},
+): Promise<ModuleRun> {
   const engine = hostEngine({
-    secrets: { "SecretID-kubeconfig": options.kubeconfig ?? cluster.adminKubeconfig, "SecretID-reader": options.readerToken ?? READER_TOKEN, "SecretID-push": PUSH_TOKEN },
+    secrets: {
+      "SecretID-kubeconfig": options.kubeconfig ?? cluster.adminKubeconfig,
+      "SecretID-reader": options.readerToken ?? READER_TOKEN,
+      "SecretID-push": PUSH_TOKEN,
+    },
     directories: { "DirectoryID-chart": CHART, "DirectoryID-source": SOURCE },
     ...(options.publish ? { publish: options.publish } : {}),
     ...(options.onStart ? { onStart: options.onStart } : {}),
@@ -73,7 +85,11 @@ export interface DeploymentState {
 
 export async function deployments(cluster: Cluster, namespace: string): Promise<DeploymentState[]> {
   const list = JSON.parse(await cluster.kubectlOk(["get", "deployments", "-n", namespace, "-o", "json"])) as {
-    items: { metadata: { name: string; generation: number }; spec: { template: { spec: { containers: { image: string }[] } } }; status: { readyReplicas?: number; conditions?: { type: string; status: string }[] } }[]
+    items: {
+      metadata: { name: string; generation: number }
+      spec: { template: { spec: { containers: { image: string }[] } } }
+      status: { readyReplicas?: number; conditions?: { type: string; status: string }[] }
+    }[]
   }
   return list.items.map((d) => ({
     name: d.metadata.name,

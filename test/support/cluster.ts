@@ -85,13 +85,18 @@ export function clusterBinaries(): string {
 /** kwok's configuration: its own fast stages, with pod-ready leaving NEVER_READY pods to our stage. */
 function kwokConfig(): string {
   const stages = join(KUBE, "stages")
-  const docs = readdirSync(stages).sort().map((file) => {
-    const text = readFileSync(join(stages, file), "utf8")
-    if (file !== "pod-ready.yaml") return text
-    const anchor = "    matchExpressions:\n"
-    if (!text.includes(anchor)) throw new Error("cluster: kwok's pod-ready stage has no matchExpressions to extend")
-    return text.replace(anchor, `${anchor}    - key: '.spec.containers.[].image | contains("${NEVER_READY}")'\n      operator: 'NotIn'\n      values:\n      - 'true'\n`)
-  })
+  const docs = readdirSync(stages)
+    .sort()
+    .map((file) => {
+      const text = readFileSync(join(stages, file), "utf8")
+      if (file !== "pod-ready.yaml") return text
+      const anchor = "    matchExpressions:\n"
+      if (!text.includes(anchor)) throw new Error("cluster: kwok's pod-ready stage has no matchExpressions to extend")
+      return text.replace(
+        anchor,
+        `${anchor}    - key: '.spec.containers.[].image | contains("${NEVER_READY}")'\n      operator: 'NotIn'\n      values:\n      - 'true'\n`,
+      )
+    })
   return [...docs, NEVER_READY_STAGE].map((doc) => doc.trim()).join("\n---\n") + "\n"
 }
 
@@ -115,21 +120,73 @@ function openssl(args: string[], cwd: string): void {
 /** A P-256 key and a certificate signed by the cluster's CA. */
 function issue(cwd: string, name: string, subject: string, extensions: string): void {
   writeFileSync(join(cwd, `${name}.ext`), extensions)
-  openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject], cwd)
-  openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", `0x${randomBytes(8).toString("hex")}`, "-days", "2",
-    "-out", `${name}.crt`, "-extfile", `${name}.ext`], cwd)
+  openssl(
+    [
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      subject,
+    ],
+    cwd,
+  )
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-set_serial",
+      `0x${randomBytes(8).toString("hex")}`,
+      "-days",
+      "2",
+      "-out",
+      `${name}.crt`,
+      "-extfile",
+      `${name}.ext`,
+    ],
+    cwd,
+  )
 }
 
-const CLIENT_EXT = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
+const CLIENT_EXT =
+  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
 const b64 = (file: string) => readFileSync(file).toString("base64")
 
 /** A self-contained kubeconfig (certificates inline), as a deployer's KUBECONFIG secret holds one. */
 function kubeconfigText(server: string, caFile: string, user: string, certFile: string, keyFile: string): string {
   return [
-    "apiVersion: v1", "kind: Config", `current-context: ${user}`,
-    "clusters:", "- name: test", "  cluster:", `    server: ${server}`, `    certificate-authority-data: ${b64(caFile)}`,
-    "contexts:", `- name: ${user}`, "  context:", "    cluster: test", `    user: ${user}`,
-    "users:", `- name: ${user}`, "  user:", `    client-certificate-data: ${b64(certFile)}`, `    client-key-data: ${b64(keyFile)}`, "",
+    "apiVersion: v1",
+    "kind: Config",
+    `current-context: ${user}`,
+    "clusters:",
+    "- name: test",
+    "  cluster:",
+    `    server: ${server}`,
+    `    certificate-authority-data: ${b64(caFile)}`,
+    "contexts:",
+    `- name: ${user}`,
+    "  context:",
+    "    cluster: test",
+    `    user: ${user}`,
+    "users:",
+    `- name: ${user}`,
+    "  user:",
+    `    client-certificate-data: ${b64(certFile)}`,
+    `    client-key-data: ${b64(keyFile)}`,
+    "",
   ].join("\n")
 }
 
@@ -171,14 +228,29 @@ export interface RbacRule {
 
 /** What a namespaced deployer needs for Helm and the pull secret (no namespaces, no cluster scope). */
 export const DEPLOYER_RULES: RbacRule[] = [
-  { apiGroups: [""], resources: ["secrets", "configmaps", "services", "serviceaccounts", "pods", "events"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
-  { apiGroups: ["apps"], resources: ["deployments", "replicasets", "statefulsets"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+  {
+    apiGroups: [""],
+    resources: ["secrets", "configmaps", "services", "serviceaccounts", "pods", "events"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+  },
+  {
+    apiGroups: ["apps"],
+    resources: ["deployments", "replicasets", "statefulsets"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+  },
 ]
 
-function runKubectl(args: string[], kubeconfigFile: string, input?: string, program = kubectlPath()): Promise<KubectlResult> {
+function runKubectl(
+  args: string[],
+  kubeconfigFile: string,
+  input?: string,
+  program = kubectlPath(),
+): Promise<KubectlResult> {
   return new Promise((done) => {
     const home = mkdtempSync(join(tmpdir(), "kube-client-"))
-    const child = spawn(program, args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, KUBECONFIG: kubeconfigFile } })
+    const child = spawn(program, args, {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, KUBECONFIG: kubeconfigFile },
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
@@ -194,10 +266,19 @@ function runKubectl(args: string[], kubeconfigFile: string, input?: string, prog
 /** GET over the cluster's TLS with a client certificate: the status code, or 0 when it does not answer. */
 function probe(url: string, dir: string): Promise<number> {
   return new Promise((done) => {
-    const req = request(url, { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, "admin.crt")), key: readFileSync(join(dir, "admin.key")), timeout: 2000 }, (res) => {
-      res.resume()
-      done(res.statusCode ?? 0)
-    })
+    const req = request(
+      url,
+      {
+        ca: readFileSync(join(dir, "ca.crt")),
+        cert: readFileSync(join(dir, "admin.crt")),
+        key: readFileSync(join(dir, "admin.key")),
+        timeout: 2000,
+      },
+      (res) => {
+        res.resume()
+        done(res.statusCode ?? 0)
+      },
+    )
     req.on("error", () => done(0))
     req.on("timeout", () => req.destroy())
     req.end()
@@ -226,52 +307,108 @@ export async function startCluster(): Promise<Cluster> {
     process.off("exit", killAll)
     rmSync(dir, { recursive: true, force: true })
   }
-  const killAll = () => { for (const { child } of children) child.kill("SIGKILL") }
+  const killAll = () => {
+    for (const { child } of children) child.kill("SIGKILL")
+  }
   process.on("exit", killAll)
 
-  const logs = (lines = 15) => children.map(({ name }) => {
-    const file = join(dir, `${name}.log`)
-    const text = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").slice(-lines).join("\n") : ""
-    return `--- ${name}\n${text}`
-  }).join("\n")
+  const logs = (lines = 15) =>
+    children
+      .map(({ name }) => {
+        const file = join(dir, `${name}.log`)
+        const text = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").slice(-lines).join("\n") : ""
+        return `--- ${name}\n${text}`
+      })
+      .join("\n")
 
   const launch = (name: string, args: string[]) => {
     const log = openSync(join(dir, `${name}.log`), "a")
-    const child = spawn(join(bin, name), args, { cwd: dir, stdio: ["ignore", log, log], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir } })
+    const child = spawn(join(bin, name), args, {
+      cwd: dir,
+      stdio: ["ignore", log, log],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
+    })
     closeSync(log)
     children.push({ name, child })
   }
 
   try {
     // Certificates: a CA, the API server's serving certificate, the admin and the components.
-    writeFileSync(join(dir, "ca.cnf"), "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n")
-    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-      "-subj", "/CN=meetinity-test-ca", "-config", "ca.cnf", "-extensions", "v3_ca"], dir)
-    issue(dir, "apiserver", "/CN=kube-apiserver",
-      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\n")
+    writeFileSync(
+      join(dir, "ca.cnf"),
+      "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n",
+    )
+    openssl(
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=meetinity-test-ca",
+        "-config",
+        "ca.cnf",
+        "-extensions",
+        "v3_ca",
+      ],
+      dir,
+    )
+    issue(
+      dir,
+      "apiserver",
+      "/CN=kube-apiserver",
+      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\n",
+    )
     issue(dir, "admin", "/O=system:masters/CN=admin", CLIENT_EXT)
     // The components run as system:masters: RBAC is on for every user the tests create.
-    for (const component of ["controller-manager", "scheduler", "kwok"]) issue(dir, component, `/O=system:masters/CN=test:${component}`, CLIENT_EXT)
+    for (const component of ["controller-manager", "scheduler", "kwok"])
+      issue(dir, component, `/O=system:masters/CN=test:${component}`, CLIENT_EXT)
     openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key"], dir)
     openssl(["ec", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir)
     for (const name of ["admin", "controller-manager", "scheduler", "kwok"]) {
-      writeFileSync(join(dir, `${name}.kubeconfig`), kubeconfigText(server, join(dir, "ca.crt"), name, join(dir, `${name}.crt`), join(dir, `${name}.key`)))
+      writeFileSync(
+        join(dir, `${name}.kubeconfig`),
+        kubeconfigText(server, join(dir, "ca.crt"), name, join(dir, `${name}.crt`), join(dir, `${name}.key`)),
+      )
     }
     writeFileSync(join(dir, "kwok.yaml"), kwokConfig())
 
     launch("etcd", [
-      "--name=test", `--data-dir=${join(dir, "etcd")}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdPort}`, `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=test=http://127.0.0.1:${peerPort}`, "--unsafe-no-fsync", "--log-level=warn",
+      "--name=test",
+      `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=test=http://127.0.0.1:${peerPort}`,
+      "--unsafe-no-fsync",
+      "--log-level=warn",
     ])
     launch("kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${apiPort}`,
-      "--tls-cert-file=apiserver.crt", "--tls-private-key-file=apiserver.key", "--client-ca-file=ca.crt",
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${apiPort}`,
+      "--tls-cert-file=apiserver.crt",
+      "--tls-private-key-file=apiserver.key",
+      "--client-ca-file=ca.crt",
       "--authorization-mode=Node,RBAC",
-      "--service-account-issuer=https://kubernetes.default.svc.cluster.local", "--service-account-key-file=sa.pub", "--service-account-signing-key-file=sa.key",
-      "--service-cluster-ip-range=10.96.0.0/16", `--cert-dir=${join(dir, "apiserver-certs")}`, "--profiling=false", "--v=0",
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      "--service-account-key-file=sa.pub",
+      "--service-account-signing-key-file=sa.key",
+      "--service-cluster-ip-range=10.96.0.0/16",
+      `--cert-dir=${join(dir, "apiserver-certs")}`,
+      "--profiling=false",
+      "--v=0",
     ])
     const deadline = Date.now() + 60_000
     while ((await probe(`${server}/readyz`, dir)) !== 200) {
@@ -280,55 +417,112 @@ export async function startCluster(): Promise<Cluster> {
       await sleep(200)
     }
     launch("kube-controller-manager", [
-      "--kubeconfig=controller-manager.kubeconfig", "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${await freePort()}`,
-      "--service-account-private-key-file=sa.key", "--root-ca-file=ca.crt", "--use-service-account-credentials=false",
-      "--profiling=false", "--v=0",
+      "--kubeconfig=controller-manager.kubeconfig",
+      "--leader-elect=false",
+      "--bind-address=127.0.0.1",
+      `--secure-port=${await freePort()}`,
+      "--service-account-private-key-file=sa.key",
+      "--root-ca-file=ca.crt",
+      "--use-service-account-credentials=false",
+      "--profiling=false",
+      "--v=0",
     ])
-    launch("kube-scheduler", ["--kubeconfig=scheduler.kubeconfig", "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${await freePort()}`, "--profiling=false", "--v=0"])
+    launch("kube-scheduler", [
+      "--kubeconfig=scheduler.kubeconfig",
+      "--leader-elect=false",
+      "--bind-address=127.0.0.1",
+      `--secure-port=${await freePort()}`,
+      "--profiling=false",
+      "--v=0",
+    ])
     // kwok's fake kubelet endpoint, on loopback too (it listens on 0.0.0.0 unless told).
     const nodePort = await freePort()
-    launch("kwok", ["--kubeconfig=kwok.kubeconfig", "--config=kwok.yaml", "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      "--node-ip=127.0.0.1", `--node-port=${nodePort}`, `--server-address=127.0.0.1:${nodePort}`, "--cidr=10.0.0.1/24",
+    launch("kwok", [
+      "--kubeconfig=kwok.kubeconfig",
+      "--config=kwok.yaml",
+      "--manage-all-nodes=false",
+      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+      "--node-ip=127.0.0.1",
+      `--node-port=${nodePort}`,
+      `--server-address=127.0.0.1:${nodePort}`,
+      "--cidr=10.0.0.1/24",
       // kwok renews the node's Lease only when given a duration: without it the node-lifecycle
       // controller marks the node (and every pod on it) not Ready after its grace period (~50 s).
-      "--node-lease-duration-seconds=40"])
+      "--node-lease-duration-seconds=40",
+    ])
 
     const adminKubeconfigFile = join(dir, "admin.kubeconfig")
-    const kubectl = (args: string[], options: { kubeconfigFile?: string; input?: string } = {}) => runKubectl(args, options.kubeconfigFile ?? adminKubeconfigFile, options.input)
+    const kubectl = (args: string[], options: { kubeconfigFile?: string; input?: string } = {}) =>
+      runKubectl(args, options.kubeconfigFile ?? adminKubeconfigFile, options.input)
     const kubectlOk = async (args: string[], input?: string) => {
       const ran = await kubectl(args, { input })
       if (ran.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed (${ran.status}): ${ran.stderr}`)
       return ran.stdout
     }
-    await kubectlOk(["apply", "-f", "-"], JSON.stringify({
-      apiVersion: "v1", kind: "Node",
-      metadata: { name: "kwok-node-0", annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": "kwok-node-0", "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" } },
-      status: { allocatable: { cpu: "32", memory: "256Gi", pods: "110" }, capacity: { cpu: "32", memory: "256Gi", pods: "110" } },
-    }))
+    await kubectlOk(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+          name: "kwok-node-0",
+          annotations: { "kwok.x-k8s.io/node": "fake" },
+          labels: {
+            "kubernetes.io/hostname": "kwok-node-0",
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            type: "kwok",
+          },
+        },
+        status: {
+          allocatable: { cpu: "32", memory: "256Gi", pods: "110" },
+          capacity: { cpu: "32", memory: "256Gi", pods: "110" },
+        },
+      }),
+    )
     // Ready: the node is Ready (kwok runs) and the default service account exists (the controller-manager runs).
     while (true) {
-      const node = await kubectl(["get", "node", "kwok-node-0", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"])
+      const node = await kubectl([
+        "get",
+        "node",
+        "kwok-node-0",
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ])
       const account = await kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"])
       if (node.stdout === "True" && account.status === 0) break
-      if (Date.now() > deadline) throw new Error(`the cluster did not get ready in 60 s (node Ready: ${node.stdout || node.stderr.trim()})`)
+      if (Date.now() > deadline)
+        throw new Error(`the cluster did not get ready in 60 s (node Ready: ${node.stdout || node.stderr.trim()})`)
       if (children.some(({ child }) => child.exitCode !== null)) throw new Error("a component exited")
       await sleep(200)
     }
 
     let users = 0
     return {
-      dir, server, adminKubeconfigFile, adminKubeconfig: readFileSync(adminKubeconfigFile, "utf8"),
-      kubectl, kubectlOk, logs, stop,
+      dir,
+      server,
+      adminKubeconfigFile,
+      adminKubeconfig: readFileSync(adminKubeconfigFile, "utf8"),
+      kubectl,
+      kubectlOk,
+      logs,
+      stop,
       helm: (args) => runKubectl(args, adminKubeconfigFile, undefined, helmPath()),
       async restrictedUser(name, namespace, rules) {
         const file = `user-${++users}`
         issue(dir, file, `/CN=${name}`, CLIENT_EXT)
         const role = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, namespace }, rules }
         const binding = {
-          apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name, namespace },
-          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name }],
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "RoleBinding",
+          metadata: { name, namespace },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+          subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name }],
         }
-        await kubectlOk(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: [role, binding] }))
+        await kubectlOk(
+          ["apply", "-f", "-"],
+          JSON.stringify({ apiVersion: "v1", kind: "List", items: [role, binding] }),
+        )
         return kubeconfigText(server, join(dir, "ca.crt"), name, join(dir, `${file}.crt`), join(dir, `${file}.key`))
       },
     }

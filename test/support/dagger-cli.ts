@@ -17,7 +17,9 @@ function csvRecord(value: string): string[] {
   if (rest !== "" && !rest.startsWith("\n")) {
     // Go's csv: a quote after the start of an unquoted field is bare; after a closing quote, extraneous.
     const last = raw.at(-1) ?? ""
-    throw new Error(`invalid argument ${JSON.stringify(value)}: parse error: ${last.startsWith('"') || !rest.startsWith('"') ? "extraneous or missing \" in quoted-field" : "bare \" in non-quoted-field"}`)
+    throw new Error(
+      `invalid argument ${JSON.stringify(value)}: parse error: ${last.startsWith('"') || !rest.startsWith('"') ? 'extraneous or missing " in quoted-field' : 'bare " in non-quoted-field'}`,
+    )
   }
   return raw.map((field) => (field.startsWith('"') ? field.slice(1, -1).replace(/""/g, '"') : field))
 }

@@ -76,11 +76,16 @@ let counter = 0
  * `undefined` falls back to a fresh ID for `id` and `sync` leaves and fails the query otherwise.
  */
 export async function recordDagger(answer: Answer): Promise<Recorder> {
-  const connection = (await import(pathToFileURL(join(sdkDist, "common", "graphql", "connection.js")).href)) as ConnectionModule
+  const connection = (await import(
+    pathToFileURL(join(sdkDist, "common", "graphql", "connection.js")).href
+  )) as ConnectionModule
   const queries: Query[] = []
   connection.globalConnection.setGQLClient({
     async request(document: unknown) {
-      const text = typeof document === "string" ? document : String((document as { loc?: { source: { body: string } } }).loc?.source.body ?? document)
+      const text =
+        typeof document === "string"
+          ? document
+          : String((document as { loc?: { source: { body: string } } }).loc?.source.body ?? document)
       const query = parseQuery(text.trim())
       queries.push(query)
       let value = answer(query)
@@ -88,11 +93,15 @@ export async function recordDagger(answer: Answer): Promise<Recorder> {
       // Loading an object from its ID and asking for the ID gives the same ID back: loadXFromID(id:),
       // or node(id:) { ... on X }, which is how the SDK loads what start/stop/sync return.
       const loader = query.chain[0]!.field
-      const loads = query.chain.length === 2 ? /^load\w+FromID$/.test(loader) : query.chain.length === 3 && loader === "node" && query.chain[1]!.field.startsWith("... on ")
+      const loads =
+        query.chain.length === 2
+          ? /^load\w+FromID$/.test(loader)
+          : query.chain.length === 3 && loader === "node" && query.chain[1]!.field.startsWith("... on ")
       const loaded = loads ? /id: "([^"]*)"/.exec(query.chain[0]!.args)?.[1] : undefined
       if (value === undefined && query.leaf === "id" && loaded) value = loaded
       // `sync` evaluates an object and answers its ID, as `id` does.
-      if (value === undefined && (query.leaf === "id" || query.leaf === "sync")) value = `${query.chain.at(-2)?.field ?? "object"}-id-${++counter}`
+      if (value === undefined && (query.leaf === "id" || query.leaf === "sync"))
+        value = `${query.chain.at(-2)?.field ?? "object"}-id-${++counter}`
       if (value === undefined) throw new Error(`recorder: no answer for ${query.leaf} in ${text}`)
       if (value instanceof Error) throw value
       return { [query.leaf]: value }

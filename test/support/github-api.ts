@@ -73,7 +73,12 @@ export interface GitHubApi {
    */
   deleteVersion(ownerLogin: string, name: string, id: number): Promise<void>
   /** The primary rate limit's state: requests counted in the current window, and refusals so far. */
-  readonly rateLimit: { readonly limit: number; readonly used: number; readonly refused: number; readonly resetsAt: number }
+  readonly rateLimit: {
+    readonly limit: number
+    readonly used: number
+    readonly refused: number
+    readonly resetsAt: number
+  }
   stop(): Promise<void>
 }
 
@@ -142,7 +147,13 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     const auth = request.headers.authorization ?? ""
     const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1]
     const who = token ? options.tokens[token] : undefined
-    if (!who) return json(response, 401, { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" }, rateHeaders())
+    if (!who)
+      return json(
+        response,
+        401,
+        { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" },
+        rateHeaders(),
+      )
 
     // The primary rate limit: a window of an hour from its first request.
     if (windowStart === undefined || clock() >= windowStart + WINDOW_MS) {
@@ -152,7 +163,15 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     if (used >= limit) {
       refused++
       count("rate-limited")
-      return json(response, 403, { message: `API rate limit exceeded for installation ID 1. If you reach out to GitHub Support for help, please include the request ID.`, documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" }, rateHeaders())
+      return json(
+        response,
+        403,
+        {
+          message: `API rate limit exceeded for installation ID 1. If you reach out to GitHub Support for help, please include the request ID.`,
+          documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+        },
+        rateHeaders(),
+      )
     }
     used++
 
@@ -167,12 +186,31 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       const f = rule.fault
       count(`fault ${f.kind}`)
       if (f.kind === "secondary") {
-        return json(response, f.status, { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits" },
-          { ...rateHeaders(), ...(f.retryAfter !== undefined ? { "retry-after": String(f.retryAfter) } : {}) })
+        return json(
+          response,
+          f.status,
+          {
+            message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            documentation_url:
+              "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+          },
+          { ...rateHeaders(), ...(f.retryAfter !== undefined ? { "retry-after": String(f.retryAfter) } : {}) },
+        )
       }
       if (f.kind === "primary") {
-        return json(response, f.status, { message: `API rate limit exceeded for user ID 1.`, documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" },
-          { ...rateHeaders(), "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + f.resetInSeconds) })
+        return json(
+          response,
+          f.status,
+          {
+            message: `API rate limit exceeded for user ID 1.`,
+            documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+          },
+          {
+            ...rateHeaders(),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + f.resetInSeconds),
+          },
+        )
       }
       if (f.kind === "server-error") return json(response, f.status, { message: "Server Error" }, rateHeaders())
       if (f.kind === "hook") {
@@ -192,25 +230,33 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     let match: RegExpExecArray | null
     if (method === "GET" && (match = /^\/users\/([^/]+)$/.exec(path))) {
       count("GET owner")
-      const login = Object.keys(options.owners).find((o) => o.toLowerCase() === decodeURIComponent(match![1]!).toLowerCase())
+      const login = Object.keys(options.owners).find(
+        (o) => o.toLowerCase() === decodeURIComponent(match![1]!).toLowerCase(),
+      )
       if (!login) return json(response, 404, { message: "Not Found" }, rateHeaders())
       return json(response, 200, { login, id: 1, type: options.owners[login] }, rateHeaders())
     }
     if (method === "GET" && path === "/user") {
       count("GET user")
-      if (who.integration) return json(response, 403, { message: "Resource not accessible by integration" }, rateHeaders())
+      if (who.integration)
+        return json(response, 403, { message: "Resource not accessible by integration" }, rateHeaders())
       return json(response, 200, { login: who.login, type: "User" }, rateHeaders())
     }
 
-    match = /^\/(?:orgs\/([^/]+)|user|users\/([^/]+))\/packages\/container\/([^/]+)\/versions(?:\/(\d+)(\/restore)?)?$/.exec(path)
+    match =
+      /^\/(?:orgs\/([^/]+)|user|users\/([^/]+))\/packages\/container\/([^/]+)\/versions(?:\/(\d+)(\/restore)?)?$/.exec(
+        path,
+      )
     if (!match) return json(response, 404, { message: "Not Found" }, rateHeaders())
     const [, org, user, encodedName, id, restore] = match
     const name = decodeURIComponent(encodedName!)
-    if (name.includes("/") && encodedName!.includes("/")) return json(response, 404, { message: "Not Found" }, rateHeaders())
+    if (name.includes("/") && encodedName!.includes("/"))
+      return json(response, 404, { message: "Not Found" }, rateHeaders())
     const ownerLogin = org ?? user ?? who.login
     const ownerType = Object.entries(options.owners).find(([o]) => o.toLowerCase() === ownerLogin.toLowerCase())?.[1]
     // /orgs/ only for organisations; /users/ and /user only for users.
-    if ((org && ownerType !== "Organization") || (!org && ownerType !== "User")) return json(response, 404, { message: "Not Found" }, rateHeaders())
+    if ((org && ownerType !== "Organization") || (!org && ownerType !== "User"))
+      return json(response, 404, { message: "Not Found" }, rateHeaders())
     if (!who.scopes.includes("read:packages")) {
       return json(response, 403, { message: "You need at least read:packages scope to list packages." }, rateHeaders())
     }
@@ -223,15 +269,26 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     if (restore) {
       if (method !== "POST") return json(response, 404, { message: "Not Found" }, rateHeaders())
       count("POST restore")
-      if (!who.scopes.includes("write:packages")) return json(response, 403, { message: "You need at least write:packages and read:packages scopes to restore a package version." }, rateHeaders())
+      if (!who.scopes.includes("write:packages"))
+        return json(
+          response,
+          403,
+          { message: "You need at least write:packages and read:packages scopes to restore a package version." },
+          rateHeaders(),
+        )
       const version = restorable().find((v) => v.id === Number(id))
       if (!version) return json(response, 404, { message: "Not Found" }, rateHeaders())
       if (options.registry && version.manifest) {
         const base = `${options.registry.url}/v2/${options.registry.repository(ownerLogin, name)}/manifests`
         const taken = new Set(versions.flatMap((v) => v.tags))
         for (const reference of [version.name, ...version.tags.filter((t) => !taken.has(t))]) {
-          const res = await fetch(`${base}/${reference}`, { method: "PUT", headers: { "content-type": version.manifest.mediaType }, body: Buffer.from(version.manifest.body) })
-          if (res.status !== 201) return json(response, 500, { message: `registry put answered ${res.status}` }, rateHeaders())
+          const res = await fetch(`${base}/${reference}`, {
+            method: "PUT",
+            headers: { "content-type": version.manifest.mediaType },
+            body: Buffer.from(version.manifest.body),
+          })
+          if (res.status !== 201)
+            return json(response, 500, { message: `registry put answered ${res.status}` }, rateHeaders())
         }
       }
       const { deleted_at: _deletedAt, manifest: _manifest, ...active } = version
@@ -244,11 +301,19 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     if (!id) {
       if (method !== "GET") return json(response, 404, { message: "Not Found" }, rateHeaders())
       const state = full.searchParams.get("state") ?? "active"
-      if (state !== "active" && state !== "deleted") return json(response, 422, { message: "Validation Failed", errors: [{ field: "state", code: "invalid" }] }, rateHeaders())
+      if (state !== "active" && state !== "deleted")
+        return json(
+          response,
+          422,
+          { message: "Validation Failed", errors: [{ field: "state", code: "invalid" }] },
+          rateHeaders(),
+        )
       count(state === "deleted" ? "GET deleted list" : "GET list")
       const perPage = Math.min(100, Math.max(1, Number(full.searchParams.get("per_page") ?? 30)))
       const page = Math.max(1, Number(full.searchParams.get("page") ?? 1))
-      const sorted = [...(state === "deleted" ? restorable() : versions)].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id)
+      const sorted = [...(state === "deleted" ? restorable() : versions)].sort(
+        (a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id,
+      )
       const last = Math.max(1, Math.ceil(sorted.length / perPage))
       const link = (p: number) => {
         const next = new URL(full)
@@ -274,8 +339,23 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       // Users report 404, not 403, when the token lacks delete:packages.
       if (!who.scopes.includes("delete:packages")) return json(response, 404, { message: "Not Found" }, rateHeaders())
       if (!version) return json(response, 404, { message: "Not Found" }, rateHeaders())
-      if (versions.length === 1) return json(response, 400, { message: "You cannot delete the last version of a package. You must delete the package instead." }, rateHeaders())
-      if (options.popular?.has(version.id)) return json(response, 400, { message: "Publicly visible package versions with more than 5000 downloads cannot be deleted. Contact GitHub support for further assistance." }, rateHeaders())
+      if (versions.length === 1)
+        return json(
+          response,
+          400,
+          { message: "You cannot delete the last version of a package. You must delete the package instead." },
+          rateHeaders(),
+        )
+      if (options.popular?.has(version.id))
+        return json(
+          response,
+          400,
+          {
+            message:
+              "Publicly visible package versions with more than 5000 downloads cannot be deleted. Contact GitHub support for further assistance.",
+          },
+          rateHeaders(),
+        )
       const problem = await remove(ownerLogin, name, version)
       if (problem) return json(response, 500, { message: problem }, rateHeaders())
       return json(response, 204, undefined, rateHeaders())
@@ -291,19 +371,30 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     if (options.registry) {
       const url = `${options.registry.url}/v2/${options.registry.repository(ownerLogin, name)}/manifests/${version.name}`
       const kept = await fetch(url, { headers: { accept: MANIFEST_ACCEPT } })
-      if (kept.ok) manifest = { mediaType: kept.headers.get("content-type") ?? "", body: new Uint8Array(await kept.arrayBuffer()) }
+      if (kept.ok)
+        manifest = { mediaType: kept.headers.get("content-type") ?? "", body: new Uint8Array(await kept.arrayBuffer()) }
       const res = await fetch(url, { method: "DELETE" })
       if (res.status !== 202 && res.status !== 404) return `registry delete answered ${res.status}`
     }
     versions.splice(versions.indexOf(version), 1)
-    deleted.set(key, [...(deleted.get(key) ?? []), { ...version, tags: [...version.tags], deleted_at: new Date(clock()).toISOString(), manifest }])
+    deleted.set(key, [
+      ...(deleted.get(key) ?? []),
+      { ...version, tags: [...version.tags], deleted_at: new Date(clock()).toISOString(), manifest },
+    ])
     return undefined
   }
 
   const server = createServer((request, response) => {
     void handle(request, response)
       .catch((error: unknown) => json(response, 500, { message: String(error) }))
-      .finally(() => log.push({ method: request.method ?? "", path: request.url ?? "", status: response.statusCode, at: Date.now() }))
+      .finally(() =>
+        log.push({
+          method: request.method ?? "",
+          path: request.url ?? "",
+          status: response.statusCode,
+          at: Date.now(),
+        }),
+      )
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const address = server.address()
@@ -325,13 +416,19 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
     get rateLimit() {
       return { limit, used, refused, resetsAt: resetAt() }
     },
-    stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
 const MANIFEST_ACCEPT = [
-  "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
 ].join(", ")
 
 function toApi(version: ApiVersion & { deleted_at?: string }, owner: string, name: string, base: string) {

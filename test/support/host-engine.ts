@@ -42,7 +42,17 @@ const TOOLS: Record<string, { image: string; path: () => string }> = {
 }
 
 /** The container fields whose meaning this executor reproduces. */
-const KNOWN = new Set(["container", "from", "withMountedSecret", "withEnvVariable", "withDirectory", "withExec", "exitCode", "stdout", "stderr"])
+const KNOWN = new Set([
+  "container",
+  "from",
+  "withMountedSecret",
+  "withEnvVariable",
+  "withDirectory",
+  "withExec",
+  "exitCode",
+  "stdout",
+  "stderr",
+])
 
 export function hostEngine(options: HostEngineOptions) {
   const runs: HostRun[] = []
@@ -57,11 +67,14 @@ export function hostEngine(options: HostEngineOptions) {
   }
 
   async function execute(query: Query): Promise<HostRun> {
-    for (const call of query.chain) if (!KNOWN.has(call.field)) throw new Error(`host engine: the container uses ${call.field}, which this executor does not reproduce`)
+    for (const call of query.chain)
+      if (!KNOWN.has(call.field))
+        throw new Error(`host engine: the container uses ${call.field}, which this executor does not reproduce`)
     const image = argValue(query.chain.find((c) => c.field === "from")!.args, "address") as string
     const exec = query.chain.find((c) => c.field === "withExec")!
     const args = argValue(exec.args, "args") as string[]
-    if (!/expect: ANY\b/.test(exec.args)) throw new Error("host engine: the module runs commands with expect: ANY and reads the exit code")
+    if (!/expect: ANY\b/.test(exec.args))
+      throw new Error("host engine: the module runs commands with expect: ANY and reads the exit code")
     const tool = TOOLS[args[0]!]
     if (!tool) throw new Error(`host engine: ${args[0]} is neither kubectl nor helm`)
     if (tool.image !== image) throw new Error(`host engine: ${args[0]} ran in ${image}, expected ${tool.image}`)
@@ -86,13 +99,15 @@ export function hostEngine(options: HostEngineOptions) {
       }
       mapped.sort((a, b) => b[0].length - a[0].length)
       const map = (value: string) => {
-        for (const [from, to] of mapped) if (value === from || value.startsWith(`${from}/`)) return to + value.slice(from.length)
+        for (const [from, to] of mapped)
+          if (value === from || value.startsWith(`${from}/`)) return to + value.slice(from.length)
         return value
       }
       const home = join(root, "root")
       mkdirSync(home)
       const env: Record<string, string> = { PATH: "/usr/bin:/bin", HOME: home }
-      for (const call of query.chain.filter((c) => c.field === "withEnvVariable")) env[argValue(call.args, "name") as string] = map(argValue(call.args, "value") as string)
+      for (const call of query.chain.filter((c) => c.field === "withEnvVariable"))
+        env[argValue(call.args, "name") as string] = map(argValue(call.args, "value") as string)
 
       const child = spawn(tool.path(), args.slice(1).map(map), { cwd: home, env })
       options.onStart?.(args, () => child.kill("SIGKILL"))
@@ -100,7 +115,9 @@ export function hostEngine(options: HostEngineOptions) {
       let stderr = ""
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      const exitCode = await new Promise<number>((done) => child.on("close", (code, signal) => done(code ?? (signal ? 128 + 9 : -1))))
+      const exitCode = await new Promise<number>((done) =>
+        child.on("close", (code, signal) => done(code ?? (signal ? 128 + 9 : -1))),
+      )
       // Paths in what the program printed are shown as the container would show them.
       const unmap = (text: string) => mapped.reduce((t, [from, to]) => t.split(to).join(from), text)
       const run = { image, args, exitCode, stdout: unmap(stdout), stderr: unmap(stderr) }
@@ -129,7 +146,8 @@ export function hostEngine(options: HostEngineOptions) {
       const path = join(dir, argValue(query.chain.at(-1)!.args, "path") as string)
       return existsSync(path) && statSync(path).isFile()
     }
-    if (!["exitCode", "stdout", "stderr"].includes(query.leaf) || !query.chain.some((c) => c.field === "withExec")) return undefined
+    if (!["exitCode", "stdout", "stderr"].includes(query.leaf) || !query.chain.some((c) => c.field === "withExec"))
+      return undefined
     // The module reads a command's exit code, then its output: the command runs once per container.
     const container = query.text.slice(0, query.text.lastIndexOf(query.leaf))
     let ran = results.get(container)

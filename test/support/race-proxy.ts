@@ -19,8 +19,13 @@ export async function startRaceProxy(backendUrl: string, onPut: (path: string) =
     const path = request.url ?? "/"
     const body = await readBody(request)
     const headers: Record<string, string> = {}
-    for (const name of ["accept", "content-type"]) if (request.headers[name]) headers[name] = String(request.headers[name])
-    const upstream = await fetch(`${backendUrl}${path}`, { method: request.method, headers, body: body.length > 0 ? new Uint8Array(body) : undefined })
+    for (const name of ["accept", "content-type"])
+      if (request.headers[name]) headers[name] = String(request.headers[name])
+    const upstream = await fetch(`${backendUrl}${path}`, {
+      method: request.method,
+      headers,
+      body: body.length > 0 ? new Uint8Array(body) : undefined,
+    })
     const answer = Buffer.from(await upstream.arrayBuffer())
     if (request.method === "PUT" && /\/manifests\//.test(path) && upstream.ok) await onPut(path)
     const out: Record<string, string> = {}

@@ -30,7 +30,10 @@ export async function freePort(): Promise<number> {
 export async function startRegistry(): Promise<RunningRegistry> {
   const dir = mkdtempSync(join(tmpdir(), "registry-"))
   const config = join(dir, "config.yml")
-  writeFileSync(config, "version: 0.1\nstorage:\n  filesystem: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:5000\n")
+  writeFileSync(
+    config,
+    "version: 0.1\nstorage:\n  filesystem: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:5000\n",
+  )
   const port = await freePort()
   const host = `127.0.0.1:${port}`
   const child: ChildProcess = spawn("docker-registry", ["serve", config], {

@@ -17,7 +17,11 @@ export class PackageSeeder {
   private id = 1000
   private clock: number
 
-  constructor(private readonly push: OciPusher, private readonly repository: string, start = Date.parse("2026-01-01T00:00:00Z")) {
+  constructor(
+    private readonly push: OciPusher,
+    private readonly repository: string,
+    start = Date.parse("2026-01-01T00:00:00Z"),
+  ) {
     this.clock = start
   }
 
@@ -34,7 +38,11 @@ export class PackageSeeder {
   }
 
   /** An image (multi-arch index when several platforms) under `tags`, pushed to the registry. */
-  async image(seed: string, tags: string[], options: { platforms?: string[]; attestations?: boolean } = {}): Promise<Seeded> {
+  async image(
+    seed: string,
+    tags: string[],
+    options: { platforms?: string[]; attestations?: boolean } = {},
+  ): Promise<Seeded> {
     const platforms = options.platforms ?? ["linux/amd64"]
     if (platforms.length === 1 && !options.attestations) {
       const image = await this.push.image(this.repository, seed, { platform: platforms[0], tag: tags[0] })
@@ -42,7 +50,10 @@ export class PackageSeeder {
       this.add(image, tags)
       return { digest: image.digest, children: [], tags }
     }
-    const { index, children } = await this.push.multiArch(this.repository, seed, platforms, { tag: tags[0], attestations: options.attestations })
+    const { index, children } = await this.push.multiArch(this.repository, seed, platforms, {
+      tag: tags[0],
+      attestations: options.attestations,
+    })
     for (const tag of tags.slice(1)) await this.push.tag(this.repository, tag, index)
     for (const child of children) this.add(child, [])
     this.add(index, tags)
@@ -61,9 +72,16 @@ export class PackageSeeder {
    * An OCI 1.1 referrer pushed without a fallback tag (a signature or attestation): an untagged
    * manifest whose `subject` names `subject`, as cosign or oras push it to ghcr.io.
    */
-  async subjectReferrer(subject: string, artifactType = "application/vnd.dev.sigstore.bundle.v0.3+json"): Promise<Seeded> {
+  async subjectReferrer(
+    subject: string,
+    artifactType = "application/vnd.dev.sigstore.bundle.v0.3+json",
+  ): Promise<Seeded> {
     const descriptor = await this.push.describe(this.repository, subject)
-    const manifest = await this.push.image(this.repository, `subject referrer ${subject} ${artifactType} ${this.versions.length}`, { subject: descriptor, artifactType })
+    const manifest = await this.push.image(
+      this.repository,
+      `subject referrer ${subject} ${artifactType} ${this.versions.length}`,
+      { subject: descriptor, artifactType },
+    )
     this.add(manifest, [])
     return { digest: manifest.digest, children: [], tags: [] }
   }

@@ -6,7 +6,11 @@ import { createHash } from "node:crypto"
 export function skopeoDigest(host: string, repository: string, reference: string): string | undefined {
   const separator = reference.startsWith("sha256:") ? "@" : ":"
   try {
-    const raw = execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${host}/${repository}${separator}${reference}`], { stdio: ["ignore", "pipe", "pipe"] })
+    const raw = execFileSync(
+      "skopeo",
+      ["inspect", "--raw", "--tls-verify=false", `docker://${host}/${repository}${separator}${reference}`],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    )
     return `sha256:${createHash("sha256").update(raw).digest("hex")}`
   } catch (error) {
     const stderr = String((error as { stderr?: Buffer }).stderr ?? "")
@@ -16,6 +20,8 @@ export function skopeoDigest(host: string, repository: string, reference: string
 }
 
 export function skopeoTags(host: string, repository: string): string[] {
-  const out = execFileSync("skopeo", ["list-tags", "--tls-verify=false", `docker://${host}/${repository}`], { encoding: "utf8" })
+  const out = execFileSync("skopeo", ["list-tags", "--tls-verify=false", `docker://${host}/${repository}`], {
+    encoding: "utf8",
+  })
   return ((JSON.parse(out) as { Tags: string[] | null }).Tags ?? []).sort()
 }

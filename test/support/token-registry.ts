@@ -16,7 +16,10 @@ export interface TokenRegistry {
   stop(): Promise<void>
 }
 
-export async function startTokenRegistry(backendUrl: string, options: { username: string; password: string; anonymousPull?: boolean; latencyMs?: number; tagPageSize?: number }): Promise<TokenRegistry> {
+export async function startTokenRegistry(
+  backendUrl: string,
+  options: { username: string; password: string; anonymousPull?: boolean; latencyMs?: number; tagPageSize?: number },
+): Promise<TokenRegistry> {
   const tokens = new Map<string, string>() // token -> granted scope
   const log: TokenRegistry["log"] = []
   let url = ""
@@ -78,14 +81,20 @@ export async function startTokenRegistry(backendUrl: string, options: { username
       const rest = last === null ? all : all.filter((t) => t > last)
       const page = rest.slice(0, n)
       const headers: Record<string, string> = { "content-type": "application/json" }
-      if (rest.length > n) headers.link = `</v2/${tagList[1]}/tags/list?n=${n}&last=${encodeURIComponent(page.at(-1)!)}>; rel="next"`
+      if (rest.length > n)
+        headers.link = `</v2/${tagList[1]}/tags/list?n=${n}&last=${encodeURIComponent(page.at(-1)!)}>; rel="next"`
       response.writeHead(200, headers)
       response.end(JSON.stringify({ name: tagList[1], tags: page }))
       return
     }
     const headers: Record<string, string> = {}
-    for (const name of ["accept", "content-type"]) if (request.headers[name]) headers[name] = String(request.headers[name])
-    const upstream = await fetch(`${backendUrl}${path}`, { method: request.method, headers, body: body.length > 0 ? new Uint8Array(body) : undefined })
+    for (const name of ["accept", "content-type"])
+      if (request.headers[name]) headers[name] = String(request.headers[name])
+    const upstream = await fetch(`${backendUrl}${path}`, {
+      method: request.method,
+      headers,
+      body: body.length > 0 ? new Uint8Array(body) : undefined,
+    })
     const out: Record<string, string> = {}
     upstream.headers.forEach((value, name) => (out[name] = value))
     delete out["content-encoding"]

@@ -53,15 +53,27 @@ function helmEnv(releases: object[], kubeconfig?: string): NodeJS.ProcessEnv {
  */
 export function helmAsync(args: string[], releases: object[], kubeconfig: string): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(helmPath(), args, { encoding: "utf8", timeout: 30_000, env: helmEnv(releases, kubeconfig) }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : -1) : 0
-      resolve({ status: code, stdout, stderr })
-    })
+    execFile(
+      helmPath(),
+      args,
+      { encoding: "utf8", timeout: 30_000, env: helmEnv(releases, kubeconfig) },
+      (error, stdout, stderr) => {
+        const code = error
+          ? typeof (error as { code?: unknown }).code === "number"
+            ? (error as { code: number }).code
+            : -1
+          : 0
+        resolve({ status: code, stdout, stderr })
+      },
+    )
   })
 }
 
 export function kubectl(args: string[]): RunResult {
-  const result = spawnSync(kubectlPath(), args, { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() } })
+  const result = spawnSync(kubectlPath(), args, {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() },
+  })
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
 }
 

@@ -57,7 +57,8 @@ export function splitWords(line: string): string[] {
 }
 
 /** The module a workflow calls: a release of it, overridable by a repository variable. */
-export const MODULE_PIN = /^\$\{\{ vars\.MEETINITY_RELEASE_MODULE \|\| 'github\.com\/meetinity\/meetinity-release@(v\d+\.\d+\.\d+)' \}\}$/
+export const MODULE_PIN =
+  /^\$\{\{ vars\.MEETINITY_RELEASE_MODULE \|\| 'github\.com\/meetinity\/meetinity-release@(v\d+\.\d+\.\d+)' \}\}$/
 export const MODULE_REF = "${{ env.MEETINITY_RELEASE }}"
 
 /** A `run` line that only copies output into the step's outputs or the job summary. */
@@ -77,7 +78,13 @@ export interface DaggerCall {
 }
 
 /** Problems found in one workflow file's text; empty when it is in step with the module. */
-export function checkWorkflow(file: string, text: string, functions: Record<string, FunctionInfo>, engineVersion: string, options: GuardOptions = {}): { problems: string[]; calls: DaggerCall[] } {
+export function checkWorkflow(
+  file: string,
+  text: string,
+  functions: Record<string, FunctionInfo>,
+  engineVersion: string,
+  options: GuardOptions = {},
+): { problems: string[]; calls: DaggerCall[] } {
   const problems: string[] = []
   const calls: DaggerCall[] = []
   const byCli = new Map(Object.values(functions).map((fn) => [kebab(fn.name), fn]))
@@ -85,15 +92,24 @@ export function checkWorkflow(file: string, text: string, functions: Record<stri
   problems.push(...checkPins(file, text))
   if (options.moduleVersion) {
     const pin = MODULE_PIN.exec(doc.env?.MEETINITY_RELEASE ?? "")
-    if (!pin) problems.push(`${file}: env.MEETINITY_RELEASE is ${JSON.stringify(doc.env?.MEETINITY_RELEASE)}, expected \${{ vars.MEETINITY_RELEASE_MODULE || 'github.com/meetinity/meetinity-release@vX.Y.Z' }}`)
-    else if (pin[1] !== `v${options.moduleVersion}`) problems.push(`${file}: the module is pinned to ${pin[1]}, but this release of it is v${options.moduleVersion}`)
+    if (!pin)
+      problems.push(
+        `${file}: env.MEETINITY_RELEASE is ${JSON.stringify(doc.env?.MEETINITY_RELEASE)}, expected \${{ vars.MEETINITY_RELEASE_MODULE || 'github.com/meetinity/meetinity-release@vX.Y.Z' }}`,
+      )
+    else if (pin[1] !== `v${options.moduleVersion}`)
+      problems.push(`${file}: the module is pinned to ${pin[1]}, but this release of it is v${options.moduleVersion}`)
   }
   for (const [jobName, job] of Object.entries(doc.jobs ?? {})) {
     const timeout = job["timeout-minutes"]
-    if (!(typeof timeout === "number" && timeout > 0)) problems.push(`${file} job ${jobName}: no timeout-minutes (GitHub's default is 360 minutes); give every job one`)
-    const secrets = [...new Set([...JSON.stringify(job).matchAll(/secrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!))].filter((name) => name !== "GITHUB_TOKEN")
+    if (!(typeof timeout === "number" && timeout > 0))
+      problems.push(`${file} job ${jobName}: no timeout-minutes (GitHub's default is 360 minutes); give every job one`)
+    const secrets = [
+      ...new Set([...JSON.stringify(job).matchAll(/secrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!)),
+    ].filter((name) => name !== "GITHUB_TOKEN")
     if (secrets.length > 0 && !job.environment) {
-      problems.push(`${file} job ${jobName}: reads ${secrets.join(", ")} outside a GitHub environment; run the job in one and store the secret there`)
+      problems.push(
+        `${file} job ${jobName}: reads ${secrets.join(", ")} outside a GitHub environment; run the job in one and store the secret there`,
+      )
     }
     for (const [i, step] of (job.steps ?? []).entries()) {
       const where = `${file} job ${jobName} step ${step.name ?? i + 1}`
@@ -101,26 +117,45 @@ export function checkWorkflow(file: string, text: string, functions: Record<stri
         problems.push(`${where}: actions/checkout without persist-credentials: false leaves the token in .git/config`)
       }
       if (options.moduleVersion && step.run !== undefined) {
-        for (const line of step.run.split("\n").map((l) => l.trim()).filter(Boolean)) {
-          if (!MOVES_OUTPUT.test(line)) problems.push(`${where}: run line ${JSON.stringify(line)} does more than copy output into $GITHUB_OUTPUT or $GITHUB_STEP_SUMMARY; put the logic in the module`)
+        for (const line of step.run
+          .split("\n")
+          .map((l) => l.trim())
+          .filter(Boolean)) {
+          if (!MOVES_OUTPUT.test(line))
+            problems.push(
+              `${where}: run line ${JSON.stringify(line)} does more than copy output into $GITHUB_OUTPUT or $GITHUB_STEP_SUMMARY; put the logic in the module`,
+            )
         }
       }
       if (!step.uses?.startsWith("dagger/dagger-for-github")) continue
-      if (step.uses !== DAGGER_ACTION) problems.push(`${where}: uses ${step.uses}, expected ${DAGGER_ACTION} # ${PINNED_ACTIONS["dagger/dagger-for-github"]!.version}`)
+      if (step.uses !== DAGGER_ACTION)
+        problems.push(
+          `${where}: uses ${step.uses}, expected ${DAGGER_ACTION} # ${PINNED_ACTIONS["dagger/dagger-for-github"]!.version}`,
+        )
       const module = String(step.with?.module ?? "")
       if (options.moduleVersion ? module !== MODULE_REF : module !== ".") {
-        problems.push(`${where}: module ${JSON.stringify(module)}, expected ${options.moduleVersion ? MODULE_REF : '"."'}`)
+        problems.push(
+          `${where}: module ${JSON.stringify(module)}, expected ${options.moduleVersion ? MODULE_REF : '"."'}`,
+        )
       }
       const version = String(step.with?.version ?? "")
-      if (version.replace(/^v/, "") !== engineVersion.replace(/^v/, "")) problems.push(`${where}: dagger version ${JSON.stringify(version)} is not the module's engineVersion ${engineVersion}`)
+      if (version.replace(/^v/, "") !== engineVersion.replace(/^v/, ""))
+        problems.push(
+          `${where}: dagger version ${JSON.stringify(version)} is not the module's engineVersion ${engineVersion}`,
+        )
       const verb = String(step.with?.verb ?? "call")
       const line = String(step.with?.call ?? step.with?.args ?? "")
       if (verb !== "call") continue
-      if (/\$\{\{/.test(line)) problems.push(`${where}: the call contains a \${{ }} expression; pass values through the step's env and refer to them as $NAME (or env://NAME for secrets)`)
+      if (/\$\{\{/.test(line))
+        problems.push(
+          `${where}: the call contains a \${{ }} expression; pass values through the step's env and refer to them as $NAME (or env://NAME for secrets)`,
+        )
       const [fnName, ...rest] = splitWords(line)
       const fn = fnName ? byCli.get(fnName) : undefined
       if (!fn) {
-        problems.push(`${where}: dagger call ${JSON.stringify(fnName)} is not a function of the module (it has ${[...byCli.keys()].join(", ")})`)
+        problems.push(
+          `${where}: dagger call ${JSON.stringify(fnName)} is not a function of the module (it has ${[...byCli.keys()].join(", ")})`,
+        )
         continue
       }
       const accepted = new Map(Object.values(fn.arguments).map((a) => [kebab(a.name), a]))
@@ -141,7 +176,9 @@ export function checkWorkflow(file: string, text: string, functions: Record<stri
           continue
         }
         if (!arg) {
-          problems.push(`${where}: ${fnName} has no flag --${flag} (it takes ${[...accepted.keys()].map((a) => `--${a}`).join(", ")})`)
+          problems.push(
+            `${where}: ${fnName} has no flag --${flag} (it takes ${[...accepted.keys()].map((a) => `--${a}`).join(", ")})`,
+          )
           continue
         }
         let value: string | true
@@ -149,19 +186,31 @@ export function checkWorkflow(file: string, text: string, functions: Record<stri
         else if (arg.type.kind === "BOOLEAN_KIND") value = true
         else value = rest[++k] ?? ""
         flags.set(flag!, value)
-        if (arg.type.kind === "OBJECT_KIND" && arg.type.name === "Secret" && !(typeof value === "string" && value.startsWith("env://"))) {
+        if (
+          arg.type.kind === "OBJECT_KIND" &&
+          arg.type.name === "Secret" &&
+          !(typeof value === "string" && value.startsWith("env://"))
+        ) {
           problems.push(`${where}: --${flag} is a Secret: pass it as env://NAME, not ${JSON.stringify(value)}`)
         }
         // A value taken from a secret may reach the command line only as a user name.
         for (const ref of typeof value === "string" ? value.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)/g) : []) {
           const source = step.env?.[ref[1]!]
           if (source && /secrets\./.test(source) && !/username/.test(flag!)) {
-            problems.push(`${where}: --${flag} writes the secret ${ref[1]} into the command line; pass it as env://${ref[1]} to a Secret argument`)
+            problems.push(
+              `${where}: --${flag} writes the secret ${ref[1]} into the command line; pass it as env://${ref[1]} to a Secret argument`,
+            )
           }
         }
       }
       for (const arg of Object.values(fn.arguments)) {
-        if (arg.defaultValue === undefined && arg.defaultPath === undefined && !arg.isOptional && !flags.has(kebab(arg.name))) problems.push(`${where}: ${fnName} needs --${kebab(arg.name)}`)
+        if (
+          arg.defaultValue === undefined &&
+          arg.defaultPath === undefined &&
+          !arg.isOptional &&
+          !flags.has(kebab(arg.name))
+        )
+          problems.push(`${where}: ${fnName} needs --${kebab(arg.name)}`)
       }
       calls.push({ workflow: file, job: jobName, step: step.name ?? String(i + 1), fn: fn.name, flags })
     }
@@ -181,12 +230,16 @@ export function checkPins(file: string, text: string): string[] {
     const action = at > 0 ? reference!.slice(0, at) : reference!
     const pin = PINNED_ACTIONS[action]
     if (!pin) {
-      problems.push(`${where}: uses ${reference}, an action that is not pinned (known: ${Object.keys(PINNED_ACTIONS).join(", ")})`)
+      problems.push(
+        `${where}: uses ${reference}, an action that is not pinned (known: ${Object.keys(PINNED_ACTIONS).join(", ")})`,
+      )
       continue
     }
     const expected = `${action}@${pin.sha} # ${pin.version}`
-    if (reference!.slice(at + 1) !== pin.sha) problems.push(`${where}: uses ${reference}, not pinned to a full commit SHA: expected ${expected}`)
-    else if (comment !== pin.version) problems.push(`${where}: ${reference} needs its version in a comment: expected ${expected}`)
+    if (reference!.slice(at + 1) !== pin.sha)
+      problems.push(`${where}: uses ${reference}, not pinned to a full commit SHA: expected ${expected}`)
+    else if (comment !== pin.version)
+      problems.push(`${where}: ${reference} needs its version in a comment: expected ${expected}`)
   }
   return problems
 }
