@@ -2,7 +2,7 @@
 
 /** Runs `tasks` with at most `limit` in flight; rejects on the first failure. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
+  const results = new Array<R>(items.length)
   let next = 0
   let failed = false
   const worker = async () => {

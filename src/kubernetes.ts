@@ -647,7 +647,10 @@ export function parseHelmHistory(stdout: string): HelmRevision[] | undefined {
     const parsed = JSON.parse(stdout) as unknown
     if (!Array.isArray(parsed)) return undefined
     return parsed
-      .filter((r): r is HelmRevision => typeof r?.revision === "number" && typeof r?.status === "string")
+      .filter((r: unknown): r is HelmRevision => {
+        const entry = r as Partial<HelmRevision> | null
+        return typeof entry?.revision === "number" && typeof entry?.status === "string"
+      })
       .map((r) => ({ revision: r.revision, status: r.status }))
       .sort((a, b) => a.revision - b.revision)
   } catch {

@@ -220,7 +220,11 @@ describe("helmDeploy on a real API server", () => {
     // Nothing rolled: same pod template, same generation, one ReplicaSet.
     expect(await deployments(cluster, "meetinity-dev")).toEqual([before])
     expect(
-      JSON.parse(await cluster.kubectlOk(["get", "replicasets", "-n", "meetinity-dev", "-o", "json"])).items,
+      (
+        JSON.parse(await cluster.kubectlOk(["get", "replicasets", "-n", "meetinity-dev", "-o", "json"])) as {
+          items: unknown[]
+        }
+      ).items,
     ).toHaveLength(1)
     expect((await helmHistory("meetinity-dev")).map((h) => [h.revision, h.status])).toEqual([
       [1, "superseded"],

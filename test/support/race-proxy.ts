@@ -3,7 +3,7 @@
  * moment: after the registry has stored a manifest PUT to a given tag and before the client
  * hears the answer. Everything else is passed through unchanged.
  */
-import { createServer, type Server } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 
 import { readBody } from "./token-registry.js"
 
@@ -15,7 +15,7 @@ export interface RaceProxy {
 
 /** `onPut(path)` runs after each manifest PUT the registry accepted, before its answer is sent on. */
 export async function startRaceProxy(backendUrl: string, onPut: (path: string) => Promise<void>): Promise<RaceProxy> {
-  const server: Server = createServer(async (request, response) => {
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const path = request.url ?? "/"
     const body = await readBody(request)
     const headers: Record<string, string> = {}
@@ -34,6 +34,12 @@ export async function startRaceProxy(backendUrl: string, onPut: (path: string) =
     delete out["transfer-encoding"]
     response.writeHead(upstream.status, out)
     response.end(answer)
+  }
+  const server: Server = createServer((request, response) => {
+    void handle(request, response).catch((error: unknown) => {
+      response.writeHead(502)
+      response.end(String(error))
+    })
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const address = server.address()

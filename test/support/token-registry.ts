@@ -6,7 +6,7 @@
  * Anonymous token requests get pull-only tokens when `anonymousPull` is set (public images).
  */
 import { randomBytes } from "node:crypto"
-import { createServer, type IncomingMessage, type Server } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 
 export interface TokenRegistry {
   readonly url: string
@@ -23,7 +23,7 @@ export async function startTokenRegistry(
   const tokens = new Map<string, string>() // token -> granted scope
   const log: TokenRegistry["log"] = []
   let url = ""
-  const server: Server = createServer(async (request, response) => {
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const path = request.url ?? "/"
     const authorization = request.headers.authorization ?? ""
     log.push({ method: request.method ?? "", path, auth: authorization.split(" ")[0] ?? "" })
@@ -101,6 +101,12 @@ export async function startTokenRegistry(
     delete out["transfer-encoding"]
     response.writeHead(upstream.status, out)
     response.end(Buffer.from(await upstream.arrayBuffer()))
+  }
+  const server: Server = createServer((request, response) => {
+    void handle(request, response).catch((error: unknown) => {
+      response.writeHead(502)
+      response.end(String(error))
+    })
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const address = server.address()
