@@ -27,14 +27,14 @@ $.quiet = true
 await fs.remove(build)
 await $({ cwd: root })`npx tsc -p tsconfig.json --noEmit false --outDir ${build} --declaration false --sourceMap false`
 const load = (p) => import(path.join(build, p))
-const { createGitHubClient } = await load("src/github.js")
-const { RegistryClient } = await load("src/registry.js")
+const { createGitHubClient } = await load("src/github/client.js")
+const { RegistryClient } = await load("src/oci/client.js")
 const { runRetention } = await load("src/retention/run.js")
 const { startGitHubApi } = await load("test/support/github-api.js")
 const { startRegistry } = await load("test/support/registry.js")
 const { startTokenRegistry } = await load("test/support/token-registry.js")
 const { OciPusher, OCI_MANIFEST } = await load("test/support/oci.js")
-const { mapLimit } = await load("src/concurrency.js")
+const { mapLimit } = await load("src/common/concurrency.js")
 const { createHash } = await import("node:crypto")
 
 const OWNER = "meetinity"

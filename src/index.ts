@@ -7,30 +7,23 @@
  */
 import { argument, object, func, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger"
 
-import { check } from "./errors.js"
-import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
-import { parseImageLocation, planHelm, planPullSecret } from "./kubernetes.js"
-import {
-  parseBuildArgs,
-  parseDockerfile,
-  parsePlatforms,
-  parseReleaseRef,
-  parseVersionTag,
-  releaseTags,
-} from "./naming.js"
-import {
-  githubOutputLines,
-  imageTarget,
-  parseDigest,
-  parsePlatform,
-  parseReaderCredentials,
-  preflightImage,
-} from "./preflight.js"
-import { buildPlatform, planPublish, publishPlanned } from "./publish.js"
-import { planRelease, runRelease } from "./release.js"
+import { check } from "./common/errors.js"
+import { parseReleaseRef, parseVersionTag, releaseTags } from "./common/version.js"
+import { parseReaderCredentials, planHelm, planPullSecret } from "./delivery/inputs.js"
+import { checkKubeconfig } from "./delivery/kubeconfig.js"
+import { githubOutputLines, imageTarget, preflightImage } from "./delivery/preflight.js"
+import { applyPullSecret } from "./delivery/pull-secret.js"
+import { chartValuesFiles, helmUpgrade } from "./delivery/run.js"
+import { parsePlatform, parsePlatforms } from "./oci/platform.js"
+import { parseDigest, parseImageLocation } from "./oci/reference.js"
+import { parseBuildArgs, parseDockerfile, planPublish } from "./publish/inputs.js"
+import { buildPlatform, publishPlanned } from "./publish/run.js"
+import { planRelease } from "./release/plan.js"
+import { runRelease } from "./release/run.js"
 import { runRehearsal } from "./rehearsal/run.js"
 import { parseRestoreArgs, restoreWithToken } from "./retention/restore.js"
-import { parseRetainArgs, parseRetainPlan, retainWithToken } from "./retention/run.js"
+import { parseRetainArgs, parseRetainPlan } from "./retention/inputs.js"
+import { retainWithToken } from "./retention/packages.js"
 import { parseSummaryArgs, summarizePlanFile } from "./retention/summary.js"
 
 /** Build, publish, deploy and retain Meetinity's container images on GHCR. */

@@ -4,8 +4,8 @@
  */
 import { describe, expect, test } from "vitest"
 
-import { check, InvalidArgumentError, QUOTE_LIMIT, quote } from "../src/errors.js"
-import { parseRetainArgs } from "../src/retention/run.js"
+import { check, InvalidArgumentError, quote, QUOTE_LIMIT } from "../src/common/errors.js"
+import { parseRetainArgs } from "../src/retention/inputs.js"
 
 const args = {
   owner: "meetinity",

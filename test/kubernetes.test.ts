@@ -10,27 +10,21 @@ import { join, resolve } from "node:path"
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
 import { parseAllDocuments } from "yaml"
 
+import { namespaceCheck } from "../src/delivery/cluster.js"
+import { checkNotOlder, helmGetValuesArgs, readDeployedVersion } from "../src/delivery/guard.js"
 import {
-  checkNotOlder,
-  DEFAULT_NAMESPACES,
-  helmGetValuesArgs,
+  type DeployInputs,
   helmHistoryArgs,
   helmUpgradeAdvice,
   helmUpgradeArgs,
-  kubeconfigProblem,
-  namespaceCheck,
-  parseHelmReport,
-  planHelm,
-  planPullSecret,
-  pullSecretManifest,
   parseHelmHistory,
-  readDeployedVersion,
+  parseHelmReport,
   unusedImageProblem,
-  valuesFilesFor,
-  VALUE_KEYS,
-  type DeployInputs,
-  type HelmPlan,
-} from "../src/kubernetes.js"
+} from "../src/delivery/helm.js"
+import { DEFAULT_NAMESPACES, type HelmPlan, planHelm, planPullSecret } from "../src/delivery/inputs.js"
+import { kubeconfigProblem } from "../src/delivery/kubeconfig.js"
+import { pullSecretManifest } from "../src/delivery/pull-secret.js"
+import { VALUE_KEYS, valuesFilesFor } from "../src/delivery/values.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
 import { startKubeApi } from "./support/kube-api.js"
 import { helm, helmAsync, installedRelease, kubectl } from "./support/tools.js"

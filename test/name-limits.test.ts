@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest"
 
-import { imageRepository, LIMITS, parseReleaseRef } from "../src/naming.js"
+import { LIMITS } from "../src/common/names.js"
+import { parseReleaseRef } from "../src/common/version.js"
+import { imageRepository } from "../src/oci/reference.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { skopeoDigest } from "./support/skopeo.js"

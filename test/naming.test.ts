@@ -1,21 +1,11 @@
 import { describe, expect, test } from "vitest"
 
-import { InvalidArgumentError } from "../src/errors.js"
-import {
-  imageRepository,
-  isVersionTag,
-  parseBuildArgs,
-  parseDockerfile,
-  parseImageName,
-  parseOwner,
-  parsePlatforms,
-  parseRegistry,
-  parseReleaseRef,
-  parseSha,
-  parseUsername,
-  parseVersionTag,
-  releaseTags,
-} from "../src/naming.js"
+import { InvalidArgumentError } from "../src/common/errors.js"
+import { parseOwner, parseUsername } from "../src/common/names.js"
+import { isVersionTag, parseReleaseRef, parseSha, parseVersionTag, releaseTags } from "../src/common/version.js"
+import { parsePlatforms } from "../src/oci/platform.js"
+import { imageRepository, parseImageName, parseRegistry } from "../src/oci/reference.js"
+import { parseBuildArgs, parseDockerfile } from "../src/publish/inputs.js"
 
 describe("release refs", () => {
   test.each([

@@ -12,10 +12,11 @@ import { createHash } from "node:crypto"
 
 import { describe, expect, test } from "vitest"
 
-import type { PackageVersion } from "../src/github.js"
-import type { ManifestJson } from "../src/registry.js"
+import { type PackageVersion } from "../src/github/packages.js"
+import { type ManifestJson } from "../src/oci/manifest.js"
 import { selectBatch } from "../src/retention/batch.js"
-import { newestFirst, planRetention, type RetentionPlan, type RetentionPolicy } from "../src/retention/plan.js"
+import { planRetention } from "../src/retention/plan.js"
+import { newestFirst, type RetentionPlan, type RetentionPolicy } from "../src/retention/versions.js"
 import { reportObject } from "../src/retention/report.js"
 import { fingerprint, parsePlanFile, selectReviewed } from "../src/retention/reviewed.js"
 

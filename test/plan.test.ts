@@ -6,15 +6,10 @@ import { createHash } from "node:crypto"
 
 import { describe, expect, test } from "vitest"
 
-import type { PackageVersion } from "../src/github.js"
-import type { ManifestJson } from "../src/registry.js"
-import {
-  classify,
-  planRetention,
-  referrerTag,
-  type RetentionPlan,
-  type RetentionPolicy,
-} from "../src/retention/plan.js"
+import { type PackageVersion } from "../src/github/packages.js"
+import { type ManifestJson } from "../src/oci/manifest.js"
+import { planRetention } from "../src/retention/plan.js"
+import { classify, referrerTag, type RetentionPlan, type RetentionPolicy } from "../src/retention/versions.js"
 
 const NOW = new Date("2026-11-28T12:00:00Z")
 const digest = (name: string) => `sha256:${createHash("sha256").update(name).digest("hex")}`

@@ -6,14 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
 
-import {
-  endpointOf,
-  githubOutputLines,
-  imageTarget,
-  parseReaderCredentials,
-  preflightImage,
-  type Platform,
-} from "../src/preflight.js"
+import { parseReaderCredentials } from "../src/delivery/inputs.js"
+import { githubOutputLines, imageTarget, preflightImage } from "../src/delivery/preflight.js"
+import { type Platform } from "../src/oci/platform.js"
+import { endpointOf } from "../src/oci/reference.js"
 import { OciPusher } from "./support/oci.js"
 import { freePort, startRegistry, type RunningRegistry } from "./support/registry.js"
 import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"

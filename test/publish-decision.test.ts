@@ -1,15 +1,15 @@
 /** The publish decision, table-driven: what the registry holds -> reuse, build or refuse. */
 import { describe, expect, test } from "vitest"
 
-import type { Platform } from "../src/preflight.js"
+import { type Platform } from "../src/oci/platform.js"
 import {
   decideImmutableTag,
   decidePublish,
-  sameCommit,
   type PublishTarget,
   type RegistryState,
+  sameCommit,
   type TagState,
-} from "../src/publish-decision.js"
+} from "../src/publish/decision.js"
 
 const SHA = "0123abcdef0123abcdef0123abcdef0123abcdef"
 const OTHER = "fedcba9876543210fedcba9876543210fedcba98"

@@ -6,8 +6,11 @@ import { createServer, type Server } from "node:http"
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
 
-import { promoteVersionTag } from "../src/publish.js"
-import { RegistryClient, RegistryError, parseChallenge, redact } from "../src/registry.js"
+import { RegistryClient } from "../src/oci/client.js"
+import { parseChallenge } from "../src/oci/transport.js"
+import { redact } from "../src/common/redact.js"
+import { RegistryError } from "../src/oci/manifest.js"
+import { promoteVersionTag } from "../src/publish/registry.js"
 import { OciPusher } from "./support/oci.js"
 import { freePort, startRegistry, type RunningRegistry } from "./support/registry.js"
 import { skopeoDigest } from "./support/skopeo.js"

@@ -7,17 +7,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 import { dag, type SecretID } from "@dagger.io/dagger"
 
-import { createGitHubClient, resolveOwner, type RequestCounter } from "../src/github.js"
+import { createGitHubClient, type RequestCounter } from "../src/github/client.js"
+import { resolveOwner } from "../src/github/packages.js"
+import { RegistryClient } from "../src/oci/client.js"
 import { MeetinityRelease } from "../src/index.js"
-import { RegistryClient } from "../src/registry.js"
 import { formatReport } from "../src/retention/report.js"
-import {
-  parseRetainArgs,
-  retainWithToken,
-  runRetention,
-  RetentionFailed,
-  type RetentionRequest,
-} from "../src/retention/run.js"
+import { parseRetainArgs } from "../src/retention/inputs.js"
+import { retainWithToken } from "../src/retention/packages.js"
+import { type RetentionRequest } from "../src/retention/inputs.js"
+import { runRetention, RetentionFailed } from "../src/retention/run.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
 import { recordDagger, type Recorder } from "./support/dagger.js"
 import { startGitHubApi, type GitHubApi, type TokenInfo } from "./support/github-api.js"

@@ -7,9 +7,10 @@ import { createHash } from "node:crypto"
 
 import { describe, expect, test } from "vitest"
 
-import type { PackageVersion } from "../src/github.js"
-import type { ManifestJson } from "../src/registry.js"
-import { planRetention, type RetentionPlan } from "../src/retention/plan.js"
+import { type PackageVersion } from "../src/github/packages.js"
+import { type ManifestJson } from "../src/oci/manifest.js"
+import { planRetention } from "../src/retention/plan.js"
+import { type RetentionPlan } from "../src/retention/versions.js"
 import { reportObject, type RetentionResult } from "../src/retention/report.js"
 import { idsFromPlan } from "../src/retention/restore.js"
 import { fingerprint, matchPlan, parsePlanFile, REPORT_FORMAT } from "../src/retention/reviewed.js"

@@ -12,7 +12,7 @@ import { join, resolve } from "node:path"
 import { beforeAll, describe, expect, test } from "vitest"
 import { parse } from "yaml"
 
-import { parseReleaseRef } from "../src/naming.js"
+import { parseReleaseRef } from "../src/common/version.js"
 import { introspectModule, type FunctionInfo } from "./support/introspection.js"
 import {
   checkPins,

@@ -4,9 +4,9 @@
  * (built by the same planRelease as a real release, so the same checks hold), the pinned service
  * images, the kubeconfig that names the cluster service and the fake node to register.
  */
-import { check } from "../errors.js"
-import { parsePlatform, type Platform } from "../preflight.js"
-import { planRelease, type ReleasePlan } from "../release.js"
+import { check } from "../common/errors.js"
+import { parsePlatform, type Platform } from "../oci/platform.js"
+import { planRelease, type ReleasePlan } from "../release/plan.js"
 
 /** The OCI registry that runs as a service: CNCF distribution 3.0.0 (Docker Hub's official image, pinned by tag). */
 export const REGISTRY_IMAGE = "docker.io/library/registry:3.0.0"

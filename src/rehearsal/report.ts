@@ -3,7 +3,7 @@
  * is what the release deployed, and the report a person reads in ten seconds: each step, its
  * time, and the final state. Pure functions of what kubectl printed and the steps recorded.
  */
-import type { StepRecord } from "../release.js"
+import { type StepRecord } from "../release/steps.js"
 
 /** One Deployment as the cluster reports it. */
 export interface DeploymentState {

@@ -8,9 +8,10 @@ import { createHash, randomUUID } from "node:crypto"
 
 import { dag, type Directory, type Secret, type Service } from "@dagger.io/dagger"
 
-import { kubectlRun } from "../deploy.js"
-import type { ServiceNetwork } from "../network.js"
-import { carryOutRelease, timedStep, type StepRecord } from "../release.js"
+import { type ServiceNetwork } from "../engine/network.js"
+import { kubectlRun } from "../delivery/cluster.js"
+import { carryOutRelease } from "../release/run.js"
+import { type StepRecord, timedStep } from "../release/steps.js"
 import {
   CLUSTER_ALIAS,
   CLUSTER_IMAGE,

@@ -11,8 +11,8 @@
  * image before its signatures), so a run stopped half-way (a request budget, a refusal) never
  * leaves a broken image either.
  */
-import type { ManifestJson } from "../registry.js"
-import { newestFirst, referrerTag, type PlannedVersion } from "./plan.js"
+import { type ManifestJson } from "../oci/manifest.js"
+import { newestFirst, type PlannedVersion, referrerTag } from "./versions.js"
 
 export interface Batch {
   /** This run's deletions, in the order to make them. */

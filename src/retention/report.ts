@@ -3,8 +3,8 @@
  * the plan's fingerprint and a summary line, or the same data as JSON, which is also the plan
  * file `retain --plan` applies and `restore --plan` reads.
  */
-import type { PackageOwner } from "../github.js"
-import type { PlannedVersion, RetentionPlan } from "./plan.js"
+import { type PackageOwner } from "../github/packages.js"
+import { type PlannedVersion, type RetentionPlan } from "./versions.js"
 import { REPORT_FORMAT, type NotApplied } from "./reviewed.js"
 import { describeBroken, type Broken } from "./validate.js"
 

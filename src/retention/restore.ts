@@ -4,21 +4,19 @@
  * chooses which ids to restore (given ones, and those a retain report or plan lists as deleted)
  * and words the report; the adapter lists the package (active and deleted versions) and restores.
  */
-import { check, InvalidArgumentError, quote } from "../errors.js"
-import { parseImageName, parseOwner } from "../naming.js"
+import { check, InvalidArgumentError, quote } from "../common/errors.js"
+import { parseOwner } from "../common/names.js"
+import { createGitHubClient, type GitHubClient, statusOf, unreachable } from "../github/client.js"
 import {
-  createGitHubClient,
   describePackage,
   listPackageVersions,
-  resolveOwner,
-  restorePackageVersion,
-  RESTORE_SCOPES,
-  statusOf,
-  unreachable,
-  type GitHubClient,
   type PackageOwner,
   type PackageVersion,
-} from "../github.js"
+  resolveOwner,
+  restorePackageVersion,
+} from "../github/packages.js"
+import { RESTORE_SCOPES } from "../github/client.js"
+import { parseImageName } from "../oci/reference.js"
 import { parsePlanFile } from "./reviewed.js"
 
 /** Checked arguments of `restore`. */

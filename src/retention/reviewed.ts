@@ -10,8 +10,8 @@
  */
 import { createHash } from "node:crypto"
 
-import { InvalidArgumentError, quote } from "../errors.js"
-import type { Decision, PlannedVersion, RetentionPlan, RetentionPolicy } from "./plan.js"
+import { InvalidArgumentError, quote } from "../common/errors.js"
+import { type Decision, type PlannedVersion, type RetentionPlan, type RetentionPolicy } from "./versions.js"
 
 /** The `format` field of the JSON report; a plan file must carry it. */
 export const REPORT_FORMAT = "meetinity-release/retention-report/v1"

@@ -2,7 +2,7 @@
  * A Markdown summary of a retention report or plan file, for a reviewer: per package the
  * fingerprint, the policy, the counts and the versions to delete. Pure: reads only the text.
  */
-import { check } from "../errors.js"
+import { check } from "../common/errors.js"
 import { parsePlanFile, type PlanSection } from "./reviewed.js"
 
 export interface SummaryArgs {

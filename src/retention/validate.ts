@@ -4,9 +4,9 @@
  * of a kept index even when GitHub does not list it. Pure: the adapter resolves each expectation
  * and reports the ones that fail, with the tags they break.
  */
-import type { PackageVersion } from "../github.js"
-import type { ManifestJson } from "../registry.js"
-import { isIndex, referrerTag, type PlannedVersion, type RetentionPlan } from "./plan.js"
+import { type PackageVersion } from "../github/packages.js"
+import { type ManifestJson } from "../oci/manifest.js"
+import { isIndex, type PlannedVersion, referrerTag, type RetentionPlan } from "./versions.js"
 
 export interface Expectation {
   /** The tag or digest to resolve. */

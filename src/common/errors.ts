@@ -1,4 +1,9 @@
 /**
+ * Errors a person can act on: an argument refused before any side effect (named, quoted, with
+ * what is expected), and the network's own reason for a request that got no answer.
+ */
+
+/**
  * An argument the caller gave is not acceptable. Raised before any side effect, so the
  * message alone must let a person fix the call: it names the argument, quotes the value and
  * says what is expected.

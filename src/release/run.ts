@@ -1,77 +1,20 @@
 /**
- * The whole release: publish once, check the published image as the cluster will pull it, then
- * for each namespace in order refresh the pull secret and deploy the same digest; stop at the
- * first namespace that fails and name it.
+ * The whole release, carried out: publish once, check the published image as the cluster will pull
+ * it, then for each namespace in order refresh the pull secret and deploy the same digest; stop at
+ * the first namespace that fails and name it.
  */
-import type { Directory, Secret } from "@dagger.io/dagger"
+import { type Directory, type Secret } from "@dagger.io/dagger"
 
-import { check } from "./errors.js"
-import { applyPullSecret, chartValuesFiles, checkKubeconfig, helmUpgrade } from "./deploy.js"
-import {
-  parseNamespaces,
-  parseReleaseName,
-  planHelm,
-  planPullSecret,
-  type HelmPlan,
-  type HelmReport,
-  type PullSecretPlan,
-} from "./kubernetes.js"
-import { DIRECT, type ServiceNetwork } from "./network.js"
-import { formatPlatform, preflightImage, type ResolvedImage } from "./preflight.js"
-import { digestOf, planPublish, publishPlanned, type PublishArgs, type PublishPlan } from "./publish.js"
-
-export interface ReleasePlan {
-  readonly publish: PublishPlan
-  readonly steps: { readonly pullSecret: PullSecretPlan; readonly helm: HelmPlan }[]
-}
-
-export const PULL_SECRET_NAME = "ghcr-pull-secret"
-
-export interface ReleaseArgs extends PublishArgs {
-  readerUsername: string
-  namespaces: string[]
-  helmRelease: string
-  timeout?: string
-  set?: string[]
-  values?: string[]
-  platform?: string
-  allowDowngrade?: boolean
-  imageValues?: string
-}
-
-/** Checks every argument of a release, for every namespace, before anything runs. */
-export function planRelease(args: ReleaseArgs): ReleasePlan {
-  const publish = planPublish(args)
-  const namespaces = parseNamespaces(args.namespaces)
-  const release = parseReleaseName(args.helmRelease, "helmRelease")
-  const steps = namespaces.map((namespace) => ({
-    pullSecret: planPullSecret(
-      { namespace, name: PULL_SECRET_NAME, server: publish.repository.host, username: args.readerUsername },
-      { username: "readerUsername" },
-    ),
-    helm: planHelm({
-      release,
-      namespace,
-      image: publish.repository.address,
-      version: publish.version.tag,
-      pullSecretName: PULL_SECRET_NAME,
-      timeout: args.timeout ?? "10m",
-      set: args.set ?? [],
-      values: args.values ?? [],
-      platform: args.platform,
-      allowDowngrade: args.allowDowngrade,
-      imageValues: args.imageValues,
-    }),
-  }))
-  const platform = formatPlatform(steps[0]!.helm.platform)
-  check(
-    publish.platforms.includes(platform),
-    "platform",
-    platform,
-    `is not among the platforms built (${publish.platforms.join(", ")}): the cluster's nodes could not run the image; add it to --platforms`,
-  )
-  return { publish, steps }
-}
+import { DIRECT, type ServiceNetwork } from "../engine/network.js"
+import { type HelmReport } from "../delivery/helm.js"
+import { checkKubeconfig } from "../delivery/kubeconfig.js"
+import { preflightImage, type ResolvedImage } from "../delivery/preflight.js"
+import { applyPullSecret } from "../delivery/pull-secret.js"
+import { chartValuesFiles, helmUpgrade } from "../delivery/run.js"
+import { formatPlatform } from "../oci/platform.js"
+import { digestOf, publishPlanned } from "../publish/run.js"
+import { type ReleasePlan } from "./plan.js"
+import { type ReleaseStep, type StepRecord, timedStep } from "./steps.js"
 
 export interface ReleaseInputs {
   source: Directory
@@ -83,46 +26,6 @@ export interface ReleaseInputs {
   network?: ServiceNetwork
   /** Told of every step as it ends, with its time (a rehearsal's report is made of them). */
   onStep?: (record: StepRecord) => void
-}
-
-/** The steps of a release, in the order they run. */
-export const RELEASE_STEPS = ["check inputs", "publish", "preflight", "pull secret", "helm deploy"] as const
-export type ReleaseStep = (typeof RELEASE_STEPS)[number]
-
-/** One step that ended: which, where (for a per-namespace step), how long, and whether it failed. */
-export interface StepRecord {
-  readonly step: string
-  readonly namespace?: string
-  readonly ms: number
-  readonly ok: boolean
-  /** What the step produced, in one line (a revision, a digest). */
-  readonly detail?: string
-}
-
-/** Runs one step and tells `onStep` how it ended and how long it took; the step's own error passes through. */
-export async function timedStep<T>(
-  onStep: ((record: StepRecord) => void) | undefined,
-  step: string,
-  namespace: string | undefined,
-  work: () => Promise<T>,
-  detail?: (result: T) => string,
-): Promise<T> {
-  const started = performance.now()
-  const where = namespace ? { namespace } : {}
-  try {
-    const result = await work()
-    onStep?.({
-      step,
-      ...where,
-      ms: performance.now() - started,
-      ok: true,
-      ...(detail ? { detail: detail(result) } : {}),
-    })
-    return result
-  } catch (error) {
-    onStep?.({ step, ...where, ms: performance.now() - started, ok: false })
-    throw error
-  }
 }
 
 /** What a release did: the references published, the image as resolved, and each namespace's Helm report, in order. */

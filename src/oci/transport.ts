@@ -1,80 +1,12 @@
 /**
- * The one OCI registry client: manifest HEAD/GET/PUT over the distribution API with the token
- * exchange ghcr.io uses (`401` + `WWW-Authenticate: Bearer realm=...,service=...,scope=...`,
- * then `GET realm?service=...&scope=...` with basic auth). Publishing and retention share it;
- * nobody else talks to a registry over HTTP.
- *
- * Credentials are held in memory only. No message built here ever contains them.
+ * How the registry client reaches a registry: one request at a time over the distribution API,
+ * with the token exchange ghcr.io uses (a `401` with `WWW-Authenticate: Bearer realm=...`, then a
+ * token from the realm with basic auth), and every refusal or silence put in words. The
+ * credentials and tokens live here, in memory only, and are redacted from every message.
  */
-import { createHash } from "node:crypto"
-
-import { networkCause } from "./errors.js"
-
-/** Every manifest kind we read: OCI and Docker, single-platform and index. */
-export const MANIFEST_ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ")
-
-export const INDEX_MEDIA_TYPES = new Set([
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-])
-
-export interface RegistryEndpoint {
-  readonly scheme: "http" | "https"
-  readonly host: string
-}
-
-export interface RegistryCredentials {
-  readonly username: string
-  readonly password: string
-}
-
-/** What a HEAD tells: the digest a reference resolves to and its media type. */
-export interface ManifestHead {
-  readonly digest: string
-  readonly mediaType: string
-}
-
-/** A manifest as stored: its exact bytes (digest-verified) and the parsed JSON. */
-export interface Manifest extends ManifestHead {
-  readonly body: Uint8Array
-  readonly json: ManifestJson
-}
-
-/** The fields of an image manifest or index that the module looks at. */
-export interface ManifestJson {
-  mediaType?: string
-  manifests?: {
-    digest: string
-    mediaType?: string
-    artifactType?: string
-    platform?: { os?: string; architecture?: string; variant?: string }
-    annotations?: Record<string, string>
-  }[]
-  subject?: { digest: string }
-  artifactType?: string
-  config?: { mediaType?: string }
-  annotations?: Record<string, string>
-}
-
-/** A registry answered something the caller cannot continue from. */
-export class RegistryError extends Error {
-  override name = "RegistryError"
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message)
-  }
-}
-
-export function sha256Digest(body: Uint8Array): string {
-  return `sha256:${createHash("sha256").update(body).digest("hex")}`
-}
+import { networkCause } from "../common/errors.js"
+import { redact } from "../common/redact.js"
+import { type RegistryCredentials, type RegistryEndpoint, RegistryError } from "./manifest.js"
 
 /** Parses `Bearer realm="...",service="...",scope="..."` (and `Basic realm=...`). */
 export function parseChallenge(header: string | null): { scheme: string; params: Record<string, string> } | undefined {
@@ -91,7 +23,7 @@ export interface RegistryClientOptions {
   readonly timeoutMs?: number
 }
 
-export class RegistryClient {
+export class RegistryTransport {
   /** Bearer tokens by the scope the registry asked for, e.g. `repository:o/i:pull`. */
   private readonly tokens = new Map<string, string>()
   /** Which scope a repository/action pair was last challenged for. */
@@ -108,118 +40,11 @@ export class RegistryClient {
     this.timeoutMs = options.timeoutMs ?? 30_000
   }
 
-  /** The digest a tag or digest resolves to, or `undefined` when the registry does not have it. */
-  async resolve(repository: string, reference: string): Promise<ManifestHead | undefined> {
-    const response = await this.send("HEAD", repository, `manifests/${reference}`, { accept: MANIFEST_ACCEPT })
-    if (response.status === 404) return undefined
-    await this.expectOk(response, "HEAD", repository, reference)
-    const digest = response.headers.get("docker-content-digest")
-    if (digest) return { digest, mediaType: response.headers.get("content-type") ?? "" }
-    // Some registries leave the digest out of HEAD answers: read the body once.
-    const manifest = await this.manifest(repository, reference)
-    return { digest: manifest.digest, mediaType: manifest.mediaType }
-  }
-
-  /** The manifest bytes of a tag or digest; the digest is verified against the bytes. */
-  async manifest(repository: string, reference: string): Promise<Manifest> {
-    const response = await this.send("GET", repository, `manifests/${reference}`, { accept: MANIFEST_ACCEPT })
-    await this.expectOk(response, "GET", repository, reference)
-    const body = new Uint8Array(await response.arrayBuffer())
-    const digest = sha256Digest(body)
-    const claimed = reference.startsWith("sha256:") ? reference : response.headers.get("docker-content-digest")
-    if (claimed && claimed !== digest) {
-      throw new RegistryError(
-        `${this.where(repository, reference)}: the manifest's bytes hash to ${digest}, not ${claimed}; refusing to trust it`,
-      )
-    }
-    let json: ManifestJson
-    try {
-      json = JSON.parse(new TextDecoder().decode(body)) as ManifestJson
-    } catch {
-      throw new RegistryError(`${this.where(repository, reference)}: the manifest is not JSON`)
-    }
-    const mediaType = json.mediaType ?? response.headers.get("content-type") ?? ""
-    return { digest, mediaType, body, json }
-  }
-
-  /**
-   * Every tag of a repository (`GET /v2/<name>/tags/list`), following the distribution spec's
-   * pagination: `n` asks for a page size, and a `Link: <...>; rel="next"` header names the next
-   * page (registries that do not paginate, such as distribution 2.8, answer everything at once).
-   * A repository the registry does not know has no tags.
-   */
-  async tags(repository: string, pageSize = 1000): Promise<string[]> {
-    const tags: string[] = []
-    const seen = new Set<string>()
-    let path = `tags/list?n=${pageSize}`
-    for (let page = 1; ; page++) {
-      if (page > 10_000)
-        throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list did not end after 10,000 pages`)
-      const response = await this.send("GET", repository, path, { accept: "application/json" })
-      if (response.status === 404 && page === 1) {
-        await response.arrayBuffer().catch(() => undefined)
-        return []
-      }
-      await this.expectOk(response, "GET", repository, "tags/list")
-      const body = (await response.json().catch(() => undefined)) as { tags?: unknown } | undefined
-      if (!body || (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags)))
-        throw new RegistryError(`${this.endpoint.host}/${repository}: the tag list is not JSON with a "tags" list`)
-      for (const tag of (body.tags ?? []) as unknown[]) {
-        if (typeof tag === "string" && !seen.has(tag)) {
-          seen.add(tag)
-          tags.push(tag)
-        }
-      }
-      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(response.headers.get("link") ?? "")?.[1]
-      if (!next) return tags
-      // The next page's URL, relative to the registry (the spec's form) or absolute on the same host.
-      const url = new URL(next, `${this.endpoint.scheme}://${this.endpoint.host}`)
-      const prefix = `/v2/${repository}/`
-      if (url.host !== this.endpoint.host || !url.pathname.startsWith(prefix))
-        throw new RegistryError(
-          `${this.endpoint.host}/${repository}: the tag list's next page ${JSON.stringify(next)} is not on this repository`,
-        )
-      path = `${url.pathname.slice(prefix.length)}${url.search}`
-    }
-  }
-
-  /** A blob's bytes (an image config, for instance), verified against its digest. */
-  async blob(repository: string, digest: string): Promise<Uint8Array> {
-    const response = await this.send("GET", repository, `blobs/${digest}`, {})
-    await this.expectOk(response, "GET", repository, digest)
-    const body = new Uint8Array(await response.arrayBuffer())
-    if (sha256Digest(body) !== digest) {
-      throw new RegistryError(
-        `${this.where(repository, digest)}: the blob's bytes hash to ${sha256Digest(body)}, not ${digest}; refusing to trust it`,
-      )
-    }
-    return body
-  }
-
-  /** Stores manifest bytes under a tag (or digest); returns the digest the registry reports. */
-  async putManifest(
-    repository: string,
-    reference: string,
-    manifest: { mediaType: string; body: Uint8Array },
-  ): Promise<string> {
-    const response = await this.send(
-      "PUT",
-      repository,
-      `manifests/${reference}`,
-      {
-        "content-type": manifest.mediaType,
-      },
-      manifest.body,
-    )
-    await this.expectOk(response, "PUT", repository, reference)
-    return response.headers.get("docker-content-digest") ?? sha256Digest(manifest.body)
-  }
-
-  private where(repository: string, reference: string): string {
+  where(repository: string, reference: string): string {
     return `${this.endpoint.host}/${repository}@${reference}`.replace(/@(?!sha256:)/, ":")
   }
 
-  private async expectOk(response: Response, method: string, repository: string, reference: string): Promise<void> {
+  async expectOk(response: Response, method: string, repository: string, reference: string): Promise<void> {
     if (response.ok) return
     const detail = method === "HEAD" ? "" : redact(await errorDetail(response), this.secrets())
     const where = this.where(repository, reference)
@@ -235,7 +60,7 @@ export class RegistryClient {
     )
   }
 
-  private async send(
+  async send(
     method: string,
     repository: string,
     path: string,
@@ -341,23 +166,6 @@ export class RegistryClient {
     if (!token) throw new RegistryError(`token request to ${url.origin}${url.pathname} answered without a token`)
     return token
   }
-}
-
-/**
- * Removes anything that looks like a credential from text a registry (or a proxy in front of
- * it) sent back: the known secrets, `Basic`/`Bearer` values (a proxy that echoes the request's
- * Authorization header), `token=`/`password=` pairs and GitHub token formats.
- */
-export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("[redacted]")
-  return out
-    .replace(/\b(basic|bearer)(\s+)(?!\[redacted\])[A-Za-z0-9+/._~-]{8,}=*/gi, "$1$2[redacted]")
-    .replace(
-      /\b(password|passwd|secret|token|access_token|refresh_token|authorization)("?\s*[=:]\s*"?)(?!\[redacted\])(?=[^\s"&,;]{12,})[^\s"&,;]+/gi,
-      "$1$2[redacted]",
-    )
-    .replace(/\b(gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})/g, "[redacted]")
 }
 
 /** Why a request got no answer, in words, with the network's own code (fetch only says "fetch failed"). */

@@ -2,98 +2,12 @@
  * The deploy preflight: before any kubectl or Helm container runs, the image to deploy is
  * resolved in the registry, so a typo, an unpublished version, a moved tag or an image the
  * cluster's nodes cannot run fails in seconds instead of sitting in ImagePullBackOff for the
- * whole Helm timeout. The rules are plain functions; `preflightImage` is the one adapter, and it
- * talks to the registry through the shared registry client only.
+ * whole Helm timeout. It talks to the registry through the shared registry client only.
  */
-import { check } from "./errors.js"
-import { parsePlatforms, parseUsername } from "./naming.js"
-import {
-  INDEX_MEDIA_TYPES,
-  RegistryClient,
-  RegistryError,
-  type ManifestJson,
-  type RegistryCredentials,
-  type RegistryEndpoint,
-} from "./registry.js"
-
-/** A manifest digest as `--digest` takes it: `sha256:` and 64 lower-case hex digits; empty means none. */
-export function parseDigest(value: string, argument = "digest"): string | undefined {
-  if (value === "") return undefined
-  check(
-    /^sha256:[0-9a-f]{64}$/.test(value),
-    argument,
-    value,
-    "is not a manifest digest: expected sha256: followed by 64 lower-case hex digits (what publish printed after the @)",
-  )
-  return value
-}
-
-/**
- * Reader credentials come as a pair: a user name and a token, or neither (anonymous, for a
- * public package). Returns the user name to pair with the token, or undefined for anonymous.
- */
-export function parseReaderCredentials(
-  readerUsername: string,
-  hasToken: boolean,
-  names = { username: "readerUsername", token: "readerToken" },
-): string | undefined {
-  if (readerUsername === "" && !hasToken) return undefined
-  check(
-    hasToken,
-    names.token,
-    null,
-    `is missing: --${kebab(names.username)} ${JSON.stringify(readerUsername)} was given without a token; pass both (or neither, for a public package)`,
-  )
-  return parseUsername(readerUsername, names.username)
-}
-
-const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
-
-/** One platform, `os/arch[/variant]`, e.g. `linux/amd64`. */
-export interface Platform {
-  readonly os: string
-  readonly architecture: string
-  readonly variant?: string
-}
-
-export function parsePlatform(value: string, argument = "platform"): Platform {
-  const [checked] = parsePlatforms([value], argument)
-  const [os, architecture, variant] = checked!.split("/")
-  return { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) }
-}
-
-/** `os/arch[/variant]` of a platform as a manifest, index entry or image config states it. */
-export const formatPlatform = (p: { os?: string; architecture?: string; variant?: string }) =>
-  [p.os ?? "?", p.architecture ?? "?", p.variant].filter(Boolean).join("/")
-
-/**
- * How to reach the registry of an image address: plain HTTP for `localhost` and `127.0.0.1`
- * (with or without a port), as Docker does; HTTPS for everything else.
- */
-export function endpointOf(host: string): RegistryEndpoint {
-  const name = host.replace(/:[0-9]+$/, "")
-  return { scheme: name === "localhost" || name === "127.0.0.1" ? "http" : "https", host }
-}
-
-/** Does a descriptor's or config's platform satisfy the wanted one? A variant is compared only when one is wanted. */
-export function platformMatches(
-  have: { os?: string; architecture?: string; variant?: string } | undefined,
-  want: Platform,
-): boolean {
-  if (!have) return false
-  return (
-    have.os === want.os &&
-    have.architecture === want.architecture &&
-    (want.variant === undefined || have.variant === want.variant)
-  )
-}
-
-/** The platforms an index lists, attestation manifests (`unknown/unknown`) left out. */
-export function listedPlatforms(index: ManifestJson): string[] {
-  return (index.manifests ?? [])
-    .filter((m) => m.platform && m.platform.os !== "unknown")
-    .map((m) => formatPlatform(m.platform!))
-}
+import { RegistryClient } from "../oci/client.js"
+import { INDEX_MEDIA_TYPES, type RegistryCredentials, type RegistryEndpoint, RegistryError } from "../oci/manifest.js"
+import { formatPlatform, listedPlatforms, type Platform, platformMatches } from "../oci/platform.js"
+import { endpointOf } from "../oci/reference.js"
 
 /** What the deploy needs to know about the image, checked. */
 export interface ResolvedImage {

@@ -4,9 +4,9 @@
  * a rehearsal passes the two services, and the same publish, preflight, pull-secret and Helm
  * code then reaches them. These are the only differences between the two.
  */
-import type { Container, Service } from "@dagger.io/dagger"
+import { type Container, type Service } from "@dagger.io/dagger"
 
-import type { RegistryEndpoint } from "./registry.js"
+import { type RegistryEndpoint } from "../oci/manifest.js"
 
 /** The cluster as a service: bound under `alias` (the host its kubeconfig's server names) in every kubectl and helm container. */
 export interface ClusterService {

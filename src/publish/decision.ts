@@ -1,12 +1,12 @@
 /**
  * What `publish` does, decided from what the registry holds before anything is built: reuse an
  * image that is already there, build, or refuse. Pure: the registry is read by the adapter in
- * `publish.ts`, which hands the result here and carries out the decision. Neither tag of a
- * release ever moves: a tag that exists is only ever read, and a missing one is written at the
- * digest of the image the other tag names, or of the new build.
+ * `registry.ts`, which hands the result here, and `run.ts` carries out the decision. Neither tag
+ * of a release ever moves: a tag that exists is only ever read, and a missing one is written at
+ * the digest of the image the other tag names, or of the new build.
  */
-import { INDEX_MEDIA_TYPES, type Manifest } from "./registry.js"
-import { formatPlatform, listedPlatforms, parsePlatform, platformMatches, type Platform } from "./preflight.js"
+import { INDEX_MEDIA_TYPES, type Manifest } from "../oci/manifest.js"
+import { formatPlatform, listedPlatforms, parsePlatform, type Platform, platformMatches } from "../oci/platform.js"
 
 /** The config label that names the commit an image was built from; publish sets it. */
 export const REVISION_LABEL = "org.opencontainers.image.revision"
@@ -79,6 +79,7 @@ export function missingFrom(state: TagState, platforms: readonly string[]): stri
 
 const holds = (state: TagState) =>
   state.platforms.map(formatPlatform).join(", ") || "no platform the registry still serves"
+
 const commitOf = (state: TagState) =>
   state.revision?.trim()
     ? `commit ${state.revision.trim()}`

@@ -1,0 +1,168 @@
+/**
+ * Helm's command lines (`upgrade --install`, `history`) and the reading of what Helm answered: its
+ * report of the release, its history, and what to do when it failed.
+ */
+import { type HelmPlan } from "./inputs.js"
+import { valueKeys } from "./values.js"
+
+/** What the preflight settled for one deploy: the digest to pin and the values files to pass. */
+export interface DeployInputs {
+  readonly digest: string
+  readonly valuesFiles: readonly string[]
+}
+
+/**
+ * `helm upgrade --install` for a plan, into a namespace that exists (see ensureNamespace: Helm's
+ * --create-namespace would patch an existing namespace, which a deployer bound to it may not
+ * do): waits for the rollout (watcher), rolls back and cleans up on failure, prints the release
+ * as JSON. It starts from the chart's defaults and the values of the release's last revision
+ * (`--reset-then-reuse-values`), so what other services' deploys set in the same release stays.
+ * The values files come next, then the user's values; this service's image, version and digest
+ * and the pull-secret value last, so they win.
+ */
+export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: DeployInputs): string[] {
+  const keys = valueKeys(plan.imageValues)
+  return [
+    "helm",
+    "upgrade",
+    "--install",
+    plan.release,
+    chartPath,
+    "--namespace",
+    plan.namespace,
+    "--wait=watcher",
+    "--rollback-on-failure",
+    "--cleanup-on-fail",
+    "--timeout",
+    plan.timeout,
+    "--history-max",
+    String(plan.historyMax),
+    "--output",
+    "json",
+    "--reset-then-reuse-values",
+    ...inputs.valuesFiles.flatMap((file) => ["--values", `${chartPath}/${file}`]),
+    ...plan.set.flatMap((value) => ["--set", value]),
+    "--set",
+    `${keys.repository}=${plan.image}`,
+    "--set",
+    `${keys.tag}=${plan.version}`,
+    "--set",
+    `${keys.digest}=${inputs.digest}`,
+    "--set",
+    `${keys.pullSecret}=${plan.pullSecretName}`,
+  ]
+}
+
+/** What Helm reported about a release, from `--output json`. */
+export interface HelmReport {
+  readonly release: string
+  readonly namespace: string
+  readonly revision: number
+  readonly status: string
+  readonly chart: string
+  readonly manifest: string
+}
+
+export function parseHelmReport(stdout: string): HelmReport {
+  const start = stdout.indexOf("{")
+  let parsed: {
+    name?: string
+    namespace?: string
+    version?: number
+    info?: { status?: string }
+    chart?: { metadata?: { name?: string; version?: string } }
+    manifest?: string
+  }
+  try {
+    parsed = JSON.parse(stdout.slice(start)) as typeof parsed
+  } catch {
+    throw new Error(`helm printed no release JSON; its output began: ${JSON.stringify(stdout.slice(0, 200))}`)
+  }
+  return {
+    release: parsed.name ?? "",
+    namespace: parsed.namespace ?? "",
+    revision: parsed.version ?? 0,
+    status: parsed.info?.status ?? "unknown",
+    chart: `${parsed.chart?.metadata?.name ?? "?"}-${parsed.chart?.metadata?.version ?? "?"}`,
+    manifest: parsed.manifest ?? "",
+  }
+}
+
+/**
+ * Did the chart use the image it was given? Helm's manifest must name this digest, or
+ * `<image>:<version>`; otherwise the chart does not read `<imageValues>` (a typo in
+ * --image-values, or a chart that reads another place) and the service was not deployed, even
+ * though Helm succeeded. Returns the problem in words, or undefined.
+ */
+export function unusedImageProblem(report: HelmReport, plan: HelmPlan, digest: string): string | undefined {
+  if (report.manifest.includes(digest) || report.manifest.includes(`${plan.image}:${plan.version}`)) return undefined
+  return (
+    `Helm upgraded release ${report.release} in ${report.namespace} to revision ${report.revision} (${report.status}), but nothing it rendered uses ${plan.image}:${plan.version}@${digest}: ` +
+    `the chart does not read ${plan.imageValues}.repository, .tag and .digest, so this service was not deployed. Check --image-values against the chart's values (e.g. api-gateway.image for the api-gateway subchart), then deploy again.`
+  )
+}
+
+/** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.2.0, image ...:v1.4.2@sha256:... at api-gateway.image)`. */
+export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: string): string {
+  return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version}@${digest} at ${plan.imageValues})`
+}
+
+/** Helm's refusal to touch a release an earlier run left pending-install, pending-upgrade or pending-rollback. */
+export const isReleaseLocked = (said: string) =>
+  /another operation \(install\/upgrade\/rollback\) is in progress/.test(said)
+
+/** `helm history` of the release, as JSON: read after Helm refused a locked release, to say which revision to go back to. */
+export function helmHistoryArgs(plan: HelmPlan): string[] {
+  return ["helm", "history", plan.release, "--namespace", plan.namespace, "--max", "20", "--output", "json"]
+}
+
+/** One revision of `helm history -o json`. */
+export interface HelmRevision {
+  readonly revision: number
+  readonly status: string
+}
+
+/** Reads `helm history -o json`; undefined when it printed something else. */
+export function parseHelmHistory(stdout: string): HelmRevision[] | undefined {
+  try {
+    const parsed = JSON.parse(stdout) as unknown
+    if (!Array.isArray(parsed)) return undefined
+    return parsed
+      .filter((r: unknown): r is HelmRevision => {
+        const entry = r as Partial<HelmRevision> | null
+        return typeof entry?.revision === "number" && typeof entry?.status === "string"
+      })
+      .map((r) => ({ revision: r.revision, status: r.status }))
+      .sort((a, b) => a.revision - b.revision)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * What to look at after `helm upgrade --install` failed, from what Helm said: a rollout that
+ * Helm rolled back, a release locked by an earlier run that was cut off, or anything else. For
+ * a locked release, `history` (from helmHistoryArgs) names the pending revision and the one to
+ * roll back to. The module never unlocks a release itself: a pending revision may belong to a
+ * deploy that is still running.
+ */
+export function helmUpgradeAdvice(plan: HelmPlan, said: string, history?: readonly HelmRevision[]): string {
+  const where = `-n ${plan.namespace}`
+  if (isReleaseLocked(said)) {
+    const pending = [...(history ?? [])].reverse().find((r) => r.status.startsWith("pending-"))
+    const wait = "The module does not unlock it itself: it cannot tell a run that was cut off from one still running."
+    if (pending) {
+      const good = [...history!]
+        .reverse()
+        .find((r) => r.revision < pending.revision && (r.status === "deployed" || r.status === "superseded"))
+      return good
+        ? `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; the last deployed revision is ${good.revision}. ${wait} If no other deploy is running: helm rollback ${plan.release} ${good.revision} ${where}, then deploy again.`
+        : `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; it was never deployed. ${wait} If no other deploy is running: helm uninstall ${plan.release} ${where}, then deploy again.`
+    }
+    return `An earlier Helm run was cut off and left the release pending. ${wait} helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
+  }
+  const rolledBack = /rolled back|rollback-on-failure/i.test(said)
+    ? "Helm rolled the release back to its last good revision. "
+    : ""
+  return `${rolledBack}Look at: helm history ${plan.release} ${where}; kubectl get events ${where} --sort-by=.lastTimestamp; kubectl describe pods ${where}.`
+}
