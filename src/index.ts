@@ -11,9 +11,9 @@ import { check } from "./common/errors.js"
 import { parseReleaseRef, parseVersionTag, releaseTags } from "./common/version.js"
 import { parseReaderCredentials, planHelm, planPullSecret } from "./delivery/inputs.js"
 import { checkKubeconfig } from "./delivery/kubeconfig.js"
+import { deploy } from "./delivery/run.js"
 import { githubOutputLines, imageTarget, preflightImage } from "./delivery/preflight.js"
 import { applyPullSecret } from "./delivery/pull-secret.js"
-import { chartValuesFiles, helmUpgrade } from "./delivery/run.js"
 import { parsePlatform, parsePlatforms } from "./oci/platform.js"
 import { parseDigest, parseImageLocation } from "./oci/reference.js"
 import { parseBuildArgs, parseDockerfile, planPublish } from "./publish/inputs.js"
@@ -219,23 +219,13 @@ export class MeetinityRelease {
       timeout,
       set,
       historyMax,
-      digest,
       values,
       platform,
       allowDowngrade,
       imageValues,
     })
-    const username = parseReaderCredentials(readerUsername, readerToken != null)
-    await checkKubeconfig(kubeconfig)
-    const valuesFiles = await chartValuesFiles(chart, plan)
-    const credentials = username ? { username, password: await readerToken!.plaintext() } : undefined
-    const resolved = await preflightImage(
-      imageTarget(plan.image, plan.version, plan.digest, plan.platform, plan.imageScheme),
-      credentials,
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
-    })
-    return (await helmUpgrade(chart, kubeconfig, plan, resolved, valuesFiles)).summary
+    const reader = parseReaderCredentials(readerUsername, readerToken)
+    return deploy({ chart, kubeconfig, reader }, plan, parseDigest(digest))
   }
 
   /**
@@ -265,18 +255,11 @@ export class MeetinityRelease {
     githubOutput = false,
   ): Promise<string> {
     const location = parseImageLocation(image)
-    const target = imageTarget(
-      location.address,
-      parseVersionTag(version).tag,
-      parseDigest(digest),
-      parsePlatform(platform),
-      location.scheme,
-    )
-    const reader = parseReaderCredentials(username, token != null, { username: "username", token: "token" })
-    const resolved = await preflightImage(
-      target,
-      reader ? { username: reader, password: await token!.plaintext() } : undefined,
-    )
+    const target = imageTarget(location.address, parseVersionTag(version).tag, parsePlatform(platform), location)
+    const expected = parseDigest(digest)
+    const reader = parseReaderCredentials(username, token, { username: "username", token: "token" })
+    const credentials = reader ? { username: reader.username, password: await reader.token.plaintext() } : undefined
+    const resolved = await preflightImage(target, expected, credentials)
     return githubOutput ? githubOutputLines(resolved) : resolved.uri
   }
 

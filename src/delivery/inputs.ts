@@ -2,12 +2,14 @@
  * Delivery's inputs: every argument of a pull-secret refresh and of a Helm deploy checked, before
  * any container runs, into their typed plans.
  */
+import { type Secret } from "@dagger.io/dagger"
+
 import { check } from "../common/errors.js"
 import { parseUsername } from "../common/names.js"
 import { parseVersionTag } from "../common/version.js"
 import { DEFAULT_IMAGE_VALUES, parseImageValues, parseSetValues, parseValuesFiles } from "./values.js"
 import { parsePlatform, type Platform } from "../oci/platform.js"
-import { parseDigest, parseImageLocation } from "../oci/reference.js"
+import { parseImageLocation } from "../oci/reference.js"
 
 /** The namespaces a release rolls through, in order. */
 export const DEFAULT_NAMESPACES = ["meetinity-dev", "meetinity-staging", "meetinity-prod"]
@@ -123,8 +125,6 @@ export interface HelmPlan {
   readonly set: string[]
   /** Values files inside the chart, as given (the per-namespace one is added when the chart has it). */
   readonly values: string[]
-  /** The digest the version tag must name; undefined: whatever it names now. */
-  readonly digest?: string
   /** The platform the cluster's nodes run; the image must have a manifest for it. */
   readonly platform: Platform
   /** Deploy even when the namespace runs a newer version (a deliberate rollback). */
@@ -143,7 +143,6 @@ export interface HelmArgs {
   set: string[]
   historyMax?: number
   values?: string[]
-  digest?: string
   platform?: string
   allowDowngrade?: boolean
   imageValues?: string
@@ -157,7 +156,6 @@ export function planHelm(args: HelmArgs, names: { release?: string } = {}): Helm
     historyMax,
     "is not a revision count: expected a whole number, 0 for no limit",
   )
-  const digest = parseDigest(args.digest ?? "")
   const image = parseImageLocation(args.image)
   const imageValues = parseImageValues(args.imageValues ?? DEFAULT_IMAGE_VALUES)
   return {
@@ -171,30 +169,35 @@ export function planHelm(args: HelmArgs, names: { release?: string } = {}): Helm
     historyMax,
     set: parseSetValues(args.set, imageValues),
     values: parseValuesFiles(args.values ?? []),
-    ...(digest ? { digest } : {}),
     platform: parsePlatform(args.platform ?? "linux/amd64"),
     allowDowngrade: args.allowDowngrade ?? false,
     imageValues,
   }
 }
 
+/** The registry user a deploy reads the image as, and its token (still a Dagger Secret). */
+export interface Reader {
+  readonly username: string
+  readonly token: Secret
+}
+
 /**
  * Reader credentials come as a pair: a user name and a token, or neither (anonymous, for a
- * public package). Returns the user name to pair with the token, or undefined for anonymous.
+ * public package). Returns the pair, or undefined for anonymous.
  */
 export function parseReaderCredentials(
   readerUsername: string,
-  hasToken: boolean,
+  token: Secret | undefined,
   names = { username: "readerUsername", token: "readerToken" },
-): string | undefined {
-  if (readerUsername === "" && !hasToken) return undefined
+): Reader | undefined {
+  if (readerUsername === "" && token === undefined) return undefined
   check(
-    hasToken,
+    token !== undefined,
     names.token,
     null,
     `is missing: --${kebab(names.username)} ${JSON.stringify(readerUsername)} was given without a token; pass both (or neither, for a public package)`,
   )
-  return parseUsername(readerUsername, names.username)
+  return { username: parseUsername(readerUsername, names.username), token: token! }
 }
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)

@@ -11,7 +11,7 @@ import { endpointOf } from "../oci/reference.js"
 
 /** What the deploy needs to know about the image, checked. */
 export interface ResolvedImage {
-  /** `<registry>/<owner>/<image>`, as given. */
+  /** `<registry>/<owner>/<image>`: what pods pull. */
   readonly repository: string
   readonly version: string
   /** The digest the version tag names: an index for a multi-platform image. */
@@ -22,35 +22,36 @@ export interface ResolvedImage {
   readonly uri: string
 }
 
-/** The image to check: where it is, which tag, and what it must be. */
+/** The image to check: the address pods pull, where the module reaches its registry, which tag, which platform. */
 export interface PreflightTarget {
+  /** `<registry>/<owner>/<image>`: what pods pull, and what every message names. */
+  readonly address: string
+  /** How the module's own process reaches the registry (in a rehearsal: the registry service). */
   readonly endpoint: RegistryEndpoint
   /** The repository path inside the registry, `<owner>/<image>`. */
   readonly path: string
   readonly version: string
-  /** When given, the tag must name exactly this digest. */
-  readonly digest?: string
   readonly platform: Platform
 }
 
 /**
  * The target of an image address `<host>/<owner>/<image>` (as helmDeploy's --image takes it); the
- * scheme, when given, overrides the localhost rule.
+ * scheme, when given, overrides the localhost rule; `endpoint`, when given, is where the module
+ * reaches the registry instead (a registry service).
  */
 export function imageTarget(
-  image: string,
+  address: string,
   version: string,
-  digest: string | undefined,
   platform: Platform,
-  scheme?: "http" | "https",
+  reach: { readonly scheme?: "http" | "https"; readonly endpoint?: RegistryEndpoint } = {},
 ): PreflightTarget {
-  const slash = image.indexOf("/")
-  const host = image.slice(0, slash)
+  const slash = address.indexOf("/")
+  const host = address.slice(0, slash)
   return {
-    endpoint: scheme ? { scheme, host } : endpointOf(host),
-    path: image.slice(slash + 1),
+    address,
+    endpoint: reach.endpoint ?? (reach.scheme ? { scheme: reach.scheme, host } : endpointOf(host)),
+    path: address.slice(slash + 1),
     version,
-    ...(digest ? { digest } : {}),
     platform,
   }
 }
@@ -68,14 +69,16 @@ export class PreflightError extends Error {
 /**
  * Resolves `<image>:<version>` and checks it: the tag exists, names `digest` when one is given,
  * and has a manifest for the platform that the registry really serves (for an index, the child
- * itself, not only its entry). Throws a `PreflightError` a person can act on.
+ * itself, not only its entry). Throws a `PreflightError` a person can act on, naming the image by
+ * the address pods pull.
  */
 export async function preflightImage(
   target: PreflightTarget,
+  digest: string | undefined,
   credentials?: RegistryCredentials,
 ): Promise<ResolvedImage> {
   const client = new RegistryClient(target.endpoint, credentials, { timeoutMs: 20_000 })
-  const repository = `${target.endpoint.host}/${target.path}`
+  const repository = target.address
   const image = `${repository}:${target.version}`
   const platform = formatPlatform(target.platform)
   try {
@@ -89,9 +92,9 @@ export async function preflightImage(
         `image ${image} does not exist: the registry has no tag ${target.version} in ${repository}. Publish it first, or check --version and --image.`,
       )
     }
-    if (target.digest && manifest.digest !== target.digest) {
+    if (digest && manifest.digest !== digest) {
       throw new PreflightError(
-        `image ${image} is ${manifest.digest} in the registry, not ${target.digest} as --digest says: the tag names another image than the one that was published.`,
+        `image ${image} is ${manifest.digest} in the registry, not ${digest} as --digest says: the tag names another image than the one that was published.`,
       )
     }
     let platformDigest = manifest.digest
@@ -140,8 +143,9 @@ export async function preflightImage(
           : `the registry wants credentials to read ${repository} (a private package?): pass --reader-username and --reader-token.\n  ${error.message}`,
       )
     }
-    throw new PreflightError(
-      `could not check ${image} in the registry (${target.endpoint.scheme}://${target.endpoint.host}): ${error.message}.`,
-    )
+    const { scheme, host } = target.endpoint
+    const pulledFrom = target.address.slice(0, target.address.indexOf("/"))
+    const where = host === pulledFrom ? `${scheme}://${host}` : `reached at ${scheme}://${host}`
+    throw new PreflightError(`could not check ${image} in the registry (${where}): ${error.message}.`)
   }
 }

@@ -1,6 +1,7 @@
 /**
- * A deploy, carried out: the values files checked in the chart, the downgrade guard, the namespace,
- * then `helm upgrade --install` pinned to the resolved digest, and Helm's report read back.
+ * A deploy, carried out: the kubeconfig and the values files checked, the image resolved in the
+ * registry (the preflight), then the downgrade guard, the namespace, `helm upgrade --install`
+ * pinned to the resolved digest, and Helm's report read back.
  */
 import { type Directory, ExistsType, type Secret } from "@dagger.io/dagger"
 
@@ -17,13 +18,41 @@ import {
   isReleaseLocked,
   parseHelmHistory,
   parseHelmReport,
-  unusedImageProblem,
-} from "./helm.js"
-import { type HelmPlan } from "./inputs.js"
-import { type ResolvedImage } from "./preflight.js"
+  unusedImageProblem } from "./helm.js"
+import { type HelmPlan, type Reader } from "./inputs.js"
+import { checkKubeconfig } from "./kubeconfig.js"
+import { imageTarget, preflightImage, type ResolvedImage } from "./preflight.js"
 import { namespaceValuesFile, valuesFilesFor } from "./values.js"
 
 const CHART = "/work/chart"
+
+/** What a deploy reads and talks to: the chart, the cluster, and the registry user it reads the image as. */
+export interface DeployInputs {
+  readonly chart: Directory
+  readonly kubeconfig: Secret
+  readonly reader?: Reader
+}
+
+/**
+ * helmDeploy: checks the kubeconfig and the values files, resolves the image as the cluster will
+ * pull it (which must be `digest` when given), then deploys it pinned to that digest. Nothing is
+ * deployed when any check fails. Returns Helm's report in one line.
+ */
+export async function deploy(inputs: DeployInputs, plan: HelmPlan, digest?: string): Promise<string> {
+  await checkKubeconfig(inputs.kubeconfig)
+  const valuesFiles = await chartValuesFiles(inputs.chart, plan)
+  const credentials = inputs.reader
+    ? { username: inputs.reader.username, password: await inputs.reader.token.plaintext() }
+    : undefined
+  const image = await preflightImage(
+    imageTarget(plan.image, plan.version, plan.platform, { scheme: plan.imageScheme }),
+    digest,
+    credentials,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
+  })
+  return (await helmUpgrade(inputs.chart, inputs.kubeconfig, plan, image, valuesFiles)).summary
+}
 
 /**
  * The values files of a deploy, checked in the chart directory before any container runs: every

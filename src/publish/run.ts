@@ -14,8 +14,7 @@ import {
   missingPlatforms,
   type PublishDecision,
   type PublishTarget,
-  type ReleaseTag,
-} from "./decision.js"
+  type ReleaseTag } from "./decision.js"
 import { type PublishPlan } from "./inputs.js"
 import { promoteVersionTag, PublishRefusedError, readRegistryState, writeImmutableTag } from "./registry.js"
 

@@ -24,8 +24,7 @@ import {
   REHEARSAL_REGISTRY,
   rehearsalKubeconfig,
   type RehearsalArgs,
-  type RehearsalPlan,
-} from "./plan.js"
+  type RehearsalPlan } from "./plan.js"
 import { formatFailure, formatRehearsal, parseDeployments, stateProblems, type DeploymentState } from "./report.js"
 
 export interface RehearsalInputs {

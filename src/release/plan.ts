@@ -6,8 +6,7 @@ import {
   parseReleaseName,
   planHelm,
   planPullSecret,
-  type PullSecretPlan,
-} from "../delivery/inputs.js"
+  type PullSecretPlan } from "../delivery/inputs.js"
 import { formatPlatform } from "../oci/platform.js"
 import { planPublish, type PublishArgs, type PublishPlan } from "../publish/inputs.js"
 

@@ -8,7 +8,7 @@ import { type Directory, type Secret } from "@dagger.io/dagger"
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
 import { type HelmReport } from "../delivery/helm.js"
 import { checkKubeconfig } from "../delivery/kubeconfig.js"
-import { preflightImage, type ResolvedImage } from "../delivery/preflight.js"
+import { imageTarget, preflightImage, type ResolvedImage } from "../delivery/preflight.js"
 import { applyPullSecret } from "../delivery/pull-secret.js"
 import { chartValuesFiles, helmUpgrade } from "../delivery/run.js"
 import { formatPlatform } from "../oci/platform.js"
@@ -69,18 +69,12 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
     "preflight",
     undefined,
     async () =>
-      namedByAddress(
-        await preflightImage(
-          {
-            endpoint: network.registry?.endpoint ?? plan.publish.repository,
-            path: plan.publish.repository.path,
-            version: plan.publish.version.tag,
-            digest,
-            platform: plan.steps[0]!.helm.platform,
-          },
-          { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
-        ),
-        plan.publish.repository.address,
+      preflightImage(
+        imageTarget(plan.publish.repository.address, plan.publish.version.tag, plan.steps[0]!.helm.platform, {
+          endpoint: network.registry?.endpoint ?? plan.publish.repository,
+        }),
+        digest,
+        { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
       ),
     (resolved) =>
       `${resolved.uri}, ${formatPlatform(plan.steps[0]!.helm.platform)} manifest ${resolved.platformDigest}`,
@@ -114,14 +108,6 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
     }
   }
   return { references, image, deployed }
-}
-
-/**
- * The resolved image named by the image's address (what pods pull), whichever way the module's own
- * process reached the registry (in a rehearsal: the registry service's hostname).
- */
-export function namedByAddress(image: ResolvedImage, address: string): ResolvedImage {
-  return { ...image, repository: address, uri: `${address}:${image.version}@${image.digest}` }
 }
 
 /** The release summary: the published references, then each namespace with its Helm revision, in order. */

@@ -13,8 +13,7 @@ import {
   type PackageOwner,
   type PackageVersion,
   resolveOwner,
-  restorePackageVersion,
-} from "../github/packages.js"
+  restorePackageVersion } from "../github/packages.js"
 import { RESTORE_SCOPES } from "../github/client.js"
 import { parseImageName } from "../oci/reference.js"
 import { parsePlanFile } from "./reviewed.js"
