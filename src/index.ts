@@ -414,6 +414,7 @@ export class MeetinityRelease {
    * @param plan A reviewed plan (the JSON of an earlier --dry-run --format json): delete only the versions it lists as deletions that are unchanged and still deleted by the policy; skip and report the rest.
    * @param maxRequests A budget of GitHub API requests for the whole run (0: no limit): deleting stops before it is spent, the rest is reported and left for the next run, and the run succeeds.
    * @param images Several packages to run on, each listed, planned, applied and validated on its own (used instead of image when given).
+   * @param quotaReserve Requests of the token's hourly API quota to leave to the repository's other workflows (GITHUB_TOKEN's quota is shared by all of them; at most a tenth of the quota is kept): a real run reads the quota first, stops deleting before it falls below this, and reports the rest as left for the next run; the run succeeds.
    */
   @func({ cache: "never" })
   async retain(
@@ -431,6 +432,7 @@ export class MeetinityRelease {
     plan?: File,
     maxRequests = 0,
     images: string[] = [],
+    quotaReserve = 100,
   ): Promise<string> {
     check(format === "table" || format === "json", "format", format, "is not a report format: expected table or json")
     const args = parseRetainArgs({
@@ -445,6 +447,7 @@ export class MeetinityRelease {
       registryUsername,
       maxRequests,
       images,
+      quotaReserve,
     })
     const plans = plan ? parseRetainPlan(await plan.contents(), args) : undefined
     return retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date(), {
@@ -454,10 +457,12 @@ export class MeetinityRelease {
   }
 
   /**
-   * Restore deleted versions of a GHCR package (GitHub keeps them 30 days): the ids given, and
-   * the versions a retain report lists as deleted (or a reviewed plan lists as deletions). Reports
-   * each version restored, already present, or refused with GitHub's reason; fails when any could
-   * not be restored.
+   * Restore deleted versions of a GHCR package (GitHub keeps them 30 days): the ids given, the
+   * versions a retain report lists as deleted (or a reviewed plan lists as deletions), and the
+   * versions a retain run's log says it sent a DELETE for (a run that was killed or cancelled
+   * writes no report: its journal lines name every one, the one in flight included). Reports each
+   * version restored, already present, or refused with GitHub's reason; fails when any could not
+   * be restored.
    *
    * Example: dagger call restore --owner meetinity --token env://GHCR_RETENTION_TOKEN --plan ./retention-result.json
    *
@@ -468,6 +473,7 @@ export class MeetinityRelease {
    * @param plan A retain --format json report (or plan): restore the versions it lists as deleted.
    * @param githubApiUrl The GitHub REST API; https://<host>/api/v3 for GitHub Enterprise Server.
    * @param dryRun Report what would be restored; restore nothing.
+   * @param journal The log of a retain run (the retention-journal artifact the workflow uploads, or the job's log): restore every version of this package it sent a DELETE for that GitHub did not refuse.
    */
   @func({ cache: "never" })
   async restore(
@@ -478,10 +484,22 @@ export class MeetinityRelease {
     plan?: File,
     githubApiUrl = "https://api.github.com",
     dryRun = false,
+    journal?: File,
   ): Promise<string> {
-    const args = parseRestoreArgs({ owner, image, ids, githubApiUrl, dryRun, hasPlan: plan !== undefined })
-    const planText = plan ? await plan.contents() : undefined
-    return restoreWithToken(args, planText, await token.plaintext(), (line) => console.error(line))
+    const args = parseRestoreArgs({
+      owner,
+      image,
+      ids,
+      githubApiUrl,
+      dryRun,
+      hasPlan: plan !== undefined,
+      hasJournal: journal !== undefined,
+    })
+    const files = {
+      ...(plan ? { plan: await plan.contents() } : {}),
+      ...(journal ? { journal: await journal.contents() } : {}),
+    }
+    return restoreWithToken(args, files, await token.plaintext(), (line) => console.error(line))
   }
 
   /**

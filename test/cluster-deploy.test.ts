@@ -21,7 +21,8 @@ import {
   READER_TOKEN,
   readerToken,
   type HelmRelease,
-  type ModuleRun } from "./support/cluster-module.js"
+  type ModuleRun,
+} from "./support/cluster-module.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { kubectl } from "./support/tools.js"

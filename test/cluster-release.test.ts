@@ -16,7 +16,8 @@ import {
   pushToken,
   readerToken,
   source,
-  type ModuleRun } from "./support/cluster-module.js"
+  type ModuleRun,
+} from "./support/cluster-module.js"
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"

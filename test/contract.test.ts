@@ -194,7 +194,12 @@ export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
   publish: { sourceUrl: str("") },
   helmDeploy: { historyMax: int(10), platform: str("linux/amd64"), allowDowngrade: bool(false) },
   release: { timeout: str("10m"), set: list([]), platform: str("linux/amd64"), allowDowngrade: bool(false) },
-  retain: { graceMinutes: { kind: "INTEGER_KIND", default: 0 }, registryUsername: str("") },
+  retain: {
+    graceMinutes: { kind: "INTEGER_KIND", default: 0 },
+    registryUsername: str(""),
+    quotaReserve: { kind: "INTEGER_KIND", default: 100 },
+  },
+  restore: { journal: optionalFile() },
 }
 
 let functions: Record<string, FunctionInfo>
@@ -232,6 +237,7 @@ describe("the module's API as Dagger registers it", () => {
       "plan",
       "maxRequests",
       "images",
+      "quotaReserve",
     ])
   })
 

@@ -19,7 +19,8 @@ import {
   helmUpgradeArgs,
   parseHelmHistory,
   parseHelmReport,
-  unusedImageProblem } from "../src/delivery/helm.js"
+  unusedImageProblem,
+} from "../src/delivery/helm.js"
 import { DEFAULT_NAMESPACES, type HelmPlan, planHelm, planPullSecret } from "../src/delivery/inputs.js"
 import { kubeconfigProblem } from "../src/delivery/kubeconfig.js"
 import { pullSecretManifest } from "../src/delivery/pull-secret.js"

@@ -8,7 +8,8 @@ import {
   type PublishTarget,
   type RegistryState,
   sameCommit,
-  type TagState } from "../src/publish/decision.js"
+  type TagState,
+} from "../src/publish/decision.js"
 
 const SHA = "0123abcdef0123abcdef0123abcdef0123abcdef"
 const OTHER = "fedcba9876543210fedcba9876543210fedcba98"

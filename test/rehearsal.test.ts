@@ -309,7 +309,7 @@ describe("rehearse", () => {
         l
           .trim()
           .split(/\s{2,}/)
-          .slice(1, 3)
+          .slice(1)
           .join(" "),
       )
     expect(stepLines).toEqual([
@@ -317,10 +317,24 @@ describe("rehearse", () => {
       "cluster ready node rehearsal-node Ready",
       "check inputs",
       expect.stringMatching(/^publish localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:/),
-      expect.stringMatching(/^preflight localhost:5000/),
-      ...NAMESPACES.flatMap((ns) => [`pull secret ${ns}`, `helm deploy ${ns}`]),
+      // publish's own steps, each a span inside it: read, build, read again, push the build tag, write the version tag.
+      "read registry version tag missing, build tag missing",
+      "build linux/amd64",
+      "read registry version tag missing, build tag missing",
+      expect.stringMatching(/^push sha-[0-9a-f]{7} at sha256:[0-9a-f]{64}$/),
+      "tag v0.0.0-rehearsal created",
+      expect.stringMatching(
+        /^preflight localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64}, manifest sha256:/,
+      ),
+      ...NAMESPACES.flatMap((ns) => [
+        `namespace ${ns}`,
+        `pull secret ${ns}`,
+        `downgrade guard ${ns}`,
+        // Helm's own report (this test's Helm runs with --dry-run: its status is pending-install).
+        expect.stringMatching(new RegExp(`^helm upgrade ${ns} revision 1 \\([a-z-]+\\)$`)),
+      ]),
       "read back 3 Deployment(s) in 3 namespace(s)",
-      ...NAMESPACES.map((ns) => `final state ${ns}`),
+      ...NAMESPACES.map((ns) => `final state ${ns} 1 Deployment(s) Available, published digest running`),
     ])
     for (const ns of NAMESPACES) {
       expect(report).toContain(`  ${ns}:\n    meetinity-api-gateway: Available `)
@@ -330,6 +344,9 @@ describe("rehearse", () => {
         ),
       )
     }
+    // A step inside another is indented under it: publish's own steps by one level.
+    expect(report).toMatch(/\n +\d+\.\ds {2}publish {2,}localhost/)
+    expect(report).toMatch(/\n +\d+\.\ds {2} {2}build {2,}linux\/amd64/)
     expect(report).toContain("never run")
     // Both services are stopped at the end, the cluster first.
     expect(log.stopped).toEqual(["ServiceID-cluster", "ServiceID-registry"])
@@ -351,10 +368,10 @@ describe("rehearse", () => {
     const attempt = rehearse({ image: "broken-chart" })
     // Helm's failure names the image by its address, not by where the module's process reached the registry.
     await expect(attempt).rejects.toThrow(
-      /^rehearsal failed at step "helm deploy" in namespace meetinity-dev after [\d.]+s:\nrelease v0\.0\.0-rehearsal stopped at namespace meetinity-dev: helm upgrade --install of release meetinity \(localhost:5000\/rehearsal\/broken-chart:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64}\)[\s\S]*nosuchfunction[\s\S]*not touched: meetinity-staging, meetinity-prod/,
+      /^rehearsal failed at step "helm upgrade" in namespace meetinity-dev after [\d.]+s:\nrelease v0\.0\.0-rehearsal stopped at namespace meetinity-dev: helm upgrade --install of release meetinity \(localhost:5000\/rehearsal\/broken-chart:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64}\)[\s\S]*nosuchfunction[\s\S]*not touched: meetinity-staging, meetinity-prod/,
     )
     await attempt.catch((error: Error) =>
-      expect(error.message).toMatch(/steps:\n[\s\S]*helm deploy +meetinity-dev +FAILED/),
+      expect(error.message).toMatch(/steps:\n[\s\S]*helm upgrade +meetinity-dev +FAILED/),
     )
     expect(engine.log.commands.filter((a) => a[1] === "upgrade")).toHaveLength(1)
     expect(engine.log.stopped).toEqual(["ServiceID-cluster", "ServiceID-registry"])

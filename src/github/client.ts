@@ -28,13 +28,58 @@ export interface GitHubClientOptions {
    * of the pause between writes. 1000 in real use; tests shrink time with it.
    */
   msPerSecond?: number
-  /** Counts every HTTP request sent to GitHub, retries included (for request budgets). */
+  /** Counts every HTTP request sent to GitHub, retries included (for request budgets), and the quota GitHub announces. */
   counter?: RequestCounter
+  /**
+   * Whether a write (DELETE, POST) refused for the primary rate limit waits for the quota's
+   * reset and tries again (true), or fails at once so the caller can stop cleanly (false: a
+   * scheduled retention whose token shares its quota with other workflows).
+   */
+  writesWaitForQuota?: boolean
 }
 
-/** How many HTTP requests a client has sent to GitHub so far. */
+/** The primary rate limit's state, as GitHub announces it (`x-ratelimit-*` on its answers, or `GET /rate_limit`). */
+export interface Quota {
+  readonly limit: number
+  readonly remaining: number
+  /** When the hour's window resets, in seconds since the epoch. */
+  readonly reset: number
+}
+
+/** How many HTTP requests a client has sent to GitHub so far (`GET /rate_limit` is free and not counted), and the last quota GitHub announced. */
 export interface RequestCounter {
   requests: number
+  quota?: Quota
+}
+
+/** Milliseconds per second of waiting, by client: the module's own retries wait at the pace the client was built with. */
+const pace = new WeakMap<object, number>()
+
+/** Waits `seconds` at the client's pace (tests shrink time with msPerSecond). */
+export function pause(client: GitHubClient, seconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, seconds * (pace.get(client) ?? 1000)))
+}
+
+/**
+ * The primary rate limit now (`GET /rate_limit`, which GitHub does not count against it), or
+ * undefined when the server has no rate limiting (GitHub Enterprise Server may answer 404).
+ */
+export async function readQuota(client: GitHubClient): Promise<Quota | undefined> {
+  try {
+    const { data } = await client.request("GET /rate_limit")
+    const core = data.resources.core
+    return { limit: core.limit, remaining: core.remaining, reset: core.reset }
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined
+    throw explain(error, "reading the API quota (GET /rate_limit)")
+  }
+}
+
+/** A refusal for the primary rate limit: the token's hourly quota is spent (`x-ratelimit-remaining: 0`). */
+export function isQuotaSpent(error: unknown): boolean {
+  const status = statusOf(error)
+  const headers = (error as { response?: { headers?: Record<string, unknown> } }).response?.headers ?? {}
+  return (status === 403 || status === 429) && String(headers["x-ratelimit-remaining"]) === "0"
 }
 
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
@@ -44,6 +89,12 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const limited =
     (kind: string) =>
     (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
+      if (kind === "primary" && options.writesWaitForQuota === false && request.method !== "GET") {
+        options.log(
+          `GitHub primary rate limit on ${request.method} ${request.url}: the quota is spent; not waiting for its reset`,
+        )
+        return false
+      }
       if (retryCount >= retries || retryAfter > maxWait) {
         options.log(
           `GitHub ${kind} rate limit on ${request.method} ${request.url}: not retrying (attempt ${retryCount + 1}, asked to wait ${retryAfter}s)`,
@@ -59,7 +110,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   // Requests that got no answer at all, by "METHOD path", until Octokit's request log reports
   // them: it calls them status 500, which GitHub never sent.
   const unanswered = new Map<string, string>()
-  return new GitHub({
+  const client = new GitHub({
     auth: options.token,
     baseUrl,
     userAgent: "meetinity-release",
@@ -67,11 +118,14 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       timeout: 60_000,
       // Every request, retries included, goes through here: the one place to count them.
       fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
-        if (options.counter) options.counter.requests++
+        const url = input instanceof Request ? input.url : String(input)
+        // GET /rate_limit does not count against GitHub's rate limit: nor against a budget.
+        if (options.counter && !/\/rate_limit(?:\?|$)/.test(url)) options.counter.requests++
         try {
-          return await fetch(input, init)
+          const response = await fetch(input, init)
+          if (options.counter) noteQuota(options.counter, response.headers)
+          return response
         } catch (error) {
-          const url = input instanceof Request ? input.url : String(input)
           unanswered.set(
             `${(init?.method ?? "GET").toUpperCase()} ${url.startsWith(baseUrl) ? url.slice(baseUrl.length) : url}`,
             networkReason(error),
@@ -104,6 +158,18 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     // 429 is the throttling plugin's to handle; retry the rest of the 5xx family here.
     retry: { retries, retryAfterBaseValue: ms, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
   })
+  pace.set(client, ms)
+  return client
+}
+
+/** Keeps the core quota GitHub announced on an answer (`x-ratelimit-*`, resource `core`). */
+function noteQuota(counter: RequestCounter, headers: Headers): void {
+  const resource = headers.get("x-ratelimit-resource")
+  const [limit, remaining, reset] = ["limit", "remaining", "reset"].map((h) =>
+    Number(headers.get(`x-ratelimit-${h}`) ?? NaN),
+  )
+  if ((resource === null || resource === "core") && [limit, remaining, reset].every((n) => Number.isFinite(n)))
+    counter.quota = { limit: limit!, remaining: remaining!, reset: reset! }
 }
 
 /** An HTTP status from GitHub, if the error is one. */

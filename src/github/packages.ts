@@ -3,7 +3,17 @@
  * page, checked for a listing that changed while it was read), deleting and restoring one.
  */
 import { mapLimit } from "../common/concurrency.js"
-import { DELETE_SCOPES, explain, type GitHubClient, PermissionError, statusOf } from "./client.js"
+import { Steps } from "../common/steps.js"
+import {
+  DELETE_SCOPES,
+  explain,
+  type GitHubClient,
+  networkReason,
+  pause,
+  PermissionError,
+  statusOf,
+  unreachable,
+} from "./client.js"
 
 /** Where a package lives in the API: an organisation's, the token's own user's, or another user's. */
 export type PackageOwner =
@@ -88,11 +98,24 @@ export async function listPackageVersions(
   client: GitHubClient,
   owner: PackageOwner,
   packageName: string,
-  options: { concurrency?: number; state?: "active" | "deleted" } = {},
+  options: { concurrency?: number; state?: "active" | "deleted"; steps?: Steps } = {},
 ): Promise<PackageVersion[]> {
   const route = `GET ${packagePath(owner)}/versions`
   const params = { owner: owner.login, package_name: packageName, per_page: PER_PAGE, state: options.state ?? "active" }
-  const fetchPage = async (page: number) => {
+  const steps = options.steps ?? new Steps()
+  const fetchPage = (page: number) =>
+    steps.run(
+      "list page",
+      {
+        attributes: { "github.page": page },
+        result: ({ versions }) => ({
+          detail: `${versions.length} versions`,
+          attributes: { "github.versions": versions.length },
+        }),
+      },
+      () => readPage(page),
+    )
+  const readPage = async (page: number) => {
     try {
       const response = await client.request(route, { ...params, page })
       return { versions: response.data as PackageVersion[], links: parseLinkHeader(response.headers.link) }
@@ -144,38 +167,89 @@ export function describePackage(owner: PackageOwner, packageName: string): strin
   return `container package ${owner.login}/${packageName} (${owner.kind === "org" ? "organisation" : "user"} ${owner.login})`
 }
 
-/** What happened to one deletion. */
+/** What happened to one deletion: this run deleted it, or it was gone before this run's DELETE reached GitHub. */
 export type DeleteOutcome = "deleted" | "already-gone"
 
+export interface DeleteResult {
+  readonly outcome: DeleteOutcome
+  /** GitHub's answers on the way, when the first was not the last (a 5xx, then a 204 or a 404). */
+  readonly note?: string
+}
+
 /**
- * Deletes one version. A `404` is "already gone" only if the version really is gone: GitHub
- * also answers 404 when the token lacks `delete:packages` (users' reports), so this checks
- * with a GET and, when the version is still there, fails with that explanation.
+ * A DELETE this run sent whose outcome GitHub never told: every attempt got a 5xx or no answer.
+ * The version may be deleted; until a listing shows otherwise it counts as this run's deletion.
+ */
+export class DeleteUnconfirmed extends Error {
+  override name = "DeleteUnconfirmed"
+}
+
+/** How many times a DELETE is sent when GitHub answers 5xx or nothing, at most. */
+const DELETE_ATTEMPTS = 4
+
+/**
+ * Deletes one version. The module sends the DELETE itself, again after a 5xx or no answer (up to
+ * four times, backing off, honouring `retry-after`), because such an answer may come after GitHub
+ * carried the delete out: a later 404 then means this run deleted it, not that it was already
+ * gone. A 404 is "already gone" only when the first DELETE got it and the version really is gone:
+ * GitHub also answers 404 when the token lacks `delete:packages` (users' reports), so this
+ * checks with a GET and, when the version is still there, fails with that explanation.
  */
 export async function deletePackageVersion(
   client: GitHubClient,
   owner: PackageOwner,
   packageName: string,
   version: PackageVersion,
-): Promise<DeleteOutcome> {
+): Promise<DeleteResult> {
   const route = `${packagePath(owner)}/versions/{package_version_id}`
   const params = { owner: owner.login, package_name: packageName, package_version_id: version.id }
-  try {
-    await client.request(`DELETE ${route}`, params)
-    return "deleted"
-  } catch (error) {
-    if (statusOf(error) !== 404) throw explain(error, `deleting version ${version.id} (${version.name})`)
+  /** Answers that leave it unknown whether GitHub carried the DELETE out. */
+  const unclear: string[] = []
+  const after = () => (unclear.length > 0 ? { note: `GitHub answered ${unclear.join(", then ")} first` } : {})
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // The module retries a DELETE itself (below), so that it knows what each answer was.
+      await client.request(`DELETE ${route}`, { ...params, request: { retries: 0 } })
+      return { outcome: "deleted", ...after() }
+    } catch (error) {
+      const status = statusOf(error)
+      if (status === 404) break
+      const noAnswer = unreachable(error)
+      if (noAnswer === undefined && (status === undefined || status < 500)) {
+        throw explain(error, `deleting version ${version.id} (${version.name})`)
+      }
+      unclear.push(noAnswer === undefined ? `${status}` : `nothing (${networkReason(error)})`)
+      if (attempt >= DELETE_ATTEMPTS) {
+        throw new DeleteUnconfirmed(
+          `deleting version ${version.id} (${version.name}): GitHub answered ${unclear.join(", then ")} to ${attempt} DELETEs: it may have deleted it`,
+        )
+      }
+      await pause(client, retryAfterSeconds(error) ?? 2 ** (attempt - 1))
+    }
   }
   try {
     await client.request(`GET ${route}`, params)
   } catch (error) {
-    if (statusOf(error) === 404) return "already-gone"
-    throw explain(error, `checking version ${version.id} after a 404 on delete`)
+    if (statusOf(error) !== 404) throw explain(error, `checking version ${version.id} after a 404 on delete`)
+    // Gone. After a 5xx or no answer, the earlier DELETE is what removed it: this run's deletion.
+    return unclear.length > 0
+      ? {
+          outcome: "deleted",
+          note: `GitHub answered ${unclear.join(", then ")}, then 404: the earlier DELETE was carried out`,
+        }
+      : { outcome: "already-gone" }
   }
   throw new PermissionError(
     `deleting version ${version.id} (${version.name}) answered 404, yet the version is still listed: the token cannot delete it. ` +
       DELETE_SCOPES,
   )
+}
+
+/** A `retry-after` GitHub sent with an error, in seconds (at most a minute), if any. */
+function retryAfterSeconds(error: unknown): number | undefined {
+  const headers = (error as { response?: { headers?: Record<string, unknown> } }).response?.headers ?? {}
+  const seconds = Number(headers["retry-after"])
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 60) : undefined
 }
 
 /**

@@ -14,7 +14,8 @@ import {
   type RegistryCredentials,
   type RegistryEndpoint,
   RegistryError,
-  sha256Digest } from "./manifest.js"
+  sha256Digest,
+} from "./manifest.js"
 import { RegistryTransport, type RegistryClientOptions } from "./transport.js"
 
 export class RegistryClient {

@@ -21,6 +21,22 @@ export function parseChallenge(header: string | null): { scheme: string; params:
 export interface RegistryClientOptions {
   /** Per-request timeout; a registry that hangs must not hang the pipeline. */
   readonly timeoutMs?: number
+  /** Tries of one request when the registry answers 429 or 5xx, or nothing (default 4). */
+  readonly attempts?: number
+  /** Milliseconds per second of waiting between tries (`Retry-After`, backoff): 1000; tests shrink time with it. */
+  readonly msPerSecond?: number
+}
+
+/** Answers worth another try: the registry is busy or briefly broken (a proxy in front of it, a restart). */
+const TRANSIENT = new Set([429, 500, 502, 503, 504])
+
+/** How long to wait before try `attempt + 1`, in seconds: the registry's `Retry-After` (at most a minute), else 1, 2, 4 … */
+export function retryDelay(attempt: number, retryAfter: string | null): number {
+  const seconds = retryAfter === null || retryAfter.trim() === "" ? Number.NaN : Number(retryAfter)
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 60)
+  const date = retryAfter ? Date.parse(retryAfter) : Number.NaN
+  if (Number.isFinite(date)) return Math.min(Math.max(0, (date - Date.now()) / 1000), 60)
+  return 2 ** (attempt - 1)
 }
 
 export class RegistryTransport {
@@ -31,6 +47,8 @@ export class RegistryTransport {
   /** A first request still learning a repository/action's challenge: the others wait for it. */
   private readonly learning = new Map<string, Promise<unknown>>()
   private readonly timeoutMs: number
+  private readonly attempts: number
+  private readonly msPerSecond: number
 
   constructor(
     readonly endpoint: RegistryEndpoint,
@@ -38,6 +56,38 @@ export class RegistryTransport {
     options: RegistryClientOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 30_000
+    this.attempts = options.attempts ?? 4
+    this.msPerSecond = options.msPerSecond ?? 1000
+  }
+
+  /**
+   * One request, tried again (at most `attempts` times in all, waiting as the registry asks or
+   * backing off) while the registry answers 429 or 5xx or nothing at all. Every method the
+   * client sends is safe to repeat: reads, and a PUT of the same manifest bytes to the same tag.
+   */
+  private async fetchRetrying(
+    url: string | URL,
+    init: RequestInit,
+    noAnswerAt: RegistryEndpoint,
+    what: string,
+  ): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      let response: Response | undefined
+      let failure: RegistryError | undefined
+      try {
+        response = await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) })
+      } catch (error) {
+        failure = new RegistryError(`${what}: ${noAnswer(error, noAnswerAt, this.timeoutMs)}`)
+      }
+      if (response && !TRANSIENT.has(response.status)) return response
+      if (attempt >= this.attempts) {
+        if (response) return response
+        throw new RegistryError(`${failure!.message} (tried ${attempt} times)`)
+      }
+      const wait = retryDelay(attempt, response?.headers.get("retry-after") ?? null)
+      await response?.arrayBuffer().catch(() => undefined)
+      await new Promise((resolve) => setTimeout(resolve, wait * this.msPerSecond))
+    }
   }
 
   where(repository: string, reference: string): string {
@@ -71,14 +121,16 @@ export class RegistryTransport {
     const key = `${repository}|${action}`
     const url = `${this.endpoint.scheme}://${this.endpoint.host}/v2/${repository}/${path}`
     const attempt = (authorization?: string) =>
-      fetch(url, {
-        method,
-        headers: { ...headers, ...(authorization ? { authorization } : {}) },
-        body: body === undefined ? undefined : Buffer.from(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      }).catch((error: unknown) => {
-        throw new RegistryError(`${method} ${url}: ${noAnswer(error, this.endpoint, this.timeoutMs)}`)
-      })
+      this.fetchRetrying(
+        url,
+        {
+          method,
+          headers: { ...headers, ...(authorization ? { authorization } : {}) },
+          body: body === undefined ? undefined : Buffer.from(body),
+        },
+        this.endpoint,
+        `${method} ${url}`,
+      )
     // One request learns the challenge (and fetches the token); concurrent ones wait for it
     // rather than each being refused and each asking for a token.
     if (!this.scopeFor.has(key) && this.learning.has(key)) await this.learning.get(key)!.catch(() => undefined)
@@ -145,14 +197,12 @@ export class RegistryTransport {
     if (service) url.searchParams.set("service", service)
     url.searchParams.set("scope", scope)
     const authorization = this.basic()
-    const response = await fetch(url, {
-      headers: authorization ? { authorization } : {},
-      signal: AbortSignal.timeout(this.timeoutMs),
-    }).catch((error: unknown) => {
-      throw new RegistryError(
-        `token request to ${url.origin}${url.pathname}: ${noAnswer(error, { scheme: url.protocol === "http:" ? "http" : "https", host: url.host }, this.timeoutMs)}`,
-      )
-    })
+    const response = await this.fetchRetrying(
+      url,
+      { headers: authorization ? { authorization } : {} },
+      { scheme: url.protocol === "http:" ? "http" : "https", host: url.host },
+      `token request to ${url.origin}${url.pathname}`,
+    )
     if (!response.ok) {
       throw new RegistryError(
         `token request to ${url.origin}${url.pathname} for scope ${scope} answered ${response.status}${

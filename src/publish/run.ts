@@ -5,6 +5,7 @@
  */
 import { type Container, dag, type Directory, type Platform, type Secret } from "@dagger.io/dagger"
 
+import { Steps, STEP } from "../common/steps.js"
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
 import { RegistryClient } from "../oci/client.js"
 import { RegistryError } from "../oci/manifest.js"
@@ -14,7 +15,9 @@ import {
   missingPlatforms,
   type PublishDecision,
   type PublishTarget,
-  type ReleaseTag } from "./decision.js"
+  type RegistryState,
+  type ReleaseTag,
+} from "./decision.js"
 import { type PublishPlan } from "./inputs.js"
 import { promoteVersionTag, PublishRefusedError, readRegistryState, writeImmutableTag } from "./registry.js"
 
@@ -81,6 +84,14 @@ export function publishTarget(plan: PublishPlan): PublishTarget {
   }
 }
 
+/** What the registry read found, in one line. */
+const describeState = (state: RegistryState) => ({
+  detail: [
+    `version tag ${state.version ? `at ${state.version.digest}` : "missing"}`,
+    `build tag ${state.build ? `at ${state.build.digest}` : "missing"}`,
+  ].join(", "),
+})
+
 /** Both references of a release at one digest, version first. */
 export const references = (plan: PublishPlan, digest: string): [string, string] => [
   `${plan.repository.address}:${plan.version.tag}@${digest}`,
@@ -118,22 +129,36 @@ export async function publishPlanned(
   source: Directory,
   plan: PublishPlan,
   password: Secret,
-  network: ServiceNetwork = DIRECT,
-  log: (line: string) => void = (line) => console.error(line),
+  options: { readonly network?: ServiceNetwork; readonly steps?: Steps; readonly log?: (line: string) => void } = {},
 ): Promise<[string, string]> {
+  const network = options.network ?? DIRECT
+  const steps = options.steps ?? new Steps()
+  const log = options.log ?? ((line: string) => console.error(line))
   // With a registry service (a rehearsal), the module's own process reaches it at its endpoint.
   const client = new RegistryClient(network.registry?.endpoint ?? plan.repository, {
     username: plan.username,
     password: await password.plaintext(),
   })
   const target = publishTarget(plan)
-  let decision = decidePublish(target, await readRegistryState(client, plan))
+  const read = () => steps.run(STEP.readRegistry, { result: describeState }, () => readRegistryState(client, plan))
+  let decision = decidePublish(target, await read())
   let done = "Nothing was built or pushed."
   if (decision.action === "build") {
     const images = platformImages(source, plan)
-    await Promise.all(images.map((image) => image.sync()))
-    decision = decidePublish(target, await readRegistryState(client, plan))
-    if (decision.action === "build") return buildTagThenVersionTag(client, plan, images, password, network)
+    await Promise.all(
+      images.map((image, i) =>
+        steps.run(
+          STEP.build,
+          {
+            attributes: { "container.image.platform": plan.platforms[i]! },
+            result: () => ({ detail: plan.platforms[i]! }),
+          },
+          () => image.sync(),
+        ),
+      ),
+    )
+    decision = decidePublish(target, await read())
+    if (decision.action === "build") return buildTagThenVersionTag(client, plan, images, password, { network, steps })
     done = "Another run published while this one built: this run's build was not pushed."
     log(`publish: ${done}`)
   }
@@ -148,9 +173,16 @@ async function buildTagThenVersionTag(
   plan: PublishPlan,
   images: Container[],
   password: Secret,
-  network: ServiceNetwork,
+  { network, steps }: { readonly network: ServiceNetwork; readonly steps: Steps },
 ): Promise<[string, string]> {
-  const digest = await pushImages(images, plan.repository, plan.buildTag, plan.username, password, network)
+  const digest = await steps.run(
+    STEP.push,
+    {
+      attributes: { "container.image.tags": plan.buildTag },
+      result: (pushed) => ({ detail: `${plan.buildTag} at ${pushed}`, attributes: { "oci.manifest.digest": pushed } }),
+    },
+    () => pushImages(images, plan.repository, plan.buildTag, plan.username, password, network),
+  )
   const problem =
     plan.platforms.length > 1
       ? missingPlatforms(await client.manifest(plan.repository.path, digest), plan.platforms)
@@ -161,6 +193,13 @@ async function buildTagThenVersionTag(
         `The version tag ${plan.version.tag} was not written.`,
     )
   }
-  await promoteVersionTag(client, plan.repository.path, digest, plan.version.tag)
+  await steps.run(
+    STEP.tag,
+    {
+      attributes: { "container.image.tags": plan.version.tag, "oci.manifest.digest": digest },
+      result: (written) => ({ detail: `${plan.version.tag} ${written}` }),
+    },
+    () => promoteVersionTag(client, plan.repository.path, digest, plan.version.tag),
+  )
   return references(plan, digest)
 }

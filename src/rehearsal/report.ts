@@ -3,7 +3,7 @@
  * is what the release deployed, and the report a person reads in ten seconds: each step, its
  * time, and the final state. Pure functions of what kubectl printed and the steps recorded.
  */
-import { type StepRecord } from "../release/steps.js"
+import { type StepRecord } from "../common/steps.js"
 
 /** One Deployment as the cluster reports it. */
 export interface DeploymentState {
@@ -75,19 +75,38 @@ export function stateProblems(
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
 
-/** The steps as a table: time, step, namespace, what it produced. */
+/** A step's name, indented by how deep it ran (a build inside publish). */
+const stepName = (s: StepRecord) => `${"  ".repeat(s.depth)}${s.step}`
+
+/** How a step ended, as its table shows it. */
+const outcome = (s: StepRecord) =>
+  s.state === "done" ? (s.detail ?? "") : s.state === "failed" ? "FAILED" : "(still running when the run stopped)"
+
+/** The steps as a table, in the order they started: time, step (indented when inside another), namespace, what it produced. */
 export function formatSteps(steps: readonly StepRecord[]): string[] {
-  const width = Math.max(...steps.map((s) => s.step.length), 4)
+  const width = Math.max(...steps.map((s) => stepName(s).length), 4)
   const nsWidth = Math.max(...steps.map((s) => (s.namespace ?? "").length), 0)
   return steps.map((s) => {
     const columns = [
       seconds(s.ms).padStart(7),
-      s.step.padEnd(width),
+      stepName(s).padEnd(width),
       (s.namespace ?? "").padEnd(nsWidth),
-      s.ok ? (s.detail ?? "") : "FAILED",
+      outcome(s),
     ]
     return `  ${columns.join("  ")}`.trimEnd()
   })
+}
+
+/** The steps a step ran inside, outermost first, and the step itself: `publish > build`. */
+function stepPath(steps: readonly StepRecord[], index: number): string {
+  const path = [steps[index]!.step]
+  for (let i = index - 1, depth = steps[index]!.depth; i >= 0 && depth > 0; i--) {
+    if (steps[i]!.depth === depth - 1) {
+      path.unshift(steps[i]!.step)
+      depth--
+    }
+  }
+  return path.join(" > ")
 }
 
 /** What runs where, per namespace in rollout order; the published digest is marked. */
@@ -136,9 +155,11 @@ export function formatRehearsal(outcome: RehearsalOutcome): string {
 
 /** The message of a rehearsal that failed: the step and namespace first, then the step's own error, then the steps that ran. */
 export function formatFailure(steps: readonly StepRecord[], totalMs: number, error: Error): string {
-  const failed = [...steps].reverse().find((s) => !s.ok)
+  // The innermost step that failed: the last failed one to start (a step inside another starts after it).
+  const index = steps.map((s) => s.state).lastIndexOf("failed")
+  const failed = steps[index]
   const where = failed
-    ? `step "${failed.step}"${failed.namespace ? ` in namespace ${failed.namespace}` : ""}`
+    ? `step "${stepPath(steps, index)}"${failed.namespace ? ` in namespace ${failed.namespace}` : ""}`
     : "an unrecorded step"
   return [
     `rehearsal failed at ${where} after ${seconds(totalMs)}:`,

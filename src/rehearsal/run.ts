@@ -11,7 +11,7 @@ import { dag, type Directory, type Secret, type Service } from "@dagger.io/dagge
 import { type ServiceNetwork } from "../engine/network.js"
 import { kubectlRun } from "../delivery/cluster.js"
 import { carryOutRelease } from "../release/run.js"
-import { type StepRecord, timedStep } from "../release/steps.js"
+import { Steps } from "../common/steps.js"
 import {
   CLUSTER_ALIAS,
   CLUSTER_IMAGE,
@@ -24,13 +24,22 @@ import {
   REHEARSAL_REGISTRY,
   rehearsalKubeconfig,
   type RehearsalArgs,
-  type RehearsalPlan } from "./plan.js"
+  type RehearsalPlan,
+} from "./plan.js"
 import { formatFailure, formatRehearsal, parseDeployments, stateProblems, type DeploymentState } from "./report.js"
 
 export interface RehearsalInputs {
   readonly source: Directory
   readonly chart: Directory
 }
+
+/** The rehearsal's own steps, around the release's (the same vocabulary: common/steps.ts). */
+export const REHEARSAL_STEP = {
+  services: "start services",
+  clusterReady: "cluster ready",
+  readBack: "read back",
+  finalState: "final state",
+} as const
 
 /** How long the cluster may take to answer /readyz after its service is up, and between tries. */
 export interface ClusterWait {
@@ -50,28 +59,21 @@ export async function runRehearsal(
   // content) only changes the build tag, so it is filled in afterwards.
   planRehearsal({ ...args, sha: "0".repeat(40) })
   const started = performance.now()
-  const steps: StepRecord[] = []
-  const onStep = (record: StepRecord) => steps.push(record)
+  const steps = new Steps()
   const services: Service[] = []
   try {
     const sha = createHash("sha1")
       .update(await inputs.source.digest())
       .digest("hex")
     const plan = planRehearsal({ ...args, sha })
-    const network = await timedStep(
-      onStep,
-      "start services",
-      undefined,
+    const network = await steps.run(
+      REHEARSAL_STEP.services,
+      { result: () => ({ detail: `registry ${REGISTRY_IMAGE}, cluster ${CLUSTER_IMAGE}` }) },
       () => startServices(services),
-      () => `registry ${REGISTRY_IMAGE}, cluster ${CLUSTER_IMAGE}`,
     )
     const kubeconfig = dag.setSecret(`rehearsal-kubeconfig-${randomUUID()}`, rehearsalKubeconfig())
-    await timedStep(
-      onStep,
-      "cluster ready",
-      undefined,
-      () => prepareCluster(kubeconfig, network, plan, wait),
-      () => `node ${NODE_NAME} Ready`,
+    await steps.run(REHEARSAL_STEP.clusterReady, { result: () => ({ detail: `node ${NODE_NAME} Ready` }) }, () =>
+      prepareCluster(kubeconfig, network, plan, wait),
     )
     // The registry and the pull secret need no credentials here; the release path still takes
     // them as Secrets, so the rehearsal hands it throwaway values that never leave the engine.
@@ -84,28 +86,22 @@ export async function runRehearsal(
       kubeconfig,
       readerToken,
       network,
-      onStep,
+      steps,
     })
     const digest = image.digest
     const namespaces = plan.release.steps.map((s) => s.helm.namespace)
-    const deployments = await timedStep(
-      onStep,
-      "read back",
-      undefined,
+    const deployments = await steps.run(
+      REHEARSAL_STEP.readBack,
+      { result: (found) => ({ detail: `${found.length} Deployment(s) in ${namespaces.length} namespace(s)` }) },
       () => readDeployments(kubeconfig, network, namespaces),
-      (found) => `${found.length} Deployment(s) in ${namespaces.length} namespace(s)`,
     )
     for (const namespace of namespaces) {
-      await timedStep(
-        onStep,
-        "final state",
-        namespace,
-        async () => checkFinalState(deployments, namespace, digest),
-        (line) => line,
+      await steps.run(REHEARSAL_STEP.finalState, { namespace, result: (line) => ({ detail: line }) }, async () =>
+        checkFinalState(deployments, namespace, digest),
       )
     }
     return formatRehearsal({
-      steps,
+      steps: steps.records,
       totalMs: performance.now() - started,
       namespaces,
       digest,
@@ -113,7 +109,7 @@ export async function runRehearsal(
       services: `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}), cluster ${CLUSTER_IMAGE} with one fake node: pods are scheduled and made Ready by kwok, never run (images, probes and the pull secret are not exercised).`,
     })
   } catch (error) {
-    throw new Error(formatFailure(steps, performance.now() - started, error as Error))
+    throw new Error(formatFailure(steps.records, performance.now() - started, error as Error))
   } finally {
     for (const service of services.reverse()) await service.stop().catch(() => undefined)
   }

@@ -6,7 +6,8 @@ import {
   parseReleaseName,
   planHelm,
   planPullSecret,
-  type PullSecretPlan } from "../delivery/inputs.js"
+  type PullSecretPlan,
+} from "../delivery/inputs.js"
 import { formatPlatform } from "../oci/platform.js"
 import { planPublish, type PublishArgs, type PublishPlan } from "../publish/inputs.js"
 

@@ -10,11 +10,10 @@ import { type HelmReport } from "../delivery/helm.js"
 import { checkKubeconfig } from "../delivery/kubeconfig.js"
 import { imageTarget, preflightImage, type ResolvedImage } from "../delivery/preflight.js"
 import { applyPullSecret } from "../delivery/pull-secret.js"
-import { chartValuesFiles, helmUpgrade } from "../delivery/run.js"
-import { formatPlatform } from "../oci/platform.js"
+import { chartValuesFiles, deployToNamespace, imageAttributes, preflightResult } from "../delivery/run.js"
 import { digestOf, publishPlanned } from "../publish/run.js"
 import { type ReleasePlan } from "./plan.js"
-import { type ReleaseStep, type StepRecord, timedStep } from "./steps.js"
+import { type StepRecord, Steps, STEP } from "../common/steps.js"
 
 export interface ReleaseInputs {
   source: Directory
@@ -24,8 +23,8 @@ export interface ReleaseInputs {
   readerToken: Secret
   /** The registry and cluster as Dagger services (a rehearsal); absent for a real release. */
   network?: ServiceNetwork
-  /** Told of every step as it ends, with its time (a rehearsal's report is made of them). */
-  onStep?: (record: StepRecord) => void
+  /** Where the steps are recorded (a rehearsal's report is made of them); a new one when absent. */
+  steps?: Steps
 }
 
 /** What a release did: the references published, the image as resolved, and each namespace's Helm report, in order. */
@@ -35,67 +34,63 @@ export interface ReleaseResult {
   readonly deployed: readonly { namespace: string; report: HelmReport }[]
 }
 
-/** The whole release; returns its summary. */
+/** The whole release; returns its summary, made of its steps. */
 export async function runRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<string> {
-  const { references, image, deployed } = await carryOutRelease(plan, inputs)
-  return formatReleaseSummary(references, image, deployed)
+  const steps = inputs.steps ?? new Steps()
+  const { image } = await carryOutRelease(plan, { ...inputs, steps })
+  return formatReleaseSummary(steps.records, image)
 }
 
 /** The whole release, step by step; stops at the first namespace that fails and names it. */
 export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<ReleaseResult> {
   const network = inputs.network ?? DIRECT
-  const step = <T>(
-    name: ReleaseStep,
-    namespace: string | undefined,
-    work: () => Promise<T>,
-    detail?: (result: T) => string,
-  ) => timedStep(inputs.onStep, name, namespace, work, detail)
+  const steps = inputs.steps ?? new Steps()
   // The kubeconfig and the chart's values files are checked before anything is built or pushed.
-  const valuesFiles = await step("check inputs", undefined, async () => {
+  const valuesFiles = await steps.run(STEP.checkInputs, {}, async () => {
     await checkKubeconfig(inputs.kubeconfig)
     const files: string[][] = []
     for (const s of plan.steps) files.push(await chartValuesFiles(inputs.chart, s.helm))
     return files
   })
-  const references = await step(
-    "publish",
-    undefined,
-    () => publishPlanned(inputs.source, plan.publish, inputs.password, network),
-    (refs) => refs.join(" "),
+  const references = await steps.run(
+    STEP.publish,
+    { attributes: imageAttributes(plan.publish.repository.address, plan.publish.version.tag), result: publishResult },
+    () => publishPlanned(inputs.source, plan.publish, inputs.password, { network, steps }),
   )
   const digest = digestOf(references[0])
+  const platform = plan.steps[0]!.helm.platform
   // The published image, read as the cluster will read it: with the reader credentials.
-  const image = await step(
-    "preflight",
-    undefined,
-    async () =>
-      preflightImage(
-        imageTarget(plan.publish.repository.address, plan.publish.version.tag, plan.steps[0]!.helm.platform, {
-          endpoint: network.registry?.endpoint ?? plan.publish.repository,
-        }),
-        digest,
-        { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
-      ),
-    (resolved) =>
-      `${resolved.uri}, ${formatPlatform(plan.steps[0]!.helm.platform)} manifest ${resolved.platformDigest}`,
-  ).catch((error: Error) => {
-    throw new Error(
-      `release ${plan.publish.version.tag} was published but not deployed anywhere: ${error.message}\npublished: ${references.join(", ")}`,
+  const image = await steps
+    .run(
+      STEP.preflight,
+      {
+        attributes: { ...imageAttributes(plan.publish.repository.address, plan.publish.version.tag) },
+        result: preflightResult,
+      },
+      async () =>
+        preflightImage(
+          imageTarget(plan.publish.repository.address, plan.publish.version.tag, platform, {
+            endpoint: network.registry?.endpoint ?? plan.publish.repository,
+          }),
+          digest,
+          { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
+        ),
     )
-  })
+    .catch((error: Error) => {
+      throw new Error(
+        `release ${plan.publish.version.tag} was published but not deployed anywhere: ${error.message}\npublished: ${references.join(", ")}`,
+      )
+    })
   const deployed: { namespace: string; report: HelmReport }[] = []
   for (const [i, s] of plan.steps.entries()) {
     const namespace = s.helm.namespace
     try {
-      await step("pull secret", namespace, () =>
-        applyPullSecret(inputs.kubeconfig, s.pullSecret, inputs.readerToken, network),
-      )
-      const { report } = await step(
-        "helm deploy",
-        namespace,
-        () => helmUpgrade(inputs.chart, inputs.kubeconfig, s.helm, image, valuesFiles[i]!, network, true),
-        ({ report: r }) => `revision ${r.revision} (${r.status})`,
-      )
+      await applyPullSecret(inputs.kubeconfig, s.pullSecret, inputs.readerToken, { network, steps })
+      const { report } = await deployToNamespace(inputs, s.helm, image, valuesFiles[i]!, {
+        network,
+        steps,
+        namespaceEnsured: true,
+      })
       deployed.push({ namespace, report })
     } catch (error) {
       const untouched = plan.steps.slice(i + 1).map((later) => later.helm.namespace)
@@ -110,16 +105,23 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
   return { references, image, deployed }
 }
 
-/** The release summary: the published references, then each namespace with its Helm revision, in order. */
-export function formatReleaseSummary(
-  references: readonly string[],
-  image: ResolvedImage,
-  deployed: readonly { namespace: string; report: HelmReport }[],
-): string {
+/** What the publish step produced: both references, version first. */
+const publishResult = (references: readonly string[]) => ({
+  detail: references.join(" "),
+  attributes: { "oci.manifest.digest": digestOf(references[0]!) },
+})
+
+/**
+ * The release summary, made of its steps: the references the publish step produced, then each
+ * namespace with the revision its helm upgrade step produced, in order.
+ */
+export function formatReleaseSummary(records: readonly StepRecord[], image: ResolvedImage): string {
+  const published = records.find((r) => r.step === STEP.publish && r.state === "done")?.detail?.split(" ") ?? []
+  const upgrades = records.filter((r) => r.step === STEP.helmUpgrade && r.state === "done")
   return [
     "published:",
-    ...references.map((reference) => `  ${reference}`),
+    ...published.map((reference) => `  ${reference}`),
     `deployed ${image.version} (${image.digest}):`,
-    ...deployed.map(({ namespace, report }) => `  ${namespace}: revision ${report.revision} (${report.status})`),
+    ...upgrades.map((r) => `  ${r.namespace}: ${r.detail}`),
   ].join("\n")
 }

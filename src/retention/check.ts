@@ -13,17 +13,20 @@ import { expectations, knownReferrers, tagExpectations, type Broken, type Expect
 /**
  * Resolves what must still be in the registry after a real run: what the plan keeps, and,
  * independently of the plan, every tag the registry lists now, every child of its indexes and
- * every referrer of it this run knew of. What does not resolve is broken.
+ * every referrer of it this run knew of. What a read and a fresh read both find missing is broken;
+ * what the registry would not answer (after the client's retries) could not be verified, which
+ * is never called broken.
  */
 export async function validate(
   deps: RetentionDeps,
   plan: RetentionPlan,
   manifests: ReadonlyMap<string, ManifestJson>,
   versions: readonly PackageVersion[],
-): Promise<{ checked: number; broken: Broken[] }> {
+): Promise<{ checked: number; broken: Broken[]; unverified: Broken[] }> {
   const where = `${deps.registry.endpoint.host}/${deps.repository}`
   const limit = deps.manifestConcurrency ?? 8
   const broken: Broken[] = []
+  const unverified: Broken[] = []
   const heads = new Map<string, Promise<{ digest?: string; mediaType?: string; error?: string }>>()
   const head = (reference: string) => {
     if (!heads.has(reference)) {
@@ -42,7 +45,7 @@ export async function validate(
   try {
     tags = await deps.registry.tags(deps.repository)
   } catch (error) {
-    broken.push({
+    unverified.push({
       reference: "tags/list",
       what: "the registry's tag list",
       breaks: [],
@@ -60,6 +63,13 @@ export async function validate(
       if (found.mediaType && INDEX_MEDIA_TYPES.has(found.mediaType)) indexes.add(found.digest)
     } else if (!found.error)
       listedBroken.push({ reference: tag, what: `tag ${tag}, which the registry lists,`, breaks: [tag] })
+    else
+      unverified.push({
+        reference: tag,
+        what: `tag ${tag}, which the registry lists, and what it holds`,
+        breaks: [tag],
+        problem: `could not be checked in ${where} (${found.error})`,
+      })
   })
   // The manifests of the indexes the tags name: read for the plan already, or read now (an
   // image's manifest lists no children: its HEAD is enough).
@@ -74,8 +84,14 @@ export async function validate(
         for (const child of manifest.manifests ?? [])
           if (child.mediaType && INDEX_MEDIA_TYPES.has(child.mediaType) && !known.has(child.digest))
             unknown.push(child.digest)
-      } catch {
-        // Not readable now: its children cannot be listed; the tag itself is checked above.
+      } catch (error) {
+        // Not readable now: its children cannot be listed (the tag itself is checked above).
+        unverified.push({
+          reference: digest,
+          what: `the children of index ${digest.slice(0, 19)}`,
+          breaks: [],
+          problem: `could not be listed: its manifest could not be read from ${where} (${(error as Error).message})`,
+        })
       }
     })
   }
@@ -90,11 +106,25 @@ export async function validate(
   }
   await mapLimit(expected, limit, async (expectation) => {
     const found = await head(expectation.reference)
-    if (found.error) broken.push({ ...expectation, problem: `could not be checked in ${where} (${found.error})` })
-    else if (!found.digest) broken.push({ ...expectation, problem: `is missing from ${where}` })
+    if (found.error) {
+      unverified.push({ ...expectation, problem: `could not be checked in ${where} (${found.error})` })
+      return
+    }
+    if (found.digest) return
+    // Missing: only a fresh read that finds it missing too makes it broken.
+    const again = await deps.registry.resolve(deps.repository, expectation.reference).then(
+      (h) => ({ digest: h?.digest, error: undefined }),
+      (error: unknown) => ({ digest: undefined, error: (error as Error).message }),
+    )
+    if (again.error)
+      unverified.push({
+        ...expectation,
+        problem: `was missing once, then could not be read again from ${where} (${again.error})`,
+      })
+    else if (!again.digest) broken.push({ ...expectation, problem: `is missing from ${where}` })
   })
   // In the plan's order, then the registry's, so the list reads like the table.
-  const order = new Map(expected.map((e, i) => [e, i]))
-  broken.sort((a, b) => (order.get(a) ?? -1) - (order.get(b) ?? -1))
-  return { checked: expected.length, broken }
+  const order = new Map(expected.map((e, i) => [e.reference, i]))
+  const byOrder = (a: Broken, b: Broken) => (order.get(a.reference) ?? -1) - (order.get(b.reference) ?? -1)
+  return { checked: expected.length, broken: broken.sort(byOrder), unverified: unverified.sort(byOrder) }
 }

@@ -1,5 +1,6 @@
 /** Retention's inputs: every argument of `retain` checked before any request, and a reviewed plan file read against them. */
 import { check, InvalidArgumentError } from "../common/errors.js"
+import { type Steps } from "../common/steps.js"
 import { parseOwner, parseUsername } from "../common/names.js"
 import { type GitHubClient, type RequestCounter } from "../github/client.js"
 import { type PackageOwner } from "../github/packages.js"
@@ -19,6 +20,8 @@ export interface RetainArgs {
   readonly dryRun: boolean
   readonly maxDeletions: number
   readonly maxRequests: number
+  /** Requests of the token's hourly quota left to other workflows. */
+  readonly quotaReserve: number
   readonly githubApiUrl: string
   readonly registry: { scheme: "http" | "https"; host: string }
   readonly registryUsername: string
@@ -35,6 +38,7 @@ export interface RetainInput {
   graceMinutes: number
   registryUsername?: string
   maxRequests?: number
+  quotaReserve?: number
   images?: readonly string[]
 }
 
@@ -48,6 +52,11 @@ export function parseRetainArgs(args: RetainInput): RetainArgs {
     "maxRequests",
     args.maxRequests ?? 0,
     "is not a request budget: expected a whole number of GitHub API requests, or 0 for no limit (e.g. 900)",
+  )
+  count(
+    "quotaReserve",
+    args.quotaReserve ?? 100,
+    "is not a number of requests: expected a whole number of the token's hourly requests to leave to other workflows, 0 or more (e.g. 100)",
   )
   check(
     /^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(args.githubApiUrl),
@@ -70,6 +79,7 @@ export function parseRetainArgs(args: RetainInput): RetainArgs {
     dryRun: args.dryRun,
     maxDeletions: args.maxDeletions,
     maxRequests: args.maxRequests ?? 0,
+    quotaReserve: args.quotaReserve ?? 100,
     githubApiUrl: args.githubApiUrl,
     registry: parseRegistry(args.registry),
     registryUsername: args.registryUsername ? parseUsername(args.registryUsername, "registryUsername") : owner,
@@ -94,6 +104,8 @@ export interface RetentionRequest {
   readonly maxRequests?: number
   /** The GitHub API the run used, for the restore command a failure prints (default: api.github.com). */
   readonly githubApiUrl?: string
+  /** Requests of the token's hourly quota to leave to other workflows (at most a tenth of the quota; default 100). */
+  readonly quotaReserve?: number
 }
 
 export interface RetentionDeps {
@@ -108,4 +120,6 @@ export interface RetentionDeps {
   readonly owner?: PackageOwner
   /** Counts the GitHub client's requests; needed for `maxRequests`. */
   readonly counter?: RequestCounter
+  /** Where the run's steps go (spans Dagger shows); a new one when absent. */
+  readonly steps?: Steps
 }

@@ -53,6 +53,7 @@ export async function retainPackages(
           now,
           reviewed: plans?.get(packageName),
           maxRequests: args.maxRequests,
+          quotaReserve: args.quotaReserve,
           githubApiUrl: args.githubApiUrl,
         },
       )
@@ -104,8 +105,15 @@ export async function retainWithToken(
     log,
     counter,
     msPerSecond: options.msPerSecond,
+    // A DELETE refused for the quota stops the run cleanly (the rest is left for the next run):
+    // waiting an hour for the reset would only hold the job.
+    writesWaitForQuota: false,
   })
-  const registry = new RegistryClient(args.registry, { username: args.registryUsername, password: token })
+  const registry = new RegistryClient(
+    args.registry,
+    { username: args.registryUsername, password: token },
+    { msPerSecond: options.msPerSecond },
+  )
   const outcomes = await retainPackages(args, { github, counter, registry }, log, now, options.plans)
   return renderPackages(args, outcomes, options.json ?? false)
 }

@@ -36,7 +36,8 @@ import {
   type RetentionPlan,
   type RetentionPolicy,
   type UnlistedTag,
-  type VersionKind } from "./versions.js"
+  type VersionKind,
+} from "./versions.js"
 
 const tagsOf = (version: PackageVersion): readonly string[] => version.metadata?.container?.tags ?? []
 

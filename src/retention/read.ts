@@ -5,11 +5,22 @@
  * manifest that cannot be read stops the run before any deletion.
  */
 import { mapLimit } from "../common/concurrency.js"
+import { Steps } from "../common/steps.js"
 import { describePackage, listPackageVersions, type PackageOwner, type PackageVersion } from "../github/packages.js"
 import { type ManifestJson, RegistryError } from "../oci/manifest.js"
 import { planRetention } from "./plan.js"
 import { type RetentionPlan, type RetentionPolicy, type UnlistedTag } from "./versions.js"
 import { type RetentionDeps } from "./inputs.js"
+
+/** Retention's steps, as spans and records (the vocabulary of common/steps.ts, for retention). */
+export const RETENTION_STEP = {
+  list: "list versions",
+  registryTags: "registry tags",
+  plan: "plan",
+  readManifests: "read manifests",
+  delete: "delete",
+  check: "check",
+} as const
 
 /** What a run read, and the plan it made of it. */
 export interface PackageRead {
@@ -29,10 +40,19 @@ export async function readAndPlan(
 ): Promise<PackageRead> {
   const where = describePackage(owner, request.packageName)
   const registryWhere = `${deps.registry.endpoint.host}/${deps.repository}`
+  const steps = deps.steps ?? new Steps()
+  const pkg = { "github.package": `${owner.login}/${request.packageName}` }
   deps.log(`listing ${where}`)
   let versions: PackageVersion[]
   try {
-    versions = await listPackageVersions(deps.github, owner, request.packageName)
+    versions = await steps.run(
+      RETENTION_STEP.list,
+      {
+        attributes: pkg,
+        result: (all) => ({ detail: `${all.length} versions`, attributes: { "github.versions": all.length } }),
+      },
+      () => listPackageVersions(deps.github, owner, request.packageName, { steps }),
+    )
   } catch (error) {
     throw new Error(`${(error as Error).message}\nNothing was deleted: retention never decides on a partial listing.`)
   }
@@ -43,14 +63,56 @@ export async function readAndPlan(
   // The registry's own tags, read after the listing: a tag the listing did not show (a version
   // served on no page because someone deleted or pushed one while it was read) is kept, with
   // everything it needs.
-  const unlisted = await unlistedTags(deps, versions, manifests, reads)
+  const unlisted = await steps.run(
+    RETENTION_STEP.registryTags,
+    {
+      attributes: pkg,
+      result: (found) => ({
+        detail: `${found.length} not in GitHub's listing`,
+        attributes: { "retention.unlisted": found.length },
+      }),
+    },
+    () => unlistedTags(deps, versions, manifests, reads),
+  )
   if (unlisted.length > 0)
     deps.log(
       `${unlisted.length} tag${unlisted.length === 1 ? "" : "s"} in ${registryWhere} not in GitHub's listing (${unlisted.map((u) => u.tag).join(", ")}): kept, with all they need`,
     )
+  const plan = await steps.run(
+    RETENTION_STEP.plan,
+    { attributes: { ...pkg, "retention.keep": request.policy.keep }, result: planCounts },
+    () => closeOver(deps, where, registryWhere, versions, manifests, reads, { ...request, unlisted }, steps),
+  )
+  return { versions, manifests, reads, plan }
+}
+
+/** The plan's counts, for its step. */
+const planCounts = (plan: RetentionPlan) => {
+  const kept = plan.versions.filter((v) => v.decision === "keep").length
+  return {
+    detail: `${plan.versions.length} versions: ${kept} kept, ${plan.deletions.length} to delete`,
+    attributes: {
+      "retention.versions": plan.versions.length,
+      "retention.kept": kept,
+      "retention.deletions": plan.deletions.length,
+    },
+  }
+}
+
+/** Plans, reading the manifests the planner asks for (one step per round), until it can decide. */
+async function closeOver(
+  deps: RetentionDeps,
+  where: string,
+  registryWhere: string,
+  versions: readonly PackageVersion[],
+  manifests: Map<string, ManifestJson>,
+  reads: { kept: number; subjects: number },
+  request: { readonly policy: RetentionPolicy; readonly now: Date; readonly unlisted: readonly UnlistedTag[] },
+  steps: Steps,
+): Promise<RetentionPlan> {
   for (let round = 0; ; round++) {
-    const closure = planRetention(versions, manifests, request.policy, request.now, { unlisted })
-    if (closure.plan) return { versions, manifests, reads, plan: closure.plan }
+    const closure = planRetention(versions, manifests, request.policy, request.now, { unlisted: request.unlisted })
+    if (closure.plan) return closure.plan
     if (round > 32) throw new Error(`manifests of ${where} nest deeper than 32 levels: nothing was deleted`)
     const forSubjects = closure.purpose === "subjects"
     deps.log(
@@ -58,18 +120,24 @@ export async function readAndPlan(
         ? `reading ${closure.missing.length} manifests of untagged versions, for a subject naming a kept image`
         : `reading ${closure.missing.length} manifests of kept images`,
     )
-    await mapLimit(closure.missing, deps.manifestConcurrency ?? 8, async (digest) => {
-      try {
-        manifests.set(digest, (await deps.registry.manifest(deps.repository, digest)).json)
-        if (forSubjects) reads.subjects++
-        else reads.kept++
-      } catch (error) {
-        const why = forSubjects ? "an untagged version that may refer to a kept image" : "which a kept image may need"
-        throw new Error(
-          `cannot read manifest ${digest} of ${registryWhere}, ${why}: ${(error as Error).message}\nNothing was deleted: retention never deletes what it could not check.`,
-        )
-      }
-    })
+    const read = () =>
+      mapLimit(closure.missing, deps.manifestConcurrency ?? 8, async (digest) => {
+        try {
+          manifests.set(digest, (await deps.registry.manifest(deps.repository, digest)).json)
+          if (forSubjects) reads.subjects++
+          else reads.kept++
+        } catch (error) {
+          const why = forSubjects ? "an untagged version that may refer to a kept image" : "which a kept image may need"
+          throw new Error(
+            `cannot read manifest ${digest} of ${registryWhere}, ${why}: ${(error as Error).message}\nNothing was deleted: retention never deletes what it could not check.`,
+          )
+        }
+      })
+    await steps.run(
+      RETENTION_STEP.readManifests,
+      { attributes: { "retention.purpose": closure.purpose ?? "kept", "retention.manifests": closure.missing.length } },
+      read,
+    )
   }
 }
 

@@ -3,6 +3,7 @@
  * the plan's fingerprint and a summary line, or the same data as JSON, which is also the plan
  * file `retain --plan` applies and `restore --plan` reads.
  */
+import { type Quota } from "../github/client.js"
 import { type PackageOwner } from "../github/packages.js"
 import { type PlannedVersion, type RetentionPlan } from "./versions.js"
 import { REPORT_FORMAT, type NotApplied } from "./reviewed.js"
@@ -10,9 +11,15 @@ import { describeBroken, type Broken } from "./validate.js"
 
 /**
  * What happened to a planned deletion: `skipped` (the reviewed plan does not approve it),
- * `deferred` (the request budget ran out first: left for the next run).
+ * `deferred` (a budget or the quota ran out first: left for the next run), `unconfirmed` (its
+ * DELETE was sent and GitHub never said what became of it: counted as this run's deletion, so
+ * every restore command includes it).
  */
-export type Outcome = "deleted" | "already-gone" | "would-delete" | "not-attempted" | "failed" | "skipped" | "deferred"
+export type Outcome =
+  "deleted" | "already-gone" | "would-delete" | "not-attempted" | "failed" | "skipped" | "deferred" | "unconfirmed"
+
+/** Outcomes that count as this run's deletions: what a restore brings back. */
+export const DELETED_BY_RUN: readonly Outcome[] = ["deleted", "unconfirmed"]
 
 export interface RetentionResult {
   readonly owner: PackageOwner
@@ -35,8 +42,17 @@ export interface RetentionResult {
     readonly skipped: ReadonlyMap<number, string>
     readonly notApplied: readonly NotApplied[]
   }
-  /** After a real run: how many tags and digests were checked in the registry, and what is missing. */
-  readonly validation?: { readonly checked: number; readonly broken: readonly Broken[] }
+  /**
+   * After a real run: how many tags and digests were checked in the registry, what is missing (a
+   * fresh read confirmed it), and what could not be verified (the registry kept failing).
+   */
+  readonly validation?: {
+    readonly checked: number
+    readonly broken: readonly Broken[]
+    readonly unverified: readonly Broken[]
+  }
+  /** A real run: the token's quota at the start and at the end, and the reserve left to other workflows. */
+  readonly quota?: { readonly start: Quota; readonly end: Quota; readonly reserve: number }
   /** With `--max-requests`: the budget and the GitHub API requests used by the end of this package. */
   readonly budget?: { readonly maxRequests: number; readonly used: number }
   /** When more deletions were planned than `maxDeletions`: what was left for the next runs. */
@@ -56,6 +72,7 @@ export function summarize(result: RetentionResult) {
     failed: n("failed"),
     skipped: n("skipped"),
     deferred: n("deferred"),
+    unconfirmed: n("unconfirmed"),
   }
 }
 
@@ -66,6 +83,7 @@ export function summaryLine(result: RetentionResult): string {
   if (result.dryRun)
     return `${where}: ${s.versions} versions, ${s.kept} kept, ${s.planned - s.skipped} would be deleted${skipped} (dry run: nothing was deleted; ${result.manifestsRead} manifests read)`
   const extra = [
+    s.unconfirmed ? `${s.unconfirmed} unconfirmed (sent; GitHub never answered what became of them)` : "",
     s.alreadyGone ? `${s.alreadyGone} already gone` : "",
     s.failed ? `${s.failed} failed` : "",
     s.skipped ? `${s.skipped} skipped` : "",
@@ -97,11 +115,18 @@ function detailLines(result: RetentionResult): string[] {
     `plan ${result.fingerprint} (owner, package, policy, and every version's id, digest, tags and decision)`,
   ]
   const reads = `manifests read: ${result.manifestsRead} (${result.manifestReads.kept} of kept images, ${result.manifestReads.subjects} of untagged versions, for a subject naming a kept image)`
-  lines.push(
-    result.validation
-      ? `${reads}; after the run ${result.validation.checked} tags and digests checked in the registry, ${result.validation.broken.length ? `${result.validation.broken.length} missing` : "all present"}`
-      : reads,
-  )
+  const v = result.validation
+  const checked = v
+    ? v.broken.length || v.unverified.length
+      ? [
+          v.broken.length ? `${v.broken.length} missing` : "",
+          v.unverified.length ? `${v.unverified.length} could not be verified` : "",
+        ]
+          .filter(Boolean)
+          .join(", ")
+      : "all present"
+    : ""
+  lines.push(v ? `${reads}; after the run ${v.checked} tags and digests checked in the registry, ${checked}` : reads)
   if (result.reviewed) {
     lines.push(
       `applied the reviewed plan ${result.reviewed.fingerprint}${result.reviewed.fingerprint === result.fingerprint ? " (the package is as it was when the plan was made)" : ""}`,
@@ -112,6 +137,12 @@ function detailLines(result: RetentionResult): string[] {
       )
   }
   if (result.budget) lines.push(`GitHub API requests: ${result.budget.used} used, budget ${result.budget.maxRequests}`)
+  if (result.quota) {
+    const { start, end, reserve } = result.quota
+    lines.push(
+      `GitHub API quota: ${start.remaining} of ${start.limit} left at the start, ${end.remaining} at the end, ${reserve} kept for other workflows (resets at ${new Date(end.reset * 1000).toISOString()})`,
+    )
+  }
   for (const u of result.plan.unlisted ?? [])
     lines.push(
       `kept: tag ${u.tag} (${u.digest}) is in the registry but was not in GitHub's listing (it changed while it was read); what it names is kept`,
@@ -138,6 +169,14 @@ export function formatReport(result: RetentionResult): string {
       .join("  ")
       .trimEnd()
   return [line(header), ...rows.map(line), "", ...detailLines(result), summaryLine(result)].join("\n")
+}
+
+/** What the check after the run could not verify: not known to be missing, one per line. */
+export function formatUnverified(unverified: readonly Broken[]): string {
+  return [
+    `Could not verify ${unverified.length} in the registry after this run (not known to be missing):`,
+    ...unverified.map((b) => `- ${b.what} ${b.problem}`),
+  ].join("\n")
 }
 
 /** The validation failure: what is broken and which tag it breaks, one per line. */
@@ -174,9 +213,15 @@ export function reportObject(result: RetentionResult) {
             problem: b.problem,
             breaks: b.breaks,
           })),
+          unverified: result.validation.unverified.map((b) => ({
+            reference: b.reference,
+            what: b.what,
+            problem: b.problem,
+          })),
         }
       : null,
     budget: result.budget ?? null,
+    quota: result.quota ?? null,
     unlistedTags: result.plan.unlisted ?? [],
     versions: result.plan.versions.map((v) => ({
       id: v.id,
@@ -215,16 +260,22 @@ export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.3.0"
 export function formatFailure(
   result: RetentionResult,
   what: readonly string[],
-  options: { githubApiUrl?: string } = {},
+  options: { githubApiUrl?: string; restore?: boolean } = {},
 ): string {
   const where = `${result.owner.login}/${result.packageName}`
-  const deleted = result.plan.deletions.filter((v) => result.outcomes.get(v.id) === "deleted")
+  const deleted = result.plan.deletions.filter((v) => DELETED_BY_RUN.includes(result.outcomes.get(v.id)!))
+  if (options.restore === false) {
+    return `retain failed for ${where}: ${what.join("; ")}. This run deleted ${deleted.length} version${deleted.length === 1 ? "" : "s"} as planned and none needs restoring: nothing is known to be missing. Check again with retain --dry-run once the registry answers.`
+  }
   const lines = [
     `retain failed for ${where}: ${what.join("; ")}. ${deleted.length === 0 ? "This run deleted nothing." : `This run deleted ${deleted.length} version${deleted.length === 1 ? "" : "s"}; the command below restores ${deleted.length === 1 ? "it" : "them"}.`}`,
   ]
   if (deleted.length === 0) return lines[0]!
   lines.push(`deleted by this run (package version id, digest, tags):`)
-  for (const v of deleted) lines.push(`  ${v.id} ${v.digest} ${v.tags.length ? v.tags.join(",") : "(untagged)"}`)
+  for (const v of deleted)
+    lines.push(
+      `  ${v.id} ${v.digest} ${v.tags.length ? v.tags.join(",") : "(untagged)"}${result.outcomes.get(v.id) === "unconfirmed" ? " (its DELETE was sent; GitHub never said what became of it)" : ""}`,
+    )
   const api =
     options.githubApiUrl && options.githubApiUrl.replace(/\/+$/, "") !== "https://api.github.com"
       ? ` --github-api-url ${options.githubApiUrl}`

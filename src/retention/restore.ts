@@ -13,9 +13,12 @@ import {
   type PackageOwner,
   type PackageVersion,
   resolveOwner,
-  restorePackageVersion } from "../github/packages.js"
+  restorePackageVersion,
+} from "../github/packages.js"
 import { RESTORE_SCOPES } from "../github/client.js"
 import { parseImageName } from "../oci/reference.js"
+import { idsFromJournal } from "./journal.js"
+import { DELETED_BY_RUN } from "./report.js"
 import { parsePlanFile } from "./reviewed.js"
 
 /** Checked arguments of `restore`. */
@@ -35,6 +38,7 @@ export function parseRestoreArgs(args: {
   githubApiUrl: string
   dryRun: boolean
   hasPlan: boolean
+  hasJournal?: boolean
 }): RestoreArgs {
   const ids: number[] = []
   for (const [i, id] of args.ids.entries()) {
@@ -47,10 +51,10 @@ export function parseRestoreArgs(args: {
     if (!ids.includes(Number(id))) ids.push(Number(id))
   }
   check(
-    ids.length > 0 || args.hasPlan,
+    ids.length > 0 || args.hasPlan || args.hasJournal === true,
     "ids",
     [...args.ids],
-    "is empty and no plan was given: expected version ids (--ids 123456789,123456790) or --plan with a retain --format json report",
+    "is empty and no plan or journal was given: expected version ids (--ids 123456789,123456790), --plan with a retain --format json report, or --journal with a retain run's log",
   )
   check(
     /^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(args.githubApiUrl),
@@ -69,8 +73,8 @@ export function parseRestoreArgs(args: {
 
 /**
  * The ids a retain report or plan lists as deleted, for this owner and package: in a report of a
- * real run the versions whose outcome is `deleted`; in a dry-run plan the versions it would
- * delete. A file for another owner or package is refused.
+ * real run the versions this run deleted (`deleted`, and `unconfirmed`: sent, outcome never told);
+ * in a dry-run plan the versions it would delete. A file for another owner or package is refused.
  */
 export function idsFromPlan(text: string, args: RestoreArgs): number[] {
   const sections = parsePlanFile(text, "plan")
@@ -90,7 +94,9 @@ export function idsFromPlan(text: string, args: RestoreArgs): number[] {
     )
   }
   return section.versions
-    .filter((v) => (section.dryRun ? v.decision === "delete" : v.outcome === "deleted"))
+    .filter((v) =>
+      section.dryRun ? v.decision === "delete" : (DELETED_BY_RUN as readonly string[]).includes(v.outcome ?? ""),
+    )
     .map((v) => v.id)
 }
 
@@ -241,16 +247,18 @@ export function formatRestoreReport(result: RestoreResult): string {
 /** Parses the plan (before any request), builds the client, restores, and fails when any was not restored. */
 export async function restoreWithToken(
   args: RestoreArgs,
-  planText: string | undefined,
+  files: { readonly plan?: string; readonly journal?: string },
   token: string,
   log: (line: string) => void,
   options: { msPerSecond?: number } = {},
 ): Promise<string> {
-  const fromPlan = planText === undefined ? [] : idsFromPlan(planText, args)
-  const ids = [...new Set([...args.ids, ...fromPlan])]
+  const fromPlan = files.plan === undefined ? [] : idsFromPlan(files.plan, args)
+  const fromJournal =
+    files.journal === undefined ? [] : idsFromJournal(files.journal, `${args.owner}/${args.packageName}`)
+  const ids = [...new Set([...args.ids, ...fromPlan, ...fromJournal])]
   if (ids.length === 0)
     throw new InvalidArgumentError(
-      "plan",
+      files.plan === undefined ? "journal" : "plan",
       "(no deleted versions)",
       "lists no deleted version of this package: nothing to restore",
     )

@@ -7,16 +7,25 @@
  * before the budget is spent and the rest is left for the next run.
  */
 import { mapLimit } from "../common/concurrency.js"
-import { PermissionError } from "../github/client.js"
-import { deletePackageVersion, resolveOwner } from "../github/packages.js"
+import { Steps } from "../common/steps.js"
+import { readQuota } from "../github/client.js"
+import { resolveOwner } from "../github/packages.js"
 import { INDEX_MEDIA_TYPES, type ManifestJson } from "../oci/manifest.js"
 import { selectBatch } from "./batch.js"
 import { validate } from "./check.js"
+import { deleteInOrder } from "./delete.js"
 import { type RetentionDeps, type RetentionRequest } from "./inputs.js"
-import { type PlannedVersion, referrerTag } from "./versions.js"
-import { readAndPlan } from "./read.js"
-import { formatBroken, formatFailure, formatReport, type Outcome, type RetentionResult } from "./report.js"
+import { readAndPlan, RETENTION_STEP } from "./read.js"
+import {
+  formatBroken,
+  formatFailure,
+  formatReport,
+  formatUnverified,
+  type Outcome,
+  type RetentionResult,
+} from "./report.js"
 import { fingerprint, selectReviewed, type Selection } from "./reviewed.js"
+import { type PlannedVersion } from "./versions.js"
 
 /** A run that deleted what it could and then failed (refusals, a stop, a broken kept image): the report is in the message. */
 export class RetentionFailed extends Error {
@@ -30,8 +39,14 @@ export class RetentionFailed extends Error {
 }
 
 export async function runRetention(deps: RetentionDeps, request: RetentionRequest): Promise<RetentionResult> {
+  const steps = deps.steps ?? new Steps()
   const owner = deps.owner ?? (await resolveOwner(deps.github, request.owner))
   const registryWhere = `${deps.registry.endpoint.host}/${deps.repository}`
+  // A real run reads the token's quota first (GitHub does not count that read): the token may share
+  // it with every other workflow of the repository, so the run keeps a reserve of it for them.
+  const quota = request.dryRun ? undefined : await readQuota(deps.github)
+  if (quota && deps.counter) deps.counter.quota = quota
+  const reserve = quota ? Math.min(request.quotaReserve ?? QUOTA_RESERVE, Math.floor(quota.limit / 10)) : 0
   const { versions, manifests, reads, plan } = await readAndPlan(deps, owner, request)
 
   const selection: Selection | undefined = request.reviewed ? selectReviewed(plan, request.reviewed) : undefined
@@ -42,14 +57,13 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
       version.id,
       selection?.skipped.has(version.id) ? "skipped" : request.dryRun ? "would-delete" : "not-attempted",
     )
-  const budget = request.maxRequests ? { maxRequests: request.maxRequests, counter: deps.counter } : undefined
-  if (budget && !budget.counter) throw new Error("maxRequests needs the GitHub client's request counter")
+  if (request.maxRequests && !deps.counter) throw new Error("maxRequests needs the GitHub client's request counter")
   let validation: RetentionResult["validation"]
   let capped: string | undefined
-  const result = (stopped?: string, dryRun = request.dryRun): RetentionResult => ({
+  const result = (stopped?: string): RetentionResult => ({
     owner,
     packageName: request.packageName,
-    dryRun,
+    dryRun: request.dryRun,
     plan,
     fingerprint: fingerprint({
       owner: owner.login,
@@ -71,36 +85,13 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
         }
       : {}),
     ...(validation ? { validation } : {}),
-    ...(budget ? { budget: { maxRequests: budget.maxRequests, used: budget.counter!.requests } } : {}),
+    ...(request.maxRequests ? { budget: { maxRequests: request.maxRequests, used: deps.counter!.requests } } : {}),
+    ...(quota ? { quota: { start: quota, end: deps.counter?.quota ?? quota, reserve } } : {}),
     ...(capped ? { capped } : {}),
   })
   if (request.dryRun) return result()
 
-  // At most maxDeletions, oldest first, each with everything that holds it.
-  const shapes = new Map<string, ManifestJson>(manifests)
-  let batch = selectBatch(approved, shapes, request.maxDeletions)
-  if (batch.unread.length > 0) {
-    deps.log(
-      `${approved.length} deletions planned, more than maxDeletions (${request.maxDeletions}): looking at ${batch.unread.length} tagged versions that go, to keep each image whole`,
-    )
-    await mapLimit(batch.unread, deps.manifestConcurrency ?? 8, async (digest) => {
-      try {
-        // A HEAD (no download on ghcr.io) tells an index from an image; only an index is read.
-        const head = await deps.registry.resolve(deps.repository, digest)
-        shapes.set(
-          digest,
-          head && INDEX_MEDIA_TYPES.has(head.mediaType)
-            ? (await deps.registry.manifest(deps.repository, digest)).json
-            : {},
-        )
-      } catch (error) {
-        throw new Error(
-          `cannot read manifest ${digest} of ${registryWhere}, a tagged version to delete that may hold others: ${(error as Error).message}\nNothing was deleted: a run that deletes part of the plan must know what holds what.`,
-        )
-      }
-    })
-    batch = selectBatch(approved, shapes, request.maxDeletions)
-  }
+  const batch = await runBatch(deps, request, approved, manifests)
   for (const version of batch.left) outcomes.set(version.id, "deferred")
   if (batch.left.length > 0) {
     capped =
@@ -109,67 +100,39 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
         : `maxDeletions (${request.maxDeletions}) reached: ${batch.left.length} deletion${batch.left.length === 1 ? "" : "s"} left for the next runs`
     deps.log(capped)
   }
-  const deletions = batch.order
-
-  const byId = new Map(versions.map((v) => [v.id, v]))
-  // When GitHub refuses to delete a version, what it needs must stay too: its index children
-  // and its referrers. If its manifest cannot be read, no untagged version is deleted at all.
-  const protectedDigests = new Set<string>()
-  let keepUntagged = false
-  const isProtected = (planned: PlannedVersion) =>
-    protectedDigests.has(planned.digest) ||
-    (keepUntagged && planned.tags.length === 0) ||
-    planned.tags.some((t) => protectedDigests.has(referrerTag(t)?.subject ?? "")) ||
-    protectedDigests.has(manifests.get(planned.digest)?.subject?.digest ?? "")
-  let stopped: string | undefined
-  let failure: { version: PlannedVersion; message: string } | undefined
-  for (const [i, planned] of deletions.entries()) {
-    if (isProtected(planned)) {
-      deps.log(`not deleting ${planned.digest}: a version GitHub refused to delete may need it`)
-      continue
-    }
-    if (budget && budget.counter!.requests + 1 > budget.maxRequests) {
-      const left = deletions.slice(i).filter((d) => !isProtected(d))
-      for (const d of left) outcomes.set(d.id, "deferred")
-      stopped = `the budget of ${budget.maxRequests} GitHub API requests is reached (${budget.counter!.requests} used): ${left.length} deletion${left.length === 1 ? "" : "s"} left for the next run`
-      deps.log(stopped)
-      break
-    }
-    try {
-      const outcome = await deletePackageVersion(deps.github, owner, request.packageName, byId.get(planned.id)!)
-      outcomes.set(planned.id, outcome)
-      deps.log(
-        `${outcome === "deleted" ? "deleted" : "already gone"} ${i + 1}/${deletions.length}: ${planned.digest} ${planned.tags.join(",") || "(untagged)"}`,
-      )
-    } catch (error) {
-      outcomes.set(planned.id, "failed")
-      const message = (error as Error).message
-      // A refusal of this one version (GitHub's 400s) does not stop the rest; anything else does.
-      if (!(error instanceof PermissionError) && /answered 400/.test(message)) {
-        deps.log(`could not delete ${planned.digest}: ${message}`)
-        protectedDigests.add(planned.digest)
-        try {
-          for (const child of (await deps.registry.manifest(deps.repository, planned.digest)).json.manifests ?? [])
-            protectedDigests.add(child.digest)
-        } catch {
-          keepUntagged = true
-        }
-        continue
-      }
-      stopped = message
-      failure = { version: planned, message }
-      break
-    }
-  }
-  if (!stopped && capped) stopped = capped
+  const deleting = await deleteInOrder(
+    deps,
+    { owner, packageName: request.packageName },
+    batch.order,
+    { versions: new Map(versions.map((v) => [v.id, v])), manifests },
+    outcomes,
+    { counter: deps.counter, maxRequests: request.maxRequests ?? 0, reserve },
+  )
+  const failure = deleting.failure
+  let stopped = deleting.stopped ?? (failure ? failure.message : capped)
 
   // Whatever happened above, check what was kept, and what the registry's tags need.
-  validation = await validate(deps, plan, manifests, versions)
+  validation = await steps.run(
+    RETENTION_STEP.check,
+    {
+      attributes: { "github.package": `${owner.login}/${request.packageName}` },
+      result: (v) => ({
+        detail: `${v.checked} checked, ${v.broken.length} missing, ${v.unverified.length} could not be verified`,
+        attributes: {
+          "retention.checked": v.checked,
+          "retention.broken": v.broken.length,
+          "retention.unverified": v.unverified.length,
+        },
+      }),
+    },
+    () => validate(deps, plan, manifests, versions),
+  )
   const refused = plan.deletions.filter((d) => outcomes.get(d.id) === "failed" && d.id !== failure?.version.id)
   if (!failure && refused.length > 0)
     stopped = `${refused.length} deletion${refused.length === 1 ? "" : "s"} refused by GitHub`
   const done = result(stopped)
-  if (!failure && refused.length === 0 && validation.broken.length === 0) return done
+  if (!failure && refused.length === 0 && validation.broken.length === 0 && validation.unverified.length === 0)
+    return done
   const what = [
     failure
       ? `deleting stopped at version ${failure.version.id} (${failure.version.digest}): ${failure.message}`
@@ -183,12 +146,58 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
           .map((b) => (b.reference.startsWith("sha256:") ? b.reference.slice(0, 19) : b.reference))
           .join(", ")}${validation.broken.length > 3 ? ", …" : ""})`
       : undefined,
+    validation.unverified.length > 0
+      ? `after the run ${validation.unverified.length} tag${validation.unverified.length === 1 ? "" : "s"} or manifest${validation.unverified.length === 1 ? "" : "s"} could not be verified in ${registryWhere} (the registry kept failing: ${validation.unverified[0]!.problem}); none is known to be missing`
+      : undefined,
   ].filter((x) => x !== undefined)
+  // Nothing known broken and no deletion refused or cut off: no version needs restoring.
+  const restore = failure !== undefined || refused.length > 0 || validation.broken.length > 0
   const lines = [
-    formatFailure(done, what, { githubApiUrl: request.githubApiUrl }),
+    formatFailure(done, what, { githubApiUrl: request.githubApiUrl, restore }),
     "",
     formatReport(done),
     ...(validation.broken.length ? ["", formatBroken(validation.broken)] : []),
+    ...(validation.unverified.length ? ["", formatUnverified(validation.unverified)] : []),
   ]
   throw new RetentionFailed(lines.join("\n"), done)
+}
+
+/** How many requests of the token's hourly quota a run leaves to other workflows, by default (at most a tenth of the quota). */
+export const QUOTA_RESERVE = 100
+
+/**
+ * This run's share of the approved deletions (maxDeletions), oldest first, each with everything
+ * that holds it; tagged versions that go are looked at first when the share must be cut (a HEAD,
+ * and a GET only for an index).
+ */
+async function runBatch(
+  deps: RetentionDeps,
+  request: RetentionRequest,
+  approved: readonly PlannedVersion[],
+  manifests: ReadonlyMap<string, ManifestJson>,
+) {
+  const registryWhere = `${deps.registry.endpoint.host}/${deps.repository}`
+  const shapes = new Map<string, ManifestJson>(manifests)
+  const batch = selectBatch(approved, shapes, request.maxDeletions)
+  if (batch.unread.length === 0) return batch
+  deps.log(
+    `${approved.length} deletions planned, more than maxDeletions (${request.maxDeletions}): looking at ${batch.unread.length} tagged versions that go, to keep each image whole`,
+  )
+  await mapLimit(batch.unread, deps.manifestConcurrency ?? 8, async (digest) => {
+    try {
+      // A HEAD (no download on ghcr.io) tells an index from an image; only an index is read.
+      const head = await deps.registry.resolve(deps.repository, digest)
+      shapes.set(
+        digest,
+        head && INDEX_MEDIA_TYPES.has(head.mediaType)
+          ? (await deps.registry.manifest(deps.repository, digest)).json
+          : {},
+      )
+    } catch (error) {
+      throw new Error(
+        `cannot read manifest ${digest} of ${registryWhere}, a tagged version to delete that may hold others: ${(error as Error).message}\nNothing was deleted: a run that deletes part of the plan must know what holds what.`,
+      )
+    }
+  })
+  return selectBatch(approved, shapes, request.maxDeletions)
 }

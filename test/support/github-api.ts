@@ -4,7 +4,8 @@
  * `per_page`/`page` with `Link` headers (`next`, `last`, `first`, `prev`), `x-ratelimit-*`
  * headers on every answer, 401 for bad credentials, 403/404 for missing scopes, 400 for the last
  * version of a package, 404 for unknown versions, and injectable faults: primary and secondary
- * rate limits (403/429 with `retry-after`), 5xx, latency. The primary rate limit is enforced
+ * rate limits (403/429 with `retry-after`), 5xx (also after the request was carried out), latency.
+ * `GET /rate_limit` answers the quota as documented and is not counted against it. The primary rate limit is enforced
  * as documented: `rateLimit` requests an hour (5,000 by default), announced on every answer
  * with `x-ratelimit-limit`, `-remaining`, `-used`, `-reset` and `-resource`, and beyond it 403
  * with `x-ratelimit-remaining: 0` until the reset. Deleting a version deletes its manifest from
@@ -38,7 +39,8 @@ export interface TokenInfo {
 export type Fault =
   | { kind: "secondary"; status: 403 | 429; retryAfter?: number }
   | { kind: "primary"; status: 403 | 429; resetInSeconds: number }
-  | { kind: "server-error"; status: 500 | 502 | 503 }
+  /** A 5xx; with `carriedOut`, the request is served first (a DELETE really deletes) and its answer replaced by the 5xx. */
+  | { kind: "server-error"; status: 500 | 502 | 503; carriedOut?: boolean }
   | { kind: "forbidden" }
   /** The version is deleted by someone else just before this request: answers 404. */
   | { kind: "vanish" }
@@ -72,6 +74,8 @@ export interface GitHubApi {
    * so later pages shift by one, and its manifest from the registry, restorable for 30 days.
    */
   deleteVersion(ownerLogin: string, name: string, id: number): Promise<void>
+  /** Counts `n` requests against the primary rate limit, as the repository's other workflows would. */
+  consume(n: number): void
   /** The primary rate limit's state: requests counted in the current window, and refusals so far. */
   readonly rateLimit: {
     readonly limit: number
@@ -160,6 +164,17 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       windowStart = clock()
       used = 0
     }
+    // GET /rate_limit: "does not count against your REST API rate limit" (GitHub's docs).
+    if (method === "GET" && path === "/rate_limit") {
+      count("GET rate_limit")
+      const core = { limit, used: Math.min(used, limit), remaining: Math.max(0, limit - used), reset: resetAt() }
+      return json(
+        response,
+        200,
+        { resources: { core, search: { limit: 30, used: 0, remaining: 30, reset: resetAt() } }, rate: core },
+        rateHeaders(),
+      )
+    }
     if (used >= limit) {
       refused++
       count("rate-limited")
@@ -212,6 +227,12 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
           },
         )
       }
+      if (f.kind === "server-error" && f.carriedOut) {
+        // Served, then the answer is lost: what a gateway timing out in front of GitHub looks like.
+        const lost = { writeHead: () => lost, end: () => lost } as unknown as ServerResponse
+        await serve(lost, method, path, full, who)
+        return json(response, f.status, { message: "Server Error" }, rateHeaders())
+      }
       if (f.kind === "server-error") return json(response, f.status, { message: "Server Error" }, rateHeaders())
       if (f.kind === "hook") {
         await f.run()
@@ -227,6 +248,11 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       return json(response, 403, { message: "Resource not accessible by personal access token" }, rateHeaders())
     }
 
+    return serve(response, method, path, full, who)
+  }
+
+  /** Answers a request that passed authentication, the rate limit and the faults: the API's routes. */
+  const serve = async (response: ServerResponse, method: string, path: string, full: URL, who: TokenInfo) => {
     let match: RegExpExecArray | null
     if (method === "GET" && (match = /^\/users\/([^/]+)$/.exec(path))) {
       count("GET owner")
@@ -412,6 +438,13 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       if (!version) throw new Error(`no version ${id} in ${owner}/${name}`)
       const problem = await remove(owner, name, version)
       if (problem) throw new Error(problem)
+    },
+    consume: (n) => {
+      if (windowStart === undefined || clock() >= windowStart + WINDOW_MS) {
+        windowStart = clock()
+        used = 0
+      }
+      used += n
     },
     get rateLimit() {
       return { limit, used, refused, resetsAt: resetAt() }
