@@ -359,6 +359,13 @@ describe("cosign v3 against zot (OCI referrers API)", () => {
     expect(index.manifests[0].annotations).toMatchObject({
       "dev.sigstore.bundle.predicateType": COSIGN_SIGN_PREDICATE,
     })
+    // ... and so is its artifactType filter: the bundle type finds nothing, the empty config type finds it.
+    const filtered = async (type: string) => {
+      const url = `${zot.url}/v2/${repository}/referrers/${image.digest}?artifactType=${encodeURIComponent(type)}`
+      return ((await (await fetch(url)).json()) as Index).manifests.length
+    }
+    expect(await filtered(SIGSTORE_BUNDLE_V03)).toBe(0)
+    expect(await filtered(EMPTY_CONFIG)).toBe(1)
     const manifest = JSON.parse(rawManifest(zot.host, repository, index.manifests[0].digest)) as Manifest
     expect(manifest.artifactType).toBe(SIGSTORE_BUNDLE_V03)
     expect(manifest.subject?.digest).toBe(image.digest)
