@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".cache/", "sdk/", "ci/kube/", "ci/etcd/", "examples/"] },
+  { ignores: ["node_modules/", ".cache/", "sdk/", "ci/kube/", "ci/etcd/", "ci/zot/", "examples/"] },
   {
     files: ["src/**/*.ts", "test/**/*.ts"],
     extends: [tseslint.configs.base],
