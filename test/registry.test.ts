@@ -229,3 +229,62 @@ describe("registry error bodies never carry credentials", () => {
     expect(redact(text)).toBe(expected)
   })
 })
+
+describe("transient answers are tried again, bounded, as the GitHub client does", () => {
+  const quick = () =>
+    new RegistryClient(
+      { scheme: "http", host: front.host },
+      { username: creds.username, password: creds.password },
+      { msPerSecond: 10 },
+    )
+
+  test.each([
+    ["a 503 with Retry-After", { status: 503 as const, retryAfter: "2" }],
+    ["a 429", { status: 429 as const }],
+    ["a 502 without Retry-After", { status: 502 as const }],
+    ["a connection reset", { reset: true as const }],
+  ])("%s, twice, then the answer: read", async (_name, fault) => {
+    const image = await push.image("org/transient", `t ${_name}`, { tag: `v1.0.${_name.length}` })
+    front.addFault({ method: "GET", path: /\/v2\/org\/transient\/manifests\//, times: 2, fault })
+    const before = front.log.length
+    expect((await quick().manifest("org/transient", `v1.0.${_name.length}`)).digest).toBe(image.digest)
+    // The first request's 401 (the token exchange), the two faults, the answer.
+    expect(front.log.slice(before).filter((r) => r.method === "GET" && r.path.includes("/manifests/"))).toHaveLength(4)
+  })
+
+  test("a Retry-After is waited for (at the client's pace) before the next try", async () => {
+    await push.image("org/retry-after", "ra", { tag: "v1.0.0" })
+    front.addFault({
+      method: "HEAD",
+      path: /\/v2\/org\/retry-after\//,
+      times: 1,
+      fault: { status: 503, retryAfter: "30" },
+    })
+    const started = Date.now()
+    expect(await quick().resolve("org/retry-after", "v1.0.0")).toBeDefined()
+    // 30 s at 10 ms a second: at least 300 ms.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+  })
+
+  test("a registry that keeps failing: four tries, then the answer it gave, with what the registry said", async () => {
+    await push.image("org/down", "d", { tag: "v1.0.0" })
+    front.addFault({ method: "GET", path: /\/v2\/org\/down\//, times: 4, fault: { status: 503 } })
+    const before = front.log.length
+    await expect(quick().manifest("org/down", "v1.0.0")).rejects.toThrow(/GET .*org\/down:v1\.0\.0 answered 503/)
+    // The 401 of the token exchange, then four tries.
+    expect(front.log.slice(before).filter((r) => r.path.includes("/org/down/"))).toHaveLength(5)
+  })
+
+  test("nothing answering at all: four tries, then says so", async () => {
+    const host = `127.0.0.1:${await freePort()}`
+    const client = new RegistryClient({ scheme: "http", host }, undefined, { msPerSecond: 1 })
+    await expect(client.resolve("org/x", "v1.0.0")).rejects.toThrow(/ECONNREFUSED.*\(tried 4 times\)/)
+  })
+
+  test("a 404 is an answer, not a fault: not tried again", async () => {
+    await push.image("org/absent-once", "a", { tag: "sha-2222222" })
+    const before = front.log.length
+    expect(await quick().resolve("org/absent-once", "v1.0.0")).toBeUndefined()
+    expect(front.log.slice(before).filter((r) => r.path.endsWith("/manifests/v1.0.0"))).toHaveLength(2) // the 401, then the answer
+  })
+})

@@ -18,73 +18,38 @@ import { type RetentionRequest } from "../src/retention/inputs.js"
 import { runRetention, RetentionFailed } from "../src/retention/run.js"
 import { daggerListFlag } from "./support/dagger-cli.js"
 import { recordDagger, type Recorder } from "./support/dagger.js"
-import { startGitHubApi, type GitHubApi, type TokenInfo } from "./support/github-api.js"
+import { startGitHubApi, type GitHubApi } from "./support/github-api.js"
+import { NOW, startRetentionEnv, TOKENS, type RetentionEnv } from "./support/retention-env.js"
 import { OciPusher } from "./support/oci.js"
-import { freePort, startRegistry, type RunningRegistry } from "./support/registry.js"
+import { freePort, type RunningRegistry } from "./support/registry.js"
 import { PackageSeeder, type Seeded } from "./support/seed.js"
 import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
 
-const NOW = new Date("2026-06-01T00:00:00Z")
-const TOKENS: Record<string, TokenInfo> = {
-  ghp_admin: { login: "alice", scopes: ["read:packages", "write:packages", "delete:packages"] },
-  ghp_readonly: { login: "alice", scopes: ["read:packages"] },
-  ghs_actions: {
-    login: "github-actions[bot]",
-    scopes: ["read:packages", "write:packages", "delete:packages"],
-    integration: true,
-  },
-}
-
+let env: RetentionEnv
 let registry: RunningRegistry
 let front: TokenRegistry
 let push: OciPusher
 let api: GitHubApi
-let packageCounter = 0
+let logs: string[]
 const popular = new Set<number>()
-const logs: string[] = []
 
 beforeAll(async () => {
-  registry = await startRegistry()
-  front = await startTokenRegistry(registry.url, { username: "Meetinity", password: "ghp_admin" })
-  push = new OciPusher(registry.url)
-  api = await startGitHubApi({
-    owners: { Meetinity: "Organization", alice: "User", bob: "User" },
-    tokens: TOKENS,
-    registry: { url: registry.url, repository: (owner, name) => `${owner.toLowerCase()}/${name}` },
-    popular,
-  })
+  env = await startRetentionEnv({ popular })
+  ;({ registry, front, push, api, logs } = env)
 })
 afterAll(async () => {
-  await api?.stop()
-  await front?.stop()
-  await registry?.stop()
+  await env?.stop()
 })
 
-/** A fresh package name per test, so tests never see each other's versions. */
-const freshName = (base = "svc") => `${base}-${++packageCounter}`
-
-function deps(owner: string, name: string, token = "ghp_admin", registryHost = front.host) {
-  return {
-    github: createGitHubClient({ token, baseUrl: api.url, log: (l) => logs.push(l), msPerSecond: 10, retries: 4 }),
-    registry: new RegistryClient({ scheme: "http", host: registryHost }, { username: owner, password: token }),
-    repository: `${owner.toLowerCase()}/${name}`,
-    log: (l: string) => logs.push(l),
-  }
-}
-const request = (owner: string, name: string, overrides: Partial<RetentionRequest> = {}): RetentionRequest => ({
-  owner,
-  packageName: name,
-  policy: { keep: 30, graceMinutes: 0 },
-  dryRun: false,
-  maxDeletions: 1000,
-  now: NOW,
-  ...overrides,
-})
-
-/** Does the registry still serve this digest? */
-async function resolves(repository: string, digest: string): Promise<boolean> {
-  return (await new RegistryClient({ scheme: "http", host: registry.host }).resolve(repository, digest)) !== undefined
-}
+const freshName = (base = "svc") => env.freshName(base)
+const deps = (owner: string, name: string, token = "ghp_admin", registryHost?: string) =>
+  env.deps(owner, name, { token, ...(registryHost ? { registryHost } : {}) })
+const request = (owner: string, name: string, overrides: Partial<RetentionRequest> = {}) =>
+  env.request(owner, name, overrides)
+const resolves = (repository: string, digest: string) => env.resolves(repository, digest)
+const expectIntact = (repository: string, images: Seeded[]) => env.expectIntact(repository, images)
+const expectGone = (repository: string, images: Seeded[]) => env.expectGone(repository, images)
+const seedSmall = (base: string, options: Parameters<RetentionEnv["seedSmall"]>[1] = {}) => env.seedSmall(base, options)
 
 /** Every tag the registry lists resolves, and so does every child of its index: no broken image. */
 async function expectNoBrokenImage(repository: string) {
@@ -93,20 +58,6 @@ async function expectNoBrokenImage(repository: string) {
     const manifest = await client.manifest(repository, tag)
     for (const child of manifest.json.manifests ?? [])
       expect(await resolves(repository, child.digest), `child ${child.digest} of ${tag}`).toBe(true)
-  }
-}
-
-async function expectIntact(repository: string, images: Seeded[]) {
-  for (const image of images) {
-    expect(await resolves(repository, image.digest), `${image.tags.join(",")} ${image.digest}`).toBe(true)
-    for (const child of image.children)
-      expect(await resolves(repository, child), `child ${child} of ${image.tags.join(",")}`).toBe(true)
-  }
-}
-async function expectGone(repository: string, images: Seeded[]) {
-  for (const image of images) {
-    expect(await resolves(repository, image.digest), `${image.tags.join(",")} ${image.digest}`).toBe(false)
-    for (const child of image.children) expect(await resolves(repository, child), `child ${child}`).toBe(false)
   }
 }
 
@@ -160,22 +111,6 @@ async function seedMixed(owner = "Meetinity", base = "api"): Promise<Mixed> {
   const latest = await seeder.image(`latest ${name}`, ["latest"])
   seeder.publish(api, owner, name)
   return { name, repository, releases, keptBuilds, oldBuilds, keptSignatures, oldSignatures, orphans, latest }
-}
-
-/** A small package: one release (multi-arch when asked), then `orphans` untagged orphans. */
-async function seedSmall(
-  base: string,
-  options: { owner?: string; name?: string; platforms?: string[]; orphans?: number } = {},
-) {
-  const owner = options.owner ?? "Meetinity"
-  const name = options.name ?? freshName(base)
-  const repository = `${owner.toLowerCase()}/${name}`
-  const seeder = new PackageSeeder(push, repository)
-  const release = await seeder.image(`${base} ${name}`, ["v1.0.0"], { platforms: options.platforms })
-  const orphans: Seeded[] = []
-  for (let i = 0; i < (options.orphans ?? 1); i++) orphans.push(await seeder.orphan(`${name} ${i}`))
-  seeder.publish(api, owner, name)
-  return { name, repository, release, orphans, orphan: orphans[0]! }
 }
 
 afterEach(() => {

@@ -75,6 +75,11 @@ export async function readQuota(client: GitHubClient): Promise<Quota | undefined
   }
 }
 
+/** A write GitHub refused for the primary rate limit, not carried out: the token's hourly quota is spent. */
+export class QuotaSpent extends Error {
+  override name = "QuotaSpent"
+}
+
 /** A refusal for the primary rate limit: the token's hourly quota is spent (`x-ratelimit-remaining: 0`). */
 export function isQuotaSpent(error: unknown): boolean {
   const status = statusOf(error)

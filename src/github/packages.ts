@@ -8,9 +8,11 @@ import {
   DELETE_SCOPES,
   explain,
   type GitHubClient,
+  isQuotaSpent,
   networkReason,
   pause,
   PermissionError,
+  QuotaSpent,
   statusOf,
   unreachable,
 } from "./client.js"
@@ -214,6 +216,11 @@ export async function deletePackageVersion(
     } catch (error) {
       const status = statusOf(error)
       if (status === 404) break
+      if (isQuotaSpent(error)) {
+        throw new QuotaSpent(
+          `deleting version ${version.id} (${version.name}): GitHub refused it for the token's hourly quota`,
+        )
+      }
       const noAnswer = unreachable(error)
       if (noAnswer === undefined && (status === undefined || status < 500)) {
         throw explain(error, `deleting version ${version.id} (${version.name})`)

@@ -7,7 +7,7 @@
  * keeps what it needs; anything else stops the run. One span per batch shows the progress.
  */
 import { Steps } from "../common/steps.js"
-import { isQuotaSpent, PermissionError, type Quota, type RequestCounter } from "../github/client.js"
+import { PermissionError, type Quota, QuotaSpent, type RequestCounter } from "../github/client.js"
 import { deletePackageVersion, DeleteUnconfirmed, type PackageOwner, type PackageVersion } from "../github/packages.js"
 import { type ManifestJson } from "../oci/manifest.js"
 import { type RetentionDeps } from "./inputs.js"
@@ -124,7 +124,7 @@ export async function deleteInOrder(
               journal("unconfirmed", planned, message)
               return { failure: { version: planned, message } }
             }
-            if (isQuotaSpent(error)) {
+            if (error instanceof QuotaSpent) {
               // Refused, so not carried out: the token's quota is spent (another workflow shares it).
               journal("not deleted", planned, "the token's hourly quota is spent")
               return defer(i, `GitHub refused for the token's hourly quota${describeQuota(spending.counter?.quota)}`)

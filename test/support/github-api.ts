@@ -40,7 +40,7 @@ export type Fault =
   | { kind: "secondary"; status: 403 | 429; retryAfter?: number }
   | { kind: "primary"; status: 403 | 429; resetInSeconds: number }
   /** A 5xx; with `carriedOut`, the request is served first (a DELETE really deletes) and its answer replaced by the 5xx. */
-  | { kind: "server-error"; status: 500 | 502 | 503; carriedOut?: boolean }
+  | { kind: "server-error"; status: 500 | 502 | 503 | 504; carriedOut?: boolean }
   | { kind: "forbidden" }
   /** The version is deleted by someone else just before this request: answers 404. */
   | { kind: "vanish" }

@@ -13,7 +13,17 @@ export interface TokenRegistry {
   readonly host: string
   /** Every request the front saw: method, path, and the Authorization scheme used. */
   readonly log: { method: string; path: string; auth: string }[]
+  /** Answers the next `times` matching requests (after authentication) with a fault instead of passing them on. */
+  addFault(rule: RegistryFault): void
   stop(): Promise<void>
+}
+
+/** A fault of the kind a registry or the proxy in front of it gives: a 5xx or 429 (with `Retry-After`), a reset connection, or a 404 from a replica that lags. */
+export interface RegistryFault {
+  method?: string
+  path?: RegExp
+  times: number
+  fault: { status: 404 | 429 | 500 | 502 | 503 | 504; retryAfter?: string } | { reset: true }
 }
 
 export async function startTokenRegistry(
@@ -22,6 +32,7 @@ export async function startTokenRegistry(
 ): Promise<TokenRegistry> {
   const tokens = new Map<string, string>() // token -> granted scope
   const log: TokenRegistry["log"] = []
+  const faults: RegistryFault[] = []
   let url = ""
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const path = request.url ?? "/"
@@ -63,6 +74,24 @@ export async function startTokenRegistry(
       return
     }
     const body = await readBody(request)
+    const fault = faults.find(
+      (f) => f.times > 0 && (!f.method || f.method === request.method) && (!f.path || f.path.test(path)),
+    )
+    if (fault) {
+      fault.times--
+      if ("reset" in fault.fault) {
+        request.socket.destroy()
+        return
+      }
+      response.writeHead(fault.fault.status, {
+        "content-type": "application/json",
+        ...(fault.fault.retryAfter !== undefined ? { "retry-after": fault.fault.retryAfter } : {}),
+      })
+      response.end(
+        JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: "the registry is briefly unavailable" }] }),
+      )
+      return
+    }
     const tagList = /^\/v2\/(.+?)\/tags\/list(?:\?|$)/.exec(path)
     if (tagList && options.tagPageSize && request.method === "GET") {
       // The distribution spec's pagination, which distribution 2.8 itself does not do: tags in
@@ -112,7 +141,13 @@ export async function startTokenRegistry(
   const address = server.address()
   const host = `127.0.0.1:${typeof address === "object" && address ? address.port : 0}`
   url = `http://${host}`
-  return { url, host, log, stop: () => new Promise((resolve) => server.close(() => resolve())) }
+  return {
+    url,
+    host,
+    log,
+    addFault: (rule) => faults.push(rule),
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  }
 }
 
 /** The whole body of a request (the fronts in test/support pass it on to the registry). */
