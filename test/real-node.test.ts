@@ -170,7 +170,7 @@ async function deploy(
 const PULL_FAILED = ["ErrImagePull", "ImagePullBackOff"]
 
 describe.concurrent("a real node", { timeout: 120_000 }, () => {
-  test("pulls with the Deployment's imagePullSecrets from the htpasswd registry, passes the readiness probe, becomes Available", async () => {
+  test("pulls with the Deployment's imagePullSecrets from the htpasswd registry, passes the readiness probe, becomes Available; a pod without the secret may not use the image then on the node", async () => {
     const applied = await deploy("pull-ok", "meetinity/web:v1", { readinessPath: "/index.html" })
     const { pod, status } = await until(
       "(a) pulled, probe passed, pod Ready",
@@ -196,6 +196,17 @@ describe.concurrent("a real node", { timeout: 120_000 }, () => {
     // busybox httpd (-v) logged the kubelet's probes, from the pod network's gateway (the node itself).
     const logs = await cluster.kubectlOk(["logs", "-n", "pull-ok", pod.metadata.name])
     expect(logs).toMatch(/^\[::ffff:10\.88\.0\.1\]:\d+: response:200$/m)
+
+    // The image is on the node now, pulled with the secret. A pod without it still may not use it:
+    // the kubelet (KubeletEnsureSecretPulledImages, on by default in 1.35) asks the registry again.
+    const cachedApplied = await deploy("pull-cached-no-secret", "meetinity/web:v1", { password: null })
+    const cached = await until(
+      "(c2) missing secret, image already on the node: ErrImagePull/ImagePullBackOff",
+      cachedApplied,
+      podWhere("pull-cached-no-secret", (s) => PULL_FAILED.includes(s.state.waiting?.reason ?? "")),
+    )
+    messages["(c2) missing secret, image on the node"] = cached.status.state.waiting?.message ?? ""
+    expect(cached.status.state.waiting?.message).toMatch(/authorization failed: no basic auth credentials/)
   })
 
   test("a wrong password in the pull secret: ErrImagePull / ImagePullBackOff with the registry's answer", async () => {
