@@ -170,6 +170,22 @@ async function deploy(
 const PULL_FAILED = ["ErrImagePull", "ImagePullBackOff"]
 
 describe.concurrent("a real node", { timeout: 120_000 }, () => {
+  test("is the kubelet's own Node: Ready, at its InternalIP, reporting its kubelet and containerd", async () => {
+    const node = JSON.parse(await cluster.kubectlOk(["get", "node", cluster.node!.name, "-o", "json"])) as {
+      status: {
+        addresses: { type: string; address: string }[]
+        conditions: { type: string; status: string }[]
+        nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string }
+      }
+    }
+    expect(node.status.conditions.find((c) => c.type === "Ready")?.status).toBe("True")
+    expect(node.status.addresses).toContainEqual({ type: "InternalIP", address: cluster.node!.ip })
+    expect(node.status.nodeInfo).toMatchObject({
+      kubeletVersion: "v1.35.4",
+      containerRuntimeVersion: "containerd://2.2.10",
+    })
+  })
+
   test("pulls with the Deployment's imagePullSecrets from the htpasswd registry, passes the readiness probe, becomes Available; a pod without the secret may not use the image then on the node", async () => {
     const applied = await deploy("pull-ok", "meetinity/web:v1", { readinessPath: "/index.html" })
     const { pod, status } = await until(
