@@ -19,7 +19,7 @@
  * hierarchies from the kubelet. A node left behind by a test process that died (its veth's alias
  * names a dead pid) is removed the next time a node starts.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process"
+import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { randomInt } from "node:crypto"
 import {
   closeSync,
@@ -693,9 +693,13 @@ export function leftovers({ id, dir }: { id: string; dir: string }): string[] {
   for (const hierarchy of hierarchies()) if (existsSync(join(hierarchy, id))) found.push(join(hierarchy, id))
   for (const point of mountsUnder(dir)) found.push(`mount ${point}`)
   if (existsSync(dir)) found.push(dir)
-  const processes = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
-    .split("\n")
-    .filter((line) => line.includes(dir))
-  found.push(...processes.map((line) => `process ${line}`))
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim()
+      if (args.includes(dir)) found.push(`process ${pid}: ${args}`)
+    } catch {
+      // exited meanwhile
+    }
+  }
   return found
 }
