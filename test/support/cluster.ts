@@ -5,6 +5,11 @@
  * from ci/cluster-tools.mjs (.cache/kube). Pods never really run: kwok marks them Running and
  * Ready (images, probes and pull secrets are never exercised), except pods whose image contains
  * NEVER_READY, which it keeps Running but never Ready, so a rollout can fail on purpose.
+ *
+ * `startCluster({ realNode: true })` runs a real node instead of kwok's (support/node.ts): the
+ * kubelet and containerd in a network namespace of their own, so pods really pull, run and pass or
+ * fail their probes. The API server then listens on the host's end of that namespace's veth pair
+ * (the kubelet cannot reach the host's loopback), and `server` names that address.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -14,6 +19,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
+import { createNodeNetwork, NODE_BINARIES, NODE_NAME, startNode, type NodeNetwork, type RealNode } from "./node.js"
 import { helmPath, kubectlPath } from "./tools.js"
 
 const KUBE = resolve(".cache", "kube")
@@ -74,8 +80,9 @@ spec:
 `
 
 /** Builds the binaries when missing (a cold build takes minutes, once). */
-export function clusterBinaries(): string {
+export function clusterBinaries(realNode = false): string {
   const names = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+  if (realNode) names.push(...NODE_BINARIES)
   if (!names.every((name) => existsSync(join(BIN, name))) || !existsSync(join(KUBE, "stages"))) {
     execFileSync("npx", ["zx", "ci/cluster-tools.mjs"], { stdio: "inherit" })
   }
@@ -100,11 +107,11 @@ function kwokConfig(): string {
   return [...docs, NEVER_READY_STAGE].map((doc) => doc.trim()).join("\n---\n") + "\n"
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer()
     server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(0, host, () => {
       const address = server.address()
       const port = typeof address === "object" && address ? address.port : 0
       server.close(() => resolvePort(port))
@@ -204,6 +211,8 @@ export interface Cluster {
   /** The admin kubeconfig (system:masters): text, and the file holding it. */
   readonly adminKubeconfig: string
   readonly adminKubeconfigFile: string
+  /** The real node (support/node.ts), with `startCluster({ realNode: true })`; kwok's fake node otherwise. */
+  readonly node?: RealNode
   /** kubectl as the admin (or as `kubeconfigFile`), without blocking the event loop. */
   kubectl(args: string[], options?: { kubeconfigFile?: string; input?: string }): Promise<KubectlResult>
   /** kubectl as the admin; fails the test on a non-zero exit. */
@@ -287,15 +296,31 @@ function probe(url: string, dir: string): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Starts a cluster and waits until its fake node is Ready and the default namespace has its service account. */
-export async function startCluster(): Promise<Cluster> {
-  const bin = clusterBinaries()
+export interface ClusterOptions {
+  /**
+   * A real node (kubelet and containerd, support/node.ts) instead of kwok's fake one: pods really
+   * run. The API server then listens on the node network's host address instead of 127.0.0.1.
+   */
+  realNode?: boolean
+}
+
+/** Starts a cluster and waits until its node is Ready and the default namespace has its service account. */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const bin = clusterBinaries(options.realNode)
   const dir = mkdtempSync(join(tmpdir(), "cluster-"))
   const children: { name: string; child: ChildProcess }[] = []
-  const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()]
-  const server = `https://127.0.0.1:${apiPort}`
+  // A real node runs in a network namespace of its own: the API server listens where it reaches.
+  const network: NodeNetwork | undefined = options.realNode ? createNodeNetwork() : undefined
+  let node: RealNode | undefined
+  const apiHost = network?.hostIP ?? "127.0.0.1"
+  const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort(apiHost)]
+  const server = `https://${apiHost}:${apiPort}`
 
   const stop = async () => {
+    // The node first (its processes, mounts, namespace), while the API server still answers it.
+    if (node) await node.stop()
+    else network?.remove()
+    node = undefined
     for (const { child } of [...children].reverse()) {
       if (child.exitCode !== null || child.signalCode !== null) continue
       const exited = new Promise<void>((r) => child.once("exit", () => r()))
@@ -320,6 +345,7 @@ export async function startCluster(): Promise<Cluster> {
         return `--- ${name}\n${text}`
       })
       .join("\n")
+      .concat(node ? `\n${node.logs(lines)}` : "")
 
   const launch = (name: string, args: string[]) => {
     const log = openSync(join(dir, `${name}.log`), "a")
@@ -366,7 +392,7 @@ export async function startCluster(): Promise<Cluster> {
       dir,
       "apiserver",
       "/CN=kube-apiserver",
-      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\n",
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1${network ? `,IP:${network.hostIP}` : ""}\n`,
     )
     issue(dir, "admin", "/O=system:masters/CN=admin", CLIENT_EXT)
     // The components run as system:masters: RBAC is on for every user the tests create.
@@ -381,6 +407,24 @@ export async function startCluster(): Promise<Cluster> {
       )
     }
     writeFileSync(join(dir, "kwok.yaml"), kwokConfig())
+    if (network) {
+      // The real node's credentials: the kubelet as system:node:<name> in system:nodes (the Node
+      // authorizer then lets it read the secrets and service account tokens of its own pods only),
+      // its serving certificate for its IP, and the API server's client certificate towards it
+      // (`kubectl logs`).
+      issue(dir, "node", `/O=system:nodes/CN=system:node:${NODE_NAME}`, CLIENT_EXT)
+      issue(
+        dir,
+        "node-serving",
+        `/CN=${NODE_NAME}`,
+        `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${network.nodeIP},DNS:${NODE_NAME}\n`,
+      )
+      issue(dir, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", CLIENT_EXT)
+      writeFileSync(
+        join(dir, "node.kubeconfig"),
+        kubeconfigText(server, join(dir, "ca.crt"), NODE_NAME, join(dir, "node.crt"), join(dir, "node.key")),
+      )
+    }
 
     launch("etcd", [
       "--name=test",
@@ -395,8 +439,8 @@ export async function startCluster(): Promise<Cluster> {
     ])
     launch("kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${apiHost}`,
+      `--advertise-address=${apiHost}`,
       `--secure-port=${apiPort}`,
       "--tls-cert-file=apiserver.crt",
       "--tls-private-key-file=apiserver.key",
@@ -409,6 +453,16 @@ export async function startCluster(): Promise<Cluster> {
       `--cert-dir=${join(dir, "apiserver-certs")}`,
       "--profiling=false",
       "--v=0",
+      ...(network
+        ? [
+            // The kubelet is reached at its InternalIP (no DNS for its hostname here), with a
+            // client certificate, and its serving certificate is checked against the cluster's CA.
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            "--kubelet-client-certificate=apiserver-kubelet-client.crt",
+            "--kubelet-client-key=apiserver-kubelet-client.key",
+            "--kubelet-certificate-authority=ca.crt",
+          ]
+        : []),
     ])
     const deadline = Date.now() + 60_000
     while ((await probe(`${server}/readyz`, dir)) !== 200) {
@@ -435,22 +489,6 @@ export async function startCluster(): Promise<Cluster> {
       "--profiling=false",
       "--v=0",
     ])
-    // kwok's fake kubelet endpoint, on loopback too (it listens on 0.0.0.0 unless told).
-    const nodePort = await freePort()
-    launch("kwok", [
-      "--kubeconfig=kwok.kubeconfig",
-      "--config=kwok.yaml",
-      "--manage-all-nodes=false",
-      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      "--node-ip=127.0.0.1",
-      `--node-port=${nodePort}`,
-      `--server-address=127.0.0.1:${nodePort}`,
-      "--cidr=10.0.0.1/24",
-      // kwok renews the node's Lease only when given a duration: without it the node-lifecycle
-      // controller marks the node (and every pod on it) not Ready after its grace period (~50 s).
-      "--node-lease-duration-seconds=40",
-    ])
-
     const adminKubeconfigFile = join(dir, "admin.kubeconfig")
     const kubectl = (args: string[], options: { kubeconfigFile?: string; input?: string } = {}) =>
       runKubectl(args, options.kubeconfigFile ?? adminKubeconfigFile, options.input)
@@ -459,40 +497,71 @@ export async function startCluster(): Promise<Cluster> {
       if (ran.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed (${ran.status}): ${ran.stderr}`)
       return ran.stdout
     }
-    await kubectlOk(
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Node",
-        metadata: {
-          name: "kwok-node-0",
-          annotations: { "kwok.x-k8s.io/node": "fake" },
-          labels: {
-            "kubernetes.io/hostname": "kwok-node-0",
-            "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64",
-            type: "kwok",
+    let nodeDeadline = deadline
+    if (network) {
+      node = await startNode({
+        network,
+        dir: join(dir, "node"),
+        server,
+        caFile: join(dir, "ca.crt"),
+        kubeconfigFile: join(dir, "node.kubeconfig"),
+        servingCertFile: join(dir, "node-serving.crt"),
+        servingKeyFile: join(dir, "node-serving.key"),
+      })
+      nodeDeadline = Date.now() + 60_000
+    } else {
+      // kwok's fake kubelet endpoint, on loopback too (it listens on 0.0.0.0 unless told).
+      const nodePort = await freePort()
+      launch("kwok", [
+        "--kubeconfig=kwok.kubeconfig",
+        "--config=kwok.yaml",
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--node-ip=127.0.0.1",
+        `--node-port=${nodePort}`,
+        `--server-address=127.0.0.1:${nodePort}`,
+        "--cidr=10.0.0.1/24",
+        // kwok renews the node's Lease only when given a duration: without it the node-lifecycle
+        // controller marks the node (and every pod on it) not Ready after its grace period (~50 s).
+        "--node-lease-duration-seconds=40",
+      ])
+
+      await kubectlOk(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Node",
+          metadata: {
+            name: "kwok-node-0",
+            annotations: { "kwok.x-k8s.io/node": "fake" },
+            labels: {
+              "kubernetes.io/hostname": "kwok-node-0",
+              "kubernetes.io/os": "linux",
+              "kubernetes.io/arch": "amd64",
+              type: "kwok",
+            },
           },
-        },
-        status: {
-          allocatable: { cpu: "32", memory: "256Gi", pods: "110" },
-          capacity: { cpu: "32", memory: "256Gi", pods: "110" },
-        },
-      }),
-    )
-    // Ready: the node is Ready (kwok runs) and the default service account exists (the controller-manager runs).
+          status: {
+            allocatable: { cpu: "32", memory: "256Gi", pods: "110" },
+            capacity: { cpu: "32", memory: "256Gi", pods: "110" },
+          },
+        }),
+      )
+    }
+    // Ready: the node is Ready (kwok or the kubelet runs) and the default service account exists (the controller-manager runs).
+    const nodeName = node ? node.name : "kwok-node-0"
     while (true) {
-      const node = await kubectl([
+      const ready = await kubectl([
         "get",
         "node",
-        "kwok-node-0",
+        nodeName,
         "-o",
         'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
       ])
       const account = await kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"])
-      if (node.stdout === "True" && account.status === 0) break
-      if (Date.now() > deadline)
-        throw new Error(`the cluster did not get ready in 60 s (node Ready: ${node.stdout || node.stderr.trim()})`)
+      if (ready.stdout === "True" && account.status === 0) break
+      if (Date.now() > nodeDeadline)
+        throw new Error(`the cluster did not get ready in 60 s (node Ready: ${ready.stdout || ready.stderr.trim()})`)
       if (children.some(({ child }) => child.exitCode !== null)) throw new Error("a component exited")
       await sleep(200)
     }
@@ -503,6 +572,7 @@ export async function startCluster(): Promise<Cluster> {
       server,
       adminKubeconfigFile,
       adminKubeconfig: readFileSync(adminKubeconfigFile, "utf8"),
+      node,
       kubectl,
       kubectlOk,
       logs,
