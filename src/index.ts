@@ -8,6 +8,7 @@
 import { argument, object, func, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger"
 
 import { check } from "./common/errors.js"
+import { redacting, say } from "./common/redact.js"
 import { parseReleaseRef, parseVersionTag, releaseTags } from "./common/version.js"
 import { parseReaderCredentials, planHelm, planPullSecret } from "./delivery/inputs.js"
 import { checkKubeconfig } from "./delivery/kubeconfig.js"
@@ -113,19 +114,21 @@ export class MeetinityRelease {
     buildArgs: string[] = [],
     sourceUrl = "",
   ): Promise<string[]> {
-    const plan = planPublish({
-      ref,
-      sha,
-      owner,
-      username,
-      image,
-      registry,
-      dockerfile,
-      platforms,
-      buildArgs,
-      sourceUrl,
+    return redacting(async () => {
+      const plan = planPublish({
+        ref,
+        sha,
+        owner,
+        username,
+        image,
+        registry,
+        dockerfile,
+        platforms,
+        buildArgs,
+        sourceUrl,
+      })
+      return publishPlanned(source, plan, password)
     })
-    return publishPlanned(source, plan, password)
   }
 
   /**
@@ -151,9 +154,11 @@ export class MeetinityRelease {
     name = "ghcr-pull-secret",
     server = "ghcr.io",
   ): Promise<string> {
-    const plan = planPullSecret({ namespace, name, server, username })
-    await checkKubeconfig(kubeconfig)
-    return applyPullSecret(kubeconfig, plan, token)
+    return redacting(async () => {
+      const plan = planPullSecret({ namespace, name, server, username })
+      await checkKubeconfig(kubeconfig)
+      return applyPullSecret(kubeconfig, plan, token)
+    })
   }
 
   /**
@@ -210,22 +215,24 @@ export class MeetinityRelease {
     allowDowngrade = false,
     imageValues = "global.image",
   ): Promise<string> {
-    const plan = planHelm({
-      release,
-      namespace,
-      image,
-      version,
-      pullSecretName,
-      timeout,
-      set,
-      historyMax,
-      values,
-      platform,
-      allowDowngrade,
-      imageValues,
+    return redacting(async () => {
+      const plan = planHelm({
+        release,
+        namespace,
+        image,
+        version,
+        pullSecretName,
+        timeout,
+        set,
+        historyMax,
+        values,
+        platform,
+        allowDowngrade,
+        imageValues,
+      })
+      const reader = parseReaderCredentials(readerUsername, readerToken)
+      return deploy({ chart, kubeconfig, reader }, plan, parseDigest(digest))
     })
-    const reader = parseReaderCredentials(readerUsername, readerToken)
-    return deploy({ chart, kubeconfig, reader }, plan, parseDigest(digest))
   }
 
   /**
@@ -254,13 +261,15 @@ export class MeetinityRelease {
     platform = "linux/amd64",
     githubOutput = false,
   ): Promise<string> {
-    const location = parseImageLocation(image)
-    const target = imageTarget(location.address, parseVersionTag(version).tag, parsePlatform(platform), location)
-    const expected = parseDigest(digest)
-    const reader = parseReaderCredentials(username, token, { username: "username", token: "token" })
-    const credentials = reader ? { username: reader.username, password: await reader.token.plaintext() } : undefined
-    const resolved = await preflightImage(target, expected, credentials)
-    return githubOutput ? githubOutputLines(resolved) : resolved.uri
+    return redacting(async () => {
+      const location = parseImageLocation(image)
+      const target = imageTarget(location.address, parseVersionTag(version).tag, parsePlatform(platform), location)
+      const expected = parseDigest(digest)
+      const reader = parseReaderCredentials(username, token, { username: "username", token: "token" })
+      const credentials = reader ? { username: reader.username, password: await reader.token.plaintext() } : undefined
+      const resolved = await preflightImage(target, expected, credentials)
+      return githubOutput ? githubOutputLines(resolved) : resolved.uri
+    })
   }
 
   /**
@@ -323,27 +332,29 @@ export class MeetinityRelease {
     allowDowngrade = false,
     imageValues = "global.image",
   ): Promise<string> {
-    const plan = planRelease({
-      ref,
-      sha,
-      owner,
-      username,
-      image,
-      registry,
-      dockerfile,
-      platforms,
-      buildArgs,
-      readerUsername,
-      namespaces,
-      helmRelease,
-      timeout,
-      set,
-      values,
-      platform,
-      allowDowngrade,
-      imageValues,
+    return redacting(async () => {
+      const plan = planRelease({
+        ref,
+        sha,
+        owner,
+        username,
+        image,
+        registry,
+        dockerfile,
+        platforms,
+        buildArgs,
+        readerUsername,
+        namespaces,
+        helmRelease,
+        timeout,
+        set,
+        values,
+        platform,
+        allowDowngrade,
+        imageValues,
+      })
+      return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
     })
-    return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
   }
 
   /**
@@ -380,10 +391,12 @@ export class MeetinityRelease {
     image = "api-gateway",
     timeout = "5m",
   ): Promise<string> {
-    return runRehearsal(
-      { image, imageValues, namespaces, values, set, platforms, helmRelease: "meetinity", timeout },
-      { source, chart },
-    )
+    return redacting(async () => {
+      return runRehearsal(
+        { image, imageValues, namespaces, values, set, platforms, helmRelease: "meetinity", timeout },
+        { source, chart },
+      )
+    })
   }
 
   /**
@@ -434,25 +447,27 @@ export class MeetinityRelease {
     images: string[] = [],
     quotaReserve = 100,
   ): Promise<string> {
-    check(format === "table" || format === "json", "format", format, "is not a report format: expected table or json")
-    const args = parseRetainArgs({
-      owner,
-      image,
-      keep,
-      dryRun,
-      maxDeletions,
-      githubApiUrl,
-      registry,
-      graceMinutes,
-      registryUsername,
-      maxRequests,
-      images,
-      quotaReserve,
-    })
-    const plans = plan ? parseRetainPlan(await plan.contents(), args) : undefined
-    return retainWithToken(args, await token.plaintext(), (line) => console.error(line), new Date(), {
-      plans,
-      json: format === "json",
+    return redacting(async () => {
+      check(format === "table" || format === "json", "format", format, "is not a report format: expected table or json")
+      const args = parseRetainArgs({
+        owner,
+        image,
+        keep,
+        dryRun,
+        maxDeletions,
+        githubApiUrl,
+        registry,
+        graceMinutes,
+        registryUsername,
+        maxRequests,
+        images,
+        quotaReserve,
+      })
+      const plans = plan ? parseRetainPlan(await plan.contents(), args) : undefined
+      return retainWithToken(args, await token.plaintext(), say, new Date(), {
+        plans,
+        json: format === "json",
+      })
     })
   }
 
@@ -486,20 +501,22 @@ export class MeetinityRelease {
     dryRun = false,
     journal?: File,
   ): Promise<string> {
-    const args = parseRestoreArgs({
-      owner,
-      image,
-      ids,
-      githubApiUrl,
-      dryRun,
-      hasPlan: plan !== undefined,
-      hasJournal: journal !== undefined,
+    return redacting(async () => {
+      const args = parseRestoreArgs({
+        owner,
+        image,
+        ids,
+        githubApiUrl,
+        dryRun,
+        hasPlan: plan !== undefined,
+        hasJournal: journal !== undefined,
+      })
+      const files = {
+        ...(plan ? { plan: await plan.contents() } : {}),
+        ...(journal ? { journal: await journal.contents() } : {}),
+      }
+      return restoreWithToken(args, files, await token.plaintext(), say)
     })
-    const files = {
-      ...(plan ? { plan: await plan.contents() } : {}),
-      ...(journal ? { journal: await journal.contents() } : {}),
-    }
-    return restoreWithToken(args, files, await token.plaintext(), (line) => console.error(line))
   }
 
   /**
@@ -514,7 +531,9 @@ export class MeetinityRelease {
    */
   @func()
   async retentionSummary(report: File, rows = 200): Promise<string> {
-    const args = parseSummaryArgs({ rows })
-    return summarizePlanFile(await report.contents(), args)
+    return redacting(async () => {
+      const args = parseSummaryArgs({ rows })
+      return summarizePlanFile(await report.contents(), args)
+    })
   }
 }

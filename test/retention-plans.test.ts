@@ -259,7 +259,7 @@ describe("retain --plan: apply exactly the reviewed plan", () => {
       (p: Report) => ({ ...p, versions: p.versions.map((v) => ({ ...v, decision: "delete" })) }),
       /plan fingerprint "sha256:[0-9a-f]{64}" does not match the plan's content \(sha256:[0-9a-f]{64}\): the file was changed after it was written/,
     ],
-    ["not a plan", () => ({ hello: "world" }), /plan format null is not "meetinity-release\/retention-report\/v1"/],
+    ["not a plan", () => ({ hello: "world" }), /plan format null is not "meetinity-release\/retention-report\/v2"/],
   ])("a plan for %s is refused before any request", async (_name, change, message) => {
     const pkg = await seedBuilds("reviewed-refused")
     const planText = await retainWithToken(retainArgs({ image: pkg.name, dryRun: true }), "ghp_admin", log, NOW, {
@@ -505,7 +505,7 @@ describe("retentionSummary", () => {
     const out = await new MeetinityRelease().retentionSummary(dag.loadFileFromID("FileID-p" as FileID), 2)
     const plan = JSON.parse(planText) as Report
     expect(out).toContain("## GHCR retention plan")
-    expect(out).toContain(`### Meetinity/${pkg.name}`)
+    expect(out).toContain(`### \`Meetinity\`/\`${pkg.name}\``)
     expect(out).toContain(`Plan fingerprint: \`${plan.fingerprint}\``)
     expect(out).toContain(
       "Policy: keep the newest 2 build images; nothing younger than 0 min. 10 versions, 3 kept. Dry run: nothing was deleted. 7 versions would be deleted.",

@@ -99,12 +99,14 @@ describe("fingerprint", () => {
 
   test("is sha256 of the documented canonical form", () => {
     const canonical = JSON.stringify([
-      "meetinity-release/retention-plan/v1",
+      "meetinity-release/retention-plan/v2",
       "meetinity",
       "api",
       1,
       0,
-      [...plan.versions].sort((a, b) => a.id - b.id).map((x) => [x.id, x.digest, [...x.tags].sort(), x.decision]),
+      [...plan.versions]
+        .sort((a, b) => a.id - b.id)
+        .map((x) => [x.id, x.digest, [...x.tags].sort(), x.decision, x.reason]),
     ])
     expect(fingerprint(base)).toBe(`sha256:${createHash("sha256").update(canonical).digest("hex")}`)
   })
@@ -138,7 +140,7 @@ describe("parsePlanFile", () => {
     [
       "no format",
       () => report({}, (j) => delete j.format),
-      /^plan format null is not "meetinity-release\/retention-report\/v1"/,
+      /^plan format null is not "meetinity-release\/retention-report\/v2"/,
     ],
     ["another format", () => report({}, (j) => (j.format = "v0")), /^plan format "v0" is not/],
     ["no owner", () => report({}, (j) => (j.owner = "")), /^plan owner "" is not an owner/],

@@ -2,6 +2,7 @@
  * Errors a person can act on: an argument refused before any side effect (named, quoted, with
  * what is expected), and the network's own reason for a request that got no answer.
  */
+import { redact } from "./redact.js"
 
 /**
  * An argument the caller gave is not acceptable. Raised before any side effect, so the
@@ -36,10 +37,13 @@ const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2
  * JSON-quotes a value for an error message, so empty strings and spaces stay visible; control,
  * invisible and bidirectional characters are escaped as `\uXXXX`. A value longer than
  * QUOTE_LIMIT is shortened: a string keeps its first 80 characters and says how long it was; a
- * list says how many items it had and quotes the first.
+ * list says how many items it had and quotes the first. A credential is never quoted: whatever
+ * the redactor would remove (a token pasted into the wrong argument, a URL with user info) is
+ * shown as `[redacted]`.
  */
 export function quote(value: unknown): string {
-  const escape = (text: string) => text.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+  const escape = (text: string) =>
+    redact(text).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
   const text = escape(JSON.stringify(value) ?? String(value))
   if (text.length <= QUOTE_LIMIT) return text
   if (typeof value === "string")

@@ -59,14 +59,41 @@ export function parseOwner(value: string, argument = "owner"): string {
   return value
 }
 
-/** A registry or GitHub user name: not empty, no whitespace, no colon (it would break basic auth). */
+/** Control, invisible and bidirectional characters: never part of a name, a path or an address. */
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
+
+/** A registry or GitHub user name: not empty, no whitespace, no colon (it would break basic auth), no control character. */
 export function parseUsername(value: string, argument = "username"): string {
   checkLength(value, LIMITS.username, argument, "a user name")
   check(
-    /^[^\s:]+$/.test(value),
+    /^[^\s:]+$/.test(value) && !CONTROL.test(value),
     argument,
     value,
-    "is not a user name: expected a non-empty name without spaces or colons (e.g. the GitHub user that owns the token)",
+    "is not a user name: expected a non-empty name without spaces, colons or control characters (e.g. the GitHub user that owns the token)",
   )
   return value
+}
+
+/**
+ * Refuses user info in an address (`https://user:password@host`, `token@host`): credentials
+ * travel only as Dagger Secrets. The refusal never shows it (the quote is redacted).
+ */
+export function checkNoUserInfo(value: string, argument: string): void {
+  check(
+    !/^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#\s]*@/i.test(value),
+    argument,
+    value,
+    "carries user info (user:password@ or token@ before the host): credentials go only in the Secret arguments (a token as env://NAME), never in an address; give the address alone (e.g. https://ghcr.io)",
+  )
+}
+
+/** Refuses a port outside 1 to 65535 in `host:port` (the value is what the argument was given). */
+export function checkPort(hostAndPort: string, value: string, argument: string): void {
+  const port = /:([0-9]+)$/.exec(hostAndPort)?.[1]
+  check(
+    port === undefined || (Number(port) >= 1 && Number(port) <= 65535),
+    argument,
+    value,
+    `has port ${port}: expected a TCP port from 1 to 65535`,
+  )
 }

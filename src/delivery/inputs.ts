@@ -5,7 +5,7 @@
 import { type Secret } from "@dagger.io/dagger"
 
 import { check } from "../common/errors.js"
-import { parseUsername } from "../common/names.js"
+import { checkNoUserInfo, checkPort, parseUsername } from "../common/names.js"
 import { parseVersionTag } from "../common/version.js"
 import { DEFAULT_IMAGE_VALUES, parseImageValues, parseSetValues, parseValuesFiles } from "./values.js"
 import { parsePlatform, type Platform } from "../oci/platform.js"
@@ -70,6 +70,8 @@ export function parseReleaseName(value: string, argument = "release"): string {
 
 /** The registry server a pull secret is for: `ghcr.io`, `host:port`, or a URL. */
 export function parseServer(value: string, argument = "server"): string {
+  checkNoUserInfo(value, argument)
+  checkPort(/^(?:https?:\/\/)?([^/]*)/.exec(value)![1]!, value, argument)
   check(
     /^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/\S*)?$/.test(value),
     argument,
@@ -87,7 +89,26 @@ export function parseTimeout(value: string, argument = "timeout"): string {
     value,
     "is not a duration: expected a positive Go duration such as 10m, 90s or 1h30m",
   )
+  const seconds = durationSeconds(value)
+  check(
+    seconds <= MAX_TIMEOUT_HOURS * 3600,
+    argument,
+    value,
+    `is longer than a deploy may wait: expected a duration of at most ${MAX_TIMEOUT_HOURS}h (a GitHub job stops after 6h; e.g. 10m)`,
+  )
   return value
+}
+
+/** How long a deploy may wait for its rollout, at most. */
+export const MAX_TIMEOUT_HOURS = 24
+
+/** The seconds in a Go duration such as `1h30m` or `1.5s` (already checked for its form). */
+function durationSeconds(value: string): number {
+  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }
+  let total = 0
+  for (const [, amount, name] of value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g))
+    total += Number(amount) * unit[name!]!
+  return total
 }
 
 /** Checked arguments of a pull-secret refresh (everything but the secrets themselves). */

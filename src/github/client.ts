@@ -8,7 +8,8 @@ import { throttling } from "@octokit/plugin-throttling"
 import { Octokit } from "@octokit/rest"
 import Bottleneck from "bottleneck"
 
-import { networkCause } from "../common/errors.js"
+import { check, networkCause } from "../common/errors.js"
+import { checkNoUserInfo } from "../common/names.js"
 
 export const GitHub = Octokit.plugin(throttling, retry)
 
@@ -234,3 +235,15 @@ export const RESTORE_SCOPES =
 export const DELETE_SCOPES =
   "A personal access token (classic) needs read:packages and delete:packages (and admin rights on an organisation's package); " +
   'GITHUB_TOKEN needs the repository to have Admin access to the package (package settings, "Manage Actions access") and the workflow permission packages: write.'
+
+/** The GitHub REST API's address as --github-api-url takes it: https://api.github.com, or https://<host>/api/v3 (GitHub Enterprise Server). */
+export function parseGitHubApiUrl(value: string, argument = "githubApiUrl"): string {
+  checkNoUserInfo(value, argument)
+  check(
+    /^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(value),
+    argument,
+    value,
+    "is not a URL: expected https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server",
+  )
+  return value
+}

@@ -4,7 +4,7 @@
  * Pure: every function checks a string and returns a typed value.
  */
 import { check } from "../common/errors.js"
-import { checkLength, LIMITS, parseOwner } from "../common/names.js"
+import { checkLength, checkNoUserInfo, checkPort, LIMITS, parseOwner } from "../common/names.js"
 import { type RegistryEndpoint } from "./manifest.js"
 
 /** Where images live: `<registry>/<owner>/<image>`, with how to reach the registry. */
@@ -21,6 +21,7 @@ export interface ImageRepository {
 
 /** A registry given as `ghcr.io`, `host:port`, `https://host` or `http://127.0.0.1:5000`. */
 export function parseRegistry(value: string, argument = "registry"): { scheme: "http" | "https"; host: string } {
+  checkNoUserInfo(value, argument)
   const match = /^(?:(https?):\/\/)?(([A-Za-z0-9.-]+)(?::[0-9]{1,5})?)\/?$/.exec(value)
   check(
     match !== null,
@@ -42,6 +43,7 @@ export function parseRegistry(value: string, argument = "registry"): { scheme: "
     value,
     `has a host name part of ${label?.length} characters: DNS allows at most ${LIMITS.hostLabel} between dots`,
   )
+  checkPort(match![2]!, value, argument)
   return { scheme: (match![1] as "http" | "https" | undefined) ?? "https", host: match![2]!.toLowerCase() }
 }
 
@@ -94,6 +96,7 @@ export interface ImageLocation {
  * owners often have capitals; registries refuse them).
  */
 export function parseImageLocation(value: string, argument = "image"): ImageLocation {
+  checkNoUserInfo(value, argument)
   const scheme = /^(https?):\/\//i.exec(value)?.[1]?.toLowerCase() as "http" | "https" | undefined
   const address = parseImageRepositoryRef(scheme ? value.slice(scheme.length + 3) : value, argument, value)
   return scheme ? { address, scheme } : { address }
@@ -119,6 +122,7 @@ export function parseImageRepositoryRef(value: string, argument = "image", shown
   // As Docker reads a reference: the first part is a registry host only when it has a '.' or a
   // ':' or is localhost; anything else would be read as a host it is not (https://meetinity/).
   const host = lower.slice(0, lower.indexOf("/"))
+  checkPort(host, shown, argument)
   check(
     host.includes(".") || host.includes(":") || host === "localhost",
     argument,

@@ -4,7 +4,8 @@
  * arguments and the labels every image carries).
  */
 import { check } from "../common/errors.js"
-import { checkLength, LIMITS, parseUsername } from "../common/names.js"
+import { looksSecret } from "../common/redact.js"
+import { checkLength, checkNoUserInfo, CONTROL, LIMITS, parseUsername } from "../common/names.js"
 import { type BuildTag, parseReleaseRef, parseSha, type ReleaseVersion } from "../common/version.js"
 import { parsePlatforms } from "../oci/platform.js"
 import { type ImageRepository, imageRepository } from "../oci/reference.js"
@@ -50,11 +51,13 @@ export function planPublish(args: PublishArgs): PublishPlan {
   }
   if (args.sourceUrl) {
     checkLength(args.sourceUrl, LIMITS.url, "sourceUrl", "a URL")
+    // It becomes a label of a public image: it can never carry a credential.
+    checkNoUserInfo(args.sourceUrl, "sourceUrl")
     check(
-      /^https:\/\/[^\s"]+$/.test(args.sourceUrl),
+      /^https:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[^\s"?#]*)?$/.test(args.sourceUrl) && !looksSecret(args.sourceUrl),
       "sourceUrl",
       args.sourceUrl,
-      "is not a URL: expected https://... (e.g. https://github.com/meetinity/api-gateway)",
+      "is not a repository URL: expected https://<host>/<path>, without user info, query or fragment (e.g. https://github.com/meetinity/api-gateway); it becomes a label of the public image",
     )
     labels["org.opencontainers.image.source"] = args.sourceUrl
   }
@@ -94,6 +97,14 @@ export function parseBuildArgs(values: readonly string[], argument = "buildArgs"
       entry,
       "is not a build argument: expected KEY=VALUE with KEY made of letters, digits and _ (e.g. NODE_ENV=production)",
     )
+    check(!entry.includes("\u0000"), argument, entry, "has a NUL character, which no environment string can hold")
+    // A build argument is written into the image's history, which everyone who pulls it can read.
+    check(
+      !looksSecret(match![2]!),
+      argument,
+      entry,
+      `holds what looks like a credential: build arguments are recorded in the image's history for anyone who pulls it; a secret must not be a build argument`,
+    )
     return { name: match![1]!, value: match![2]! }
   })
 }
@@ -101,6 +112,12 @@ export function parseBuildArgs(values: readonly string[], argument = "buildArgs"
 /** A Dockerfile path inside the source directory. */
 export function parseDockerfile(value: string, argument = "dockerfile"): string {
   checkLength(value, LIMITS.dockerfile, argument, "a Dockerfile path")
+  check(
+    !CONTROL.test(value),
+    argument,
+    value,
+    "has a control character (a NUL, a newline, a bidirectional override): expected a plain path relative to the source directory (e.g. Dockerfile)",
+  )
   check(
     value.trim() !== "" && !value.startsWith("/") && !value.split("/").includes(".."),
     argument,

@@ -5,6 +5,7 @@
  */
 import { type Container, dag, type Directory, type Platform, type Secret } from "@dagger.io/dagger"
 
+import { say } from "../common/redact.js"
 import { Steps, STEP } from "../common/steps.js"
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
 import { RegistryClient } from "../oci/client.js"
@@ -133,7 +134,7 @@ export async function publishPlanned(
 ): Promise<[string, string]> {
   const network = options.network ?? DIRECT
   const steps = options.steps ?? new Steps()
-  const log = options.log ?? ((line: string) => console.error(line))
+  const log = options.log ?? say
   // With a registry service (a rehearsal), the module's own process reaches it at its endpoint.
   const client = new RegistryClient(network.registry?.endpoint ?? plan.repository, {
     username: plan.username,

@@ -2,7 +2,7 @@
 import { check, InvalidArgumentError } from "../common/errors.js"
 import { type Steps } from "../common/steps.js"
 import { parseOwner, parseUsername } from "../common/names.js"
-import { type GitHubClient, type RequestCounter } from "../github/client.js"
+import { type GitHubClient, parseGitHubApiUrl, type RequestCounter } from "../github/client.js"
 import { type PackageOwner } from "../github/packages.js"
 import { type RegistryClient } from "../oci/client.js"
 import { parseImageName, parseRegistry } from "../oci/reference.js"
@@ -58,12 +58,7 @@ export function parseRetainArgs(args: RetainInput): RetainArgs {
     args.quotaReserve ?? 100,
     "is not a number of requests: expected a whole number of the token's hourly requests to leave to other workflows, 0 or more (e.g. 100)",
   )
-  check(
-    /^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(args.githubApiUrl),
-    "githubApiUrl",
-    args.githubApiUrl,
-    "is not a URL: expected https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server",
-  )
+  parseGitHubApiUrl(args.githubApiUrl)
   const owner = parseOwner(args.owner)
   const images = args.images ?? []
   const packages =

@@ -6,7 +6,7 @@
 import { type Quota } from "../github/client.js"
 import { type PackageOwner } from "../github/packages.js"
 import { type PlannedVersion, type RetentionPlan } from "./versions.js"
-import { REPORT_FORMAT, type NotApplied } from "./reviewed.js"
+import { REPORT_FORMAT, reportFingerprint, type NotApplied } from "./reviewed.js"
 import { describeBroken, type Broken } from "./validate.js"
 
 /**
@@ -189,6 +189,18 @@ export function formatBroken(broken: readonly Broken[]): string {
 
 /** One package's report as a JSON value (the plan file format, `format` REPORT_FORMAT). */
 export function reportObject(result: RetentionResult) {
+  const versions = result.plan.versions.map((v) => ({
+    id: v.id,
+    digest: v.digest,
+    tags: v.tags,
+    createdAt: v.createdAt,
+    kind: v.kind,
+    decision: v.decision,
+    reason: v.reason,
+    ...(v.parent ? { keptFor: v.parent } : {}),
+    ...(v.decision === "delete" ? { outcome: result.outcomes.get(v.id) ?? "not-attempted" } : {}),
+    ...(result.reviewed?.skipped.has(v.id) ? { skipped: result.reviewed.skipped.get(v.id) } : {}),
+  }))
   return {
     format: REPORT_FORMAT,
     owner: result.owner.login,
@@ -197,6 +209,11 @@ export function reportObject(result: RetentionResult) {
     dryRun: result.dryRun,
     policy: result.plan.policy,
     fingerprint: result.fingerprint,
+    ...(result.dryRun
+      ? {}
+      : {
+          reportFingerprint: reportFingerprint({ fingerprint: result.fingerprint, versions, stopped: result.stopped }),
+        }),
     summary: summarize(result),
     stopped: result.stopped ?? null,
     manifestsRead: result.manifestsRead,
@@ -223,18 +240,7 @@ export function reportObject(result: RetentionResult) {
     budget: result.budget ?? null,
     quota: result.quota ?? null,
     unlistedTags: result.plan.unlisted ?? [],
-    versions: result.plan.versions.map((v) => ({
-      id: v.id,
-      digest: v.digest,
-      tags: v.tags,
-      createdAt: v.createdAt,
-      kind: v.kind,
-      decision: v.decision,
-      reason: v.reason,
-      ...(v.parent ? { keptFor: v.parent } : {}),
-      ...(v.decision === "delete" ? { outcome: result.outcomes.get(v.id) ?? "not-attempted" } : {}),
-      ...(result.reviewed?.skipped.has(v.id) ? { skipped: result.reviewed.skipped.get(v.id) } : {}),
-    })),
+    versions,
   }
 }
 

@@ -6,7 +6,14 @@
  */
 import { check, InvalidArgumentError, quote } from "../common/errors.js"
 import { parseOwner } from "../common/names.js"
-import { createGitHubClient, type GitHubClient, statusOf, unreachable } from "../github/client.js"
+import {
+  createGitHubClient,
+  type GitHubClient,
+  parseGitHubApiUrl,
+  RESTORE_SCOPES,
+  statusOf,
+  unreachable,
+} from "../github/client.js"
 import {
   describePackage,
   listPackageVersions,
@@ -15,7 +22,6 @@ import {
   resolveOwner,
   restorePackageVersion,
 } from "../github/packages.js"
-import { RESTORE_SCOPES } from "../github/client.js"
 import { parseImageName } from "../oci/reference.js"
 import { idsFromJournal } from "./journal.js"
 import { DELETED_BY_RUN } from "./report.js"
@@ -56,12 +62,7 @@ export function parseRestoreArgs(args: {
     [...args.ids],
     "is empty and no plan or journal was given: expected version ids (--ids 123456789,123456790), --plan with a retain --format json report, or --journal with a retain run's log",
   )
-  check(
-    /^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(args.githubApiUrl),
-    "githubApiUrl",
-    args.githubApiUrl,
-    "is not a URL: expected https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server",
-  )
+  parseGitHubApiUrl(args.githubApiUrl)
   return {
     owner: parseOwner(args.owner),
     packageName: parseImageName(args.image),

@@ -13,11 +13,14 @@ import { createHash } from "node:crypto"
 import { InvalidArgumentError, quote } from "../common/errors.js"
 import { type Decision, type PlannedVersion, type RetentionPlan, type RetentionPolicy } from "./versions.js"
 
-/** The `format` field of the JSON report; a plan file must carry it. */
-export const REPORT_FORMAT = "meetinity-release/retention-report/v1"
+/** The `format` field of the JSON report; a plan file must carry it (v2: the fingerprints cover reasons and outcomes). */
+export const REPORT_FORMAT = "meetinity-release/retention-report/v2"
 
 /** What the fingerprint is a hash of: changing the canonical form changes this name. */
-const CANONICAL_FORM = "meetinity-release/retention-plan/v1"
+const CANONICAL_FORM = "meetinity-release/retention-plan/v2"
+
+/** What a real run's report fingerprint is a hash of. */
+const REPORT_FORM = "meetinity-release/retention-outcomes/v1"
 
 /** One version as a plan lists it. */
 export interface PlanVersion {
@@ -28,7 +31,7 @@ export interface PlanVersion {
   /** In a report of a real run: what happened to a planned deletion (`deleted`, `skipped`, ...). */
   readonly outcome?: string
   /** The planner's reason, as the report words it. */
-  readonly reason?: string
+  readonly reason: string
 }
 
 /** One package's plan, as read from a plan file. */
@@ -39,23 +42,28 @@ export interface PlanSection {
   readonly dryRun: boolean
   readonly versions: readonly PlanVersion[]
   readonly fingerprint: string
+  /** A real run's report: why deleting stopped early, if it did. */
+  readonly stopped?: string
+  /** A real run's report: the fingerprint of its outcomes (see reportFingerprint). */
+  readonly reportFingerprint?: string
 }
 
 /**
  * The fingerprint of a plan: `sha256:` and the hex SHA-256 of its canonical form, the JSON text
- * of `["meetinity-release/retention-plan/v1", owner (lower-case), package, keep, graceMinutes,
- * [[id, digest, [tags, sorted], decision], ...]]` with the versions sorted by id. Reasons, times
- * and outcomes are words around the plan, not the plan: they are left out.
+ * of `["meetinity-release/retention-plan/v2", owner (lower-case), package, keep, graceMinutes,
+ * [[id, digest, [tags, sorted], decision, reason], ...]]` with the versions sorted by id. It
+ * covers everything a summary of the plan shows; times and outcomes are left out (outcomes are
+ * covered by a real run's report fingerprint).
  */
 export function fingerprint(plan: {
   owner: string
   packageName: string
   policy: RetentionPolicy
-  versions: readonly { id: number; digest: string; tags: readonly string[]; decision: Decision }[]
+  versions: readonly { id: number; digest: string; tags: readonly string[]; decision: Decision; reason: string }[]
 }): string {
   const versions = [...plan.versions]
     .sort((a, b) => a.id - b.id)
-    .map((v) => [v.id, v.digest, [...v.tags].sort(), v.decision])
+    .map((v) => [v.id, v.digest, [...v.tags].sort(), v.decision, v.reason])
   const canonical = JSON.stringify([
     CANONICAL_FORM,
     plan.owner.toLowerCase(),
@@ -64,6 +72,25 @@ export function fingerprint(plan: {
     plan.policy.graceMinutes,
     versions,
   ])
+  return `sha256:${createHash("sha256").update(canonical).digest("hex")}`
+}
+
+/**
+ * The fingerprint of what a real run did: `sha256:` and the SHA-256 of the JSON text of
+ * `["meetinity-release/retention-outcomes/v1", plan fingerprint, [[id, outcome], ...], stopped]`
+ * (every planned deletion, sorted by id; stopped is null when the run went to the end). With the
+ * plan's, it covers everything a summary of the report shows.
+ */
+export function reportFingerprint(report: {
+  fingerprint: string
+  versions: readonly { id: number; decision: Decision; outcome?: string }[]
+  stopped?: string | null
+}): string {
+  const outcomes = report.versions
+    .filter((v) => v.decision === "delete")
+    .sort((a, b) => a.id - b.id)
+    .map((v) => [v.id, v.outcome ?? null])
+  const canonical = JSON.stringify([REPORT_FORM, report.fingerprint, outcomes, report.stopped ?? null])
   return `sha256:${createHash("sha256").update(canonical).digest("hex")}`
 }
 
@@ -135,13 +162,14 @@ export function parsePlanFile(text: string, argument = "plan"): PlanSection[] {
         throw bad(`${where}.tags`, v.tags ?? null, "is not a list of tags")
       if (v.decision !== "keep" && v.decision !== "delete")
         throw bad(`${where}.decision`, v.decision ?? null, 'is not a decision: expected "keep" or "delete"')
+      if (typeof v.reason !== "string") throw bad(`${where}.reason`, v.reason ?? null, "is not the planner's reason")
       return {
         id: v.id as number,
         digest: v.digest,
         tags: v.tags as string[],
         decision: v.decision,
+        reason: v.reason,
         ...(typeof v.outcome === "string" ? { outcome: v.outcome } : {}),
-        ...(typeof v.reason === "string" ? { reason: v.reason } : {}),
       }
     })
     const plan = {
@@ -158,7 +186,24 @@ export function parsePlanFile(text: string, argument = "plan"): PlanSection[] {
         `does not match the plan's content (${computed}): the file was changed after it was written; make and review a new plan`,
       )
     }
-    return { ...plan, dryRun: dryRun === true, fingerprint: computed }
+    if (dryRun === true) return { ...plan, dryRun: true, fingerprint: computed }
+    // A real run's report: its outcomes and why it stopped are covered by the report fingerprint.
+    const stopped = typeof section.stopped === "string" ? section.stopped : undefined
+    const outcomes = reportFingerprint({ fingerprint: computed, versions: parsed, stopped })
+    if (section.reportFingerprint !== outcomes) {
+      throw bad(
+        `${at}reportFingerprint`,
+        section.reportFingerprint ?? null,
+        `does not match the report's outcomes (${outcomes}): the file was changed after the run wrote it`,
+      )
+    }
+    return {
+      ...plan,
+      dryRun: false,
+      fingerprint: computed,
+      reportFingerprint: outcomes,
+      ...(stopped ? { stopped } : {}),
+    }
   })
   const names = sections.map((s) => `${s.owner.toLowerCase()}/${s.packageName}`)
   const twice = names.find((n, i) => names.indexOf(n) !== i)
