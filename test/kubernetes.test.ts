@@ -629,9 +629,14 @@ describe("the example umbrella chart under real Helm 4", () => {
       JSON.parse(escaped.stdout.slice(escaped.stdout.indexOf("{"))) as { config: { "api-gateway": { note: string } } }
     ).config
     expect(config["api-gateway"].note).toBe("a,b")
-    const unescaped = render("api-gateway.note=a,b")
+    // Unescaped, Helm reads a second assignment without a value, and refuses it; the module reads
+    // --set as Helm does, so it refuses it first, before anything runs.
+    const unescaped = helm(["template", "meetinity", CHART, "--set", "api-gateway.note=a,b"])
     expect(unescaped.status).not.toBe(0)
     expect(unescaped.stderr).toMatch(/key "b" has no value/)
+    expect(() => basePlan({ ...GATEWAY, set: ["api-gateway.note=a,b"] })).toThrow(
+      /set "api-gateway\.note=a,b" is not a chart value/,
+    )
   })
 
   test("helm template renders the same image for every namespace", () => {

@@ -183,6 +183,53 @@ describe("publish", () => {
     },
   )
 
+  test("one platform asked for, another built (the base image had only amd64): refused before the version tag, saying what is left", async () => {
+    recorder = await recordDagger(engine("one platform", ["linux/amd64"]))
+    const attempt = publish({ image: "wrong-platform", platforms: ["linux/arm64"] })
+    await expect(attempt).rejects.toThrow(
+      /meetinity\/wrong-platform:sha-0123abc was pushed as sha256:[0-9a-f]{64}, a single linux\/amd64 image, not linux\/arm64: does every base image of the Dockerfile exist/,
+    )
+    await expect(attempt).rejects.toThrow(
+      /The version tag v1\.4\.2 was not written\. sha-0123abc is left at that image/,
+    )
+    expect(skopeoDigest(registry.host, "meetinity/wrong-platform", "v1.4.2")).toBeUndefined()
+  })
+
+  test("the registry failing while the version tag is written (after its retries): says the build tag is pushed and a re-run is safe, which it is", async () => {
+    recorder = await recordDagger(engine("flaky tag"))
+    front.addFault({
+      method: "PUT",
+      path: /\/v2\/meetinity\/flaky-tag\/manifests\/v1\.4\.2$/,
+      times: 4,
+      fault: { status: 503, retryAfter: "0" },
+    })
+    const attempt = publish({ image: "flaky-tag" })
+    await expect(attempt).rejects.toThrow(/PUT .*flaky-tag:v1\.4\.2 answered 503/)
+    await expect(attempt).rejects.toThrow(
+      /meetinity\/flaky-tag:sha-0123abc was pushed at sha256:[0-9a-f]{64}; the version tag v1\.4\.2 was not written\. Publishing again is safe/,
+    )
+    const pushed = skopeoDigest(registry.host, "meetinity/flaky-tag", "sha-0123abc")!
+    recorder.restore()
+    recorder = await recordDagger(engine("flaky tag, again"))
+    expect(await publish({ image: "flaky-tag" })).toEqual([
+      `${front.host}/meetinity/flaky-tag:v1.4.2@${pushed}`,
+      `${front.host}/meetinity/flaky-tag:sha-0123abc@${pushed}`,
+    ])
+    onlyReadTheRegistry(recorder)
+  })
+
+  test("a registry that answers 503 twice while publish reads it: retried, published", async () => {
+    recorder = await recordDagger(engine("busy registry"))
+    front.addFault({
+      method: "GET",
+      path: /\/v2\/meetinity\/busy\/manifests\//,
+      times: 2,
+      fault: { status: 503, retryAfter: "0" },
+    })
+    const refs = await publish({ image: "busy" })
+    expect(refs[0]).toMatch(/busy:v1\.4\.2@sha256:/)
+  })
+
   test("one dockerBuild per platform, labelled, pushed once under the build tag, then the version tag at the same digest", async () => {
     recorder = await recordDagger(engine("multi"))
     const refs = await publish()
@@ -254,7 +301,7 @@ describe("publish", () => {
     [
       "source URL without https",
       { sourceUrl: "github.com/meetinity" },
-      /sourceUrl "github.com\/meetinity" is not a URL/,
+      /sourceUrl "github.com\/meetinity" is not a repository URL: expected https:\/\/<host>\/<path>/,
     ],
     [
       "a 10,000-character image name",

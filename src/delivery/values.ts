@@ -56,10 +56,12 @@ export function parseImageValues(value: string, argument = "imageValues"): strin
 }
 
 /**
- * Extra chart values, each `key=value` as `helm --set` takes them. Keys that helmDeploy sets
- * itself are refused (this service's `<imageValues>.repository`, `.tag`, `.digest`, the block
- * itself or any key above it, and `global.imagePullSecrets`): the version must be the one that
- * rolls through every namespace.
+ * Extra chart values, each as `helm --set` takes it: one or more `key=value` assignments joined
+ * by commas (`a=1,b=2` is two), a `\,` in a value and `{a,b}` list values keep their commas, and
+ * a `\.` in a key is a dot inside one key name (Helm's own syntax). Every key of every assignment
+ * is checked: the keys helmDeploy sets itself are refused (this service's `<imageValues>`
+ * `.repository`, `.tag`, `.digest`, any key above them, and `global.imagePullSecrets` with
+ * anything in or above it), so the version that rolls through every namespace is the one given.
  */
 export function parseSetValues(
   values: readonly string[],
@@ -67,32 +69,90 @@ export function parseSetValues(
   argument = "set",
 ): string[] {
   const keys = valueKeys(imageValues)
-  const parts = imageValues.split(".")
-  const reserved = new Set<string>([
-    keys.repository,
-    keys.tag,
-    keys.digest,
-    ...parts.map((_, i) => parts.slice(0, i + 1).join(".")),
-  ])
+  const reserved = [keys.repository, keys.tag, keys.digest, "global.imagePullSecrets"].map(keyPath)
   for (const value of values) {
-    const match = /^([A-Za-z0-9_.\-[\]\\/]+)=(.*)$/s.exec(value)
+    const assignments = splitAssignments(value)
     check(
-      match !== null,
+      assignments !== undefined,
       argument,
       value,
-      "is not a chart value: expected key=value (e.g. api-gateway.replicaCount=3). dagger call splits list flags on commas: for a value with a comma, quote the element and escape the comma for Helm ('\"key=a\\,b\"'), or put it in a values file (--values)",
+      "is not a chart value: expected key=value, or several joined by commas as Helm reads them (e.g. api-gateway.replicaCount=3). dagger call splits list flags on commas: for a value with a comma, quote the element and escape the comma for Helm ('\"key=a\\,b\"'), or put it in a values file (--values)",
     )
-    const key = match![1]!
-    if (reserved.has(key) || key.startsWith("global.imagePullSecrets")) {
-      throw new InvalidArgumentError(
-        argument,
-        value,
-        `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name (this service's image goes to ${imageValues}, --image-values): use those instead`,
-      )
+    for (const key of assignments!) {
+      const path = keyPath(key)
+      const clash = reserved.some((r) => startsWith(path, r) || startsWith(r, path))
+      if (clash) {
+        throw new InvalidArgumentError(
+          argument,
+          value,
+          `sets ${key}, which helmDeploy sets itself from --image, --version, --digest and --pull-secret-name (this service's image goes to ${imageValues}, --image-values): use those instead`,
+        )
+      }
     }
   }
   return [...values]
 }
+
+/**
+ * The keys of a `--set` element as Helm's strvals parser reads it: assignments split on commas
+ * that are neither escaped nor inside a `{...}` list value; undefined when one has no `=` or no
+ * key. Keys are returned as written (escapes kept).
+ */
+export function splitAssignments(element: string): string[] | undefined {
+  const keys: string[] = []
+  let i = 0
+  while (i <= element.length) {
+    // The key: up to the first unescaped '='.
+    let key = ""
+    for (; i < element.length && element[i] !== "="; i++) {
+      if (element[i] === "\\" && i + 1 < element.length) key += element[i++]
+      if (element[i] === ",") return undefined
+      key += element[i]
+    }
+    if (i >= element.length || key === "") return undefined
+    keys.push(key)
+    i++ // past '='
+    // The value: up to the first unescaped ',' outside a {...} list.
+    let depth = 0
+    for (; i < element.length; i++) {
+      const c = element[i]
+      if (c === "\\") i++
+      else if (c === "{") depth++
+      else if (c === "}") depth = Math.max(0, depth - 1)
+      else if (c === "," && depth === 0) break
+    }
+    if (i >= element.length) return keys
+    i++ // past ','
+  }
+  return keys
+}
+
+/** A key's path: its names split on unescaped dots, each list index its own step (`a.b[1].c` -> a, b, [1], c). */
+function keyPath(key: string): string[] {
+  const path: string[] = []
+  let name = ""
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i]!
+    if (c === "\\" && i + 1 < key.length) name += key[++i]
+    else if (c === ".") {
+      path.push(name)
+      name = ""
+    } else if (c === "[") {
+      if (name) path.push(name)
+      const close = key.indexOf("]", i)
+      path.push(key.slice(i, close < 0 ? key.length : close + 1))
+      i = close < 0 ? key.length : close
+      name = ""
+      if (key[i + 1] === ".") i++
+    } else name += c
+  }
+  if (name) path.push(name)
+  return path
+}
+
+/** Is `path` `prefix` or below it? */
+const startsWith = (path: readonly string[], prefix: readonly string[]) =>
+  prefix.length <= path.length && prefix.every((name, i) => path[i] === name)
 
 /**
  * Values files, paths inside the chart directory, passed to Helm with --values in order. A file

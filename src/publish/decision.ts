@@ -190,6 +190,21 @@ export function missingPlatforms(
   return `pushed as ${pushed.digest}, an index without ${missing.join(", ")} (it has ${listedPlatforms(pushed.json).join(", ") || "no platform"})`
 }
 
+/**
+ * What was pushed for one platform is not that platform (the base image had only another one, and
+ * the build ran on it): the problem in words, or undefined. An index that holds the platform is
+ * fine; so is an image whose config says the platform.
+ */
+export function singlePlatformProblem(
+  digest: string,
+  pushed: TagState | undefined,
+  platform: string,
+): string | undefined {
+  if (!pushed) return `pushed as ${digest}, which the registry does not serve`
+  if (missingFrom(pushed, [platform]).length === 0) return undefined
+  return `pushed as ${digest}, ${pushed.platforms.length === 1 ? `a single ${formatPlatform(pushed.platforms[0]!)} image` : `an image of ${holds(pushed)}`}, not ${platform}`
+}
+
 /** What happens to a tag that must never move, given what it names now. */
 export type ImmutableTagDecision =
   | { readonly action: "create" }

@@ -14,13 +14,14 @@ import { type ImageRepository } from "../oci/reference.js"
 import {
   decidePublish,
   missingPlatforms,
+  singlePlatformProblem,
   type PublishDecision,
   type PublishTarget,
   type RegistryState,
   type ReleaseTag,
 } from "./decision.js"
 import { type PublishPlan } from "./inputs.js"
-import { promoteVersionTag, PublishRefusedError, readRegistryState, writeImmutableTag } from "./registry.js"
+import { promoteVersionTag, PublishRefusedError, readRegistryState, readTag, writeImmutableTag } from "./registry.js"
 
 /** `docker build` of one platform through Dagger. */
 export function buildPlatform(
@@ -184,23 +185,36 @@ async function buildTagThenVersionTag(
     },
     () => pushImages(images, plan.repository, plan.buildTag, plan.username, password, network),
   )
+  // What was pushed must be what was asked for: an index of every platform, or the one platform
+  // itself (a base image with only another platform gives an image of that platform).
   const problem =
     plan.platforms.length > 1
       ? missingPlatforms(await client.manifest(plan.repository.path, digest), plan.platforms)
-      : undefined
+      : singlePlatformProblem(digest, await readTag(client, plan.repository.path, digest), plan.platforms[0]!)
   if (problem) {
     throw new RegistryError(
       `${plan.repository.address}:${plan.buildTag} was ${problem}: does every base image of the Dockerfile exist for each platform? ` +
-        `The version tag ${plan.version.tag} was not written.`,
+        `The version tag ${plan.version.tag} was not written. ${plan.buildTag} is left at that image (a build tag never moves): ` +
+        `delete that package version before publishing this commit again.`,
     )
   }
-  await steps.run(
-    STEP.tag,
-    {
-      attributes: { "container.image.tags": plan.version.tag, "oci.manifest.digest": digest },
-      result: (written) => ({ detail: `${plan.version.tag} ${written}` }),
-    },
-    () => promoteVersionTag(client, plan.repository.path, digest, plan.version.tag),
-  )
+  try {
+    await steps.run(
+      STEP.tag,
+      {
+        attributes: { "container.image.tags": plan.version.tag, "oci.manifest.digest": digest },
+        result: (written) => ({ detail: `${plan.version.tag} ${written}` }),
+      },
+      () => promoteVersionTag(client, plan.repository.path, digest, plan.version.tag),
+    )
+  } catch (error) {
+    // The build tag is pushed; the version tag is not (or not known to be): say so, and that a re-run is safe.
+    if (error instanceof PublishRefusedError || !(error instanceof RegistryError)) throw error
+    throw new RegistryError(
+      `${error.message}\n${plan.repository.address}:${plan.buildTag} was pushed at ${digest}; the version tag ${plan.version.tag} was not written. ` +
+        `Publishing again is safe: it finds this commit's build under ${plan.buildTag}, builds nothing, and writes ${plan.version.tag} there.`,
+      error.status,
+    )
+  }
   return references(plan, digest)
 }
