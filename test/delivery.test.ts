@@ -549,7 +549,7 @@ describe("helmDeploy", () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
     await expect(deploy({ imageValues: "api-gatway.image" })).rejects.toThrow(
-      /Helm upgraded release meetinity in meetinity-staging to revision 1 \(pending-install\), but nothing it rendered uses 127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}: the chart does not read api-gatway\.image\.repository, \.tag and \.digest/,
+      /Helm upgraded release meetinity in meetinity-staging to revision 1 \(pending-install\), but no container it rendered runs 127\.0\.0\.1:\d+\/meetinity\/deployed:v1\.4\.2@sha256:[0-9a-f]{64}: the chart does not read api-gatway\.image\.repository, \.tag and \.digest/,
     )
     expect(engine.log.runs).toEqual([
       "helm get values meetinity-staging",

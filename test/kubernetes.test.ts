@@ -514,11 +514,33 @@ describe("the example umbrella chart under real Helm 4", () => {
     expect(result.status, result.stderr).toBe(0)
     const report = parseHelmReport(result.stdout)
     expect(unusedImageProblem(report, basePlan(), DIGEST)).toMatch(
-      /Helm upgraded release meetinity in meetinity-dev to revision 1 \(pending-install\), but nothing it rendered uses ghcr\.io\/meetinity\/api-gateway:v1\.4\.2@sha256:(ab){32}: the chart does not read global\.image\.repository, \.tag and \.digest[\s\S]*Check --image-values/,
+      /Helm upgraded release meetinity in meetinity-dev to revision 1 \(pending-install\), but no container it rendered runs ghcr\.io\/meetinity\/api-gateway:v1\.4\.2@sha256:(ab){32}: the chart does not read global\.image\.repository, \.tag and \.digest as one image[\s\S]*Check --image-values/,
     )
     const [, ...gateway] = helmUpgradeArgs(basePlan(GATEWAY), CHART, NO_FILES)
     const used = helm([...gateway, "--dry-run=client"])
     expect(unusedImageProblem(parseHelmReport(used.stdout), basePlan(GATEWAY), DIGEST)).toBeUndefined()
+  })
+
+  test("a chart that puts the published digest on another repository (busybox@<digest>) did not deploy the image: the whole reference is compared", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wrong-repo-"))
+    cpSync(CHART, dir, { recursive: true })
+    const deployment = join(dir, "charts/api-gateway/templates/deployment.yaml")
+    writeFileSync(
+      deployment,
+      readFileSync(deployment, "utf8").replace(
+        /image: .*/,
+        'image: "docker.io/library/busybox:{{ .Values.image.tag }}@{{ .Values.image.digest }}"',
+      ),
+    )
+    const [, ...args] = helmUpgradeArgs(basePlan(GATEWAY), dir, NO_FILES)
+    const result = helm([...args, "--dry-run=client"])
+    expect(result.status, result.stderr).toBe(0)
+    const report = parseHelmReport(result.stdout)
+    expect(report.manifest).toContain(`docker.io/library/busybox:v1.4.2@${DIGEST}`)
+    expect(unusedImageProblem(report, basePlan(GATEWAY), DIGEST)).toMatch(
+      /no container it rendered runs ghcr\.io\/meetinity\/api-gateway:v1\.4\.2@sha256:(ab){32} \(it rendered docker\.io\/library\/busybox:v1\.4\.2@sha256:(ab){32}\)/,
+    )
+    rmSync(dir, { recursive: true, force: true })
   })
 
   test.each(DEFAULT_NAMESPACES)(

@@ -17,6 +17,7 @@ import { parseAllDocuments } from "yaml"
 
 import { MeetinityRelease } from "../src/index.js"
 import { CLUSTER_IMAGE, REGISTRY_IMAGE } from "../src/rehearsal/plan.js"
+import { stateProblems } from "../src/rehearsal/report.js"
 import { runRehearsal } from "../src/rehearsal/run.js"
 import { RegistryClient } from "../src/oci/client.js"
 import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
@@ -334,13 +335,13 @@ describe("rehearse", () => {
         expect.stringMatching(new RegExp(`^helm upgrade ${ns} revision 1 \\([a-z-]+\\)$`)),
       ]),
       "read back 3 Deployment(s) in 3 namespace(s)",
-      ...NAMESPACES.map((ns) => `final state ${ns} 1 Deployment(s) Available, published digest running`),
+      ...NAMESPACES.map((ns) => `final state ${ns} 1 Deployment(s) Available, published image running`),
     ])
     for (const ns of NAMESPACES) {
       expect(report).toContain(`  ${ns}:\n    meetinity-api-gateway: Available `)
       expect(report).toMatch(
         new RegExp(
-          `${ns}:\\n    meetinity-api-gateway: Available \\d/\\d, localhost:5000/rehearsal/api-gateway:v0\\.0\\.0-rehearsal@${version!.digest} \\(published digest\\)`,
+          `${ns}:\\n    meetinity-api-gateway: Available \\d/\\d, localhost:5000/rehearsal/api-gateway:v0\\.0\\.0-rehearsal@${version!.digest} \\(published image\\)`,
         ),
       )
     }
@@ -452,5 +453,32 @@ describe("rehearse", () => {
   test("the default source and chart are in the repository, where defaultPath finds them", () => {
     expect(statSync("examples/api-gateway/Dockerfile").isFile()).toBe(true)
     expect(statSync("examples/meetinity/Chart.yaml").isFile()).toBe(true)
+  })
+})
+
+describe("the read-back compares the whole image reference", () => {
+  const digest = `sha256:${"cd".repeat(32)}`
+  const published = { repository: "localhost:5000/rehearsal/api-gateway", version: "v0.0.0-rehearsal", digest }
+  const deployment = (image: string) => ({
+    namespace: "meetinity-dev",
+    name: "meetinity-api-gateway",
+    available: true,
+    readyReplicas: 2,
+    replicas: 2,
+    images: [image],
+  })
+  test.each([
+    ["the published image", `localhost:5000/rehearsal/api-gateway:v0.0.0-rehearsal@${digest}`, true],
+    ["by digest alone", `localhost:5000/rehearsal/api-gateway@${digest}`, true],
+    ["the published digest on another repository", `docker.io/library/busybox:v0.0.0-rehearsal@${digest}`, false],
+    ["a short Docker Hub name with the digest", `busybox@${digest}`, false],
+    ["the right repository at another digest", `localhost:5000/rehearsal/api-gateway@sha256:${"ef".repeat(32)}`, false],
+  ])("%s", (_name, image, runs) => {
+    const problems = stateProblems([deployment(image)], ["meetinity-dev"], published)
+    expect(problems.length === 0).toBe(runs)
+    if (!runs)
+      expect(problems[0]!.problem).toMatch(
+        /no Deployment runs the published image localhost:5000\/rehearsal\/api-gateway@sha256:(cd){32}/,
+      )
   })
 })

@@ -2,6 +2,9 @@
  * Helm's command lines (`upgrade --install`, `history`) and the reading of what Helm answered: its
  * report of the release, its history, and what to do when it failed.
  */
+import { parseAllDocuments } from "yaml"
+
+import { isImage } from "../oci/reference.js"
 import { type HelmPlan } from "./inputs.js"
 import { valueKeys } from "./values.js"
 
@@ -89,17 +92,41 @@ export function parseHelmReport(stdout: string): HelmReport {
 }
 
 /**
- * Did the chart use the image it was given? Helm's manifest must name this digest, or
- * `<image>:<version>`; otherwise the chart does not read `<imageValues>` (a typo in
- * --image-values, or a chart that reads another place) and the service was not deployed, even
- * though Helm succeeded. Returns the problem in words, or undefined.
+ * Did the chart use the image it was given? Some container Helm rendered must run exactly this
+ * image: this repository at this digest (or, without a digest, at this version's tag); the whole
+ * reference is compared, not the digest alone. Otherwise the chart does not read `<imageValues>`
+ * (a typo in --image-values, or a chart that reads another place) or puts the digest on another
+ * repository, and the service was not deployed, even though Helm succeeded. Returns the problem
+ * in words, or undefined.
  */
 export function unusedImageProblem(report: HelmReport, plan: HelmPlan, digest: string): string | undefined {
-  if (report.manifest.includes(digest) || report.manifest.includes(`${plan.image}:${plan.version}`)) return undefined
+  const images = renderedImages(report.manifest)
+  const image = { repository: plan.image, version: plan.version, digest }
+  if (images.some((reference) => isImage(reference, image))) return undefined
+  const near = images.filter((reference) => reference.includes(digest) || reference.includes(plan.image))
   return (
-    `Helm upgraded release ${report.release} in ${report.namespace} to revision ${report.revision} (${report.status}), but nothing it rendered uses ${plan.image}:${plan.version}@${digest}: ` +
-    `the chart does not read ${plan.imageValues}.repository, .tag and .digest, so this service was not deployed. Check --image-values against the chart's values (e.g. api-gateway.image for the api-gateway subchart), then deploy again.`
+    `Helm upgraded release ${report.release} in ${report.namespace} to revision ${report.revision} (${report.status}), but no container it rendered runs ${plan.image}:${plan.version}@${digest}` +
+    (near.length > 0 ? ` (it rendered ${near.join(", ")})` : "") +
+    `: the chart does not read ${plan.imageValues}.repository, .tag and .digest as one image, so this service was not deployed. Check --image-values against the chart's values (e.g. api-gateway.image for the api-gateway subchart) and the chart's image template, then deploy again.`
   )
+}
+
+/** Every container image the rendered objects run (containers and init containers, at any depth: Deployments, Jobs, CronJobs, Pods). */
+export function renderedImages(manifest: string): string[] {
+  const images: string[] = []
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(walk)
+    else if (node !== null && typeof node === "object") {
+      for (const [key, value] of Object.entries(node)) {
+        if ((key === "containers" || key === "initContainers") && Array.isArray(value)) {
+          for (const c of value as { image?: unknown }[]) if (typeof c?.image === "string") images.push(c.image)
+        }
+        walk(value)
+      }
+    }
+  }
+  for (const doc of parseAllDocuments(manifest)) walk(doc.toJS())
+  return [...new Set(images)]
 }
 
 /** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.2.0, image ...:v1.4.2@sha256:... at api-gateway.image)`. */

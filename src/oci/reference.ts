@@ -152,3 +152,36 @@ export function endpointOf(host: string): RegistryEndpoint {
   const name = host.replace(/:[0-9]+$/, "")
   return { scheme: name === "localhost" || name === "127.0.0.1" ? "http" : "https", host }
 }
+
+/** An image reference as a pod spec names it: `<repository>[:<tag>][@<digest>]`. */
+export interface ImageReference {
+  /** `<host>/<path>`, lower-case; Docker Hub's short names expanded (`busybox` -> `docker.io/library/busybox`). */
+  readonly repository: string
+  readonly tag?: string
+  readonly digest?: string
+}
+
+/** Reads an image reference as Docker and containerd do (the first part is a host only with a `.` or `:`, or localhost). */
+export function parseImageReference(reference: string): ImageReference {
+  const [name, digest] = reference.split("@", 2) as [string, string | undefined]
+  const slash = name.lastIndexOf("/")
+  const colon = name.lastIndexOf(":")
+  const tag = colon > slash ? name.slice(colon + 1) : undefined
+  let repository = (colon > slash ? name.slice(0, colon) : name).toLowerCase()
+  const first = repository.split("/")[0]!
+  const hasHost = repository.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")
+  if (!hasHost) repository = `docker.io/${repository.includes("/") ? repository : `library/${repository}`}`
+  return { repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) }
+}
+
+/**
+ * Does a pod's image reference name exactly this image: the same repository and, when it pins a
+ * digest, this digest (a tag alone must be this version)? Comparing the digest alone would take
+ * `docker.io/library/busybox:x@<digest>` for the published image.
+ */
+export function isImage(reference: string, image: { repository: string; version: string; digest: string }): boolean {
+  const ref = parseImageReference(reference)
+  if (ref.repository !== image.repository.toLowerCase()) return false
+  if (ref.digest) return ref.digest === image.digest
+  return ref.tag === image.version
+}

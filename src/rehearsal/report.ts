@@ -4,6 +4,7 @@
  * time, and the final state. Pure functions of what kubectl printed and the steps recorded.
  */
 import { type StepRecord } from "../common/steps.js"
+import { isImage } from "../oci/reference.js"
 
 /** One Deployment as the cluster reports it. */
 export interface DeploymentState {
@@ -48,8 +49,9 @@ export function parseDeployments(stdout: string): DeploymentState[] {
 export function stateProblems(
   deployments: readonly DeploymentState[],
   namespaces: readonly string[],
-  digest: string,
+  image: PublishedImage,
 ): { namespace: string; problem: string }[] {
+  const digest = image.digest
   const problems: { namespace: string; problem: string }[] = []
   for (const namespace of namespaces) {
     const here = deployments.filter((d) => d.namespace === namespace)
@@ -63,10 +65,10 @@ export function stateProblems(
         problem: `Deployment ${d.name} is not Available (${d.readyReplicas}/${d.replicas} ready)`,
       })
     }
-    if (!here.some((d) => d.images.some((image) => image.endsWith(`@${digest}`)))) {
+    if (!here.some((d) => d.images.some((reference) => isImage(reference, image)))) {
       problems.push({
         namespace,
-        problem: `no Deployment runs the published digest ${digest} (images: ${here.flatMap((d) => d.images).join(", ")}): does the chart read the image values?`,
+        problem: `no Deployment runs the published image ${image.repository}@${digest} (images: ${here.flatMap((d) => d.images).join(", ")}): does the chart read the image values?`,
       })
     }
   }
@@ -109,11 +111,18 @@ function stepPath(steps: readonly StepRecord[], index: number): string {
   return path.join(" > ")
 }
 
-/** What runs where, per namespace in rollout order; the published digest is marked. */
+/** The published image, as the read-back compares it (the whole reference). */
+export interface PublishedImage {
+  readonly repository: string
+  readonly version: string
+  readonly digest: string
+}
+
+/** What runs where, per namespace in rollout order; the published image is marked. */
 export function formatState(
   deployments: readonly DeploymentState[],
   namespaces: readonly string[],
-  digest: string,
+  published: PublishedImage,
 ): string[] {
   return namespaces.flatMap((namespace) => {
     const here = deployments.filter((d) => d.namespace === namespace)
@@ -122,7 +131,7 @@ export function formatState(
       `  ${namespace}:`,
       ...here.map((d) => {
         const images = d.images
-          .map((image) => (image.endsWith(`@${digest}`) ? `${image} (published digest)` : image))
+          .map((image) => (isImage(image, published) ? `${image} (published image)` : image))
           .join(", ")
         return `    ${d.name}: ${d.available ? "Available" : "NOT Available"} ${d.readyReplicas}/${d.replicas}, ${images}`
       }),
@@ -135,21 +144,21 @@ export interface RehearsalOutcome {
   readonly totalMs: number
   readonly services: string
   readonly namespaces: readonly string[]
-  readonly digest: string
+  readonly image: PublishedImage
   readonly deployments: readonly DeploymentState[]
 }
 
 /** The report of a rehearsal that passed. */
 export function formatRehearsal(outcome: RehearsalOutcome): string {
   return [
-    `rehearsal passed in ${seconds(outcome.totalMs)}: ${outcome.namespaces.join(" -> ")} at ${outcome.digest}`,
+    `rehearsal passed in ${seconds(outcome.totalMs)}: ${outcome.namespaces.join(" -> ")} at ${outcome.image.digest}`,
     outcome.services,
     "",
     "steps:",
     ...formatSteps(outcome.steps),
     "",
     "what runs where (read back from the cluster):",
-    ...formatState(outcome.deployments, outcome.namespaces, outcome.digest),
+    ...formatState(outcome.deployments, outcome.namespaces, outcome.image),
   ].join("\n")
 }
 

@@ -12,6 +12,7 @@ import { type ServiceNetwork } from "../engine/network.js"
 import { kubectlRun } from "../delivery/cluster.js"
 import { carryOutRelease } from "../release/run.js"
 import { Steps } from "../common/steps.js"
+import { type ResolvedImage } from "../delivery/preflight.js"
 import {
   CLUSTER_ALIAS,
   CLUSTER_IMAGE,
@@ -88,7 +89,6 @@ export async function runRehearsal(
       network,
       steps,
     })
-    const digest = image.digest
     const namespaces = plan.release.steps.map((s) => s.helm.namespace)
     const deployments = await steps.run(
       REHEARSAL_STEP.readBack,
@@ -97,14 +97,14 @@ export async function runRehearsal(
     )
     for (const namespace of namespaces) {
       await steps.run(REHEARSAL_STEP.finalState, { namespace, result: (line) => ({ detail: line }) }, async () =>
-        checkFinalState(deployments, namespace, digest),
+        checkFinalState(deployments, namespace, image),
       )
     }
     return formatRehearsal({
       steps: steps.records,
       totalMs: performance.now() - started,
       namespaces,
-      digest,
+      image,
       deployments,
       services: `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}), cluster ${CLUSTER_IMAGE} with one fake node: pods are scheduled and made Ready by kwok, never run (images, probes and the pull secret are not exercised).`,
     })
@@ -183,13 +183,13 @@ async function readDeployments(
   return parseDeployments(ran.stdout).filter((d) => namespaces.includes(d.namespace))
 }
 
-/** One namespace's final state: every Deployment Available, one of them at the published digest; else the problems, named. */
-function checkFinalState(deployments: readonly DeploymentState[], namespace: string, digest: string): string {
-  const problems = stateProblems(deployments, [namespace], digest)
+/** One namespace's final state: every Deployment Available, one of them running the published image; else the problems, named. */
+function checkFinalState(deployments: readonly DeploymentState[], namespace: string, image: ResolvedImage): string {
+  const problems = stateProblems(deployments, [namespace], image)
   if (problems.length > 0)
     throw new Error(
       `the cluster does not run what was deployed in ${namespace}:\n${problems.map((p) => `  ${p.problem}`).join("\n")}`,
     )
   const here = deployments.filter((d) => d.namespace === namespace)
-  return `${here.length} Deployment(s) Available, published digest running`
+  return `${here.length} Deployment(s) Available, published image running`
 }
