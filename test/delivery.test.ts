@@ -148,6 +148,12 @@ function fakeEngine(options: FakeEngineOptions = {}) {
       const real = helm(execArgs.slice(1), release ? [release] : [])
       return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
     }
+    if (execArgs[0] === "helm" && execArgs[1] === "history") {
+      log.runs.push(`helm history ${namespace}`)
+      const release = options.releases?.[namespace]
+      const real = helm(execArgs.slice(1), release ? [release] : [])
+      return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
+    }
     if (execArgs[0] === "kubectl" && execArgs[1] === "get" && execArgs[2] === "namespace") {
       log.runs.push(`kubectl get namespace ${namespace}`)
       return options.missingNamespaces?.includes(namespace)
@@ -790,7 +796,14 @@ describe("release", () => {
     )
     expect(
       engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace") && !r.startsWith("helm get values")),
-    ).toEqual(["kubectl meetinity-dev", "helm meetinity-dev", "kubectl meetinity-staging", "helm meetinity-staging"])
+    ).toEqual([
+      "kubectl meetinity-dev",
+      "helm meetinity-dev",
+      "kubectl meetinity-staging",
+      "helm meetinity-staging",
+      // After a failed upgrade, its history: is the release left pending?
+      "helm history meetinity-staging",
+    ])
     // Only the chart was looked at for prod (its values file, before publishing); nothing ran there.
     expect(recorder.queries.filter((q) => q.text.includes("meetinity-prod")).map((q) => q.leaf)).toEqual(["exists"])
   })

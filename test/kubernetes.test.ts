@@ -1132,3 +1132,36 @@ describe("kubectl get namespace, read as the pull secret needs it", () => {
     expect(namespaceCheck(result.status, result.stderr)).toBe("unknown")
   })
 })
+
+describe("a release this very failure left pending is named on that failure", () => {
+  test.each([
+    [
+      "its rollback failed, leaving pending-rollback",
+      "Error: UPGRADE FAILED: an error occurred while rolling back the release. original upgrade error: context deadline exceeded",
+      [
+        { revision: 3, status: "superseded" },
+        { revision: 4, status: "failed" },
+        { revision: 5, status: "pending-rollback" },
+      ],
+      /^This deploy's Helm run left the release pending-rollback at revision 5; the last deployed revision is 3\. .* helm rollback meetinity 3 -n meetinity-dev, then deploy again\./,
+    ],
+    [
+      "a first install cut off, pending-install",
+      "Error: INSTALLATION FAILED: context canceled",
+      [{ revision: 1, status: "pending-install" }],
+      /^This deploy's Helm run left the release pending-install at revision 1; it was never deployed\. .* helm uninstall meetinity -n meetinity-dev/,
+    ],
+    [
+      "a failure that left nothing pending",
+      "Error: UPGRADE FAILED: release meetinity failed, and has been rolled back due to rollback-on-failure being set",
+      [
+        { revision: 3, status: "superseded" },
+        { revision: 4, status: "failed" },
+        { revision: 5, status: "deployed" },
+      ],
+      /^Helm rolled the release back to its last good revision\. Look at/,
+    ],
+  ])("%s", (_name, said, history, advice) => {
+    expect(helmUpgradeAdvice(basePlan(), said, history)).toMatch(advice)
+  })
+})

@@ -159,6 +159,16 @@ function fakeEngine(options: FakeOptions = {}) {
     if (args[0] === "kubectl" && args[1] === "apply") return ok("secret/ghcr-pull-secret serverside-applied\n")
     if (args[0] === "helm" && args[1] === "get" && args[2] === "values")
       return { exitCode: 1, stdout: "", stderr: "Error: release: not found\n" }
+    if (args[0] === "helm" && args[1] === "history")
+      return { exitCode: 1, stdout: "", stderr: "Error: release: not found\n" }
+    if (args[0] === "kubectl" && args[1] === "get" && args[2] === "events")
+      return ok(
+        `LAST SEEN   TYPE      REASON              OBJECT                             MESSAGE\n2s          Warning   FailedCreate        replicaset/meetinity-api-gateway   (what the cluster said)\n`,
+      )
+    if (args[0] === "kubectl" && args[1] === "get" && args[2] === "deployments" && args.includes("-n"))
+      return ok(
+        "NAME                    READY   UP-TO-DATE   AVAILABLE\nmeetinity-api-gateway   0/2     0            0\n",
+      )
     if (args[0] === "helm" && args[1] === "upgrade") {
       const namespace = args[args.indexOf("--namespace") + 1]!
       const real = helm([
@@ -371,9 +381,14 @@ describe("rehearse", () => {
     await expect(attempt).rejects.toThrow(
       /^rehearsal failed at step "helm upgrade" in namespace meetinity-dev after [\d.]+s:\nrelease v0\.0\.0-rehearsal stopped at namespace meetinity-dev: helm upgrade --install of release meetinity \(localhost:5000\/rehearsal\/broken-chart:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64}\)[\s\S]*nosuchfunction[\s\S]*not touched: meetinity-staging, meetinity-prod/,
     )
-    await attempt.catch((error: Error) =>
-      expect(error.message).toMatch(/steps:\n[\s\S]*helm upgrade +meetinity-dev +FAILED/),
-    )
+    await attempt.catch((error: Error) => {
+      expect(error.message).toMatch(/steps:\n[\s\S]*helm upgrade +meetinity-dev +FAILED/)
+      // Not advice to look at a cluster that is gone: what it said, read before it was stopped.
+      expect(error.message).not.toMatch(/Look at: .*kubectl get events/)
+      expect(error.message).toMatch(
+        /what the cluster said about meetinity-dev before the rehearsal stopped it:\n\$ kubectl get deployments -n meetinity-dev -o wide\nNAME[\s\S]*\$ kubectl get events -n meetinity-dev --sort-by=\.lastTimestamp\n[\s\S]*\(what the cluster said\)/,
+      )
+    })
     expect(engine.log.commands.filter((a) => a[1] === "upgrade")).toHaveLength(1)
     expect(engine.log.stopped).toEqual(["ServiceID-cluster", "ServiceID-registry"])
   })
@@ -447,6 +462,24 @@ describe("rehearse", () => {
   ])("%s: refused before any service starts or any query is sent", async (_name, overrides, message) => {
     recorder = await recordDagger(() => undefined)
     await expect(rehearse(overrides)).rejects.toThrow(message)
+    expect(recorder.queries).toEqual([])
+  })
+
+  test("a values file the chart does not have: refused before any service starts (only the chart is looked at)", async () => {
+    const engine = fakeEngine({ seed: "rehearsal" })
+    recorder = await recordDagger(engine.answer)
+    await expect(rehearse({ values: ["canary.yaml"] })).rejects.toThrow(
+      /values "canary\.yaml" is not a file in the chart directory/,
+    )
+    expect(recorder.queries.map((q) => q.leaf)).toEqual(["exists"])
+    expect(engine.log.stopped).toEqual([])
+  })
+
+  test("an absurd timeout: refused before anything runs", async () => {
+    recorder = await recordDagger(() => undefined)
+    await expect(rehearse({ timeout: "99999999999h" })).rejects.toThrow(
+      /timeout "99999999999h" is longer than a deploy may wait: expected a duration of at most 24h/,
+    )
     expect(recorder.queries).toEqual([])
   })
 

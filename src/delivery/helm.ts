@@ -167,25 +167,32 @@ export function parseHelmHistory(stdout: string): HelmRevision[] | undefined {
 }
 
 /**
- * What to look at after `helm upgrade --install` failed, from what Helm said: a rollout that
- * Helm rolled back, a release locked by an earlier run that was cut off, or anything else. For
- * a locked release, `history` (from helmHistoryArgs) names the pending revision and the one to
- * roll back to. The module never unlocks a release itself: a pending revision may belong to a
- * deploy that is still running.
+ * What to do after `helm upgrade --install` failed, from what Helm said and the release's
+ * history read right after: a release locked by an earlier run that was cut off; a release this
+ * very failure left pending (its rollback failed, or Helm was stopped); a rollout Helm rolled
+ * back; or anything else. A pending revision is named with the revision to roll back to. The
+ * module never unlocks a release itself: a pending revision may belong to a deploy still running.
  */
 export function helmUpgradeAdvice(plan: HelmPlan, said: string, history?: readonly HelmRevision[]): string {
   const where = `-n ${plan.namespace}`
-  if (isReleaseLocked(said)) {
-    const pending = [...(history ?? [])].reverse().find((r) => r.status.startsWith("pending-"))
-    const wait = "The module does not unlock it itself: it cannot tell a run that was cut off from one still running."
-    if (pending) {
-      const good = [...history!]
-        .reverse()
-        .find((r) => r.revision < pending.revision && (r.status === "deployed" || r.status === "superseded"))
-      return good
-        ? `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; the last deployed revision is ${good.revision}. ${wait} If no other deploy is running: helm rollback ${plan.release} ${good.revision} ${where}, then deploy again.`
-        : `An earlier Helm run was cut off and left the release ${pending.status} at revision ${pending.revision}; it was never deployed. ${wait} If no other deploy is running: helm uninstall ${plan.release} ${where}, then deploy again.`
-    }
+  const wait = "The module does not unlock it itself: it cannot tell a run that was cut off from one still running."
+  const locked = isReleaseLocked(said)
+  const newest = [...(history ?? [])].reverse()[0]
+  const pending = locked
+    ? [...(history ?? [])].reverse().find((r) => r.status.startsWith("pending-"))
+    : newest?.status.startsWith("pending-")
+      ? newest
+      : undefined
+  const who = locked ? "An earlier Helm run was cut off and left" : "This deploy's Helm run left"
+  if (pending) {
+    const good = [...history!]
+      .reverse()
+      .find((r) => r.revision < pending.revision && (r.status === "deployed" || r.status === "superseded"))
+    return good
+      ? `${who} the release ${pending.status} at revision ${pending.revision}; the last deployed revision is ${good.revision}. ${wait} If no other deploy is running: helm rollback ${plan.release} ${good.revision} ${where}, then deploy again.`
+      : `${who} the release ${pending.status} at revision ${pending.revision}; it was never deployed. ${wait} If no other deploy is running: helm uninstall ${plan.release} ${where}, then deploy again.`
+  }
+  if (locked) {
     return `An earlier Helm run was cut off and left the release pending. ${wait} helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
   }
   const rolledBack = /rolled back|rollback-on-failure/i.test(said)

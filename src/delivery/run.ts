@@ -16,7 +16,6 @@ import {
   type HelmReport,
   helmUpgradeAdvice,
   helmUpgradeArgs,
-  isReleaseLocked,
   parseHelmHistory,
   parseHelmReport,
   unusedImageProblem,
@@ -145,17 +144,19 @@ async function helmUpgrade(
   const ran = await exec(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
   if (ran.exitCode !== 0) {
     const said = ran.stderr || ran.stdout
-    // A release an earlier run left pending: read its history to name the revision to go back to.
-    const history = isReleaseLocked(said)
-      ? await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmHistoryArgs(plan))
-      : undefined
+    // The release's history, read now: a release left pending (by an earlier run, or by this
+    // failure) is named with the revision to go back to.
+    const history = await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmHistoryArgs(plan))
     throw new Error(
       describeFailure(
         `helm upgrade --install of release ${plan.release} (${image.uri})`,
         plan.namespace,
         ran.exitCode,
         said,
-        helmUpgradeAdvice(plan, said, history?.exitCode === 0 ? parseHelmHistory(history.stdout) : undefined),
+        // A rehearsal's cluster is gone when the call ends: it shows what the cluster said instead.
+        network.cluster
+          ? "The rehearsal reads the namespace's rollout and events before it stops its cluster: they follow."
+          : helmUpgradeAdvice(plan, said, history?.exitCode === 0 ? parseHelmHistory(history.stdout) : undefined),
       ),
     )
   }

@@ -163,7 +163,7 @@ export function formatRehearsal(outcome: RehearsalOutcome): string {
 }
 
 /** The message of a rehearsal that failed: the step and namespace first, then the step's own error, then the steps that ran. */
-export function formatFailure(steps: readonly StepRecord[], totalMs: number, error: Error): string {
+export function formatFailure(steps: readonly StepRecord[], totalMs: number, error: Error, seen?: string): string {
   // The innermost step that failed: the last failed one to start (a step inside another starts after it).
   const index = steps.map((s) => s.state).lastIndexOf("failed")
   const failed = steps[index]
@@ -173,6 +173,7 @@ export function formatFailure(steps: readonly StepRecord[], totalMs: number, err
   return [
     `rehearsal failed at ${where} after ${seconds(totalMs)}:`,
     error.message,
+    ...(seen ? ["", seen] : []),
     "",
     "steps:",
     ...formatSteps(steps),

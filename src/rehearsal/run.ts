@@ -12,6 +12,7 @@ import { type ServiceNetwork } from "../engine/network.js"
 import { kubectlRun } from "../delivery/cluster.js"
 import { carryOutRelease } from "../release/run.js"
 import { Steps } from "../common/steps.js"
+import { chartValuesFiles } from "../delivery/run.js"
 import { type ResolvedImage } from "../delivery/preflight.js"
 import {
   CLUSTER_ALIAS,
@@ -57,11 +58,14 @@ export async function runRehearsal(
   wait: ClusterWait = CLUSTER_WAIT,
 ): Promise<string> {
   // Every argument is checked before the first query; the build SHA (from the source's
-  // content) only changes the build tag, so it is filled in afterwards.
-  planRehearsal({ ...args, sha: "0".repeat(40) })
+  // content) only changes the build tag, so it is filled in afterwards. The chart's values files
+  // are checked too, before any service starts.
+  const checked = planRehearsal({ ...args, sha: "0".repeat(40) })
+  for (const s of checked.release.steps) await chartValuesFiles(inputs.chart, s.helm)
   const started = performance.now()
   const steps = new Steps()
   const services: Service[] = []
+  let cluster: { kubeconfig: Secret; network: ServiceNetwork } | undefined
   try {
     const sha = createHash("sha1")
       .update(await inputs.source.digest())
@@ -73,6 +77,7 @@ export async function runRehearsal(
       () => startServices(services),
     )
     const kubeconfig = dag.setSecret(`rehearsal-kubeconfig-${randomUUID()}`, rehearsalKubeconfig())
+    cluster = { kubeconfig, network }
     await steps.run(REHEARSAL_STEP.clusterReady, { result: () => ({ detail: `node ${NODE_NAME} Ready` }) }, () =>
       prepareCluster(kubeconfig, network, plan, wait),
     )
@@ -109,7 +114,11 @@ export async function runRehearsal(
       services: `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}), cluster ${CLUSTER_IMAGE} with one fake node: pods are scheduled and made Ready by kwok, never run (images, probes and the pull secret are not exercised).`,
     })
   } catch (error) {
-    throw new Error(formatFailure(steps.records, performance.now() - started, error as Error))
+    // The cluster stops with the rehearsal: what it said about the namespace that failed is read
+    // now, and shown, instead of advice to look at a cluster that will be gone.
+    const failedIn = [...steps.records].reverse().find((r) => r.state === "failed" && r.namespace)?.namespace
+    const seen = cluster && failedIn ? await readWhatHappened(cluster.kubeconfig, cluster.network, failedIn) : undefined
+    throw new Error(formatFailure(steps.records, performance.now() - started, error as Error, seen))
   } finally {
     for (const service of services.reverse()) await service.stop().catch(() => undefined)
   }
@@ -192,4 +201,19 @@ function checkFinalState(deployments: readonly DeploymentState[], namespace: str
     )
   const here = deployments.filter((d) => d.namespace === namespace)
   return `${here.length} Deployment(s) Available, published image running`
+}
+
+/** What the cluster said about a namespace, read before the rehearsal stops it: its Deployments' rollout and its events. */
+async function readWhatHappened(kubeconfig: Secret, network: ServiceNetwork, namespace: string): Promise<string> {
+  const read = async (args: string[]) => {
+    const ran = await kubectlRun(kubeconfig, args, network).catch((e: unknown) => ({
+      exitCode: -1,
+      stdout: "",
+      stderr: (e as Error).message,
+    }))
+    return (ran.exitCode === 0 ? ran.stdout : ran.stderr || ran.stdout).trim() || "(nothing)"
+  }
+  const deployments = await read(["kubectl", "get", "deployments", "-n", namespace, "-o", "wide"])
+  const events = await read(["kubectl", "get", "events", "-n", namespace, "--sort-by=.lastTimestamp"])
+  return `what the cluster said about ${namespace} before the rehearsal stopped it:\n$ kubectl get deployments -n ${namespace} -o wide\n${deployments}\n$ kubectl get events -n ${namespace} --sort-by=.lastTimestamp\n${events.split("\n").slice(-20).join("\n")}`
 }
