@@ -491,14 +491,16 @@ describe("every workflow", () => {
     expect([...used].sort()).toEqual(Object.keys(PINNED_ACTIONS).sort())
   })
 
-  test("steps are only actions/checkout, setup-node (ci.yml), the dagger action, the artifact actions, or a run step that moves output", () => {
+  test("steps are only actions/checkout, setup-node, setup-go and cache (ci.yml), the dagger action, the artifact actions, or a run step that moves output", () => {
     for (const file of files) {
       for (const job of Object.values(workflow(file).jobs)) {
         for (const step of job.steps ?? []) {
           if (step.run !== undefined) expect(step.uses).toBeUndefined()
           else
             expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(
-              /^(actions\/(checkout|upload-artifact|download-artifact|setup-node)|dagger\/dagger-for-github)@[0-9a-f]{40}$/,
+              file === "ci.yml"
+                ? /^(actions\/(checkout|setup-node|setup-go|cache)|dagger\/dagger-for-github)@[0-9a-f]{40}$/
+                : /^(actions\/(checkout|upload-artifact|download-artifact)|dagger\/dagger-for-github)@[0-9a-f]{40}$/,
             )
         }
       }

@@ -21,6 +21,8 @@ export const PINNED_ACTIONS: Readonly<Record<string, { readonly sha: string; rea
   "actions/setup-node": { sha: "820762786026740c76f36085b0efc47a31fe5020", version: "v7.0.0" },
   "actions/upload-artifact": { sha: "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", version: "v7.0.0" },
   "actions/download-artifact": { sha: "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", version: "v8.0.1" },
+  "actions/cache": { sha: "27d5ce7f107fe9357f9df03efb73ab90386fccae", version: "v5.0.5" },
+  "actions/setup-go": { sha: "b7ad1dad31e06c5925ef5d2fc7ad053ef454303e", version: "v7.0.0" },
   "dagger/dagger-for-github": { sha: "27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77", version: "v8.4.1" },
 }
 
