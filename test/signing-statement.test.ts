@@ -6,12 +6,7 @@
 import { describe, expect, test } from "vitest"
 import { InvalidArgumentError } from "../src/common/errors.js"
 import { fallbackTag, PREDICATE } from "../src/signing/constants.js"
-import {
-  decodeJwtClaims,
-  githubActionsIdentity,
-  githubCertificateIdentity,
-  type OidcClaims,
-} from "../src/signing/oidc.js"
+import { decodeJwtClaims, githubActionsIdentity, githubCertificateIdentity } from "../src/signing/oidc.js"
 import {
   baseImageUri,
   buildFactsOf,
@@ -23,35 +18,10 @@ import {
   sbomStatement,
   signatureStatement,
 } from "../src/signing/statement.js"
+import { COMMIT, fakeJwt, GITHUB_CLAIMS } from "./support/oidc.js"
 
 const DIGEST = `sha256:${"ab".repeat(32)}`
-const COMMIT = "0123456789abcdef0123456789abcdef01234567"
 const REPOSITORY = "ghcr.io/meetinity/api-gateway"
-
-/** A JWT with these claims (unsigned: only its payload is read). */
-export function fakeJwt(claims: OidcClaims): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url")
-  return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.${Buffer.from("signature").toString("base64url")}`
-}
-
-/** The claims GitHub Actions puts in an id-token for a tag push of cd.yml. */
-export const GITHUB_CLAIMS = {
-  iss: "https://token.actions.githubusercontent.com",
-  aud: "sigstore",
-  sub: "repo:meetinity/api-gateway:ref:refs/tags/release/v1.2.3",
-  repository: "meetinity/api-gateway",
-  repository_id: "123456",
-  repository_owner: "meetinity",
-  repository_owner_id: "654321",
-  ref: "refs/tags/release/v1.2.3",
-  sha: COMMIT,
-  workflow_ref: "meetinity/api-gateway/.github/workflows/cd.yml@refs/tags/release/v1.2.3",
-  job_workflow_ref: "meetinity/api-gateway/.github/workflows/cd.yml@refs/tags/release/v1.2.3",
-  run_id: "987",
-  run_attempt: "2",
-  event_name: "push",
-  runner_environment: "github-hosted",
-}
 
 describe("the signature statement", () => {
   test("in-toto v1, cosign v3's predicate type and empty predicate, subject the repository at the digest", () => {

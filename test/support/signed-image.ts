@@ -12,6 +12,7 @@ import { type ExpectedRelease } from "../../src/signing/judge.js"
 import { parseVerificationPolicy, type VerificationPolicy } from "../../src/signing/policy.js"
 import { keySigner, type StatementSigner } from "../../src/signing/sign.js"
 import {
+  type BuildRun,
   MODULE_BUILDER_ID,
   provenanceStatement,
   sbomStatement,
@@ -22,11 +23,12 @@ import { type Trust } from "../../src/signing/trust.js"
 import { verifyRelease, type GateReport } from "../../src/signing/verify.js"
 import { type BuiltImage, pushImage } from "./busybox-image.js"
 import { type Cosign } from "./cosign.js"
+import { COMMIT } from "./oidc.js"
 import { type RunningRegistry } from "./registry.js"
 import { type SpdxDocument } from "./syft.js"
 
 export const VERSION = "v1.2.3"
-export const COMMIT = "0123456789abcdef0123456789abcdef01234567"
+export { COMMIT }
 export const RELEASE: ExpectedRelease = { version: VERSION, commit: COMMIT }
 
 /** The module's registry client for a plain-http test registry. */
@@ -35,7 +37,12 @@ export function clientOf(registry: RunningRegistry): RegistryClient {
 }
 
 /** The release's provenance predicate, made by the module (outside Actions: no workflow). */
-export function provenanceOf(address: string, digest: string, release = RELEASE): Statement {
+export function provenanceOf(
+  address: string,
+  digest: string,
+  release = RELEASE,
+  run: BuildRun = { builderId: MODULE_BUILDER_ID, invocationId: "test-run-1" },
+): Statement {
   return provenanceStatement(
     address,
     digest,
@@ -47,7 +54,7 @@ export function provenanceOf(address: string, digest: string, release = RELEASE)
       platforms: ["linux/amd64"],
       buildArgNames: ["NODE_ENV"],
     },
-    { builderId: MODULE_BUILDER_ID, invocationId: "test-run-1" },
+    run,
   )
 }
 
@@ -58,10 +65,11 @@ export function statementsOf(
   sbom: SpdxDocument,
   types: readonly string[] = Object.values(PREDICATE),
   release = RELEASE,
+  run?: BuildRun,
 ): Record<string, () => Statement> {
   const all: Record<string, () => Statement> = {
     [PREDICATE.signature]: () => signatureStatement(address, digest),
-    [PREDICATE.provenance]: () => provenanceOf(address, digest, release),
+    [PREDICATE.provenance]: () => provenanceOf(address, digest, release, run),
     [PREDICATE.sbom]: () => sbomStatement(address, digest, sbom),
   }
   return Object.fromEntries(types.map((type) => [type, all[type]!]))
@@ -85,6 +93,7 @@ export async function publishSigned(
     push?: boolean
     trust?: Trust
     identity?: IdentityRule
+    run?: BuildRun
   } = {},
 ): Promise<AttachReport> {
   if (options.push !== false) pushImage(image, registry.host, repository, options.release?.version ?? VERSION)
@@ -94,7 +103,7 @@ export async function publishSigned(
     repository,
     digest: image.digest,
     signer,
-    statements: statementsOf(address, image.digest, sbom, options.types, options.release),
+    statements: statementsOf(address, image.digest, sbom, options.types, options.release, options.run),
     expected: options.release ?? RELEASE,
     ...(options.trust ? { trust: options.trust } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
