@@ -53,8 +53,11 @@ export const POLICY_ARGUMENTS = {
 /** What a policy requires by default: a signature and a provenance. */
 export const DEFAULT_REQUIRED = [PREDICATE.signature, PREDICATE.provenance] as const
 
-/** An identity no policy may accept: a pattern that matches it matches anyone. */
-const CANARY = "https://attacker.invalid/.github/workflows/x.yml@refs/heads/x"
+/** Identities no policy may accept: a pattern that matches one matches anyone (on GitHub). */
+const CANARIES = [
+  "https://attacker.invalid/.github/workflows/x.yml@refs/heads/x",
+  "https://github.com/attacker-canary/x/.github/workflows/x.yml@refs/heads/x",
+]
 
 /**
  * A certificate identity pattern, anchored: `^(?:<pattern>)$`, so `…/cd.yml@refs/tags/release/v.*`
@@ -69,7 +72,7 @@ export function anchoredIdentity(pattern: string, argument: string = POLICY_ARGU
     throw new InvalidArgumentError(argument, pattern, `is not a regular expression: ${(error as Error).message}`)
   }
   check(
-    !expression.test("") && !expression.test(CANARY),
+    !expression.test("") && !CANARIES.some((canary) => expression.test(canary)),
     argument,
     pattern,
     "matches any identity: expected the workflow's identity, e.g. https://github\\.com/meetinity/api-gateway/\\.github/workflows/cd\\.yml@refs/tags/release/v.*",
