@@ -98,8 +98,8 @@ export function bundleManifest(
 
 /** What attachBundles did. */
 export interface AttachReport {
-  /** The subject, as the referrers name it. */
-  readonly subject: Descriptor
+  /** The subject, as the added referrers name it (read only when something was added). */
+  readonly subject?: Descriptor
   readonly api: boolean
   readonly added: readonly { predicateType: string; referrer: string }[]
   readonly kept: readonly { predicateType: string; referrer: string }[]
@@ -142,11 +142,8 @@ export async function attachBundles(options: AttachOptions): Promise<AttachRepor
     (signer.identity.kind === "key" ? keyTrust(parsePublicKey(signer.identity.publicKey, "signer")) : undefined)
   if (!trust)
     throw new Error("attachBundles: a keyless signer needs the trust (trusted root) its bundles verify against")
-  const image = await client.manifest(repository, digest)
-  let requests = 1
-  const subject: Descriptor = { mediaType: image.mediaType, digest, size: image.body.length }
   const state = await readAttached(client, repository, digest)
-  requests += state.requests
+  let requests = state.requests
   const valid = (stored: StoredBundle) => {
     const check = checkBundle(stored.bytes, trust, options.identity)
     const statement = check.statement
@@ -166,7 +163,14 @@ export async function attachBundles(options: AttachOptions): Promise<AttachRepor
     .map((e) => ({ predicateType: e.predicateType, referrer: e.stored.descriptor.digest }))
   const added: { predicateType: string; referrer: string; descriptor: Descriptor }[] = []
   let configThere: boolean | undefined
+  let subject: Descriptor | undefined
   for (const type of missing) {
+    if (!subject) {
+      // The subject descriptor names the image's media type and size: read once, when something is added.
+      const image = await client.manifest(repository, digest)
+      requests++
+      subject = { mediaType: image.mediaType, digest, size: image.body.length }
+    }
     const statement = await options.statements[type]!()
     if (statement.predicateType !== type)
       throw new Error(`attachBundles: the statement given for ${type} is of type ${statement.predicateType}`)
@@ -201,18 +205,18 @@ export async function attachBundles(options: AttachOptions): Promise<AttachRepor
   let indexWritten = false
   if (!state.api) {
     const known = state.bundles.map((b) => b.descriptor)
-    // Read the index again just before writing it: another run may have added to it meanwhile.
-    const fresh = await client.manifest(repository, fallbackTag(digest)).catch((error: unknown) => {
-      if (error instanceof RegistryError && error.status === 404) return undefined
-      throw error
-    })
-    requests++
-    const current = (fresh?.json.manifests ?? []) as Descriptor[]
-    const entries = fallbackEntries(
-      current,
-      known,
-      added.map((a) => a.descriptor),
-    )
+    const fresh = added.map((a) => a.descriptor)
+    const listed = (state.fallbackIndex?.json.manifests ?? []) as Descriptor[]
+    let entries = fallbackEntries(listed, known, fresh)
+    if (entries) {
+      // Read the index again just before writing it: another run may have added to it meanwhile.
+      const again = await client.manifest(repository, fallbackTag(digest)).catch((error: unknown) => {
+        if (error instanceof RegistryError && error.status === 404) return undefined
+        throw error
+      })
+      requests++
+      entries = fallbackEntries((again?.json.manifests ?? []) as Descriptor[], known, fresh)
+    }
     if (entries) {
       const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries }))
       await client.putManifest(repository, fallbackTag(digest), { mediaType: OCI_INDEX, body: index })
@@ -221,7 +225,7 @@ export async function attachBundles(options: AttachOptions): Promise<AttachRepor
     }
   }
   return {
-    subject,
+    ...(subject ? { subject } : {}),
     api: state.api,
     added: added.map(({ predicateType, referrer }) => ({ predicateType, referrer })),
     kept,
