@@ -8,11 +8,16 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
-import { fallbackTag, PREDICATE } from "../src/signing/constants.js"
+import { attachBundles } from "../src/signing/attach.js"
+import { fallbackTag, OCI_INDEX, PREDICATE } from "../src/signing/constants.js"
+import { parseVerificationPolicy } from "../src/signing/policy.js"
+import { keySigner, newSigningKey } from "../src/signing/sign.js"
 import { buildBusyboxImage, pushImage, rawManifest, type BuiltImage } from "./support/busybox-image.js"
-import { attest, setUpCosign, sign, type Cosign } from "./support/cosign.js"
+import { attest, setUpCosign, sign, verify, type Cosign } from "./support/cosign.js"
+import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import {
+  clientOf,
   COMMIT,
   gate,
   keyPolicy,
@@ -21,6 +26,7 @@ import {
   publishSigned,
   refusal,
   RELEASE,
+  statementsOf,
 } from "./support/signed-image.js"
 import { pushBundleReferrer } from "./support/sigstore-bundle.js"
 import { startZot } from "./support/zot.js"
@@ -174,5 +180,55 @@ describe("refusals", () => {
       manifests: unknown[]
     }
     expect(index.manifests).toHaveLength(4)
+  })
+})
+
+describe("other digests and keys", () => {
+  test("an image index (the digest pods pull for several platforms) is signed and verified as such", async () => {
+    const repository = "meetinity/multi-arch"
+    const { index } = await new OciPusher(registry.url).multiArch(
+      repository,
+      "signing",
+      ["linux/amd64", "linux/arm64"],
+      {
+        tag: RELEASE.version,
+      },
+    )
+    const report = await attachBundles({
+      client: clientOf(registry),
+      repository,
+      digest: index.digest,
+      signer: keySignerOf(cosign),
+      statements: statementsOf(`${registry.host}/${repository}`, index.digest, sbom),
+      expected: RELEASE,
+    })
+    expect(report.subject).toEqual({ mediaType: OCI_INDEX, digest: index.digest, size: index.size })
+    const verified = await verify(cosign, `${registry.host}/${repository}@${index.digest}`)
+    expect(verified.status, verified.stderr).toBe(0)
+    expect((await gate(registry, repository, index.digest, keyPolicy(cosign, ["sbom"]))).ok).toBe(true)
+  })
+
+  test("a key made for a rehearsal signs, and its public half verifies", async () => {
+    const key = newSigningKey()
+    const repository = "meetinity/rehearsal"
+    await publishSigned(registry, repository, image, sbom, keySigner(key.privateKey))
+    const policy = parseVerificationPolicy({ verify: "key", publicKey: key.publicKey })
+    expect((await gate(registry, repository, image.digest, policy)).accepted).toEqual(Object.values(PREDICATE))
+  })
+
+  test("a fallback tag that holds something else than an index is left alone, and said so", async () => {
+    const repository = "meetinity/squatted"
+    pushImage(image, registry.host, repository, fallbackTag(image.digest))
+    const failure = await gate(registry, repository, image.digest, keyPolicy(cosign)).catch((e: Error) => e)
+    expect(String(failure)).toContain(
+      `${repository}:${fallbackTag(image.digest)} holds a application/vnd.oci.image.manifest.v1+json, not the OCI image index that lists the referrers of ${image.digest}`,
+    )
+    const refused = await publishSigned(registry, repository, image, sbom, keySignerOf(cosign), { push: false }).catch(
+      (e: Error) => e,
+    )
+    expect(String(refused)).toContain("it is left as it is")
+    expect(rawManifest(registry.host, repository, fallbackTag(image.digest))).toBe(
+      rawManifest(registry.host, repository, image.digest),
+    )
   })
 })

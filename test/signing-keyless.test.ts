@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest"
 import { PREDICATE } from "../src/signing/constants.js"
 import { decodeJwtClaims, githubActionsIdentity } from "../src/signing/oidc.js"
 import { exactPattern, parseVerificationPolicy } from "../src/signing/policy.js"
-import { keylessSigner } from "../src/signing/sign.js"
-import { runFromGithub } from "../src/signing/statement.js"
+import { keylessSigner, SigningError } from "../src/signing/sign.js"
+import { runFromGithub, signatureStatement } from "../src/signing/statement.js"
 import { parseTrustedRoot, rootTrust } from "../src/signing/trust.js"
 import { buildBusyboxImage, type BuiltImage } from "./support/busybox-image.js"
 import { startFulcio, trustedRoot, type RunningFulcio } from "./support/fulcio.js"
@@ -186,6 +186,23 @@ describe("keyless signing through the Fulcio and Rekor stand-ins", () => {
     } finally {
       await elsewhere.stop()
     }
+  })
+})
+
+describe("keyless failures never show the token", () => {
+  test("a token Fulcio refuses: the error names Fulcio's reason, not the token", async () => {
+    const stranger = testIssuer("https://issuer.example")
+    const token = stranger.token({ sub: "repo:meetinity/api-gateway:ref:refs/heads/main" })
+    const signer = keylessSigner({ oidcToken: token, fulcioUrl: fulcio.url, rekorUrl: rekor.url })
+    const failure = await signer
+      .sign(signatureStatement("ghcr.io/meetinity/api-gateway", image.digest))
+      .catch((e: Error) => e)
+    expect(failure).toBeInstanceOf(SigningError)
+    expect(String(failure)).toContain(
+      `signing ${PREDICATE.signature} keyless (Fulcio ${fulcio.url}, Rekor ${rekor.url}) failed: CA_CREATE_SIGNING_CERTIFICATE_ERROR`,
+    )
+    expect(String(failure)).toContain("the token's issuer https://issuer.example is not trusted")
+    for (const part of token.split(".")) expect(String(failure)).not.toContain(part)
   })
 })
 

@@ -7,7 +7,7 @@
 import { mapLimit } from "../common/concurrency.js"
 import { type Descriptor, type RegistryClient } from "../oci/client.js"
 import { type Manifest, RegistryError } from "../oci/manifest.js"
-import { ANNOTATION, BUNDLE_MEDIA_TYPE, EMPTY_CONFIG, fallbackTag, OCI_MANIFEST } from "./constants.js"
+import { ANNOTATION, BUNDLE_MEDIA_TYPE, EMPTY_CONFIG, fallbackTag, OCI_INDEX, OCI_MANIFEST } from "./constants.js"
 
 /** A bundle is at most this big (an SBOM of a large image is a few MB). */
 export const BUNDLE_LIMIT = 64 * 1024 * 1024
@@ -76,6 +76,10 @@ export async function listReferrers(
     throw error
   })
   if (!index) return { api: false, listed: [], requests: 2 }
+  if (index.mediaType !== OCI_INDEX)
+    throw new RegistryError(
+      `${repository}:${fallbackTag(digest)} holds a ${index.mediaType || "manifest of no media type"}, not the OCI image index that lists the referrers of ${digest}; it is left as it is`,
+    )
   const entries = (index.json.manifests ?? []) as unknown[]
   const descriptors = entries.filter(
     (entry): entry is Descriptor =>

@@ -81,6 +81,18 @@ export function parseSigningKey(pem: string, argument = "signingKey"): KeyObject
   return key
 }
 
+/**
+ * A new ECDSA P-256 key pair as PEM (PKCS#8 private, SPKI public): what a rehearsal signs with
+ * and verifies against, made in memory for that one run.
+ */
+export function newSigningKey(): { privateKey: string; publicKey: string } {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" })
+  return {
+    privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    publicKey: publicKey.export({ type: "spki", format: "pem" }).toString(),
+  }
+}
+
 const builder = (signer: Signer, witnesses: Witness[]) => new DSSEBundleBuilder({ signer, witnesses })
 
 async function signWith(
