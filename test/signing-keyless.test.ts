@@ -10,19 +10,20 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { bundleFromJSON } from "@sigstore/bundle"
 import { toSignedEntity } from "@sigstore/verify"
-import { afterAll, beforeAll, describe, expect, test } from "vitest"
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest"
+import { attachBundles } from "../src/signing/attach.js"
 import { PREDICATE } from "../src/signing/constants.js"
 import { decodeJwtClaims, githubActionsIdentity } from "../src/signing/oidc.js"
 import { exactPattern, parseVerificationPolicy } from "../src/signing/policy.js"
-import { keylessSigner, SigningError } from "../src/signing/sign.js"
+import { CERTIFICATE_REUSE_MS, keylessSigner, SigningError } from "../src/signing/sign.js"
 import { runFromGithub, signatureStatement } from "../src/signing/statement.js"
 import { parseTrustedRoot, rootTrust } from "../src/signing/trust.js"
-import { buildBusyboxImage, type BuiltImage } from "./support/busybox-image.js"
+import { buildBusyboxImage, pushImage, type BuiltImage } from "./support/busybox-image.js"
 import { startFulcio, trustedRoot, type RunningFulcio } from "./support/fulcio.js"
 import { GITHUB_CLAIMS, testIssuer, type TestIssuer } from "./support/oidc.js"
 import { startRekor, type RunningRekor } from "./support/rekor.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
-import { clientOf, gate, publishSigned, refusal } from "./support/signed-image.js"
+import { clientOf, gate, publishSigned, refusal, RELEASE, statementsOf } from "./support/signed-image.js"
 import { readAttached } from "../src/signing/referrers.js"
 import { type SpdxDocument } from "./support/syft.js"
 
@@ -60,15 +61,10 @@ async function publishAs(
 ) {
   const token = issuer.token({ ...GITHUB_CLAIMS, job_workflow_ref: jobWorkflowRef, workflow_ref: jobWorkflowRef })
   const signer = keylessSigner({ oidcToken: token, fulcioUrl: fulcio.url, rekorUrl: rekor.url })
-  const identity = {
-    issuer: GITHUB,
-    identity: new RegExp(`^${exactPattern(signer.identity.kind === "keyless" ? signer.identity.identity : "")}$`),
-    pattern: "",
-  }
+  // What counts as already there: bundles by exactly this job's identity (attachBundles' default).
   return publishSigned(registry, repository, image, sbom, signer, {
     types,
     trust: rootTrust(parseTrustedRoot(root)),
-    identity,
     run: runFromGithub(githubActionsIdentity(decodeJwtClaims(token))),
   })
 }
@@ -186,6 +182,41 @@ describe("keyless signing through the Fulcio and Rekor stand-ins", () => {
     } finally {
       await elsewhere.stop()
     }
+  })
+})
+
+describe("a certificate is used for five minutes", () => {
+  test("a statement signed later (a slow SBOM) gets a new certificate; both verify", async () => {
+    const repository = "meetinity/slow-sbom"
+    pushImage(image, registry.host, repository, RELEASE.version)
+    const token = issuer.token(GITHUB_CLAIMS)
+    const signer = keylessSigner({ oidcToken: token, fulcioUrl: fulcio.url, rekorUrl: rekor.url })
+    const before = fulcio.requests
+    const statements = statementsOf(`${registry.host}/${repository}`, image.digest, sbom)
+    const start = Date.now()
+    const slow = {
+      ...statements,
+      [PREDICATE.sbom]: () => {
+        vi.setSystemTime(start + CERTIFICATE_REUSE_MS + 60_000)
+        return statements[PREDICATE.sbom]!()
+      },
+    }
+    try {
+      await attachBundles({
+        client: clientOf(registry),
+        repository,
+        digest: image.digest,
+        signer,
+        statements: slow,
+        expected: RELEASE,
+        trust: rootTrust(parseTrustedRoot(root)),
+      })
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(fulcio.requests - before).toBe(2)
+    const policy = keyless(PATTERN, ["signature", "provenance", "sbom"])
+    expect((await gate(registry, repository, image.digest, policy)).accepted).toEqual(Object.values(PREDICATE))
   })
 })
 

@@ -19,6 +19,7 @@ import {
   PREDICATE,
 } from "./constants.js"
 import { type ExpectedRelease, provenanceMatches, provenanceSource } from "./judge.js"
+import { exactPattern } from "./policy.js"
 import { readAttached, type StoredBundle } from "./referrers.js"
 import { type SignedStatement, type StatementSigner } from "./sign.js"
 import { type Statement } from "./statement.js"
@@ -125,6 +126,7 @@ export interface AttachOptions {
   readonly expected: ExpectedRelease
   /** What an existing bundle is checked against: default, key mode: the signer's key. Keyless: required. */
   readonly trust?: Trust
+  /** Keyless: whose bundles count as there; default: exactly the signer's own identity and issuer. */
   readonly identity?: IdentityRule
   readonly now?: () => Date
 }
@@ -142,10 +144,20 @@ export async function attachBundles(options: AttachOptions): Promise<AttachRepor
     (signer.identity.kind === "key" ? keyTrust(parsePublicKey(signer.identity.publicKey, "signer")) : undefined)
   if (!trust)
     throw new Error("attachBundles: a keyless signer needs the trust (trusted root) its bundles verify against")
+  // Keyless, a bundle counts as there only when this signer's identity made it (exactly).
+  const identity =
+    options.identity ??
+    (signer.identity.kind === "keyless"
+      ? {
+          issuer: signer.identity.issuer,
+          identity: new RegExp(`^${exactPattern(signer.identity.identity)}$`),
+          pattern: exactPattern(signer.identity.identity),
+        }
+      : undefined)
   const state = await readAttached(client, repository, digest)
   let requests = state.requests
   const valid = (stored: StoredBundle) => {
-    const check = checkBundle(stored.bytes, trust, options.identity)
+    const check = checkBundle(stored.bytes, trust, identity)
     const statement = check.statement
     const aboutDigest = statement?.subject.some((s) => `sha256:${s.digest.sha256 ?? ""}` === digest) ?? false
     const current =

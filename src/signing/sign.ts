@@ -143,6 +143,9 @@ export function keySigner(pem: string, argument = "signingKey"): StatementSigner
   }
 }
 
+/** How long a Fulcio certificate is used for more signatures: half its ten-minute life. */
+export const CERTIFICATE_REUSE_MS = 5 * 60_000
+
 /** Where keyless signing goes: Fulcio, and a transparency log and/or a timestamp authority. */
 export interface KeylessOptions {
   /** The OIDC identity token (audience `sigstore`): the Secret's plaintext. */
@@ -213,21 +216,27 @@ export function keylessSigner(options: KeylessOptions): StatementSigner {
     timeout,
     retry,
   })
-  let certificate: Promise<string> | undefined
+  // One certificate for the statements signed within CERTIFICATE_REUSE_MS of it (a publish's
+  // three, unless making the SBOM took long): Fulcio's certificates live ten minutes.
+  let certificate: { value: Promise<string>; at: number } | undefined
   const signer: Signer = {
     sign: async (data) => {
-      if (!certificate) {
+      if (!certificate || Date.now() - certificate.at > CERTIFICATE_REUSE_MS) {
         const first = fulcio.sign(data)
-        certificate = first.then((signature) => {
+        const value = first.then((signature) => {
           if (signature.key.$case !== "x509Certificate") throw new SigningError("Fulcio answered without a certificate")
           return signature.key.certificate
         })
-        certificate.catch(() => (certificate = undefined))
+        const current = { value, at: Date.now() }
+        certificate = current
+        value.catch(() => {
+          if (certificate === current) certificate = undefined
+        })
         return first
       }
       return {
         signature: sign("sha256", data, privateKey),
-        key: { $case: "x509Certificate", certificate: await certificate },
+        key: { $case: "x509Certificate", certificate: await certificate.value },
       }
     },
   }
