@@ -171,8 +171,8 @@ export function expectedCertificateIdentity(token: string): { issuer: string; id
 }
 
 /**
- * A keyless signer: one ephemeral P-256 key and ONE Fulcio certificate for every statement it
- * signs (a publish's three bundles cost one certificate), each bundle then witnessed by Rekor
+ * A keyless signer: one ephemeral P-256 key and one Fulcio certificate for the statements it
+ * signs within five minutes (a publish's three bundles cost one certificate), each bundle then witnessed by Rekor
  * and/or a timestamp authority, as configured (at least one: a certificate lives ten minutes,
  * and only a witnessed time lets a verifier check it was valid when the signature was made).
  */
