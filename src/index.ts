@@ -23,7 +23,7 @@ import { planRelease } from "./release/plan.js"
 import { runRelease } from "./release/run.js"
 import { runRehearsal } from "./rehearsal/run.js"
 import { parseRestoreArgs, restoreWithToken } from "./retention/restore.js"
-import { parseRetainArgs, parseRetainPlan } from "./retention/inputs.js"
+import { parseRetainArgs, parseRetainPlan, withTokenUri } from "./retention/inputs.js"
 import { retainWithToken } from "./retention/packages.js"
 import { parseSummaryArgs, summarizePlanFile } from "./retention/summary.js"
 
@@ -136,28 +136,31 @@ export class MeetinityRelease {
    * `kubectl create secret docker-registry`) in one namespace, with `kubectl apply --server-side`.
    * The token reaches kubectl only inside a mounted Secret file. Re-running it is harmless.
    *
-   * Example: dagger call pull-secret --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --username $GHCR_READER_USERNAME --token env://GHCR_READER_TOKEN
+   * Example: dagger call pull-secret --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --reader-username $GHCR_READER_USERNAME --reader-token env://GHCR_READER_TOKEN
    *
    * @param kubeconfig The kubeconfig of the cluster (a self-contained one: token or client certificate, no exec plugin).
    * @param namespace The namespace to create the secret in (a DNS-1123 label); created first when kubectl says it does not exist.
-   * @param username The registry user the cluster pulls as (org secret GHCR_READER_USERNAME).
-   * @param token The registry token with read:packages (org secret GHCR_READER_TOKEN).
-   * @param name The name of the Secret.
+   * @param readerUsername The registry user the cluster pulls as (org secret GHCR_READER_USERNAME).
+   * @param readerToken The registry token with read:packages (org secret GHCR_READER_TOKEN).
+   * @param pullSecretName The name of the Secret.
    * @param server The registry the secret is for.
    */
   @func({ cache: "never" })
   async pullSecret(
     kubeconfig: Secret,
     namespace: string,
-    username: string,
-    token: Secret,
-    name = "ghcr-pull-secret",
+    readerUsername: string,
+    readerToken: Secret,
+    pullSecretName = "ghcr-pull-secret",
     server = "ghcr.io",
   ): Promise<string> {
     return redacting(async () => {
-      const plan = planPullSecret({ namespace, name, server, username })
+      const plan = planPullSecret(
+        { namespace, name: pullSecretName, server, username: readerUsername },
+        { username: "readerUsername", name: "pullSecretName" },
+      )
       await checkKubeconfig(kubeconfig)
-      return applyPullSecret(kubeconfig, plan, token)
+      return applyPullSecret(kubeconfig, plan, readerToken)
     })
   }
 
@@ -182,7 +185,7 @@ export class MeetinityRelease {
    * @param namespace The namespace to deploy into (a DNS-1123 label).
    * @param version The version tag to deploy, vX.Y.Z or vX.Y.Z-pre.
    * @param image The image repository without tag, starting with the registry host, e.g. ghcr.io/meetinity/api-gateway. Read over https, or plain http for localhost and 127.0.0.1; an http:// prefix (http://10.0.0.5:5000/meetinity/api-gateway) reads another plain-http registry, and is left out of what pods pull.
-   * @param release The Helm release name.
+   * @param helmRelease The Helm release name (the umbrella chart's release in the namespace).
    * @param pullSecretName The image pull secret the pods use.
    * @param timeout How long Helm waits for the rollout, a Go duration.
    * @param set Extra chart values, each key=value as helm --set takes them (dagger splits the list on commas unless an element is in double quotes, and Helm splits on unescaped commas: '"key=a\,b"', or a values file).
@@ -202,7 +205,7 @@ export class MeetinityRelease {
     namespace: string,
     version: string,
     image: string,
-    release = "meetinity",
+    helmRelease = "meetinity",
     pullSecretName = "ghcr-pull-secret",
     timeout = "10m",
     set: string[] = [],
@@ -217,7 +220,7 @@ export class MeetinityRelease {
   ): Promise<string> {
     return redacting(async () => {
       const plan = planHelm({
-        release,
+        release: helmRelease,
         namespace,
         image,
         version,
@@ -246,8 +249,8 @@ export class MeetinityRelease {
    * @param image The image repository without tag, e.g. ghcr.io/meetinity/api-gateway. Read over https, or plain http for localhost and 127.0.0.1; an http:// prefix (http://10.0.0.5:5000/meetinity/api-gateway) reads another plain-http registry, and is left out of what pods pull.
    * @param version The version tag, vX.Y.Z or vX.Y.Z-pre.
    * @param digest The digest the tag must name; empty: whatever it names now.
-   * @param username The registry user to read as; empty with no token: anonymous (public package).
-   * @param token The token of that user, with read:packages.
+   * @param readerUsername The registry user to read as; empty with no token: anonymous (public package).
+   * @param readerToken The token of that user, with read:packages.
    * @param platform The platform the image must have a manifest for.
    * @param githubOutput Print version=, digest= and image_uri= lines instead of the bare reference.
    */
@@ -256,8 +259,8 @@ export class MeetinityRelease {
     image: string,
     version: string,
     digest = "",
-    username = "",
-    token?: Secret,
+    readerUsername = "",
+    readerToken?: Secret,
     platform = "linux/amd64",
     githubOutput = false,
   ): Promise<string> {
@@ -265,7 +268,7 @@ export class MeetinityRelease {
       const location = parseImageLocation(image)
       const target = imageTarget(location.address, parseVersionTag(version).tag, parsePlatform(platform), location)
       const expected = parseDigest(digest)
-      const reader = parseReaderCredentials(username, token, { username: "username", token: "token" })
+      const reader = parseReaderCredentials(readerUsername, readerToken)
       const credentials = reader ? { username: reader.username, password: await reader.token.plaintext() } : undefined
       const resolved = await preflightImage(target, expected, credentials)
       return githubOutput ? githubOutputLines(resolved) : resolved.uri
@@ -305,6 +308,7 @@ export class MeetinityRelease {
    * @param platform The platform of the cluster's nodes: must be among --platforms; the published image is checked for it.
    * @param allowDowngrade Deploy even when a namespace runs a newer version (a deliberate rollback).
    * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys (e.g. api-gateway.image); each deploy sets its .repository, .tag and .digest.
+   * @param pullSecretName The image pull secret the release refreshes in every namespace and the pods use.
    */
   @func({ cache: "never" })
   async release(
@@ -331,6 +335,7 @@ export class MeetinityRelease {
     platform = "linux/amd64",
     allowDowngrade = false,
     imageValues = "global.image",
+    pullSecretName = "ghcr-pull-secret",
   ): Promise<string> {
     return redacting(async () => {
       const plan = planRelease({
@@ -352,6 +357,7 @@ export class MeetinityRelease {
         platform,
         allowDowngrade,
         imageValues,
+        pullSecretName,
       })
       return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
     })
@@ -378,6 +384,10 @@ export class MeetinityRelease {
    * @param platforms The platforms to build; the fake node runs linux/amd64 when it is among them, else the first.
    * @param image The image (package) name the rehearsal publishes under rehearsal/ in its registry.
    * @param timeout How long Helm waits for each rollout, a Go duration.
+   * @param dockerfile Path of the Dockerfile inside source.
+   * @param buildArgs Build arguments, each KEY=VALUE.
+   * @param helmRelease The Helm release name.
+   * @param pullSecretName The image pull secret the rehearsal makes in every namespace.
    */
   @func({ cache: "never" })
   async rehearse(
@@ -390,10 +400,26 @@ export class MeetinityRelease {
     platforms: string[] = ["linux/amd64"],
     image = "api-gateway",
     timeout = "5m",
+    dockerfile = "Dockerfile",
+    buildArgs: string[] = [],
+    helmRelease = "meetinity",
+    pullSecretName = "ghcr-pull-secret",
   ): Promise<string> {
     return redacting(async () => {
       return runRehearsal(
-        { image, imageValues, namespaces, values, set, platforms, helmRelease: "meetinity", timeout },
+        {
+          image,
+          imageValues,
+          namespaces,
+          values,
+          set,
+          platforms,
+          helmRelease,
+          timeout,
+          dockerfile,
+          buildArgs,
+          pullSecretName,
+        },
         { source, chart },
       )
     })
@@ -411,11 +437,11 @@ export class MeetinityRelease {
    * happened, every version it deleted (id and digest) and the restore command. Returns a report
    * of every version with its decision and the reason, and the plan's fingerprint.
    *
-   * Example: dagger call retain --owner meetinity --token env://GHCR_RETENTION_TOKEN --dry-run
+   * Example: dagger call retain --owner meetinity --image api-gateway --token env://GHCR_RETENTION_TOKEN --dry-run
    *
    * @param owner The GitHub organisation or user that owns the package (found out which).
    * @param token A token with read:packages and delete:packages (or GITHUB_TOKEN with admin access to the package).
-   * @param image The container package (image) name.
+   * @param image The container package (image) name to clean up; required (no default: a function that deletes names what it deletes), unless --images is given.
    * @param keep How many of the newest build images (only sha-<hex> tags) to keep.
    * @param dryRun Plan and report only; delete nothing.
    * @param maxDeletions Delete at most this many versions in this run, oldest first, each together with every planned deletion that holds it (an index with its platform manifests, an image with its signatures); the rest is reported as left for the next runs and the run succeeds. (Up to v0.2.0, more planned deletions than this refused the run and deleted nothing.)
@@ -427,13 +453,14 @@ export class MeetinityRelease {
    * @param plan A reviewed plan (the JSON of an earlier --dry-run --format json): delete only the versions it lists as deletions that are unchanged and still deleted by the policy; skip and report the rest.
    * @param maxRequests A budget of GitHub API requests for the whole run (0: no limit): deleting stops before it is spent, the rest is reported and left for the next run, and the run succeeds.
    * @param images Several packages to run on, each listed, planned, applied and validated on its own (used instead of image when given).
+   * @param moduleRef The module as this run was called (dagger call -m <ref>), for the restore command a failure prints; empty: this release of the module.
    * @param quotaReserve Requests of the token's hourly API quota to leave to the repository's other workflows (GITHUB_TOKEN's quota is shared by all of them; at most a tenth of the quota is kept): a real run reads the quota first, stops deleting before it falls below this, and reports the rest as left for the next run; the run succeeds.
    */
   @func({ cache: "never" })
   async retain(
     owner: string,
     token: Secret,
-    image = "api-gateway",
+    image = "",
     keep = 30,
     dryRun = false,
     maxDeletions = 1000,
@@ -446,6 +473,7 @@ export class MeetinityRelease {
     maxRequests = 0,
     images: string[] = [],
     quotaReserve = 100,
+    moduleRef = "",
   ): Promise<string> {
     return redacting(async () => {
       check(format === "table" || format === "json", "format", format, "is not a report format: expected table or json")
@@ -462,9 +490,12 @@ export class MeetinityRelease {
         maxRequests,
         images,
         quotaReserve,
+        moduleRef,
       })
       const plans = plan ? parseRetainPlan(await plan.contents(), args) : undefined
-      return retainWithToken(args, await token.plaintext(), say, new Date(), {
+      // The token as the run was given it (env://NAME), for the restore command a failure prints.
+      const named = withTokenUri(args, await token.uri().catch(() => ""))
+      return retainWithToken(named, await token.plaintext(), say, new Date(), {
         plans,
         json: format === "json",
       })

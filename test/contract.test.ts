@@ -70,9 +70,11 @@ export const API: Record<string, ExpectedFunction> = {
     args: {
       kubeconfig: obj("Secret"),
       namespace: str(),
-      username: str(),
-      token: obj("Secret"),
-      name: str("ghcr-pull-secret"),
+      // Renamed in v0.4.0 (the README's "Changes"): one flag name for one thing across functions.
+      // The contract's username, token and name.
+      readerUsername: str(),
+      readerToken: obj("Secret"),
+      pullSecretName: str("ghcr-pull-secret"),
       server: str("ghcr.io"),
     },
     returns: "STRING_KIND",
@@ -85,7 +87,8 @@ export const API: Record<string, ExpectedFunction> = {
       namespace: str(),
       version: str(),
       image: str(),
-      release: str("meetinity"),
+      // The contract's release, renamed in v0.4.0 as release's own flag is named.
+      helmRelease: str("meetinity"),
       pullSecretName: str("ghcr-pull-secret"),
       timeout: str("10m"),
       set: list([]),
@@ -119,8 +122,9 @@ export const API: Record<string, ExpectedFunction> = {
       image: str(),
       version: str(),
       digest: str(""),
-      username: str(""),
-      token: optionalSecret,
+      // The contract's username and token, renamed in v0.4.0 as every deploy's reader flags are named.
+      readerUsername: str(""),
+      readerToken: optionalSecret,
       platform: str("linux/amd64"),
       githubOutput: bool(false),
     },
@@ -132,7 +136,8 @@ export const API: Record<string, ExpectedFunction> = {
     args: {
       owner: str(),
       token: obj("Secret"),
-      image: str("api-gateway"),
+      // The contract's default `api-gateway`, dropped in v0.4.0: a function that deletes names its package.
+      image: str(""),
       keep: { kind: "INTEGER_KIND", default: 30 },
       dryRun: { kind: "BOOLEAN_KIND", default: false },
       maxDeletions: { kind: "INTEGER_KIND", default: 1000 },
@@ -183,6 +188,10 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
       platforms: list(["linux/amd64"]),
       image: str("api-gateway"),
       timeout: str("5m"),
+      dockerfile: str("Dockerfile"),
+      buildArgs: list([]),
+      helmRelease: str("meetinity"),
+      pullSecretName: str("ghcr-pull-secret"),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -193,11 +202,18 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
 export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
   publish: { sourceUrl: str("") },
   helmDeploy: { historyMax: int(10), platform: str("linux/amd64"), allowDowngrade: bool(false) },
-  release: { timeout: str("10m"), set: list([]), platform: str("linux/amd64"), allowDowngrade: bool(false) },
+  release: {
+    timeout: str("10m"),
+    set: list([]),
+    platform: str("linux/amd64"),
+    allowDowngrade: bool(false),
+    pullSecretName: str("ghcr-pull-secret"),
+  },
   retain: {
     graceMinutes: { kind: "INTEGER_KIND", default: 0 },
     registryUsername: str(""),
     quotaReserve: { kind: "INTEGER_KIND", default: 100 },
+    moduleRef: str(""),
   },
   restore: { journal: optionalFile() },
 }
@@ -238,6 +254,7 @@ describe("the module's API as Dagger registers it", () => {
       "maxRequests",
       "images",
       "quotaReserve",
+      "moduleRef",
     ])
   })
 

@@ -301,8 +301,8 @@ describe("pullSecret", () => {
 
   test.each([
     ["namespace", ["Meetinity", "bot", "ghcr-pull-secret", "ghcr.io"], /namespace "Meetinity"/],
-    ["username", ["meetinity-dev", "bad user", "ghcr-pull-secret", "ghcr.io"], /username "bad user"/],
-    ["name", ["meetinity-dev", "bot", "Pull_Secret", "ghcr.io"], /name "Pull_Secret"/],
+    ["readerUsername", ["meetinity-dev", "bad user", "ghcr-pull-secret", "ghcr.io"], /readerUsername "bad user"/],
+    ["pullSecretName", ["meetinity-dev", "bot", "Pull_Secret", "ghcr.io"], /pullSecretName "Pull_Secret"/],
     ["server", ["meetinity-dev", "bot", "ghcr-pull-secret", "not a host"], /server "not a host"/],
   ])("bad %s: refused before any query", async (_name, [namespace, username, name, server], message) => {
     recorder = await recordDagger(() => undefined)

@@ -707,6 +707,79 @@ describe("retain, the Dagger function", () => {
     expect(await resolves(`meetinity/${name}`, orphan.digest)).toBe(false)
   })
 
+  test("a failure's restore command names the module and the token this run was given, not constants", async () => {
+    const { name, orphans } = await seedSmall("named", { orphans: 2 })
+    // Newest first: the second orphan goes, then GitHub refuses the first for good, and the run
+    // fails and prints the restore command for the one it deleted.
+    const id = api.versions("Meetinity", name).find((v) => v.name === orphans[0]!.digest)!.id
+    api.addFault({
+      method: "DELETE",
+      path: new RegExp(`/packages/container/${name}/versions/${id}$`),
+      times: 1,
+      fault: { kind: "forbidden" },
+    })
+    // The engine answers the Secret's URI as `dagger call --token env://ACME_PACKAGES_TOKEN` made it.
+    recorder = await recordDagger((q) =>
+      q.leaf === "plaintext" ? "ghp_admin" : q.leaf === "uri" ? "env://ACME_PACKAGES_TOKEN" : undefined,
+    )
+    const call = (moduleRef: string) =>
+      new MeetinityRelease().retain(
+        "Meetinity",
+        dag.loadSecretFromID("SecretID-token" as SecretID),
+        name,
+        30,
+        false,
+        1000,
+        api.url,
+        front.url,
+        "table",
+        0,
+        "",
+        undefined,
+        0,
+        [],
+        100,
+        moduleRef,
+      )
+    const failed = await call("github.com/acme/release-tools@0123456789abcdef0123456789abcdef01234567").then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
+    expect(failed?.message).toMatch(/refused|forbidden|403/)
+    expect(failed?.message).toContain(
+      `dagger call -m github.com/acme/release-tools@0123456789abcdef0123456789abcdef01234567 restore --owner Meetinity --image ${name} --token env://ACME_PACKAGES_TOKEN`,
+    )
+    expect(failed?.message).not.toContain("GHCR_RETENTION_TOKEN")
+    expect(failed?.message).not.toContain("meetinity/meetinity-release")
+  })
+
+  test("a module reference that is not one is refused before any request", async () => {
+    recorder = await recordDagger(() => undefined)
+    const before = api.log.length
+    await expect(
+      new MeetinityRelease().retain(
+        "Meetinity",
+        dag.loadSecretFromID("SecretID-token" as SecretID),
+        "api-gateway",
+        30,
+        false,
+        1000,
+        api.url,
+        front.url,
+        "table",
+        0,
+        "",
+        undefined,
+        0,
+        [],
+        100,
+        "github.com/acme/x@v1; rm -rf /",
+      ),
+    ).rejects.toThrow(/moduleRef "github.com\/acme\/x@v1; rm -rf \/" is not a module reference: expected github.com\/<owner>/)
+    expect(recorder.queries).toEqual([])
+    expect(api.log.length).toBe(before)
+  })
+
   test("registryUsername is the user the registry's token exchange sees (a wrong one: refused, nothing deleted)", async () => {
     const { name, orphan } = await seedSmall("regusr")
     recorder = await recordDagger((q) => (q.leaf === "plaintext" ? "ghp_admin" : undefined))
@@ -739,6 +812,11 @@ describe("retain, the Dagger function", () => {
     ["registry", { registry: "ghcr.io/meetinity" }, /registry "ghcr.io\/meetinity" is not a registry/],
     ["owner", { owner: "meet inity" }, /owner "meet inity"/],
     ["image", { image: "API" }, /image "API" is not an image name/],
+    [
+      "image (none: a deleting function has no default package)",
+      { image: "" },
+      /image "" is empty: retain deletes package versions, so it names its package; expected --image <package>/,
+    ],
     ["registryUsername", { registryUsername: "a b" }, /registryUsername "a b" is not a user name/],
     [
       "maxRequests",

@@ -164,7 +164,7 @@ describe("cd.yml", () => {
     expect(c[1]!.flags.get("sha")).toBe("$RELEASE_SHA")
     expect(steps.find((st) => st.id === "publish")!.env!.RELEASE_SHA).toBe("${{ steps.checkout.outputs.commit }}")
     expect(c[2]!.flags.get("github-output")).toBe(true)
-    expect(c[2]!.flags.get("token")).toBe("env://GITHUB_TOKEN")
+    expect(c[2]!.flags.get("reader-token")).toBe("env://GITHUB_TOKEN")
   })
 
   test("dev -> staging -> prod, each needing the one before, in its own environment, serialized per namespace, the same version and digest", () => {
@@ -219,7 +219,7 @@ describe("cd.yml", () => {
   test("each deploy refreshes the pull secret, then helm-deploys the published digest, checked with the reader credentials, and reports to the job summary", () => {
     const c = calls("cd.yml").filter((x) => x.job === "deploy-prod")
     expect(c.map((x) => x.fn)).toEqual(["pullSecret", "helmDeploy"])
-    expect(c[0]!.flags.get("token")).toBe("env://GHCR_READER_TOKEN")
+    expect(c[0]!.flags.get("reader-token")).toBe("env://GHCR_READER_TOKEN")
     expect(
       Object.fromEntries(
         ["kubeconfig", "version", "digest", "reader-username", "reader-token"].map((f) => [f, c[1]!.flags.get(f)]),
@@ -253,14 +253,14 @@ describe("cd.yml", () => {
     const deploys = c.filter((x) => x.fn === "helmDeploy")
     expect(deploys).toHaveLength(3)
     for (const d of deploys) {
-      expect(Object.fromEntries(["chart", "release", "image-values", "image"].map((f) => [f, d.flags.get(f)]))).toEqual(
-        {
-          chart: "$CHART",
-          release: "$HELM_RELEASE",
-          "image-values": "$IMAGE_VALUES",
-          image: "ghcr.io/$GITHUB_REPOSITORY_OWNER/$IMAGE_NAME",
-        },
-      )
+      expect(
+        Object.fromEntries(["chart", "helm-release", "image-values", "image"].map((f) => [f, d.flags.get(f)])),
+      ).toEqual({
+        chart: "$CHART",
+        "helm-release": "$HELM_RELEASE",
+        "image-values": "$IMAGE_VALUES",
+        image: "ghcr.io/$GITHUB_REPOSITORY_OWNER/$IMAGE_NAME",
+      })
     }
   })
 })

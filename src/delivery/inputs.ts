@@ -121,11 +121,11 @@ export interface PullSecretPlan {
 
 export function planPullSecret(
   args: { namespace: string; name: string; server: string; username: string },
-  names: { username?: string } = {},
+  names: { username?: string; name?: string } = {},
 ): PullSecretPlan {
   return {
     namespace: parseNamespace(args.namespace),
-    name: parseObjectName(args.name),
+    name: parseObjectName(args.name, names.name ?? "pullSecretName"),
     server: parseServer(args.server),
     username: parseUsername(args.username, names.username ?? "username"),
   }
@@ -169,7 +169,7 @@ export interface HelmArgs {
   imageValues?: string
 }
 
-export function planHelm(args: HelmArgs, names: { release?: string } = {}): HelmPlan {
+export function planHelm(args: HelmArgs, names: { release?: string } = { release: "helmRelease" }): HelmPlan {
   const historyMax = args.historyMax ?? 10
   check(
     Number.isInteger(historyMax) && historyMax >= 0,

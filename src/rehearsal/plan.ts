@@ -47,6 +47,9 @@ export interface RehearsalArgs {
   platforms: string[]
   helmRelease: string
   timeout: string
+  dockerfile?: string
+  buildArgs?: string[]
+  pullSecretName?: string
   /** A commit-like SHA for the build tag: the rehearsal derives it from the source's content. */
   sha: string
 }
@@ -73,9 +76,9 @@ export function planRehearsal(args: RehearsalArgs): RehearsalPlan {
     username: REHEARSAL_USER,
     image: args.image,
     registry: `http://${REHEARSAL_REGISTRY}`,
-    dockerfile: "Dockerfile",
+    dockerfile: args.dockerfile ?? "Dockerfile",
     platforms: args.platforms,
-    buildArgs: [],
+    buildArgs: args.buildArgs ?? [],
     readerUsername: REHEARSAL_USER,
     namespaces: args.namespaces,
     helmRelease: args.helmRelease,
@@ -84,6 +87,7 @@ export function planRehearsal(args: RehearsalArgs): RehearsalPlan {
     values: args.values,
     platform,
     imageValues: args.imageValues,
+    pullSecretName: args.pullSecretName,
   })
   return { release, nodePlatform: parsePlatform(platform, "platforms") }
 }

@@ -16,6 +16,7 @@ export interface ReleasePlan {
   readonly steps: { readonly pullSecret: PullSecretPlan; readonly helm: HelmPlan }[]
 }
 
+/** The pull secret's name unless told otherwise. */
 export const PULL_SECRET_NAME = "ghcr-pull-secret"
 
 export interface ReleaseArgs extends PublishArgs {
@@ -28,6 +29,7 @@ export interface ReleaseArgs extends PublishArgs {
   platform?: string
   allowDowngrade?: boolean
   imageValues?: string
+  pullSecretName?: string
 }
 
 /** Checks every argument of a release, for every namespace, before anything runs. */
@@ -35,17 +37,18 @@ export function planRelease(args: ReleaseArgs): ReleasePlan {
   const publish = planPublish(args)
   const namespaces = parseNamespaces(args.namespaces)
   const release = parseReleaseName(args.helmRelease, "helmRelease")
+  const pullSecretName = args.pullSecretName ?? PULL_SECRET_NAME
   const steps = namespaces.map((namespace) => ({
     pullSecret: planPullSecret(
-      { namespace, name: PULL_SECRET_NAME, server: publish.repository.host, username: args.readerUsername },
-      { username: "readerUsername" },
+      { namespace, name: pullSecretName, server: publish.repository.host, username: args.readerUsername },
+      { username: "readerUsername", name: "pullSecretName" },
     ),
     helm: planHelm({
       release,
       namespace,
       image: publish.repository.address,
       version: publish.version.tag,
-      pullSecretName: PULL_SECRET_NAME,
+      pullSecretName,
       timeout: args.timeout ?? "10m",
       set: args.set ?? [],
       values: args.values ?? [],

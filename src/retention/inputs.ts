@@ -25,6 +25,8 @@ export interface RetainArgs {
   readonly githubApiUrl: string
   readonly registry: { scheme: "http" | "https"; host: string }
   readonly registryUsername: string
+  /** The module and token a failure's restore command names (the run's own). */
+  readonly restoreWith: { readonly moduleRef?: string; readonly tokenUri?: string }
 }
 
 export interface RetainInput {
@@ -40,6 +42,8 @@ export interface RetainInput {
   maxRequests?: number
   quotaReserve?: number
   images?: readonly string[]
+  /** The module the run was called as (`dagger call -m <ref>`), for the restore command a failure prints; empty: this release's. */
+  moduleRef?: string
 }
 
 export function parseRetainArgs(args: RetainInput): RetainArgs {
@@ -61,6 +65,13 @@ export function parseRetainArgs(args: RetainInput): RetainArgs {
   parseGitHubApiUrl(args.githubApiUrl)
   const owner = parseOwner(args.owner)
   const images = args.images ?? []
+  // A function that deletes names its package: no default package.
+  check(
+    images.length > 0 || args.image !== "",
+    "image",
+    args.image,
+    "is empty: retain deletes package versions, so it names its package; expected --image <package> (e.g. api-gateway) or --images a,b",
+  )
   const packages =
     images.length > 0 ? images.map((image, i) => parseImageName(image, `images[${i}]`)) : [parseImageName(args.image)]
   const twice = packages.find((p, i) => packages.indexOf(p) !== i)
@@ -78,6 +89,9 @@ export function parseRetainArgs(args: RetainInput): RetainArgs {
     githubApiUrl: args.githubApiUrl,
     registry: parseRegistry(args.registry),
     registryUsername: args.registryUsername ? parseUsername(args.registryUsername, "registryUsername") : owner,
+    restoreWith: {
+      ...(args.moduleRef ? { moduleRef: parseModuleRef(args.moduleRef) } : {}),
+    },
   }
 }
 
@@ -99,6 +113,8 @@ export interface RetentionRequest {
   readonly maxRequests?: number
   /** The GitHub API the run used, for the restore command a failure prints (default: api.github.com). */
   readonly githubApiUrl?: string
+  /** The module and the token (as its Secret's URI) the run used, for the restore command a failure prints. */
+  readonly restoreWith?: { readonly moduleRef?: string; readonly tokenUri?: string }
   /** Requests of the token's hourly quota to leave to other workflows (at most a tenth of the quota; default 100). */
   readonly quotaReserve?: number
 }
@@ -117,4 +133,21 @@ export interface RetentionDeps {
   readonly counter?: RequestCounter
   /** Where the run's steps go (spans Dagger shows); a new one when absent. */
   readonly steps?: Steps
+}
+
+/** A module reference as `dagger call -m` takes it: `github.com/<owner>/<repo>[/<path>]@<version or commit>`, or a local path. */
+export function parseModuleRef(value: string, argument = "moduleRef"): string {
+  check(
+    /^[A-Za-z0-9][A-Za-z0-9._/-]*(?:@[A-Za-z0-9._-]+)?$/.test(value) && value.length <= 300,
+    argument,
+    value,
+    "is not a module reference: expected github.com/<owner>/<repo>@<version or commit> (the -m of dagger call, e.g. github.com/meetinity/meetinity-release@v0.4.0)",
+  )
+  return value
+}
+
+/** The run's arguments with the token's Secret URI, when it names only where the token came from (`env://NAME`, `file://path`). */
+export function withTokenUri(args: RetainArgs, uri: string): RetainArgs {
+  if (!/^(?:env|file):\/\/[A-Za-z0-9_./-]+$/.test(uri)) return args
+  return { ...args, restoreWith: { ...args.restoreWith, tokenUri: uri } }
 }

@@ -55,6 +55,7 @@ export async function retainPackages(
           maxRequests: args.maxRequests,
           quotaReserve: args.quotaReserve,
           githubApiUrl: args.githubApiUrl,
+          restoreWith: args.restoreWith,
         },
       )
       outcomes.push({ packageName, result })

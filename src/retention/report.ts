@@ -250,9 +250,9 @@ export function reportJson(result: RetentionResult): string {
 }
 
 /**
- * The module as `dagger call -m` names it in the restore command a failure prints: pinned to this
- * release of it (package.json's version; a test keeps the two equal), so the command restores
- * with the code that deleted.
+ * The module as `dagger call -m` names it in the restore command a failure prints, unless the run
+ * was told which module it is (`retain --module-ref`, as the workflows do): this release of it
+ * (package.json's version; a test keeps the two equal).
  */
 export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.3.0"
 
@@ -266,7 +266,7 @@ export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.3.0"
 export function formatFailure(
   result: RetentionResult,
   what: readonly string[],
-  options: { githubApiUrl?: string; restore?: boolean } = {},
+  options: { githubApiUrl?: string; restore?: boolean; moduleRef?: string; tokenUri?: string } = {},
 ): string {
   const where = `${result.owner.login}/${result.packageName}`
   const deleted = result.plan.deletions.filter((v) => DELETED_BY_RUN.includes(result.outcomes.get(v.id)!))
@@ -288,7 +288,7 @@ export function formatFailure(
       : ""
   lines.push(`to restore them (within 30 days; the token needs write:packages):`)
   lines.push(
-    `  dagger call -m ${MODULE_REF} restore --owner ${result.owner.login} --image ${result.packageName} --token env://GHCR_RETENTION_TOKEN${api} --ids ${deleted.map((v) => v.id).join(",")}`,
+    `  dagger call -m ${options.moduleRef ?? MODULE_REF} restore --owner ${result.owner.login} --image ${result.packageName} --token ${options.tokenUri ?? "env://GHCR_RETENTION_TOKEN"}${api} --ids ${deleted.map((v) => v.id).join(",")}`,
   )
   return lines.join("\n")
 }

@@ -153,7 +153,7 @@ export async function runRetention(deps: RetentionDeps, request: RetentionReques
   // Nothing known broken and no deletion refused or cut off: no version needs restoring.
   const restore = failure !== undefined || refused.length > 0 || validation.broken.length > 0
   const lines = [
-    formatFailure(done, what, { githubApiUrl: request.githubApiUrl, restore }),
+    formatFailure(done, what, { githubApiUrl: request.githubApiUrl, restore, ...request.restoreWith }),
     "",
     formatReport(done),
     ...(validation.broken.length ? ["", formatBroken(validation.broken)] : []),
