@@ -775,7 +775,9 @@ describe("retain, the Dagger function", () => {
         100,
         "github.com/acme/x@v1; rm -rf /",
       ),
-    ).rejects.toThrow(/moduleRef "github.com\/acme\/x@v1; rm -rf \/" is not a module reference: expected github.com\/<owner>/)
+    ).rejects.toThrow(
+      /moduleRef "github.com\/acme\/x@v1; rm -rf \/" is not a module reference: expected github.com\/<owner>/,
+    )
     expect(recorder.queries).toEqual([])
     expect(api.log.length).toBe(before)
   })
