@@ -197,6 +197,7 @@ export class MeetinityRelease {
    * @param platform The platform of the cluster's nodes; the image must have a manifest for it.
    * @param allowDowngrade Deploy even when the namespace runs a newer version (a deliberate rollback).
    * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys (e.g. api-gateway.image); the deploy sets its .repository, .tag and .digest.
+   * @param allowRemoval Deploy even when the release would lose objects another service runs (another subchart's, or the umbrella chart's own: a stale chart copy?); without it such a deploy is refused before any change. The report lists what was removed.
    */
   @func({ cache: "never" })
   async helmDeploy(
@@ -217,6 +218,7 @@ export class MeetinityRelease {
     platform = "linux/amd64",
     allowDowngrade = false,
     imageValues = "global.image",
+    allowRemoval = false,
   ): Promise<string> {
     return redacting(async () => {
       const plan = planHelm({
@@ -232,6 +234,7 @@ export class MeetinityRelease {
         platform,
         allowDowngrade,
         imageValues,
+        allowRemoval,
       })
       const reader = parseReaderCredentials(readerUsername, readerToken)
       return deploy({ chart, kubeconfig, reader }, plan, parseDigest(digest))
@@ -309,6 +312,7 @@ export class MeetinityRelease {
    * @param allowDowngrade Deploy even when a namespace runs a newer version (a deliberate rollback).
    * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys (e.g. api-gateway.image); each deploy sets its .repository, .tag and .digest.
    * @param pullSecretName The image pull secret the release refreshes in every namespace and the pods use.
+   * @param allowRemoval Deploy even when a release would lose objects another service runs (another subchart's, or the umbrella chart's own); without it the release stops before that namespace changes. The report lists what was removed.
    */
   @func({ cache: "never" })
   async release(
@@ -336,6 +340,7 @@ export class MeetinityRelease {
     allowDowngrade = false,
     imageValues = "global.image",
     pullSecretName = "ghcr-pull-secret",
+    allowRemoval = false,
   ): Promise<string> {
     return redacting(async () => {
       const plan = planRelease({
@@ -358,6 +363,7 @@ export class MeetinityRelease {
         allowDowngrade,
         imageValues,
         pullSecretName,
+        allowRemoval,
       })
       return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
     })

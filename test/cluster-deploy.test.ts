@@ -3,11 +3,12 @@
  * kubectl and helm commands, exactly as it sends them to its containers, run by the real
  * binaries (support/host-engine.ts); what they did is read back from the API server.
  */
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
+import { dag, type Directory, type DirectoryID } from "@dagger.io/dagger"
 
 import { MeetinityRelease } from "../src/index.js"
 import { NEVER_READY, startCluster, type Cluster } from "./support/cluster.js"
@@ -60,10 +61,17 @@ const EVENTS = () => `${registry.host}/meetinity/event-service`
 const deploy = (
   namespace: string,
   version: string,
-  o: { timeout?: string; allowDowngrade?: boolean; image?: string; imageValues?: string } = {},
+  o: {
+    timeout?: string
+    allowDowngrade?: boolean
+    image?: string
+    imageValues?: string
+    chart?: Directory
+    allowRemoval?: boolean
+  } = {},
 ) =>
   new MeetinityRelease().helmDeploy(
-    chart(),
+    o.chart ?? chart(),
     kubeconfig(),
     namespace,
     version,
@@ -80,6 +88,7 @@ const deploy = (
     "linux/amd64",
     o.allowDowngrade ?? false,
     o.imageValues ?? "api-gateway.image",
+    o.allowRemoval ?? false,
   )
 const deployEvents = (namespace: string, version: string, o: { allowDowngrade?: boolean } = {}) =>
   deploy(namespace, version, { ...o, image: EVENTS(), imageValues: "event-service.image" })
@@ -196,6 +205,8 @@ describe("helmDeploy on a real API server", () => {
     // First install: real `helm get values` says the release is not found, and the guard lets it through; the module creates the namespace.
     expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([
       ["helm get values", 1],
+      // Nothing to compare a first install with: no render.
+      ["helm get manifest", 1],
       ["kubectl get namespace", 1],
       ["kubectl create namespace", 0],
       ["helm upgrade --install", 0],
@@ -430,6 +441,9 @@ describe("two services of the umbrella release on a real API server", () => {
     )
     expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([
       ["helm get values", 0],
+      // The removal guard: what the release holds, against Helm's own server-side render of this deploy.
+      ["helm get manifest", 0],
+      ["helm upgrade --dry-run=server", 0],
       ["kubectl get namespace", 0],
       ["helm upgrade --install", 0],
     ])
@@ -438,7 +452,7 @@ describe("two services of the umbrella release on a real API server", () => {
       "event-service": { image: { tag: "" } },
     })
     // This deploy names only event-service's image; api-gateway's comes from the release's last revision.
-    expect(run.runs[2]!.args.filter((a) => a.includes("api-gateway"))).toEqual([])
+    expect(run.runs[4]!.args.filter((a) => a.includes("api-gateway"))).toEqual([])
     const both = await deployments(cluster, namespace)
     expect(both).toMatchObject([
       { name: "meetinity-api-gateway", available: "True", readyReplicas: 2, image: gateway("v1.4.2") },
@@ -474,5 +488,68 @@ describe("two services of the umbrella release on a real API server", () => {
     expect(run.runs.map((r) => commandLine(r))).toEqual(["helm get values"])
     expect(await revisions()).toEqual(["1 superseded", "2 superseded", "3 deployed"])
     expect(await deployments(cluster, namespace)).toEqual(later)
+  })
+})
+
+describe("a deploy from a stale copy of the umbrella chart, on a real API server", () => {
+  /** The umbrella chart as a service repository copied it before event-service was added. */
+  function staleChart(): string {
+    const dir = join(mkdtempSync(join(tmpdir(), "stale-chart-")), "meetinity")
+    cpSync(CHART, dir, { recursive: true })
+    rmSync(join(dir, "charts", "event-service"), { recursive: true })
+    const chartYaml = readFileSync(join(dir, "Chart.yaml"), "utf8")
+    writeFileSync(join(dir, "Chart.yaml"), chartYaml.replace(/\n  - name: event-service\n[^\n]*\n[^\n]*\n/, "\n"))
+    expect(readFileSync(join(dir, "Chart.yaml"), "utf8")).not.toContain("event-service")
+    return dir
+  }
+  const STALE = "DirectoryID-stale-chart"
+  const stale = () => dag.loadDirectoryFromID(STALE as DirectoryID)
+
+  test("is refused before any change, naming event-service's objects; event-service keeps running; the current chart deploys; --allow-removal removes and says so", async () => {
+    const namespace = "meetinity-stale"
+    const directories = { [STALE]: staleChart() }
+    const revisions = async () => (await helmHistory(namespace)).map((h) => `${h.revision} ${h.status}`)
+    run = await onCluster(cluster, { directories })
+    await deploy(namespace, "v1.4.1")
+    await deployEvents(namespace, "v0.3.0")
+    const before = await deployments(cluster, namespace)
+    expect(before.map((d) => [d.name, d.available])).toEqual([
+      ["meetinity-api-gateway", "True"],
+      ["meetinity-event-service", "True"],
+    ])
+    run.recorder.restore()
+
+    // api-gateway v1.4.2 from the stale copy: refused, each object named with its subchart.
+    run = await onCluster(cluster, { directories })
+    const refused = await deploy(namespace, "v1.4.2", { chart: stale() }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
+    expect(refused?.message).toMatch(
+      /^refusing to deploy \S+\/meetinity\/api-gateway:v1\.4\.2 to release meetinity in meetinity-stale: it would remove 2 objects this service does not own:\n  Service meetinity-event-service \(subchart event-service\)\n  Deployment meetinity-event-service \(subchart event-service\)\nThe chart given does not render the subchart event-service that the release runs now \(a stale copy of the umbrella chart\?\)\. Nothing was changed\.\nDeploy from the current umbrella chart[^\n]*or pass --allow-removal/,
+    )
+    // Read and rendered; nothing applied, not even the namespace looked at.
+    expect(run.runs.map((r) => [commandLine(r), r.exitCode])).toEqual([
+      ["helm get values", 0],
+      ["helm get manifest", 0],
+      ["helm upgrade --dry-run=server", 0],
+    ])
+    expect(await revisions()).toEqual(["1 superseded", "2 deployed"])
+    expect(await deployments(cluster, namespace)).toEqual(before)
+    run.recorder.restore()
+
+    // The same deploy from the current umbrella chart passes, and event-service is untouched.
+    run = await onCluster(cluster, { directories })
+    expect(await deploy(namespace, "v1.4.2")).toMatch(/^release meetinity in meetinity-stale: revision 3, deployed /)
+    const current = await deployments(cluster, namespace)
+    expect(current[1]).toEqual(before[1])
+    run.recorder.restore()
+
+    // --allow-removal: event-service goes, on purpose, and the report lists what went.
+    run = await onCluster(cluster, { directories })
+    expect(await deploy(namespace, "v1.4.3", { chart: stale(), allowRemoval: true })).toMatch(
+      /^release meetinity in meetinity-stale: revision 4, deployed \(.*\); removed on purpose \(--allow-removal\): Service meetinity-event-service \(subchart event-service\), Deployment meetinity-event-service \(subchart event-service\)$/,
+    )
+    expect((await deployments(cluster, namespace)).map((d) => d.name)).toEqual(["meetinity-api-gateway"])
   })
 })

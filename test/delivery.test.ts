@@ -12,8 +12,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
 import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
 
 import { MeetinityRelease } from "../src/index.js"
+import { quietly } from "../src/delivery/cluster.js"
 import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
 import { publishAnswer } from "./support/engine.js"
+import { type Command, execAnswers, type Ran, unwrap } from "./support/exec-answers.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { startKubeApi } from "./support/kube-api.js"
@@ -113,28 +115,13 @@ function fakeEngine(options: FakeEngineOptions = {}) {
       const path = join(chartDir, argValue(query.chain.at(-1)!.args, "path") as string)
       return existsSync(path) && statSync(path).isFile()
     }
-    const exec = query.chain.find((c) => c.field === "withExec")
-    if (!exec || !["exitCode", "stdout", "stderr"].includes(query.leaf)) return undefined
-    // The module reads a command's exit code, then its output: the command runs once per container.
-    const container = query.text.slice(0, query.text.lastIndexOf(query.leaf))
-    let ran = results.get(container)
-    if (!ran) {
-      ran = execute(argValue(exec.args, "args") as string[], query)
-      results.set(container, ran)
-    }
-    return (await ran)[query.leaf as keyof Ran]
+    return commands(query)
   }
 
-  interface Ran {
-    exitCode: number
-    stdout: string
-    stderr: string
-  }
-  const results = new Map<string, Promise<Ran>>()
   const ok = (stdout: string): Ran => ({ exitCode: 0, stdout, stderr: "" })
 
   /** What the engine's container would report for one command, as the real program would. */
-  async function execute(execArgs: string[], query: Query): Promise<Ran> {
+  async function execute({ args: execArgs }: Command, query: Query): Promise<Ran> {
     const mounts = query.chain
       .filter((c) => c.field === "withMountedSecret")
       .map((c) => ({ path: argValue(c.args, "path"), source: argValue(c.args, "source") }))
@@ -144,6 +131,12 @@ function fakeEngine(options: FakeEngineOptions = {}) {
     const namespace = execArgs.includes("--namespace") ? execArgs[execArgs.indexOf("--namespace") + 1]! : execArgs[3]!
     if (execArgs[0] === "helm" && execArgs[1] === "get" && execArgs[2] === "values") {
       log.runs.push(`helm get values ${namespace}`)
+      const release = options.releases?.[namespace]
+      const real = helm(execArgs.slice(1), release ? [release] : [])
+      return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
+    }
+    if (execArgs[0] === "helm" && execArgs[1] === "get" && execArgs[2] === "manifest") {
+      log.runs.push(`helm get manifest ${namespace}`)
       const release = options.releases?.[namespace]
       const real = helm(execArgs.slice(1), release ? [release] : [])
       return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
@@ -179,6 +172,16 @@ function fakeEngine(options: FakeEngineOptions = {}) {
       }
       return ok(`secret/${manifest.metadata.name} serverside-applied\n`)
     }
+    if (execArgs.includes("--dry-run=server")) {
+      log.runs.push(`helm render ${namespace}`)
+      const args = execArgs
+        .slice(1)
+        .map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a))
+        .map((a) => (a === "--dry-run=server" ? "--dry-run=client" : a))
+      const release = options.releases?.[namespace]
+      const real = release ? await helmAsync(args, [release], kubeApi.kubeconfig) : helm(args)
+      return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
+    }
     log.runs.push(`helm ${namespace}`)
     if (namespace === options.failHelmIn) {
       return {
@@ -198,6 +201,7 @@ function fakeEngine(options: FakeEngineOptions = {}) {
     log.upgrades.set(namespace, real.stdout)
     return { exitCode: real.status, stdout: real.stdout, stderr: real.stderr }
   }
+  const commands = execAnswers(execute)
   return { answer, log }
 }
 
@@ -205,7 +209,7 @@ function fakeEngine(options: FakeEngineOptions = {}) {
 const commandsRun = (r: Recorder) =>
   r.queries
     .filter((q) => q.leaf === "exitCode")
-    .map((q) => argValue(q.chain.find((c) => c.field === "withExec")!.args, "args") as string[])
+    .map((q) => unwrap(argValue(q.chain.find((c) => c.field === "withExec")!.args, "args") as string[]).args)
 
 const kubeconfig = () => dag.loadSecretFromID(KUBECONFIG_ID as SecretID)
 const readerToken = () => dag.loadSecretFromID("SecretID-reader" as SecretID)
@@ -355,9 +359,9 @@ describe("helmDeploy", () => {
       o.allowDowngrade ?? false,
       o.imageValues ?? "api-gateway.image",
     )
-  const helmRuns = () => commandsRun(recorder!).filter((a) => a[1] === "upgrade")
+  const helmRuns = () => commandsRun(recorder!).filter((a) => a[1] === "upgrade" && !a.includes("--dry-run=server"))
 
-  test("resolves the image, then runs helm upgrade --install directly (no shell) in the pinned Helm image, pinned to the digest", async () => {
+  test("resolves the image, then runs helm upgrade --install in the pinned Helm image, pinned to the digest, its output kept out of the log", async () => {
     const engine = fakeEngine()
     recorder = await recordDagger(engine.answer)
     const out = await deploy({ set: ["api-gateway.replicaCount=2"] })
@@ -370,6 +374,11 @@ describe("helmDeploy", () => {
     )
     const [exec] = helmRuns()
     expect(exec!.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
+    // Sent as `sh -c 'exec "$@" >FILE' sh helm ...`: the shell reads none of Helm's arguments, and
+    // Helm's JSON (every value, every rendered Secret) goes to a file the module reads, not to the log.
+    const sent = recorder.calls("withExec").map((c) => argValue(c.args, "args") as string[])
+    expect(sent).toContainEqual(quietly(exec!))
+    expect(sent.filter((a) => a.includes("upgrade") || a.includes("values")).every((a) => a[0] === "sh")).toBe(true)
     expect(exec).toContain("--reset-then-reuse-values")
     expect(exec!.slice(-8)).toEqual([
       "--set",
@@ -387,6 +396,7 @@ describe("helmDeploy", () => {
     // The namespace is looked up (created when missing) between the downgrade check and Helm.
     expect(engine.log.runs).toEqual([
       "helm get values meetinity-staging",
+      "helm get manifest meetinity-staging",
       "kubectl get namespace meetinity-staging",
       "helm meetinity-staging",
     ])
@@ -494,6 +504,9 @@ describe("helmDeploy", () => {
     await deploy({ namespace: "meetinity-prod", version: "v1.4.1", allowDowngrade: true })
     expect(engine.log.runs).toEqual([
       "helm get values meetinity-prod",
+      // The removal guard: what the release holds, against Helm's render of this deploy.
+      "helm get manifest meetinity-prod",
+      "helm render meetinity-prod",
       "kubectl get namespace meetinity-prod",
       "helm meetinity-prod",
     ])
@@ -559,6 +572,7 @@ describe("helmDeploy", () => {
     )
     expect(engine.log.runs).toEqual([
       "helm get values meetinity-staging",
+      "helm get manifest meetinity-staging",
       "kubectl get namespace meetinity-staging",
       "helm meetinity-staging",
     ])
@@ -731,12 +745,15 @@ describe("release", () => {
     expect(engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace"))).toEqual([
       "kubectl meetinity-dev",
       "helm get values meetinity-dev",
+      "helm get manifest meetinity-dev",
       "helm meetinity-dev",
       "kubectl meetinity-staging",
       "helm get values meetinity-staging",
+      "helm get manifest meetinity-staging",
       "helm meetinity-staging",
       "kubectl meetinity-prod",
       "helm get values meetinity-prod",
+      "helm get manifest meetinity-prod",
       "helm meetinity-prod",
     ])
     const tags = commandsRun(recorder)
@@ -795,7 +812,7 @@ describe("release", () => {
       /release v1\.5\.0 stopped at namespace meetinity-staging: helm upgrade --install[\s\S]*UPGRADE FAILED[\s\S]*deployed before it: meetinity-dev \(revision 1\)\nnot touched: meetinity-prod/,
     )
     expect(
-      engine.log.runs.filter((r) => !r.startsWith("kubectl get namespace") && !r.startsWith("helm get values")),
+      engine.log.runs.filter((r) => !/^(kubectl get namespace|helm get values|helm get manifest)/.test(r)),
     ).toEqual([
       "kubectl meetinity-dev",
       "helm meetinity-dev",

@@ -21,6 +21,7 @@ import { stateProblems } from "../src/rehearsal/report.js"
 import { runRehearsal } from "../src/rehearsal/run.js"
 import { RegistryClient } from "../src/oci/client.js"
 import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { type Command, execAnswers, type Ran } from "./support/exec-answers.js"
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
@@ -77,7 +78,6 @@ function fakeEngine(options: FakeOptions = {}) {
   }
   let secrets = 0
   let readyz = 0
-  const results = new Map<string, { exitCode: number; stdout: string; stderr: string }>()
 
   const answer = async (query: Query): Promise<unknown> => {
     const first = query.chain[0]!
@@ -115,26 +115,20 @@ function fakeEngine(options: FakeOptions = {}) {
       const path = join(chartDir, argValue(last.args, "path") as string)
       return existsSync(path) && statSync(path).isFile()
     }
-    const exec = query.chain.find((c) => c.field === "withExec")
-    if (!exec || !["exitCode", "stdout", "stderr"].includes(query.leaf)) return undefined
-    const container = query.text.slice(0, query.text.lastIndexOf(query.leaf))
-    let ran = results.get(container)
-    if (!ran) {
-      const args = argValue(exec.args, "args") as string[]
-      log.commands.push(args)
-      log.bindings.push(
-        query.chain
-          .filter((c) => c.field === "withServiceBinding")
-          .map((c) => ({ alias: argValue(c.args, "alias"), service: argValue(c.args, "service") })),
-      )
-      ran = execute(args, query)
-      results.set(container, ran)
-    }
-    return ran[query.leaf as "exitCode" | "stdout" | "stderr"]
+    return commands(query)
   }
 
   const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: "" })
-  function execute(args: string[], query: Query) {
+  const commands = execAnswers(async ({ args }: Command, query: Query): Promise<Ran> => {
+    log.commands.push(args)
+    log.bindings.push(
+      query.chain
+        .filter((c) => c.field === "withServiceBinding")
+        .map((c) => ({ alias: argValue(c.args, "alias"), service: argValue(c.args, "service") })),
+    )
+    return execute(args, query)
+  })
+  function execute(args: string[], query: Query): Ran {
     const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => argValue(c.args, "path"))
     expect(mounts).toContain("/run/secrets/kubeconfig")
     if (args[0] === "kubectl" && args[1] === "get" && args[2] === "--raw=/readyz") {
@@ -158,6 +152,8 @@ function fakeEngine(options: FakeOptions = {}) {
       return ok(`namespace/${args[3]} created\n`)
     if (args[0] === "kubectl" && args[1] === "apply") return ok("secret/ghcr-pull-secret serverside-applied\n")
     if (args[0] === "helm" && args[1] === "get" && args[2] === "values")
+      return { exitCode: 1, stdout: "", stderr: "Error: release: not found\n" }
+    if (args[0] === "helm" && args[1] === "get" && args[2] === "manifest")
       return { exitCode: 1, stdout: "", stderr: "Error: release: not found\n" }
     if (args[0] === "helm" && args[1] === "history")
       return { exitCode: 1, stdout: "", stderr: "Error: release: not found\n" }
@@ -290,6 +286,7 @@ describe("rehearse", () => {
         "kubectl create namespace",
         "kubectl apply --server-side",
         "helm get values",
+        "helm get manifest",
         "helm upgrade --install",
       ]),
       "kubectl get deployments",
@@ -341,6 +338,7 @@ describe("rehearse", () => {
         `namespace ${ns}`,
         `pull secret ${ns}`,
         `downgrade guard ${ns}`,
+        `removal guard ${ns} removes nothing another service runs`,
         // Helm's own report (this test's Helm runs with --dry-run: its status is pending-install).
         expect.stringMatching(new RegExp(`^helm upgrade ${ns} revision 1 \\([a-z-]+\\)$`)),
       ]),

@@ -53,6 +53,7 @@ export const STEP = {
   namespace: "namespace",
   pullSecret: "pull secret",
   guard: "downgrade guard",
+  removalGuard: "removal guard",
   helmUpgrade: "helm upgrade",
 } as const
 

@@ -50,6 +50,35 @@ export async function exec(container: Container, args: string[]): Promise<Ran> {
   return { exitCode, stdout: await ran.stdout(), stderr: exitCode === 0 ? "" : await ran.stderr() }
 }
 
+/** Where a quiet command's stdout goes, inside its container. */
+export const QUIET_STDOUT = "/tmp/meetinity-release.stdout"
+
+/**
+ * A command line whose stdout goes into a file instead of the call's log: `sh -c 'exec "$@" >FILE'
+ * sh <args...>` (the arguments are passed as they are, never read by the shell). Dagger shows a
+ * command's output in its log (the TUI, --progress=plain, Dagger Cloud) even with withExec's
+ * redirectStdout, which copies it (tried on an engine: docs/engine-run.md); Helm's JSON of a
+ * release holds every value it was given (`--set db.password=...`) and every rendered Secret.
+ */
+export function quietly(args: readonly string[]): string[] {
+  return ["sh", "-c", `exec "$@" >${QUIET_STDOUT}`, "sh", ...args]
+}
+
+/**
+ * `exec`, with the command's stdout kept out of every log: read from the file it went to (see
+ * `quietly`). For Helm's commands that print values or manifests: upgrade --output json,
+ * get values, get manifest, a dry run.
+ */
+export async function execQuietly(container: Container, args: string[]): Promise<Ran> {
+  const ran = container.withExec(quietly(args), { expect: ReturnType.Any })
+  const exitCode = await ran.exitCode()
+  return {
+    exitCode,
+    stdout: await ran.file(QUIET_STDOUT).contents(),
+    stderr: exitCode === 0 ? "" : await ran.stderr(),
+  }
+}
+
 /**
  * Runs one kubectl command against the cluster, with `files` (path: contents, nothing secret)
  * written into the container, and reads how it ended without failing on its exit code: for a

@@ -6,7 +6,7 @@ import { type Secret } from "@dagger.io/dagger"
 import semver from "semver"
 
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
-import { clusterClient, describeFailure, exec, HELM_IMAGE } from "./cluster.js"
+import { clusterClient, describeFailure, execQuietly, HELM_IMAGE } from "./cluster.js"
 import { type HelmPlan } from "./inputs.js"
 import { DEFAULT_IMAGE_VALUES, valueKeys } from "./values.js"
 
@@ -82,7 +82,7 @@ export async function refuseDowngrade(
   network: ServiceNetwork = DIRECT,
 ): Promise<void> {
   if (plan.allowDowngrade) return
-  const lookup = await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmGetValuesArgs(plan))
+  const lookup = await execQuietly(clusterClient(HELM_IMAGE, kubeconfig, network), helmGetValuesArgs(plan))
   const deployed = readDeployedVersion(lookup.exitCode, lookup.stdout, lookup.stderr, plan.imageValues)
   if (deployed.state === "error") {
     throw new Error(

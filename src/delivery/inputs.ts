@@ -150,6 +150,8 @@ export interface HelmPlan {
   readonly platform: Platform
   /** Deploy even when the namespace runs a newer version (a deliberate rollback). */
   readonly allowDowngrade: boolean
+  /** Deploy even when it removes objects another service (another subchart) runs; the report lists them. */
+  readonly allowRemoval: boolean
   /** Where this service's image goes in the chart's values (`global.image`, `api-gateway.image`). */
   readonly imageValues: string
 }
@@ -166,6 +168,7 @@ export interface HelmArgs {
   values?: string[]
   platform?: string
   allowDowngrade?: boolean
+  allowRemoval?: boolean
   imageValues?: string
 }
 
@@ -192,6 +195,7 @@ export function planHelm(args: HelmArgs, names: { release?: string } = { release
     values: parseValuesFiles(args.values ?? []),
     platform: parsePlatform(args.platform ?? "linux/amd64"),
     allowDowngrade: args.allowDowngrade ?? false,
+    allowRemoval: args.allowRemoval ?? false,
     imageValues,
   }
 }

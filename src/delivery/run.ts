@@ -8,21 +8,14 @@ import { type Directory, ExistsType, type Secret } from "@dagger.io/dagger"
 import { InvalidArgumentError } from "../common/errors.js"
 import { Steps, STEP } from "../common/steps.js"
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
-import { clusterClient, describeFailure, ensureNamespace, exec, HELM_IMAGE } from "./cluster.js"
+import { clusterClient, ensureNamespace, execQuietly, HELM_IMAGE } from "./cluster.js"
+import { helmFailure } from "./failure.js"
 import { refuseDowngrade } from "./guard.js"
-import {
-  formatHelmReport,
-  helmHistoryArgs,
-  type HelmReport,
-  helmUpgradeAdvice,
-  helmUpgradeArgs,
-  parseHelmHistory,
-  parseHelmReport,
-  unusedImageProblem,
-} from "./helm.js"
+import { formatHelmReport, type HelmReport, helmUpgradeArgs, parseHelmReport, unusedImageProblem } from "./helm.js"
 import { type HelmPlan, type Reader } from "./inputs.js"
 import { checkKubeconfig } from "./kubeconfig.js"
 import { imageTarget, preflightImage, type ResolvedImage } from "./preflight.js"
+import { checkRemovals, describeObject } from "./removal.js"
 import { namespaceValuesFile, valuesFilesFor } from "./values.js"
 
 const CHART = "/work/chart"
@@ -88,25 +81,45 @@ export async function deployToNamespace(
   const steps = options.steps ?? new Steps()
   const where = { namespace: plan.namespace }
   await steps.run(STEP.guard, where, () => refuseDowngrade(inputs.kubeconfig, plan, network))
+  // What the release would lose: refused before any change when another service runs it.
+  const removed = await steps.run(
+    STEP.removalGuard,
+    {
+      ...where,
+      result: (gone) => ({
+        detail: gone.length > 0 ? `${gone.length} removed on purpose` : "removes nothing another service runs",
+        attributes: { "helm.removed": gone.length },
+      }),
+    },
+    () => checkRemovals(CHART, inputs, plan, { digest: image.digest, valuesFiles }, network),
+  )
   // release has just put the pull secret into it (which made sure of the namespace): no second look.
   if (!options.namespaceEnsured)
     await steps.run(STEP.namespace, where, () => ensureNamespace(inputs.kubeconfig, plan.namespace, network))
-  return steps.run(
-    STEP.helmUpgrade,
-    {
-      ...where,
-      attributes: {
-        ...imageAttributes(plan.image, plan.version),
-        "oci.manifest.digest": image.digest,
-        "helm.release": plan.release,
+  return steps
+    .run(
+      STEP.helmUpgrade,
+      {
+        ...where,
+        attributes: {
+          ...imageAttributes(plan.image, plan.version),
+          "oci.manifest.digest": image.digest,
+          "helm.release": plan.release,
+        },
+        result: ({ report }) => ({
+          detail: `revision ${report.revision} (${report.status})`,
+          attributes: { "helm.revision": report.revision, "helm.status": report.status },
+        }),
       },
-      result: ({ report }) => ({
-        detail: `revision ${report.revision} (${report.status})`,
-        attributes: { "helm.revision": report.revision, "helm.status": report.status },
-      }),
-    },
-    () => helmUpgrade(inputs.chart, inputs.kubeconfig, plan, image, valuesFiles, network),
-  )
+      () => helmUpgrade(inputs.chart, inputs.kubeconfig, plan, image, valuesFiles, network),
+    )
+    .then(({ report, summary }) => ({
+      report,
+      summary:
+        removed.length > 0
+          ? `${summary}; removed on purpose (--allow-removal): ${removed.map(describeObject).join(", ")}`
+          : summary,
+    }))
 }
 
 /**
@@ -141,25 +154,15 @@ async function helmUpgrade(
   network: ServiceNetwork,
 ): Promise<{ report: HelmReport; summary: string }> {
   const container = clusterClient(HELM_IMAGE, kubeconfig, network).withDirectory(CHART, chart)
-  const ran = await exec(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
-  if (ran.exitCode !== 0) {
-    const said = ran.stderr || ran.stdout
-    // The release's history, read now: a release left pending (by an earlier run, or by this
-    // failure) is named with the revision to go back to.
-    const history = await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmHistoryArgs(plan))
-    throw new Error(
-      describeFailure(
-        `helm upgrade --install of release ${plan.release} (${image.uri})`,
-        plan.namespace,
-        ran.exitCode,
-        said,
-        // A rehearsal's cluster is gone when the call ends: it shows what the cluster said instead.
-        network.cluster
-          ? "The rehearsal reads the namespace's rollout and events before it stops its cluster: they follow."
-          : helmUpgradeAdvice(plan, said, history?.exitCode === 0 ? parseHelmHistory(history.stdout) : undefined),
-      ),
+  const ran = await execQuietly(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
+  if (ran.exitCode !== 0)
+    throw await helmFailure(
+      `helm upgrade --install of release ${plan.release} (${image.uri})`,
+      plan,
+      ran,
+      kubeconfig,
+      network,
     )
-  }
   const out = ran.stdout
   const report = parseHelmReport(out)
   const unused = unusedImageProblem(report, plan, image.digest)

@@ -28,6 +28,7 @@ export interface ReleaseArgs extends PublishArgs {
   values?: string[]
   platform?: string
   allowDowngrade?: boolean
+  allowRemoval?: boolean
   imageValues?: string
   pullSecretName?: string
 }
@@ -54,6 +55,7 @@ export function planRelease(args: ReleaseArgs): ReleasePlan {
       values: args.values ?? [],
       platform: args.platform,
       allowDowngrade: args.allowDowngrade,
+      allowRemoval: args.allowRemoval,
       imageValues: args.imageValues,
     }),
   }))

@@ -39,6 +39,8 @@ export async function onCluster(
     readerToken?: string
     publish?: (query: Query) => Promise<string>
     onStart?: HostEngineOptions["onStart"]
+    /** More directories the test hands the module, by ID, as host paths. */
+    directories?: Record<string, string>
   } = {},
 ): Promise<ModuleRun> {
   const engine = hostEngine({
@@ -47,7 +49,7 @@ export async function onCluster(
       "SecretID-reader": options.readerToken ?? READER_TOKEN,
       "SecretID-push": PUSH_TOKEN,
     },
-    directories: { "DirectoryID-chart": CHART, "DirectoryID-source": SOURCE },
+    directories: { "DirectoryID-chart": CHART, "DirectoryID-source": SOURCE, ...options.directories },
     ...(options.publish ? { publish: options.publish } : {}),
     ...(options.onStart ? { onStart: options.onStart } : {}),
   })
@@ -55,8 +57,11 @@ export async function onCluster(
   return { recorder, runs: engine.runs }
 }
 
-/** A command line as the module sent it, shortened to its first words: "helm upgrade --install". */
-export const commandLine = (run: HostRun, words = 3) => run.args.slice(0, words).join(" ")
+/** A command line as the module sent it, shortened to its first words: "helm upgrade --install" (a render: "helm upgrade --dry-run=server"). */
+export const commandLine = (run: HostRun, words = 3) =>
+  run.args.includes("--dry-run=server")
+    ? `${run.args.slice(0, 2).join(" ")} --dry-run=server`
+    : run.args.slice(0, words).join(" ")
 
 /** `helm <args>` as the admin, against the cluster (for reading back what the module did). */
 export interface HelmRelease {

@@ -1,7 +1,7 @@
 /**
  * Answers a recorded module run (support/dagger.ts) by running each container's command for real
- * on this host: the container's withExec arguments, exactly as the module sent them, run by the
- * real kubectl or helm of .cache/tools (the versions the module's images pin). Every mounted
+ * on this host: the container's withExec arguments, exactly as the module sent them (a quiet
+ * command's stdout into its file, support/exec-answers.ts), run by the real kubectl or helm of .cache/tools (the versions the module's images pin). Every mounted
  * Secret is written to a file at its mount path under a temporary root, the chart directory is
  * the one on disk, environment variables and arguments that name a mounted path are mapped into
  * that root, and the recording gets the real exit code, stdout and stderr. A container field this
@@ -14,6 +14,7 @@ import { dirname, join } from "node:path"
 
 import { HELM_IMAGE, KUBECTL_IMAGE } from "../../src/delivery/cluster.js"
 import { argValue, type Query } from "./dagger.js"
+import { type Command, execAnswers } from "./exec-answers.js"
 import { helmPath, kubectlPath } from "./tools.js"
 
 /** One command that ran, as the module sent it (paths as the container sees them). */
@@ -52,12 +53,13 @@ const KNOWN = new Set([
   "exitCode",
   "stdout",
   "stderr",
+  "file",
+  "contents",
 ])
 
 export function hostEngine(options: HostEngineOptions) {
   const runs: HostRun[] = []
   const created = new Map<string, string>()
-  const results = new Map<string, Promise<HostRun>>()
   let counter = 0
 
   const secretText = (id: string): string => {
@@ -66,18 +68,19 @@ export function hostEngine(options: HostEngineOptions) {
     return text
   }
 
-  async function execute(query: Query): Promise<HostRun> {
+  async function execute({ args, quiet }: Command, query: Query): Promise<HostRun> {
     for (const call of query.chain)
       if (!KNOWN.has(call.field))
         throw new Error(`host engine: the container uses ${call.field}, which this executor does not reproduce`)
     const image = argValue(query.chain.find((c) => c.field === "from")!.args, "address") as string
     const exec = query.chain.find((c) => c.field === "withExec")!
-    const args = argValue(exec.args, "args") as string[]
     if (!/expect: ANY\b/.test(exec.args))
       throw new Error("host engine: the module runs commands with expect: ANY and reads the exit code")
     const tool = TOOLS[args[0]!]
     if (!tool) throw new Error(`host engine: ${args[0]} is neither kubectl nor helm`)
     if (tool.image !== image) throw new Error(`host engine: ${args[0]} ran in ${image}, expected ${tool.image}`)
+    // Only Helm's image (Alpine) has the shell a quiet command needs; kubectl's has none.
+    if (quiet && image !== HELM_IMAGE) throw new Error(`host engine: a quiet command needs a shell, and ${image} has none`)
 
     const root = mkdtempSync(join(tmpdir(), "container-"))
     try {
@@ -128,6 +131,7 @@ export function hostEngine(options: HostEngineOptions) {
     }
   }
 
+  const commands = execAnswers(execute)
   const answer = async (query: Query): Promise<unknown> => {
     const first = query.chain[0]!
     if (query.leaf === "plaintext") return secretText(argValue(first.args, "id") as string)
@@ -146,16 +150,7 @@ export function hostEngine(options: HostEngineOptions) {
       const path = join(dir, argValue(query.chain.at(-1)!.args, "path") as string)
       return existsSync(path) && statSync(path).isFile()
     }
-    if (!["exitCode", "stdout", "stderr"].includes(query.leaf) || !query.chain.some((c) => c.field === "withExec"))
-      return undefined
-    // The module reads a command's exit code, then its output: the command runs once per container.
-    const container = query.text.slice(0, query.text.lastIndexOf(query.leaf))
-    let ran = results.get(container)
-    if (!ran) {
-      ran = execute(query)
-      results.set(container, ran)
-    }
-    return (await ran)[query.leaf as "exitCode" | "stdout" | "stderr"]
+    return commands(query)
   }
 
   return { answer, runs }

@@ -1,0 +1,36 @@
+/**
+ * A failed Helm run against a release, explained: what Helm said, and what to do, from the
+ * release's history read right after (a release left pending is named with its way out).
+ */
+import { type Secret } from "@dagger.io/dagger"
+
+import { type ServiceNetwork } from "../engine/network.js"
+import { clusterClient, describeFailure, exec, HELM_IMAGE, type Ran } from "./cluster.js"
+import { helmHistoryArgs, helmUpgradeAdvice, parseHelmHistory } from "./helm.js"
+import { type HelmPlan } from "./inputs.js"
+
+/** The error for a Helm run (`what`) that failed in the plan's namespace, with the advice its history gives. */
+export async function helmFailure(
+  what: string,
+  plan: HelmPlan,
+  ran: Ran,
+  kubeconfig: Secret,
+  network: ServiceNetwork,
+): Promise<Error> {
+  const said = ran.stderr || ran.stdout
+  // The release's history, read now: a release left pending (by an earlier run, or by this
+  // failure) is named with the revision to go back to.
+  const history = await exec(clusterClient(HELM_IMAGE, kubeconfig, network), helmHistoryArgs(plan))
+  return new Error(
+    describeFailure(
+      what,
+      plan.namespace,
+      ran.exitCode,
+      said,
+      // A rehearsal's cluster is gone when the call ends: it shows what the cluster said instead.
+      network.cluster
+        ? "The rehearsal reads the namespace's rollout and events before it stops its cluster: they follow."
+        : helmUpgradeAdvice(plan, said, history.exitCode === 0 ? parseHelmHistory(history.stdout) : undefined),
+    ),
+  )
+}
