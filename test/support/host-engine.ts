@@ -80,7 +80,8 @@ export function hostEngine(options: HostEngineOptions) {
     if (!tool) throw new Error(`host engine: ${args[0]} is neither kubectl nor helm`)
     if (tool.image !== image) throw new Error(`host engine: ${args[0]} ran in ${image}, expected ${tool.image}`)
     // Only Helm's image (Alpine) has the shell a quiet command needs; kubectl's has none.
-    if (quiet && image !== HELM_IMAGE) throw new Error(`host engine: a quiet command needs a shell, and ${image} has none`)
+    if (quiet && image !== HELM_IMAGE)
+      throw new Error(`host engine: a quiet command needs a shell, and ${image} has none`)
 
     const root = mkdtempSync(join(tmpdir(), "container-"))
     try {
