@@ -18,6 +18,16 @@
  * the tags no active version has taken return to the registry). As documented, restoring needs
  * `read:packages` and `write:packages` (403 with GitHub's message otherwise); a version that is
  * not deleted, or was deleted more than 30 days ago, answers 404.
+ *
+ * A repository's Actions settings, read-only, as the setup check reads them (`repositorySettings`
+ * at the end of this file): the repository, its environments (with `deployment_branch_policy` and
+ * `protection_rules`), an environment's deployment branch and tag rules, secrets and variables,
+ * the repository's secrets and variables, and the organisation's ones shared with it. Secrets are
+ * listed by name only, variables with their values, as GitHub does; `per_page` is capped at 100
+ * (30 for variables), with `Link` pagination. A classic token needs the `repo` scope; a
+ * fine-grained one the permissions GitHub's table gives (`actions:read` for environments,
+ * `secrets:read`, `variables:read`, and `environments:read` besides for an environment's), else
+ * 403 with `x-accepted-github-permissions`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 
@@ -74,6 +84,14 @@ export interface GitHubApi {
    * so later pages shift by one, and its manifest from the registry, restorable for 30 days.
    */
   deleteVersion(ownerLogin: string, name: string, id: number): Promise<void>
+  /** A repository the Actions settings routes answer for (its owner must be in `owners`). */
+  addRepository(fullName: string, options?: { defaultBranch?: string }): void
+  /** An environment of a repository, with its deployment rules and required reviewers. */
+  addEnvironment(repository: string, name: string, options?: EnvironmentOptions): void
+  /** A secret (a name only: GitHub never gives a value back) of a repository, one of its environments, or an organisation. */
+  addSecret(scope: SettingScope, name: string): void
+  /** A variable, which GitHub lists with its value. */
+  addVariable(scope: SettingScope, name: string, value: string): void
   /** Counts `n` requests against the primary rate limit, as the repository's other workflows would. */
   consume(n: number): void
   /** The primary rate limit's state: requests counted in the current window, and refusals so far. */
@@ -84,6 +102,19 @@ export interface GitHubApi {
     readonly resetsAt: number
   }
   stop(): Promise<void>
+}
+
+/** Where a secret or variable lives: a repository, one of its environments, or an organisation (shared with the repositories named, or with all). */
+export type SettingScope =
+  | { readonly repository: string; readonly environment?: string }
+  | { readonly organisation: string; readonly repositories?: readonly string[] }
+
+export interface EnvironmentOptions {
+  /** Who may deploy: every branch and tag (GitHub's default), protected branches, or the rules given. */
+  readonly refs?: "all" | "protected" | { readonly branches?: readonly string[]; readonly tags?: readonly string[] }
+  /** How many required reviewers (0: no such rule). */
+  readonly reviewers?: number
+  readonly preventSelfReview?: boolean
 }
 
 export interface DeletedVersion extends ApiVersion {
@@ -131,6 +162,7 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
   let refused = 0
   let windowStart: number | undefined
   let url = ""
+  const settings = repositorySettings(options.owners, () => url)
 
   const resetAt = () => Math.ceil(((windowStart ?? clock()) + WINDOW_MS) / 1000)
   const rateHeaders = () => ({
@@ -267,6 +299,13 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       if (who.integration)
         return json(response, 403, { message: "Resource not accessible by integration" }, rateHeaders())
       return json(response, 200, { login: who.login, type: "User" }, rateHeaders())
+    }
+
+    if (path.startsWith("/repos/")) {
+      const answer = method === "GET" ? settings.serve(path, full, who) : undefined
+      if (answer) count(answer.kind)
+      const { status, body, headers } = answer ?? { status: 404, body: { message: "Not Found" }, headers: {} }
+      return json(response, status, body, { ...rateHeaders(), ...headers })
     }
 
     match =
@@ -439,6 +478,10 @@ export async function startGitHubApi(options: GitHubApiOptions): Promise<GitHubA
       const problem = await remove(owner, name, version)
       if (problem) throw new Error(problem)
     },
+    addRepository: settings.addRepository,
+    addEnvironment: settings.addEnvironment,
+    addSecret: settings.addSecret,
+    addVariable: settings.addVariable,
     consume: (n) => {
       if (windowStart === undefined || clock() >= windowStart + WINDOW_MS) {
         windowStart = clock()
@@ -475,5 +518,281 @@ function toApi(version: ApiVersion & { deleted_at?: string }, owner: string, nam
     html_url: `https://github.com/orgs/${owner}/packages/container/${encodeURIComponent(name)}/${version.id}`,
     ...(version.deleted_at ? { deleted_at: version.deleted_at } : {}),
     metadata: { package_type: "container", container: { tags: version.tags } },
+  }
+}
+
+interface EnvironmentState {
+  name: string
+  refs: NonNullable<EnvironmentOptions["refs"]>
+  reviewers: number
+  preventSelfReview: boolean
+  secrets: Set<string>
+  variables: Map<string, string>
+}
+
+interface RepositoryState {
+  fullName: string
+  owner: string
+  defaultBranch: string
+  environments: Map<string, EnvironmentState>
+  secrets: Set<string>
+  variables: Map<string, string>
+}
+
+/** An answer of the settings routes, and the kind of request it counts as. */
+interface SettingsAnswer {
+  kind: string
+  status: number
+  body: unknown
+  headers: Record<string, string>
+}
+
+const STAMP = "2026-01-05T10:00:00Z"
+
+/**
+ * The read-only Actions settings routes of a repository, from GitHub's REST reference: the
+ * repository, environments, deployment branch policies, and the secrets and variables of an
+ * environment, the repository and the organisation (those shared with the repository).
+ */
+function repositorySettings(owners: GitHubApiOptions["owners"], base: () => string) {
+  const repositories = new Map<string, RepositoryState>() // lower-case "owner/name"
+  type Shared = readonly string[] | undefined
+  type SharedValue = { value: string; repositories?: readonly string[] }
+  const organisationSecrets = new Map<string, Map<string, Shared>>() // org -> name -> repositories
+  const organisationVariables = new Map<string, Map<string, SharedValue>>()
+  const repositoryOf = (fullName: string) => {
+    const found = repositories.get(fullName.toLowerCase())
+    if (!found) throw new Error(`no repository ${fullName}: addRepository first`)
+    return found
+  }
+  const environmentOf = (repository: string, name: string) => {
+    const found = repositoryOf(repository).environments.get(name.toLowerCase())
+    if (!found) throw new Error(`no environment ${name} in ${repository}: addEnvironment first`)
+    return found
+  }
+  const shared = (repositories: readonly string[] | undefined, fullName: string) =>
+    repositories === undefined || repositories.some((r) => r.toLowerCase() === fullName.toLowerCase())
+
+  const answer = (
+    kind: string,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): SettingsAnswer => ({
+    kind,
+    status,
+    body,
+    headers,
+  })
+  const notFound = (kind: string) =>
+    answer(kind, 404, { message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" })
+
+  /** A fine-grained token's permissions, or the classic `repo` scope; GITHUB_TOKEN is refused as an integration. */
+  const refuse = (kind: string, who: TokenInfo, permissions: readonly string[]): SettingsAnswer | undefined => {
+    if (who.scopes.includes("repo") || permissions.every((p) => who.scopes.includes(p))) return undefined
+    const message = who.integration
+      ? "Resource not accessible by integration"
+      : "Resource not accessible by personal access token"
+    return answer(
+      kind,
+      403,
+      { message, documentation_url: "https://docs.github.com/rest", status: "403" },
+      { "x-accepted-github-permissions": permissions.map((p) => p.replace(":", "=")).join(",") },
+    )
+  }
+
+  /** One page of a listing: `{ total_count, <key>: [...] }`, `per_page` capped, and `Link` as GitHub writes it. */
+  const page = (kind: string, full: URL, key: string, items: readonly unknown[], maxPerPage = 100): SettingsAnswer => {
+    const perPage = Math.min(maxPerPage, Math.max(1, Number(full.searchParams.get("per_page") ?? 30)))
+    const current = Math.max(1, Number(full.searchParams.get("page") ?? 1))
+    const last = Math.max(1, Math.ceil(items.length / perPage))
+    const link = (p: number) => {
+      const next = new URL(full)
+      next.searchParams.set("per_page", String(perPage))
+      next.searchParams.set("page", String(p))
+      return next.toString()
+    }
+    const links: string[] = []
+    if (current < last) links.push(`<${link(current + 1)}>; rel="next"`, `<${link(last)}>; rel="last"`)
+    if (current > 1) links.push(`<${link(1)}>; rel="first"`, `<${link(current - 1)}>; rel="prev"`)
+    const body = { total_count: items.length, [key]: items.slice((current - 1) * perPage, current * perPage) }
+    return answer(kind, 200, body, links.length > 0 ? { link: links.join(", ") } : {})
+  }
+
+  const secretItems = (names: Iterable<string>) =>
+    [...names].sort().map((name) => ({ name, created_at: STAMP, updated_at: STAMP }))
+  const variableItems = (values: Iterable<[string, string]>) =>
+    [...values]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, value]) => ({ name, value, created_at: STAMP, updated_at: STAMP }))
+
+  const environmentBody = (repository: RepositoryState, e: EnvironmentState, id: number) => {
+    const rules: unknown[] = []
+    if (e.reviewers > 0)
+      rules.push({
+        id: id * 10 + 1,
+        node_id: `GA_${id}_reviewers`,
+        type: "required_reviewers",
+        prevent_self_review: e.preventSelfReview,
+        reviewers: Array.from({ length: e.reviewers }, (_, i) => ({
+          type: "User",
+          reviewer: { login: `reviewer-${i + 1}`, id: 1000 + i, type: "User" },
+        })),
+      })
+    if (e.refs !== "all") rules.push({ id: id * 10 + 2, node_id: `GA_${id}_branch_policy`, type: "branch_policy" })
+    return {
+      id,
+      node_id: `EN_${id}`,
+      name: e.name,
+      url: `${base()}/repos/${repository.fullName}/environments/${encodeURIComponent(e.name)}`,
+      html_url: `https://github.com/${repository.fullName}/deployments/activity_log?environments_filter=${encodeURIComponent(e.name)}`,
+      created_at: STAMP,
+      updated_at: STAMP,
+      protection_rules: rules,
+      deployment_branch_policy:
+        e.refs === "all"
+          ? null
+          : { protected_branches: e.refs === "protected", custom_branch_policies: e.refs !== "protected" },
+    }
+  }
+
+  const serve = (path: string, full: URL, who: TokenInfo): SettingsAnswer | undefined => {
+    const match = /^\/repos\/([^/]+)\/([^/]+)(?:\/(.*))?$/.exec(path)
+    if (!match) return undefined
+    const [, owner, name, rest = ""] = match
+    const repository = repositories.get(`${decodeURIComponent(owner!)}/${decodeURIComponent(name!)}`.toLowerCase())
+    if (rest === "") {
+      // A private repository the token cannot see is not found, as GitHub answers.
+      if (!repository || !(who.scopes.includes("repo") || who.scopes.includes("metadata:read")))
+        return notFound("GET repo")
+      const type = owners[repository.owner] ?? "User"
+      return answer("GET repo", 200, {
+        id: 1,
+        name: repository.fullName.split("/")[1],
+        full_name: repository.fullName,
+        private: true,
+        owner: { login: repository.owner, type },
+        default_branch: repository.defaultBranch,
+      })
+    }
+    if (!repository) return notFound("GET repo")
+    const environments = [...repository.environments.values()].sort((a, b) => a.name.localeCompare(b.name))
+    if (rest === "environments")
+      return (
+        refuse("GET environments", who, ["actions:read"]) ??
+        page(
+          "GET environments",
+          full,
+          "environments",
+          environments.map((e, i) => environmentBody(repository, e, i + 1)),
+        )
+      )
+    if (rest === "actions/secrets")
+      return (
+        refuse("GET repo secrets", who, ["secrets:read"]) ??
+        page("GET repo secrets", full, "secrets", secretItems(repository.secrets))
+      )
+    if (rest === "actions/variables")
+      return (
+        refuse("GET repo variables", who, ["variables:read"]) ??
+        page("GET repo variables", full, "variables", variableItems(repository.variables), 30)
+      )
+    if (rest === "actions/organization-secrets") {
+      const org = organisationSecrets.get(repository.owner.toLowerCase()) ?? new Map<string, Shared>()
+      const names = [...org].filter(([, repos]) => shared(repos, repository.fullName)).map(([n]) => n)
+      return (
+        refuse("GET org secrets", who, ["secrets:read"]) ?? page("GET org secrets", full, "secrets", secretItems(names))
+      )
+    }
+    if (rest === "actions/organization-variables") {
+      const org = organisationVariables.get(repository.owner.toLowerCase()) ?? new Map<string, SharedValue>()
+      const values = [...org]
+        .filter(([, v]) => shared(v.repositories, repository.fullName))
+        .map(([n, v]) => [n, v.value] as [string, string])
+      return (
+        refuse("GET org variables", who, ["variables:read"]) ??
+        page("GET org variables", full, "variables", variableItems(values), 30)
+      )
+    }
+    const inEnvironment = /^environments\/([^/]+)(?:\/(deployment-branch-policies|secrets|variables))?$/.exec(rest)
+    if (!inEnvironment) return notFound("GET unknown")
+    const environment = repository.environments.get(decodeURIComponent(inEnvironment[1]!).toLowerCase())
+    const what = inEnvironment[2]
+    if (what === undefined) {
+      const refused = refuse("GET environment", who, ["actions:read"])
+      if (refused) return refused
+      if (!environment) return notFound("GET environment")
+      return answer(
+        "GET environment",
+        200,
+        environmentBody(repository, environment, environments.indexOf(environment) + 1),
+      )
+    }
+    if (what === "deployment-branch-policies") {
+      const refused = refuse("GET branch policies", who, ["actions:read"])
+      if (refused) return refused
+      if (!environment) return notFound("GET branch policies")
+      const refs = typeof environment.refs === "object" ? environment.refs : {}
+      const policies = [
+        ...(refs.branches ?? []).map((n) => ({ name: n, type: "branch" })),
+        ...(refs.tags ?? []).map((n) => ({ name: n, type: "tag" })),
+      ].map((p, i) => ({ id: 361471 + i, node_id: `BP_${i}`, ...p }))
+      return page("GET branch policies", full, "branch_policies", policies)
+    }
+    const kind = `GET environment ${what}`
+    const refused = refuse(kind, who, ["environments:read", what === "secrets" ? "secrets:read" : "variables:read"])
+    if (refused) return refused
+    if (!environment) return notFound(kind)
+    return what === "secrets"
+      ? page(kind, full, "secrets", secretItems(environment.secrets))
+      : page(kind, full, "variables", variableItems(environment.variables), 30)
+  }
+
+  return {
+    serve,
+    addRepository(fullName: string, options: { defaultBranch?: string } = {}) {
+      const owner = fullName.split("/")[0]!
+      const login = Object.keys(owners).find((o) => o.toLowerCase() === owner.toLowerCase())
+      if (!login) throw new Error(`owner ${owner} is not in the stand-in's owners`)
+      repositories.set(fullName.toLowerCase(), {
+        fullName,
+        owner: login,
+        defaultBranch: options.defaultBranch ?? "main",
+        environments: new Map(),
+        secrets: new Set(),
+        variables: new Map(),
+      })
+    },
+    addEnvironment(repository: string, name: string, options: EnvironmentOptions = {}) {
+      repositoryOf(repository).environments.set(name.toLowerCase(), {
+        name,
+        refs: options.refs ?? "all",
+        reviewers: options.reviewers ?? 0,
+        preventSelfReview: options.preventSelfReview ?? false,
+        secrets: new Set(),
+        variables: new Map(),
+      })
+    },
+    addSecret(scope: SettingScope, name: string) {
+      // GitHub stores names upper-case.
+      const upper = name.toUpperCase()
+      if ("organisation" in scope) {
+        const org = organisationSecrets.get(scope.organisation.toLowerCase()) ?? new Map<string, Shared>()
+        organisationSecrets.set(scope.organisation.toLowerCase(), org.set(upper, scope.repositories))
+      } else if (scope.environment !== undefined) environmentOf(scope.repository, scope.environment).secrets.add(upper)
+      else repositoryOf(scope.repository).secrets.add(upper)
+    },
+    addVariable(scope: SettingScope, name: string, value: string) {
+      const upper = name.toUpperCase()
+      if ("organisation" in scope) {
+        const org = organisationVariables.get(scope.organisation.toLowerCase()) ?? new Map<string, SharedValue>()
+        organisationVariables.set(
+          scope.organisation.toLowerCase(),
+          org.set(upper, { value, ...(scope.repositories ? { repositories: scope.repositories } : {}) }),
+        )
+      } else if (scope.environment !== undefined)
+        environmentOf(scope.repository, scope.environment).variables.set(upper, value)
+      else repositoryOf(scope.repository).variables.set(upper, value)
+    },
   }
 }
