@@ -26,6 +26,7 @@ import { parseRestoreArgs, restoreWithToken } from "./retention/restore.js"
 import { parseRetainArgs, parseRetainPlan, withTokenUri } from "./retention/inputs.js"
 import { retainWithToken } from "./retention/packages.js"
 import { parseSummaryArgs, summarizePlanFile } from "./retention/summary.js"
+import { parseSetupArgs, runSetupCheck, workflowTexts } from "./setup/run.js"
 
 /** Build, publish, deploy and retain Meetinity's container images on GHCR. */
 @object()
@@ -571,6 +572,39 @@ export class MeetinityRelease {
     return redacting(async () => {
       const args = parseSummaryArgs({ rows })
       return summarizePlanFile(await report.contents(), args)
+    })
+  }
+
+  /**
+   * Check a service repository's GitHub setup before its first release: every environment,
+   * environment secret, organisation or repository secret and variable its workflows need (read
+   * from the workflow files), and the environments' deployment rules and reviewers that
+   * docs/operations.md asks for. Each is reported present, missing, wrong (a rule that lets any
+   * branch deploy, GHCR_RETENTION_TOKEN as a repository secret, one KUBECONFIG shared by every
+   * namespace) or not checkable with this token, with what it is for, which file and job use it,
+   * and the gh command or settings page that sets it right. Reads names only (GitHub never returns
+   * a secret's value; variables' values are dropped unread) and changes nothing.
+   *
+   * Example: dagger call setup-check --repository acme/payments --token env://GH_TOKEN --workflows ./.github/workflows
+   *
+   * @param repository The service repository, owner/name (e.g. meetinity/api-gateway).
+   * @param token A token that may read the repository's Actions settings: a classic token with the repo scope, or a fine-grained one with Actions, Environments, Secrets and Variables: read on the repository (GITHUB_TOKEN cannot list secrets).
+   * @param workflows The service repository's .github/workflows directory (or its root); by default, the workflow templates of this module's release.
+   * @param githubApiUrl The GitHub REST API; https://<host>/api/v3 for GitHub Enterprise Server.
+   * @param format The report's format: table, or json.
+   */
+  @func({ cache: "never" })
+  async setupCheck(
+    repository: string,
+    token: Secret,
+    @argument({ defaultPath: "/.github/workflows", ignore: ["ci.yml"] }) workflows: Directory,
+    githubApiUrl = "https://api.github.com",
+    format = "table",
+  ): Promise<string> {
+    return redacting(async () => {
+      const args = parseSetupArgs({ repository, githubApiUrl, format })
+      const texts = await workflowTexts(workflows)
+      return runSetupCheck(args, texts, await token.plaintext(), say)
     })
   }
 }

@@ -171,6 +171,19 @@ export const API: Record<string, ExpectedFunction> = {
 
 /** Functions this module adds beyond the spec (documented in the README). */
 export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
+  // Asked for after v0.3.0: what an organisation's repository lacks, by name only.
+  setupCheck: {
+    args: {
+      repository: str(),
+      token: obj("Secret"),
+      workflows: moduleDir("/.github/workflows"),
+      githubApiUrl: str("https://api.github.com"),
+      format: str("table"),
+    },
+    returns: "STRING_KIND",
+    // It reads the repository's settings as they are now.
+    changesTheWorld: true,
+  },
   retentionSummary: {
     args: { report: { kind: "File" }, rows: { kind: "INTEGER_KIND", default: 200 } },
     returns: "STRING_KIND",
@@ -201,8 +214,14 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
 /** Optional arguments this module adds beyond the spec (documented in the README). */
 export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
   publish: { sourceUrl: str("") },
-  helmDeploy: { historyMax: int(10), platform: str("linux/amd64"), allowDowngrade: bool(false) },
+  helmDeploy: {
+    historyMax: int(10),
+    platform: str("linux/amd64"),
+    allowDowngrade: bool(false),
+    allowRemoval: bool(false),
+  },
   release: {
+    allowRemoval: bool(false),
     timeout: str("10m"),
     set: list([]),
     platform: str("linux/amd64"),
