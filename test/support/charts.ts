@@ -2,7 +2,7 @@
  * Charts for the chart tests: real Helm 4.1.4 run with a home of its own (its registry login,
  * its content cache), chart directories read as the module is handed them, copied and changed.
  */
-import { spawnSync } from "node:child_process"
+import { execFile, spawnSync } from "node:child_process"
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, relative, resolve } from "node:path"
@@ -21,6 +21,11 @@ export interface HelmHome {
   ok(args: string[], input?: string): string
   /** Like ok, with what Helm wrote to stderr too (where `push` and `pull` print the digest). */
   said(args: string[], input?: string): string
+  /**
+   * Like said, without blocking the event loop: for a registry front served by this very process
+   * (a spawnSync would wait on a server that cannot answer while it waits).
+   */
+  saidAsync(args: string[], input?: string): Promise<string>
 }
 
 export function helmHome(): HelmHome {
@@ -49,6 +54,20 @@ export function helmHome(): HelmHome {
       const result = run(args, input)
       if (result.status !== 0) throw new Error(`helm ${args.join(" ")} failed (${result.status}): ${result.stderr}`)
       return `${result.stdout}${result.stderr}`
+    },
+    saidAsync(args, input) {
+      return new Promise((resolve, reject) => {
+        const child = execFile(
+          helmPath(),
+          args,
+          { encoding: "utf8", env, cwd: home, timeout: 60_000 },
+          (error, stdout, stderr) =>
+            error
+              ? reject(new Error(`helm ${args.join(" ")} failed: ${stderr || error.message}`))
+              : resolve(`${stdout}${stderr}`),
+        )
+        child.stdin?.end(input ?? "")
+      })
     },
   }
 }
