@@ -82,7 +82,7 @@ function parseRule(line: string, argument: string, lineNumber: number): Rule | u
   return { raw, negate, mustDir, match: (path) => pattern.test(path.slice(path.lastIndexOf("/") + 1)) }
 }
 
-const SPECIAL = /[\\^$.*+?()[\]{}|/-]/
+const SPECIAL = /[\\^$.*+?()[\]{}|/]/
 
 /**
  * Go's `filepath.Match` pattern as a regular expression over the whole name: `*` any run of
@@ -116,12 +116,12 @@ export function globToRegExp(pattern: string, argument: string): RegExp {
         if (start === "]" && ranges > 0) break
         const lo = classChar(chars, j, bad)
         j = lo.next
-        let item = escape(lo.char)
+        let item = escapeInClass(lo.char)
         if (chars[j] === "-") {
           const hi = classChar(chars, j + 1, bad)
           j = hi.next
           if (hi.char < lo.char) bad(`the range ${lo.char}-${hi.char} is backwards`)
-          item += `-${escape(hi.char)}`
+          item += `-${escapeInClass(hi.char)}`
         }
         cls += item
         ranges++
@@ -151,3 +151,4 @@ function classChar(
 }
 
 const escape = (c: string) => (SPECIAL.test(c) ? `\\${c}` : c)
+const escapeInClass = (c: string) => (c === "-" ? "\\-" : escape(c))
