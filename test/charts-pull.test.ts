@@ -13,6 +13,7 @@ import { packageChart } from "../src/charts/package.js"
 import { publishChart } from "../src/charts/publish.js"
 import { directoryEntries, pullChart, resolveChart } from "../src/charts/pull.js"
 import { parseChartReference } from "../src/charts/reference.js"
+import { Steps } from "../src/common/steps.js"
 import { RegistryClient } from "../src/oci/client.js"
 import { copyChart, EXAMPLE_CHART, helmHome, readChartFiles, writeChartFiles } from "./support/charts.js"
 import { argValue, recordDagger, type Recorder } from "./support/dagger.js"
@@ -63,7 +64,12 @@ describe("pullChart", () => {
     const repository = freshRepository()
     const published = await publishChart({ client: writerClient(), repository, files: readChartFiles(EXAMPLE_CHART) })
 
-    const { chart, files } = await pullChart(readerClient(), ref(reader.host, `${repository}:0.2.0`))
+    const steps = new Steps()
+    const { chart, files } = await pullChart(readerClient(), ref(reader.host, `${repository}:0.2.0`), steps)
+    expect(steps.records.map((r) => [r.step, r.detail])).toEqual([
+      ["resolve chart", chart.reference],
+      ["pull chart", `${files.length} files`],
+    ])
     expect(chart).toMatchObject({ digest: published.digest, name: "meetinity", version: "0.2.0" })
     expect(chart.reference).toBe(`oci://${reader.host}/${repository}:0.2.0@${published.digest}`)
     const dir = writeChartFiles(files)

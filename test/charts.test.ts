@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest"
 
 import { type PublishedChart, publishChart } from "../src/charts/publish.js"
 import { packageChart } from "../src/charts/package.js"
+import { Steps } from "../src/common/steps.js"
 import { RegistryClient } from "../src/oci/client.js"
 import { copyChart, EXAMPLE_CHART, helmHome, readChartFiles, withVersion } from "./support/charts.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
@@ -34,8 +35,8 @@ const freshRepository = () => `owner${++owners}/charts/meetinity`
 const client = () => new RegistryClient({ scheme: "http", host: registry.host })
 const frontClient = () =>
   new RegistryClient({ scheme: "http", host: front.host }, { username: "Meetinity", password: "ghp_writer" })
-const publish = (repository: string, dir = EXAMPLE_CHART, c = client()): Promise<PublishedChart> =>
-  publishChart({ client: c, repository, files: readChartFiles(dir) })
+const publish = (repository: string, dir = EXAMPLE_CHART, c = client(), steps?: Steps): Promise<PublishedChart> =>
+  publishChart({ client: c, repository, files: readChartFiles(dir) }, steps)
 
 /** Values that make the example chart render the api-gateway's Deployment. */
 const IMAGE = [
@@ -50,8 +51,15 @@ const IMAGE = [
 describe("publishChart", () => {
   test("(a) publishes the example chart as <name>:<version>; real helm pulls it, renders it and shows the same Chart.yaml", async () => {
     const repository = freshRepository()
-    const published = await publish(repository)
+    const steps = new Steps()
+    const published = await publish(repository, EXAMPLE_CHART, client(), steps)
     expect(published).toMatchObject({ name: "meetinity", version: "0.2.0", pushed: true })
+    expect(steps.records.map((r) => [r.step, r.state])).toEqual([
+      ["package chart", "done"],
+      ["read chart version", "done"],
+      ["push chart", "done"],
+    ])
+    expect(steps.records[2]!.detail).toBe(published.digest)
     expect(published.reference).toBe(`oci://${registry.host}/${repository}:0.2.0@${published.digest}`)
 
     const helm = helmHome()
@@ -108,8 +116,10 @@ describe("publishChart", () => {
     const repository = freshRepository()
     const first = await publish(repository, EXAMPLE_CHART, frontClient())
     front.log.length = 0
-    const again = await publish(repository, EXAMPLE_CHART, frontClient())
+    const steps = new Steps()
+    const again = await publish(repository, EXAMPLE_CHART, frontClient(), steps)
     expect(again).toEqual({ ...first, pushed: false })
+    expect(steps.records.map((r) => r.step)).toEqual(["package chart", "read chart version"])
     const writes = front.log.filter((r) => r.method !== "GET" && r.method !== "HEAD")
     expect(writes).toEqual([])
     // The same content packaged again gives the same digests: the tarball is deterministic.

@@ -8,19 +8,11 @@ import { check } from "../common/errors.js"
 import { Steps } from "../common/steps.js"
 import { type RegistryClient } from "../oci/client.js"
 import { RegistryError } from "../oci/manifest.js"
+import { parseImageName } from "../oci/reference.js"
 import { compareChart, describeDifference, isSameChart } from "./compare.js"
 import { type ChartFile, type ChartPackage, packageChart } from "./package.js"
-import { chartLayer, readChartManifest } from "./pull.js"
+import { CHART_STEP, chartLayer, readChartManifest } from "./pull.js"
 import { formatChartReference } from "./reference.js"
-
-/** The chart steps, as spans and records. */
-export const CHART_STEP = {
-  package: "package chart",
-  readRegistry: "read chart version",
-  push: "push chart",
-  resolve: "resolve chart",
-  pull: "pull chart",
-} as const
 
 /** A publish refused: the version exists with other content. Nothing was written. */
 export class ChartRefusedError extends RegistryError {
@@ -66,6 +58,7 @@ export async function publishChart(inputs: PublishChartInputs, steps = new Steps
     async () => packageChart(inputs.files, inputs.created !== undefined ? { created: inputs.created } : {}),
   )
   const { name, version } = chart.metadata
+  parseImageName(repository, "repository")
   check(
     repository.split("/").at(-1) === name,
     "repository",

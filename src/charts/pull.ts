@@ -7,8 +7,9 @@
  * credentials and no Helm registry config in its container, and the chart deployed is exactly
  * the digest the report names.
  */
-import { type RegistryClient } from "../oci/client.js"
-import { type Manifest, RegistryError } from "../oci/manifest.js"
+import { Steps } from "../common/steps.js"
+import { RegistryClient } from "../oci/client.js"
+import { type Manifest, type RegistryCredentials, RegistryError } from "../oci/manifest.js"
 import { archiveFiles } from "./compare.js"
 import {
   type ChartFile,
@@ -18,6 +19,15 @@ import {
   OCI_MANIFEST_MEDIA_TYPE,
 } from "./package.js"
 import { type ChartReference, chartTag, formatChartReference } from "./reference.js"
+
+/** The chart steps, as spans and records (the vocabulary of common/steps.ts, for charts). */
+export const CHART_STEP = {
+  package: "package chart",
+  readRegistry: "read chart version",
+  push: "push chart",
+  resolve: "resolve chart",
+  pull: "pull chart",
+} as const
 
 /** A chart version found in its registry. */
 export interface ResolvedChart {
@@ -61,9 +71,13 @@ export async function resolveChart(client: RegistryClient, ref: ChartReference):
   } else if (!(await client.resolve(ref.repository, digest!)))
     throw new RegistryError(`${shown} is not in the registry: no manifest with that digest`, 404)
   const manifest = await readChartManifest(client, ref.repository, digest!, shown)
-  const config = JSON.parse(
-    Buffer.from(await client.blob(ref.repository, manifest.config.digest)).toString("utf8"),
-  ) as { name?: unknown; version?: unknown }
+  const configBytes = await client.blob(ref.repository, manifest.config.digest)
+  let config: { name?: unknown; version?: unknown }
+  try {
+    config = JSON.parse(Buffer.from(configBytes).toString("utf8")) as typeof config
+  } catch {
+    throw new RegistryError(`${shown}: its config ${manifest.config.digest} is not JSON: it is not a Helm chart`)
+  }
   const name = typeof config.name === "string" ? config.name : ""
   const version = typeof config.version === "string" ? config.version : ""
   if (name !== ref.name)
@@ -89,11 +103,28 @@ export async function resolveChart(client: RegistryClient, ref: ChartReference):
 export async function pullChart(
   client: RegistryClient,
   ref: ChartReference,
+  steps = new Steps(),
 ): Promise<{ readonly chart: ResolvedChart; readonly files: ChartFile[] }> {
-  const chart = await resolveChart(client, ref)
-  const layer = await chartLayer(client, ref.repository, chart.manifest, chart.reference)
-  const files = [...archiveFiles(layer, chart.reference)].map(([path, contents]) => ({ path, contents }))
+  const attributes = { "helm.chart.reference": formatChartReference(ref) }
+  const chart = await steps.run(
+    CHART_STEP.resolve,
+    { attributes, result: (c) => ({ detail: c.reference, attributes: { "oci.manifest.digest": c.digest } }) },
+    () => resolveChart(client, ref),
+  )
+  const files = await steps.run(
+    CHART_STEP.pull,
+    { attributes, result: (f) => ({ detail: `${f.length} files`, attributes: { "helm.chart.files": f.length } }) },
+    async () => {
+      const layer = await chartLayer(client, ref.repository, chart.manifest, chart.reference)
+      return [...archiveFiles(layer, chart.reference)].map(([path, contents]) => ({ path, contents }))
+    },
+  )
   return { chart, files }
+}
+
+/** The registry client a chart reference is read with: its registry, with the reader's credentials when given. */
+export function chartClient(ref: ChartReference, credentials?: RegistryCredentials): RegistryClient {
+  return new RegistryClient(ref.endpoint, credentials)
 }
 
 /** A manifest read by digest that must be a Helm chart: an OCI image manifest with Helm's config media type. */
