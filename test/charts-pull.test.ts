@@ -4,11 +4,14 @@
  * reader's credentials), unpacked into a directory real Helm 4.1.4 renders as it renders the
  * chart directory; a pinned digest the version does not have is refused; binary files survive.
  */
-import { readFileSync, rmSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
+import { dag } from "@dagger.io/dagger"
 
-import { chartDirectory } from "../src/charts/directory.js"
+import { chartDirectory, chartFilesOf } from "../src/charts/directory.js"
 import { packageChart } from "../src/charts/package.js"
 import { publishChart } from "../src/charts/publish.js"
 import { directoryEntries, pullChart, resolveChart } from "../src/charts/pull.js"
@@ -219,6 +222,26 @@ describe("pullChart", () => {
       `/chart/${entries.filter((e) => e.encoding === "base64")[1]!.path}`,
     ])
     expect(recorder.calls("from").map((c) => argValue(c.args, "address"))).toEqual(["alpine/helm:4.1.4"])
+  })
+
+  test("the chart Directory's files are read as bytes: tarred by busybox (as alpine/helm has it), base64, read back", async () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0x00])
+    const dir = copyChart(EXAMPLE_CHART, { [`docs/${"long-name/".repeat(14)}x.md`]: "deep\n", "files/logo.png": png })
+    const bin = mkdtempSync(join(tmpdir(), "busybox-"))
+    // busybox-static, which .ci/run installs for the test images.
+    const busybox = ["/usr/bin/busybox", "/bin/busybox"].find((path) => existsSync(path))!
+    for (const tool of ["sh", "tar", "gzip", "base64"]) symlinkSync(busybox, join(bin, tool))
+    recorder = await recordDagger((query) => {
+      if (query.leaf !== "stdout") return undefined
+      const args = argValue(query.chain.find((c) => c.field === "withExec")!.args, "args") as string[]
+      return execFileSync(join(bin, "sh"), ["-c", args[2]!.replace("/chart", dir)], { env: { PATH: bin } }).toString()
+    })
+    const files = await chartFilesOf(dag.directory())
+    const expected = readChartFiles(dir)
+    expect(files.map((f) => f.path).sort()).toEqual(expected.map((f) => f.path).sort())
+    for (const file of expected)
+      expect(Buffer.from(files.find((f) => f.path === file.path)!.contents), file.path).toEqual(file.contents)
+    expect(packageChart(files).manifest.digest).toBe(packageChart(expected).manifest.digest)
   })
 
   test("(f) through a ghcr-style token front: the reader's credentials pull, real helm logs in and pulls, a wrong token is refused without showing it", async () => {

@@ -2,7 +2,8 @@
  * Chart archives: a gzipped tar of regular files, written deterministically (entries in the
  * order given, mode 0644, uid and gid 0, no user or group names, mtime 0, gzip without a name or
  * time) and read back with a small ustar reader (ustar, GNU and PAX headers; directories and
- * PAX records skipped, links refused), within Helm's limits: 5 MiB a file, 100 MiB in all.
+ * PAX records skipped, links refused), within limits (Helm's by default: 5 MiB a file, 100 MiB
+ * in all).
  * Pure: bytes in, bytes out (node:zlib only).
  */
 import { gunzipSync, gzipSync } from "node:zlib"
@@ -91,15 +92,19 @@ export class ChartArchiveError extends Error {
  * The regular files of a gzipped tar, in archive order, with their full paths. Refuses what is
  * not gzip or not tar, links and devices, a bad header checksum, and more than Helm's limits.
  */
-export function readTarGz(archive: Uint8Array, what = "the chart archive"): TarEntry[] {
+export function readTarGz(
+  archive: Uint8Array,
+  what = "the chart archive",
+  limits: { readonly file: number; readonly total: number } = { file: MAX_FILE_BYTES, total: MAX_CHART_BYTES },
+): TarEntry[] {
   let tar: Buffer
   try {
-    tar = gunzipSync(archive, { maxOutputLength: MAX_CHART_BYTES + 1024 * 1024 })
+    tar = gunzipSync(archive, { maxOutputLength: limits.total + 1024 * 1024 })
   } catch (error) {
     const code = (error as { code?: string }).code
     throw new ChartArchiveError(
       code === "ERR_BUFFER_TOO_LARGE"
-        ? `${what} unpacks to more than Helm's limit of ${MAX_CHART_BYTES / 1024 / 1024} MiB`
+        ? `${what} unpacks to more than ${limits.total} bytes`
         : `${what} is not gzip (${(error as Error).message})`,
     )
   }
@@ -134,11 +139,10 @@ export function readTarGz(archive: Uint8Array, what = "the chart archive"): TarE
       throw new ChartArchiveError(
         `${what} holds ${JSON.stringify(name)}, which is not a regular file (tar type ${type})`,
       )
-    if (size > MAX_FILE_BYTES)
-      throw new ChartArchiveError(`${what} holds ${name}, larger than Helm's limit of ${MAX_FILE_BYTES} bytes a file`)
+    if (size > limits.file)
+      throw new ChartArchiveError(`${what} holds ${name}, larger than the limit of ${limits.file} bytes a file`)
     total += size
-    if (total > MAX_CHART_BYTES)
-      throw new ChartArchiveError(`${what} unpacks to more than Helm's limit of ${MAX_CHART_BYTES} bytes`)
+    if (total > limits.total) throw new ChartArchiveError(`${what} unpacks to more than ${limits.total} bytes`)
     entries.push({ path: name, data: new Uint8Array(data) })
   }
   return entries
