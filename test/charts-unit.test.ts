@@ -13,7 +13,13 @@ import { archiveFiles, chartContent, compareChart, describeDifference } from "..
 import { globToRegExp, HelmIgnore } from "../src/charts/helmignore.js"
 import { packageChart, selectChartFiles } from "../src/charts/package.js"
 import { directoryEntries } from "../src/charts/pull.js"
-import { chartRepository, chartTag, formatChartReference, parseChartReference } from "../src/charts/reference.js"
+import {
+  chartRepository,
+  chartTag,
+  formatChartReference,
+  isChartVersionTag,
+  parseChartReference,
+} from "../src/charts/reference.js"
 import { readTarGz, writeTarGz } from "../src/charts/tar.js"
 import { copyChart, EXAMPLE_CHART, helmHome, readChartFiles } from "./support/charts.js"
 
@@ -74,6 +80,8 @@ describe("parseChartReference", () => {
       `oci://ghcr.io/o/charts/m:1.0.0@${D}`,
     )
     expect(chartTag("1.0.0+build.5")).toBe("1.0.0_build.5")
+    expect(["0.2.0", "1.0.0-rc.1", "1.0.0_build.5"].every(isChartVersionTag)).toBe(true)
+    expect(["v1.0.0", "1.0", "sha-0123abc", "latest", "1.0.0__x"].some(isChartVersionTag)).toBe(false)
     expect(chartRepository("Meetinity", "meetinity")).toBe("meetinity/charts/meetinity")
     expect(refusal(() => chartRepository("-bad", "m"))).toContain('owner "-bad" is not a GitHub user')
   })

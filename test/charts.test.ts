@@ -145,8 +145,13 @@ describe("publishChart", () => {
     expect(refusal?.message).toContain("Chart versions never move")
     expect((await client().resolve(repository, "0.2.0"))?.digest).toBe(first.digest)
     // Another version of it is published beside it.
-    const next = await publish(repository, withVersion(changed, "0.2.1"))
+    const next = await publishChart({
+      client: client(),
+      repository: { owner: repository.split("/")[0]!.toUpperCase() },
+      files: readChartFiles(withVersion(changed, "0.2.1")),
+    })
     expect(next).toMatchObject({ version: "0.2.1", pushed: true })
+    expect(next.reference).toBe(`oci://${registry.host}/${repository}:0.2.1@${next.digest}`)
     expect((await client().tags(repository)).sort()).toEqual(["0.2.0", "0.2.1"])
   })
 

@@ -12,7 +12,7 @@ import { parseImageName } from "../oci/reference.js"
 import { compareChart, describeDifference, isSameChart } from "./compare.js"
 import { type ChartFile, type ChartPackage, packageChart } from "./package.js"
 import { CHART_STEP, chartLayer, readChartManifest } from "./pull.js"
-import { formatChartReference } from "./reference.js"
+import { chartRepository, formatChartReference } from "./reference.js"
 
 /** A publish refused: the version exists with other content. Nothing was written. */
 export class ChartRefusedError extends RegistryError {
@@ -22,8 +22,11 @@ export class ChartRefusedError extends RegistryError {
 export interface PublishChartInputs {
   /** A client of the registry, with credentials that may push. */
   readonly client: RegistryClient
-  /** Where the chart goes: `<owner>/charts/<name>`; its last part must be the chart's name. */
-  readonly repository: string
+  /**
+   * Where the chart goes: `<owner>/charts/<name>`, whose last part must be the chart's name; or
+   * `{ owner }`, for `<owner>/charts/<the name in Chart.yaml>` (the owner lower-cased).
+   */
+  readonly repository: string | { readonly owner: string }
   /** The chart directory's files. */
   readonly files: readonly ChartFile[]
   /** The manifest's `org.opencontainers.image.created` (default 1970-01-01T00:00:00Z, reproducible). */
@@ -46,7 +49,7 @@ export interface PublishedChart {
  * same chart, returns its digest and writes nothing; else refuses.
  */
 export async function publishChart(inputs: PublishChartInputs, steps = new Steps()): Promise<PublishedChart> {
-  const { client, repository } = inputs
+  const { client } = inputs
   const chart = await steps.run(
     CHART_STEP.package,
     {
@@ -58,7 +61,10 @@ export async function publishChart(inputs: PublishChartInputs, steps = new Steps
     async () => packageChart(inputs.files, inputs.created !== undefined ? { created: inputs.created } : {}),
   )
   const { name, version } = chart.metadata
-  parseImageName(repository, "repository")
+  const repository =
+    typeof inputs.repository === "string"
+      ? parseImageName(inputs.repository, "repository")
+      : chartRepository(inputs.repository.owner, name)
   check(
     repository.split("/").at(-1) === name,
     "repository",

@@ -125,6 +125,12 @@ function isSemver(value: string): boolean {
   return parsed !== null && `${parsed.version}${build}` === value
 }
 
+/**
+ * Is this tag a chart version as Helm writes it (`0.2.0`, `1.0.0-rc.1`, `1.0.0_build.5` for
+ * `1.0.0+build.5`)? For retention, which keeps every version of a chart.
+ */
+export const isChartVersionTag = (tag: string): boolean => tag.length <= LIMITS.tag && isSemver(tag.replace(/_/g, "+"))
+
 /** The OCI tag of a chart version: Helm writes `+` as `_`, which tags allow. */
 export const chartTag = (version: string): string => version.replace(/\+/g, "_")
 
