@@ -7,10 +7,12 @@
  */
 import { argument, object, func, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger"
 
+import { parseChartPublishArgs, publishChartDirectory } from "./charts/run.js"
 import { check } from "./common/errors.js"
 import { redacting, say } from "./common/redact.js"
 import { parseReleaseRef, parseVersionTag, releaseTags } from "./common/version.js"
 import { parseReaderCredentials, planHelm, planPullSecret } from "./delivery/inputs.js"
+import { parseChartSource } from "./delivery/chart.js"
 import { checkKubeconfig } from "./delivery/kubeconfig.js"
 import { deploy } from "./delivery/run.js"
 import { githubOutputLines, imageTarget, preflightImage } from "./delivery/preflight.js"
@@ -133,6 +135,38 @@ export class MeetinityRelease {
   }
 
   /**
+   * Publish a Helm chart directory to an OCI registry as <registry>/<owner>/charts/<name>:<version>
+   * (name and version from its Chart.yaml), as `helm push` does, so that every service deploys the
+   * one published umbrella chart by reference (helm-deploy --chart-ref) instead of a copy. A
+   * version never moves: when it exists with the same chart (whoever pushed it), nothing is
+   * written and its digest is returned; with other content, the publish is refused naming both
+   * digests. Returns the chart's reference, pinned: oci://...:<version>@sha256:...
+   *
+   * Example: dagger call publish-chart --chart ./charts/meetinity --owner meetinity --username $GITHUB_ACTOR --password env://GITHUB_TOKEN
+   *
+   * @param chart The chart directory (Chart.yaml at its root; subcharts under charts/, as directories or .tgz).
+   * @param owner The GitHub organisation or user that owns the chart package; lower-cased in its address.
+   * @param username The registry user name (for ghcr.io with GITHUB_TOKEN: the workflow's actor).
+   * @param password The registry token with write access (packages: write).
+   * @param registry The registry host; a scheme is allowed for a local registry (http://127.0.0.1:5000).
+   * @param created The package's creation time, RFC 3339 in UTC (e.g. the commit's); empty: 1970-01-01T00:00:00Z, so the same chart always has the same digest.
+   */
+  @func({ cache: "never" })
+  async publishChart(
+    chart: Directory,
+    owner: string,
+    username: string,
+    password: Secret,
+    registry = "ghcr.io",
+    created = "",
+  ): Promise<string> {
+    return redacting(async () => {
+      const args = parseChartPublishArgs({ owner, username, registry, created })
+      return publishChartDirectory(chart, args, await password.plaintext())
+    })
+  }
+
+  /**
    * Create or update the image pull secret (kubernetes.io/dockerconfigjson, the same content as
    * `kubectl create secret docker-registry`) in one namespace, with `kubectl apply --server-side`.
    * The token reaches kubectl only inside a mounted Secret file. Re-running it is harmless.
@@ -181,7 +215,7 @@ export class MeetinityRelease {
    *
    * Example: dagger call helm-deploy --chart ./infra/helm/meetinity --kubeconfig file://$HOME/.kube/config --namespace meetinity-dev --version v1.4.2 --image ghcr.io/meetinity/api-gateway --image-values api-gateway.image --reader-username $GHCR_READER_USERNAME --reader-token env://GHCR_READER_TOKEN
    *
-   * @param chart The chart directory (in the service repository: infra/helm/meetinity), subcharts vendored under charts/.
+   * @param chart The chart directory (a copy in the service repository, e.g. infra/helm/meetinity, subcharts vendored under charts/); or give --chart-ref instead.
    * @param kubeconfig The kubeconfig of the cluster (a self-contained one: token or client certificate, no exec plugin).
    * @param namespace The namespace to deploy into (a DNS-1123 label).
    * @param version The version tag to deploy, vX.Y.Z or vX.Y.Z-pre.
@@ -199,10 +233,12 @@ export class MeetinityRelease {
    * @param allowDowngrade Deploy even when the namespace runs a newer version (a deliberate rollback).
    * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys (e.g. api-gateway.image); the deploy sets its .repository, .tag and .digest.
    * @param allowRemoval Deploy even when the release would lose objects another service runs (another subchart's, or the umbrella chart's own: a stale chart copy?); without it such a deploy is refused before any change. The report lists what was removed.
+   * @param chartRef The umbrella chart by reference instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, optionally pinned @sha256:... (what publish-chart printed); pulled by digest with the reader credentials, and named pinned in the report.
+   * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
    */
   @func({ cache: "never" })
   async helmDeploy(
-    chart: Directory,
+    chart: Directory | null,
     kubeconfig: Secret,
     namespace: string,
     version: string,
@@ -220,8 +256,11 @@ export class MeetinityRelease {
     allowDowngrade = false,
     imageValues = "global.image",
     allowRemoval = false,
+    chartRef = "",
+    valuesDir?: Directory,
   ): Promise<string> {
     return redacting(async () => {
+      const source = parseChartSource(chart, chartRef)
       const plan = planHelm({
         release: helmRelease,
         namespace,
@@ -238,7 +277,7 @@ export class MeetinityRelease {
         allowRemoval,
       })
       const reader = parseReaderCredentials(readerUsername, readerToken)
-      return deploy({ chart, kubeconfig, reader }, plan, parseDigest(digest))
+      return deploy({ chart: source, values: valuesDir, kubeconfig, reader }, plan, parseDigest(digest))
     })
   }
 
@@ -314,6 +353,8 @@ export class MeetinityRelease {
    * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys (e.g. api-gateway.image); each deploy sets its .repository, .tag and .digest.
    * @param pullSecretName The image pull secret the release refreshes in every namespace and the pods use.
    * @param allowRemoval Deploy even when a release would lose objects another service runs (another subchart's, or the umbrella chart's own); without it the release stops before that namespace changes. The report lists what was removed.
+   * @param chartRef The umbrella chart by reference instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, optionally pinned @sha256:...; pulled once, by digest, with the reader credentials, before anything is built.
+   * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
    */
   @func({ cache: "never" })
   async release(
@@ -323,7 +364,7 @@ export class MeetinityRelease {
     owner: string,
     username: string,
     password: Secret,
-    chart: Directory,
+    chart: Directory | null,
     kubeconfig: Secret,
     readerUsername: string,
     readerToken: Secret,
@@ -342,8 +383,11 @@ export class MeetinityRelease {
     imageValues = "global.image",
     pullSecretName = "ghcr-pull-secret",
     allowRemoval = false,
+    chartRef = "",
+    valuesDir?: Directory,
   ): Promise<string> {
     return redacting(async () => {
+      const chartSource = parseChartSource(chart, chartRef)
       const plan = planRelease({
         ref,
         sha,
@@ -366,7 +410,14 @@ export class MeetinityRelease {
         pullSecretName,
         allowRemoval,
       })
-      return runRelease(plan, { source, password, chart, kubeconfig, readerToken })
+      return runRelease(plan, {
+        source,
+        password,
+        chart: chartSource,
+        ...(valuesDir ? { values: valuesDir } : {}),
+        kubeconfig,
+        readerToken,
+      })
     })
   }
 
@@ -383,7 +434,7 @@ export class MeetinityRelease {
    * Example: dagger call rehearse --source . --chart ./infra/helm/meetinity
    *
    * @param source The service repository root (the Docker build context); default: this module's examples/api-gateway.
-   * @param chart The umbrella chart directory (infra/helm/meetinity); default: this module's examples/meetinity.
+   * @param chart The umbrella chart directory (infra/helm/meetinity); default: this module's examples/meetinity. The rehearsal publishes it to its registry and deploys it from there by reference.
    * @param imageValues Where this service's image goes in the chart's values: a dotted path of value keys; each deploy sets its .repository, .tag and .digest. The default fits the example chart's api-gateway.
    * @param namespaces The namespaces to deploy to, in order.
    * @param values Values files inside the chart directory for every namespace, after each namespace's values-<namespace>.yaml.
@@ -395,6 +446,8 @@ export class MeetinityRelease {
    * @param buildArgs Build arguments, each KEY=VALUE.
    * @param helmRelease The Helm release name.
    * @param pullSecretName The image pull secret the rehearsal makes in every namespace.
+   * @param chartRef A published chart to rehearse instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, read anonymously (a public chart), then published to the rehearsal's registry like a directory.
+   * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
    */
   @func({ cache: "never" })
   async rehearse(
@@ -411,8 +464,12 @@ export class MeetinityRelease {
     buildArgs: string[] = [],
     helmRelease = "meetinity",
     pullSecretName = "ghcr-pull-secret",
+    chartRef = "",
+    valuesDir?: Directory,
   ): Promise<string> {
     return redacting(async () => {
+      // The chart directory always has its default here: a reference given takes its place.
+      const chartSource = chartRef === "" ? parseChartSource(chart, "") : parseChartSource(null, chartRef)
       return runRehearsal(
         {
           image,
@@ -427,7 +484,7 @@ export class MeetinityRelease {
           buildArgs,
           pullSecretName,
         },
-        { source, chart },
+        { source, chart: chartSource, ...(valuesDir ? { values: valuesDir } : {}) },
       )
     })
   }

@@ -120,11 +120,10 @@ describe("retention of a chart package", () => {
     expect(again.plan.deletions).toEqual([])
   })
 
-  // Helm writes a version's build metadata with `_` in its tag (1.0.0+build.5 -> 1.0.0_build.5).
-  // The planner keeps such a version, but as "tagged" ("neither a version nor a build tag"), not
-  // as a release: the reason it prints is wrong. Expected to fail until retention's classify
-  // also takes src/charts/reference.ts isChartVersionTag as a version tag: then remove `.fails`.
-  test.fails("a chart version with build metadata (tag 1.0.0_build.5) is a release to the planner", () => {
+  // Helm writes a version's build metadata with `_` in its tag (1.0.0+build.5 -> 1.0.0_build.5):
+  // the planner keeps it as a release, with the reason a version tag gives (before, as "tagged",
+  // "neither a version nor a build tag").
+  test("a chart version with build metadata (tag 1.0.0_build.5) is a release to the planner", () => {
     expect(classify(["1.0.0_build.5"])).toBe("release")
   })
 })

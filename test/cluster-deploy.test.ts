@@ -19,6 +19,7 @@ import {
   deployments,
   kubeconfig,
   onCluster,
+  pushToken,
   READER_TOKEN,
   readerToken,
   type HelmRelease,
@@ -66,12 +67,14 @@ const deploy = (
     allowDowngrade?: boolean
     image?: string
     imageValues?: string
-    chart?: Directory
+    chart?: Directory | null
     allowRemoval?: boolean
+    chartRef?: string
+    valuesDir?: Directory
   } = {},
 ) =>
   new MeetinityRelease().helmDeploy(
-    o.chart ?? chart(),
+    o.chart === undefined ? chart() : o.chart,
     kubeconfig(),
     namespace,
     version,
@@ -89,6 +92,8 @@ const deploy = (
     o.allowDowngrade ?? false,
     o.imageValues ?? "api-gateway.image",
     o.allowRemoval ?? false,
+    o.chartRef ?? "",
+    o.valuesDir,
   )
 const deployEvents = (namespace: string, version: string, o: { allowDowngrade?: boolean } = {}) =>
   deploy(namespace, version, { ...o, image: EVENTS(), imageValues: "event-service.image" })
@@ -551,5 +556,88 @@ describe("a deploy from a stale copy of the umbrella chart, on a real API server
       /^release meetinity in meetinity-stale: revision 4, deployed \(.*\); removed on purpose \(--allow-removal\): Service meetinity-event-service \(subchart event-service\), Deployment meetinity-event-service \(subchart event-service\)$/,
     )
     expect((await deployments(cluster, namespace)).map((d) => d.name)).toEqual(["meetinity-api-gateway"])
+  })
+})
+
+describe("the umbrella chart by reference, on a real registry and a real API server", () => {
+  test("published once (a second publish writes nothing), deployed by reference pinned in the report, values from --values-dir; a version the registry lacks is refused before any change", async () => {
+    const namespace = "meetinity-byref"
+    const valuesDir = mkdtempSync(join(tmpdir(), "values-"))
+    writeFileSync(join(valuesDir, `values-${namespace}.yaml`), "api-gateway:\n  replicaCount: 3\n")
+    const directories = { "DirectoryID-values": valuesDir }
+    const values = () => dag.loadDirectoryFromID("DirectoryID-values" as DirectoryID)
+
+    run = await onCluster(cluster, { directories })
+    const reference = await new MeetinityRelease().publishChart(
+      chart(),
+      "Meetinity",
+      "writer",
+      pushToken(),
+      registry.url,
+    )
+    expect(reference).toMatch(
+      new RegExp(
+        `^oci://${registry.host.replace(/[.]/g, "\\.")}/meetinity/charts/meetinity:0\\.2\\.0@sha256:[0-9a-f]{64}$`,
+      ),
+    )
+    // Real Helm pulls what was published, at that digest.
+    const pulled = await cluster.helm([
+      "show",
+      "chart",
+      reference.replace(/@.*$/, ""),
+      "--plain-http",
+      "--version",
+      "0.2.0",
+    ])
+    expect(pulled.stdout).toMatch(/^name: meetinity$/m)
+    expect(await new MeetinityRelease().publishChart(chart(), "Meetinity", "writer", pushToken(), registry.url)).toBe(
+      reference,
+    )
+    run.recorder.restore()
+
+    // Deployed by reference (the version only): the report names the chart pinned to its digest.
+    run = await onCluster(cluster, { directories })
+    const unpinned = reference.replace(/@.*$/, "")
+    expect(await deploy(namespace, "v1.4.2", { chart: null, chartRef: unpinned, valuesDir: values() })).toBe(
+      `release meetinity in ${namespace}: revision 1, deployed (chart ${reference}, image ${IMAGE()}:v1.4.2@${digests["v1.4.2"]} at api-gateway.image)`,
+    )
+    // values-<namespace>.yaml came from --values-dir, mounted beside the chart.
+    const upgrade = run.runs.find((r) => commandLine(r) === "helm upgrade --install")!
+    expect(upgrade.args).toContain(`/work/values/values-${namespace}.yaml`)
+    expect(upgrade.args[4]).toBe("/work/chart")
+    expect(await deployments(cluster, namespace)).toMatchObject([
+      { name: "meetinity-api-gateway", available: "True", readyReplicas: 3 },
+    ])
+    run.recorder.restore()
+
+    // A version the registry does not have: refused before any container runs.
+    run = await onCluster(cluster, { directories })
+    await expect(
+      deploy(namespace, "v1.4.3", { chart: null, chartRef: unpinned.replace(/0\.2\.0$/, "0.9.9") }),
+    ).rejects.toThrow(
+      /meetinity:0\.9\.9 is not in the registry: no chart version 0\.9\.9 there[\s\S]*Nothing was deployed to meetinity-byref\./,
+    )
+    expect(run.runs).toEqual([])
+  })
+
+  test.each([
+    [
+      "both --chart and --chart-ref",
+      () => chart(),
+      "oci://ghcr.io/meetinity/charts/meetinity:0.2.0",
+      /chartRef "oci:\/\/ghcr\.io\/meetinity\/charts\/meetinity:0\.2\.0" was given with --chart: expected one of them/,
+    ],
+    ["neither", () => null, "", /^chart null is missing: expected --chart <directory>.* or --chart-ref oci:\/\//],
+    [
+      "a reference without a version or digest",
+      () => null,
+      "oci://ghcr.io/meetinity/charts/meetinity",
+      /chartRef "oci:\/\/ghcr\.io\/meetinity\/charts\/meetinity"/,
+    ],
+  ])("%s: refused before any query", async (_name, given, chartRef, message) => {
+    run = await onCluster(cluster)
+    await expect(deploy("meetinity-dev", "v1.4.2", { chart: given(), chartRef })).rejects.toThrow(message)
+    expect(run.runs).toEqual([])
+    expect(run.recorder.queries.filter((q) => q.leaf !== "id")).toEqual([])
   })
 })

@@ -82,7 +82,8 @@ export const API: Record<string, ExpectedFunction> = {
   },
   helmDeploy: {
     args: {
-      chart: obj("Directory"),
+      // Optional since v0.4.0: --chart-ref (an extension) names a published chart instead.
+      chart: { kind: "Directory", optional: true },
       kubeconfig: obj("Secret"),
       namespace: str(),
       version: str(),
@@ -105,7 +106,8 @@ export const API: Record<string, ExpectedFunction> = {
   release: {
     args: {
       ...publishArgs,
-      chart: obj("Directory"),
+      // Optional since v0.4.0: --chart-ref (an extension) names a published chart instead.
+      chart: { kind: "Directory", optional: true },
       kubeconfig: obj("Secret"),
       readerUsername: str(),
       readerToken: obj("Secret"),
@@ -205,6 +207,21 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
       buildArgs: list([]),
       helmRelease: str("meetinity"),
       pullSecretName: str("ghcr-pull-secret"),
+      chartRef: str(""),
+      valuesDir: { kind: "Directory", optional: true },
+    },
+    returns: "STRING_KIND",
+    changesTheWorld: true,
+  },
+  // Asked for after v0.3.0: one published umbrella chart instead of a copy in every service.
+  publishChart: {
+    args: {
+      chart: obj("Directory"),
+      owner: str(),
+      username: str(),
+      password: obj("Secret"),
+      registry: str("ghcr.io"),
+      created: str(""),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -219,9 +236,13 @@ export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
     platform: str("linux/amd64"),
     allowDowngrade: bool(false),
     allowRemoval: bool(false),
+    chartRef: str(""),
+    valuesDir: { kind: "Directory", optional: true },
   },
   release: {
     allowRemoval: bool(false),
+    chartRef: str(""),
+    valuesDir: { kind: "Directory", optional: true },
     timeout: str("10m"),
     set: list([]),
     platform: str("linux/amd64"),

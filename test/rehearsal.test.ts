@@ -21,6 +21,7 @@ import { stateProblems } from "../src/rehearsal/report.js"
 import { runRehearsal } from "../src/rehearsal/run.js"
 import { RegistryClient } from "../src/oci/client.js"
 import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { hostDirectories } from "./support/directories.js"
 import { type Command, execAnswers, type Ran } from "./support/exec-answers.js"
 import { publishAnswer } from "./support/engine.js"
 import { OciPusher } from "./support/oci.js"
@@ -67,6 +68,12 @@ interface Log {
 /** The engine and the two services, as the test stands them in. */
 function fakeEngine(options: FakeOptions = {}) {
   const chartDir = options.chartDir ?? CHART
+  const directories = hostDirectories({ "DirectoryID-chart": chartDir })
+  /** The host path of the chart a container has at /work/chart. */
+  const chartIn = (query: Query) => {
+    const mount = query.chain.find((c) => c.field === "withDirectory" && argValue(c.args, "path") === "/work/chart")
+    return mount ? directories.path(argValue(mount.args, "source") as string)! : chartDir
+  }
   const log: Log = {
     secrets: new Map(),
     commands: [],
@@ -111,8 +118,13 @@ function fakeEngine(options: FakeOptions = {}) {
       return argValue(first.args, "id")
     }
     if (query.leaf === "publish") return publishAnswer(push, options.seed ?? "rehearsal", query)
+    // The chart the rehearsal publishes (read as bytes) and the one it pulls back for Helm.
+    const built = directories.answer(query)
+    if (built !== undefined) return built
+    const tarred = directories.tarStdout(query)
+    if (tarred !== undefined) return tarred
     if (query.leaf === "exists" && first.field === "loadDirectoryFromID") {
-      const path = join(chartDir, argValue(last.args, "path") as string)
+      const path = join(directories.path(argValue(first.args, "id") as string)!, argValue(last.args, "path") as string)
       return existsSync(path) && statSync(path).isFile()
     }
     return commands(query)
@@ -168,7 +180,7 @@ function fakeEngine(options: FakeOptions = {}) {
     if (args[0] === "helm" && args[1] === "upgrade") {
       const namespace = args[args.indexOf("--namespace") + 1]!
       const real = helm([
-        ...args.slice(1).map((a) => (a.startsWith("/work/chart") ? chartDir + a.slice("/work/chart".length) : a)),
+        ...args.slice(1).map((a) => (a.startsWith("/work/chart") ? chartIn(query) + a.slice("/work/chart".length) : a)),
         "--dry-run=client",
       ])
       if (real.status === 0)
@@ -323,7 +335,13 @@ describe("rehearse", () => {
     expect(stepLines).toEqual([
       "start services registry docker.io/library/registry:3.0.0, cluster registry.k8s.io/kwok/cluster:v0.8.0-k8s.v1.35.5",
       "cluster ready node rehearsal-node Ready",
+      // The chart goes the way a real one does: published to the registry, then pulled by digest.
+      expect.stringMatching(/^package chart meetinity 0\.2\.0, \d+ files, layer sha256:[0-9a-f]{64}$/),
+      "read chart version 0.2.0 is not there",
+      expect.stringMatching(/^push chart sha256:[0-9a-f]{64}$/),
       "check inputs",
+      expect.stringMatching(/^resolve chart oci:\/\/localhost:5000\/rehearsal\/charts\/meetinity:0\.2\.0@sha256:[0-9a-f]{64}$/),
+      expect.stringMatching(/^pull chart \d+ files$/),
       expect.stringMatching(/^publish localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:/),
       // publish's own steps, each a span inside it: read, build, read again, push the build tag, write the version tag.
       "read registry version tag missing, build tag missing",
@@ -372,6 +390,9 @@ describe("rehearse", () => {
         "replicas: {{ .Values.replicaCount | nosuchfunction }}",
       ),
     )
+    // Its own version: the tests' registry outlives each rehearsal's, and a chart version never moves.
+    const chartYaml = join(dir, "Chart.yaml")
+    writeFileSync(chartYaml, readFileSync(chartYaml, "utf8").replace(/^version: 0\.2\.0$/m, "version: 0.2.1-broken"))
     const engine = fakeEngine({ chartDir: dir, seed: "rehearsal" })
     recorder = await recordDagger(engine.answer)
     const attempt = rehearse({ image: "broken-chart" })
@@ -406,7 +427,7 @@ describe("rehearse", () => {
         helmRelease: "meetinity",
         timeout: "5m",
       },
-      { source: source(), chart: chart() },
+      { source: source(), chart: { kind: "directory", directory: chart() } },
       fast,
     )
     expect(engine.log.commands.filter((a) => a[2] === "--raw=/readyz")).toHaveLength(3)
@@ -426,7 +447,7 @@ describe("rehearse", () => {
           helmRelease: "meetinity",
           timeout: "5m",
         },
-        { source: source(), chart: chart() },
+        { source: source(), chart: { kind: "directory", directory: chart() } },
         fast,
       ),
     ).rejects.toThrow(

@@ -8,7 +8,7 @@ import { isImage } from "../oci/reference.js"
 import { type HelmPlan } from "./inputs.js"
 import { valueKeys } from "./values.js"
 
-/** What the preflight settled for one deploy: the digest to pin and the values files to pass. */
+/** What the preflight settled for one deploy: the digest to pin and the values files to pass (paths in Helm's container). */
 export interface DeployInputs {
   readonly digest: string
   readonly valuesFiles: readonly string[]
@@ -43,7 +43,7 @@ export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: Deplo
     "--output",
     "json",
     "--reset-then-reuse-values",
-    ...inputs.valuesFiles.flatMap((file) => ["--values", `${chartPath}/${file}`]),
+    ...inputs.valuesFiles.flatMap((file) => ["--values", file]),
     ...plan.set.flatMap((value) => ["--set", value]),
     "--set",
     `${keys.repository}=${plan.image}`,
@@ -129,9 +129,13 @@ export function renderedImages(manifest: string): string[] {
   return [...new Set(images)]
 }
 
-/** One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart meetinity-0.2.0, image ...:v1.4.2@sha256:... at api-gateway.image)`. */
-export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: string): string {
-  return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${report.chart}, image ${plan.image}:${plan.version}@${digest} at ${plan.imageValues})`
+/**
+ * One line a person reads: `release meetinity in meetinity-dev: revision 3, deployed (chart
+ * meetinity-0.2.0, image ...:v1.4.2@sha256:... at api-gateway.image)`; a chart by reference is
+ * named pinned (`chart oci://ghcr.io/meetinity/charts/meetinity:0.2.0@sha256:...`).
+ */
+export function formatHelmReport(report: HelmReport, plan: HelmPlan, digest: string, chartReference?: string): string {
+  return `release ${report.release} in ${report.namespace}: revision ${report.revision}, ${report.status} (chart ${chartReference ?? report.chart}, image ${plan.image}:${plan.version}@${digest} at ${plan.imageValues})`
 }
 
 /** Helm's refusal to touch a release an earlier run left pending-install, pending-upgrade or pending-rollback. */

@@ -5,11 +5,12 @@
  * subchart's, or the umbrella chart's own) refuses the deploy before anything changes, unless the
  * plan allows removals; then the report lists them.
  */
-import { type Directory, type Secret } from "@dagger.io/dagger"
+import { type Secret } from "@dagger.io/dagger"
 import { parse } from "yaml"
 
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
 import { clusterClient, describeFailure, execQuietly, HELM_IMAGE } from "./cluster.js"
+import { CHART_MOUNT, type DeployChart, withChart } from "./chart.js"
 import { helmFailure } from "./failure.js"
 import { helmUpgradeArgs, parseHelmReport, renderedImages } from "./helm.js"
 import { type HelmPlan } from "./inputs.js"
@@ -146,8 +147,7 @@ export function helmRenderArgs(
  * purpose (listed in the report), or nothing. A first install removes nothing.
  */
 export async function checkRemovals(
-  chartPath: string,
-  container: { chart: Directory; kubeconfig: Secret },
+  container: { chart: DeployChart; kubeconfig: Secret },
   plan: HelmPlan,
   inputs: { digest: string; valuesFiles: readonly string[] },
   network: ServiceNetwork = DIRECT,
@@ -166,10 +166,7 @@ export async function checkRemovals(
       ),
     )
   }
-  const render = await execQuietly(
-    client().withDirectory(chartPath, container.chart),
-    helmRenderArgs(plan, chartPath, inputs),
-  )
+  const render = await execQuietly(withChart(client(), container.chart), helmRenderArgs(plan, CHART_MOUNT, inputs))
   if (render.exitCode !== 0)
     throw await helmFailure(
       `helm upgrade --dry-run=server of release ${plan.release} (what this deploy would apply, read before any change)`,

@@ -3,11 +3,11 @@
  * registry (the preflight), then the downgrade guard, the namespace, `helm upgrade --install`
  * pinned to the resolved digest, and Helm's report read back.
  */
-import { type Directory, ExistsType, type Secret } from "@dagger.io/dagger"
+import { type Directory, type Secret } from "@dagger.io/dagger"
 
-import { InvalidArgumentError } from "../common/errors.js"
 import { Steps, STEP } from "../common/steps.js"
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
+import { CHART_MOUNT, type ChartSource, chartValuesFiles, type DeployChart, readyChart, withChart } from "./chart.js"
 import { clusterClient, ensureNamespace, execQuietly, HELM_IMAGE } from "./cluster.js"
 import { helmFailure } from "./failure.js"
 import { refuseDowngrade } from "./guard.js"
@@ -16,13 +16,12 @@ import { type HelmPlan, type Reader } from "./inputs.js"
 import { checkKubeconfig } from "./kubeconfig.js"
 import { imageTarget, preflightImage, type ResolvedImage } from "./preflight.js"
 import { checkRemovals, describeObject } from "./removal.js"
-import { namespaceValuesFile, valuesFilesFor } from "./values.js"
-
-const CHART = "/work/chart"
 
 /** What a deploy reads and talks to: the chart, the cluster, and the registry user it reads the image as. */
 export interface DeployInputs {
-  readonly chart: Directory
+  readonly chart: ChartSource
+  /** Where the values files are read, when not from the chart (a service repository's infra/helm/values). */
+  readonly values?: Directory
   readonly kubeconfig: Secret
   readonly reader?: Reader
 }
@@ -39,10 +38,14 @@ export async function deploy(
   steps = new Steps(),
 ): Promise<string> {
   await checkKubeconfig(inputs.kubeconfig)
-  const valuesFiles = await chartValuesFiles(inputs.chart, plan)
   const credentials = inputs.reader
     ? { username: inputs.reader.username, password: await inputs.reader.token.plaintext() }
     : undefined
+  // A chart by reference: resolved and pulled (by digest) with the reader's credentials first.
+  const chart = await readyChart(inputs.chart, inputs.values, { credentials, steps }).catch((error: Error) => {
+    throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
+  })
+  const valuesFiles = await chartValuesFiles(chart, plan)
   const target = imageTarget(plan.image, plan.version, plan.platform, { scheme: plan.imageScheme })
   const image = await steps
     .run(STEP.preflight, { attributes: imageAttributes(plan.image, plan.version), result: preflightResult }, () =>
@@ -51,7 +54,8 @@ export async function deploy(
     .catch((error: Error) => {
       throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
     })
-  return (await deployToNamespace(inputs, plan, image, valuesFiles, { steps })).summary
+  return (await deployToNamespace({ chart, kubeconfig: inputs.kubeconfig }, plan, image, valuesFiles, { steps }))
+    .summary
 }
 
 /** The span attributes of an image: its name and tag (OpenTelemetry's container conventions). */
@@ -71,7 +75,7 @@ export const preflightResult = (image: ResolvedImage) => ({
  * just made sure of it), then `helm upgrade --install` pinned to the resolved image's digest.
  */
 export async function deployToNamespace(
-  inputs: { readonly chart: Directory; readonly kubeconfig: Secret },
+  inputs: { readonly chart: DeployChart; readonly kubeconfig: Secret },
   plan: HelmPlan,
   image: ResolvedImage,
   valuesFiles: readonly string[],
@@ -91,7 +95,7 @@ export async function deployToNamespace(
         attributes: { "helm.removed": gone.length },
       }),
     },
-    () => checkRemovals(CHART, inputs, plan, { digest: image.digest, valuesFiles }, network),
+    () => checkRemovals(inputs, plan, { digest: image.digest, valuesFiles }, network),
   )
   // release has just put the pull secret into it (which made sure of the namespace): no second look.
   if (!options.namespaceEnsured)
@@ -123,38 +127,20 @@ export async function deployToNamespace(
 }
 
 /**
- * The values files of a deploy, checked in the chart directory before any container runs: every
- * explicit one must be a file there; `values-<namespace>.yaml` is added first when it exists.
- */
-export async function chartValuesFiles(chart: Directory, plan: HelmPlan): Promise<string[]> {
-  for (const file of plan.values) {
-    if (!(await chart.exists(file, { expectedType: ExistsType.RegularType }))) {
-      throw new InvalidArgumentError(
-        "values",
-        file,
-        "is not a file in the chart directory: expected a values file path relative to --chart (e.g. values-prod.yaml)",
-      )
-    }
-  }
-  const conventional = await chart.exists(namespaceValuesFile(plan.namespace), { expectedType: ExistsType.RegularType })
-  return valuesFilesFor(plan.namespace, plan.values, conventional)
-}
-
-/**
  * `helm upgrade --install` of the chart, pinned to the resolved image's digest; returns Helm's
  * report of the release. Fails after Helm when nothing Helm rendered uses the image (the chart
  * does not read `plan.imageValues`).
  */
 async function helmUpgrade(
-  chart: Directory,
+  chart: DeployChart,
   kubeconfig: Secret,
   plan: HelmPlan,
   image: ResolvedImage,
   valuesFiles: readonly string[],
   network: ServiceNetwork,
 ): Promise<{ report: HelmReport; summary: string }> {
-  const container = clusterClient(HELM_IMAGE, kubeconfig, network).withDirectory(CHART, chart)
-  const ran = await execQuietly(container, helmUpgradeArgs(plan, CHART, { digest: image.digest, valuesFiles }))
+  const container = withChart(clusterClient(HELM_IMAGE, kubeconfig, network), chart)
+  const ran = await execQuietly(container, helmUpgradeArgs(plan, CHART_MOUNT, { digest: image.digest, valuesFiles }))
   if (ran.exitCode !== 0)
     throw await helmFailure(
       `helm upgrade --install of release ${plan.release} (${image.uri})`,
@@ -167,5 +153,5 @@ async function helmUpgrade(
   const report = parseHelmReport(out)
   const unused = unusedImageProblem(report, plan, image.digest)
   if (unused) throw new Error(unused)
-  return { report, summary: formatHelmReport(report, plan, image.digest) }
+  return { report, summary: formatHelmReport(report, plan, image.digest, chart.reference) }
 }

@@ -12,7 +12,7 @@ import { type ServiceNetwork } from "../engine/network.js"
 import { kubectlRun } from "../delivery/cluster.js"
 import { carryOutRelease } from "../release/run.js"
 import { Steps } from "../common/steps.js"
-import { chartValuesFiles } from "../delivery/run.js"
+import { type ChartSource, chartValuesFiles, readyChart } from "../delivery/chart.js"
 import { type ResolvedImage } from "../delivery/preflight.js"
 import {
   CLUSTER_ALIAS,
@@ -28,11 +28,14 @@ import {
   type RehearsalArgs,
   type RehearsalPlan,
 } from "./plan.js"
+import { publishRehearsalChart } from "./chart.js"
 import { formatFailure, formatRehearsal, parseDeployments, stateProblems, type DeploymentState } from "./report.js"
 
 export interface RehearsalInputs {
   readonly source: Directory
-  readonly chart: Directory
+  readonly chart: ChartSource
+  /** Where the values files are read, when not from the chart. */
+  readonly values?: Directory
 }
 
 /** The rehearsal's own steps, around the release's (the same vocabulary: common/steps.ts). */
@@ -61,7 +64,10 @@ export async function runRehearsal(
   // content) only changes the build tag, so it is filled in afterwards. The chart's values files
   // are checked too, before any service starts.
   const checked = planRehearsal({ ...args, sha: "0".repeat(40) })
-  for (const s of checked.release.steps) await chartValuesFiles(inputs.chart, s.helm)
+  if (inputs.chart.kind === "directory") {
+    const chart = await readyChart(inputs.chart, inputs.values)
+    for (const s of checked.release.steps) await chartValuesFiles(chart, s.helm)
+  }
   const started = performance.now()
   const steps = new Steps()
   const services: Service[] = []
@@ -85,10 +91,14 @@ export async function runRehearsal(
     // them as Secrets, so the rehearsal hands it throwaway values that never leave the engine.
     const password = dag.setSecret(`rehearsal-password-${randomUUID()}`, randomUUID())
     const readerToken = dag.setSecret(`rehearsal-reader-${randomUUID()}`, randomUUID())
+    // The chart is published to the registry service and deployed from there by reference.
+    const chart = await publishRehearsalChart(inputs.chart, network, steps)
     const { image } = await carryOutRelease(plan.release, {
       source: inputs.source,
       password,
-      chart: inputs.chart,
+      chart,
+      ...(inputs.values ? { values: inputs.values } : {}),
+      chartEndpoint: network.registry!.endpoint,
       kubeconfig,
       readerToken,
       network,

@@ -10,7 +10,9 @@ import { type HelmReport } from "../delivery/helm.js"
 import { checkKubeconfig } from "../delivery/kubeconfig.js"
 import { imageTarget, preflightImage, type ResolvedImage } from "../delivery/preflight.js"
 import { applyPullSecret } from "../delivery/pull-secret.js"
-import { chartValuesFiles, deployToNamespace, imageAttributes, preflightResult } from "../delivery/run.js"
+import { type ChartSource, chartValuesFiles, readyChart } from "../delivery/chart.js"
+import { deployToNamespace, imageAttributes, preflightResult } from "../delivery/run.js"
+import { type RegistryEndpoint } from "../oci/manifest.js"
 import { digestOf, publishPlanned } from "../publish/run.js"
 import { type ReleasePlan } from "./plan.js"
 import { type StepRecord, Steps, STEP } from "../common/steps.js"
@@ -18,9 +20,13 @@ import { type StepRecord, Steps, STEP } from "../common/steps.js"
 export interface ReleaseInputs {
   source: Directory
   password: Secret
-  chart: Directory
+  chart: ChartSource
+  /** Where the values files are read, when not from the chart. */
+  values?: Directory
   kubeconfig: Secret
   readerToken: Secret
+  /** How the module reaches the registry of a chart by reference, when not as the reference says (a rehearsal's registry service). */
+  chartEndpoint?: RegistryEndpoint
   /** The registry and cluster as Dagger services (a rehearsal); absent for a real release. */
   network?: ServiceNetwork
   /** Where the steps are recorded (a rehearsal's report is made of them); a new one when absent. */
@@ -45,12 +51,18 @@ export async function runRelease(plan: ReleasePlan, inputs: ReleaseInputs): Prom
 export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs): Promise<ReleaseResult> {
   const network = inputs.network ?? DIRECT
   const steps = inputs.steps ?? new Steps()
-  // The kubeconfig and the chart's values files are checked before anything is built or pushed.
-  const valuesFiles = await steps.run(STEP.checkInputs, {}, async () => {
+  // The kubeconfig, the chart (pulled once, by digest, when it comes by reference) and its values
+  // files are checked before anything is built or pushed.
+  const { chart, valuesFiles } = await steps.run(STEP.checkInputs, {}, async () => {
     await checkKubeconfig(inputs.kubeconfig)
+    const chart = await readyChart(inputs.chart, inputs.values, {
+      credentials: { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
+      ...(inputs.chartEndpoint ? { endpoint: inputs.chartEndpoint } : {}),
+      steps,
+    })
     const files: string[][] = []
-    for (const s of plan.steps) files.push(await chartValuesFiles(inputs.chart, s.helm))
-    return files
+    for (const s of plan.steps) files.push(await chartValuesFiles(chart, s.helm))
+    return { chart, valuesFiles: files }
   })
   const references = await steps.run(
     STEP.publish,
@@ -86,11 +98,17 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
     const namespace = s.helm.namespace
     try {
       await applyPullSecret(inputs.kubeconfig, s.pullSecret, inputs.readerToken, { network, steps })
-      const { report } = await deployToNamespace(inputs, s.helm, image, valuesFiles[i]!, {
-        network,
-        steps,
-        namespaceEnsured: true,
-      })
+      const { report } = await deployToNamespace(
+        { chart, kubeconfig: inputs.kubeconfig },
+        s.helm,
+        image,
+        valuesFiles[i]!,
+        {
+          network,
+          steps,
+          namespaceEnsured: true,
+        },
+      )
       deployed.push({ namespace, report })
     } catch (error) {
       const untouched = plan.steps.slice(i + 1).map((later) => later.helm.namespace)

@@ -2,6 +2,7 @@
  * Retention's vocabulary: the policy, what a package version is to the planner (its kind, its
  * decision and the reason), the plan, and how tags and manifests name what they belong to.
  */
+import { isChartVersionTag } from "../charts/reference.js"
 import { BUILD_TAG, isVersionTag } from "../common/version.js"
 import { INDEX_MEDIA_TYPES, type ManifestJson } from "../oci/manifest.js"
 
@@ -75,7 +76,8 @@ export function classify(tags: readonly string[]): VersionKind {
   const plain = tags.filter((tag) => !REFERRER_TAG.test(tag))
   if (tags.length === 0) return "untagged"
   if (plain.length === 0) return "referrer"
-  if (plain.some(isVersionTag)) return "release"
+  // A Helm chart's version with build metadata is tagged with `_` for `+` (1.0.0_build.5), as Helm pushes it.
+  if (plain.some((tag) => isVersionTag(tag) || isChartVersionTag(tag))) return "release"
   if (plain.every((tag) => BUILD_TAG.test(tag))) return "build"
   return "tagged"
 }

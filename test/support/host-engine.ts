@@ -14,6 +14,7 @@ import { dirname, join } from "node:path"
 
 import { HELM_IMAGE, KUBECTL_IMAGE } from "../../src/delivery/cluster.js"
 import { argValue, type Query } from "./dagger.js"
+import { hostDirectories } from "./directories.js"
 import { type Command, execAnswers } from "./exec-answers.js"
 import { helmPath, kubectlPath } from "./tools.js"
 
@@ -97,7 +98,7 @@ export function hostEngine(options: HostEngineOptions) {
       }
       for (const call of query.chain.filter((c) => c.field === "withDirectory")) {
         const source = argValue(call.args, "source") as string
-        const dir = options.directories[source]
+        const dir = directories.path(source)
         if (!dir) throw new Error(`host engine: no directory with ID ${source}`)
         mapped.push([argValue(call.args, "path") as string, dir])
       }
@@ -133,6 +134,7 @@ export function hostEngine(options: HostEngineOptions) {
   }
 
   const commands = execAnswers(execute)
+  const directories = hostDirectories(options.directories)
   const answer = async (query: Query): Promise<unknown> => {
     const first = query.chain[0]!
     if (query.leaf === "plaintext") return secretText(argValue(first.args, "id") as string)
@@ -145,8 +147,12 @@ export function hostEngine(options: HostEngineOptions) {
       if (!options.publish) throw new Error("host engine: publish was not expected")
       return options.publish(query)
     }
+    const built = directories.answer(query)
+    if (built !== undefined) return built
+    const tarred = directories.tarStdout(query)
+    if (tarred !== undefined) return tarred
     if (query.leaf === "exists" && first.field === "loadDirectoryFromID") {
-      const dir = options.directories[argValue(first.args, "id") as string]
+      const dir = directories.path(argValue(first.args, "id") as string)
       if (!dir) throw new Error(`host engine: no directory with ID ${String(argValue(first.args, "id"))}`)
       const path = join(dir, argValue(query.chain.at(-1)!.args, "path") as string)
       return existsSync(path) && statSync(path).isFile()
