@@ -340,7 +340,9 @@ describe("rehearse", () => {
       "read chart version 0.2.0 is not there",
       expect.stringMatching(/^push chart sha256:[0-9a-f]{64}$/),
       "check inputs",
-      expect.stringMatching(/^resolve chart oci:\/\/localhost:5000\/rehearsal\/charts\/meetinity:0\.2\.0@sha256:[0-9a-f]{64}$/),
+      expect.stringMatching(
+        /^resolve chart oci:\/\/localhost:5000\/rehearsal\/charts\/meetinity:0\.2\.0@sha256:[0-9a-f]{64}$/,
+      ),
       expect.stringMatching(/^pull chart \d+ files$/),
       expect.stringMatching(/^publish localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:/),
       // publish's own steps, each a span inside it: read, build, read again, push the build tag, write the version tag.
