@@ -13,6 +13,7 @@ import { redacting, say } from "./common/redact.js"
 import { parseReleaseRef, parseVersionTag, releaseTags } from "./common/version.js"
 import { parseReaderCredentials, planHelm, planPullSecret } from "./delivery/inputs.js"
 import { parseChartSource } from "./delivery/chart.js"
+import { gateImage, parseGate } from "./delivery/gate.js"
 import { checkKubeconfig } from "./delivery/kubeconfig.js"
 import { deploy } from "./delivery/run.js"
 import { githubOutputLines, imageTarget, preflightImage } from "./delivery/preflight.js"
@@ -20,7 +21,8 @@ import { applyPullSecret } from "./delivery/pull-secret.js"
 import { parsePlatform, parsePlatforms } from "./oci/platform.js"
 import { parseDigest, parseImageLocation } from "./oci/reference.js"
 import { parseBuildArgs, parseDockerfile, planPublish } from "./publish/inputs.js"
-import { buildPlatform, publishPlanned } from "./publish/run.js"
+import { parseSigning, publishSigned } from "./publish/attest.js"
+import { buildPlatform } from "./publish/run.js"
 import { planRelease } from "./release/plan.js"
 import { runRelease } from "./release/run.js"
 import { runRehearsal } from "./rehearsal/run.js"
@@ -101,6 +103,12 @@ export class MeetinityRelease {
    * @param platforms The platforms to build; several make a multi-platform image index.
    * @param buildArgs Build arguments, each KEY=VALUE.
    * @param sourceUrl Optional repository URL for the org.opencontainers.image.source label (GHCR links the package to it).
+   * @param signingKey Sign what is published with this PEM private key (ECDSA P-256, e.g. cosign generate-key-pair's, unencrypted): a signature, SLSA provenance and an SPDX SBOM, each a Sigstore bundle attached to the digest as an OCI 1.1 referrer (cosign verify --key and policy engines read them).
+   * @param oidcToken Sign keyless instead: an OIDC identity token for audience sigstore (in GitHub Actions, with id-token: write); Fulcio certifies it, Rekor and/or a timestamp authority witness it.
+   * @param fulcioUrl Keyless: the Fulcio that certifies the token (https://fulcio.githubapp.com for GitHub's instance, for private repositories).
+   * @param rekorUrl Keyless: the transparency log (empty for GitHub's instance, which uses a timestamp authority instead).
+   * @param timestampUrl Keyless: an RFC 3161 timestamp authority (https://timestamp.githubapp.com/api/v1/timestamp for GitHub's instance); empty: none.
+   * @param trustedRoot Keyless: the Sigstore trusted root JSON the bundles verify against (gh attestation trusted-root for GitHub's instance); absent: Sigstore's public-good instance.
    */
   @func({ cache: "never" })
   async publish(
@@ -116,8 +124,22 @@ export class MeetinityRelease {
     platforms: string[] = ["linux/amd64"],
     buildArgs: string[] = [],
     sourceUrl = "",
+    signingKey?: Secret,
+    oidcToken?: Secret,
+    fulcioUrl = "https://fulcio.sigstore.dev",
+    rekorUrl = "https://rekor.sigstore.dev",
+    timestampUrl = "",
+    trustedRoot?: File,
   ): Promise<string[]> {
     return redacting(async () => {
+      const signing = parseSigning({
+        signingKey,
+        oidcToken,
+        fulcioUrl,
+        rekorUrl,
+        timestampUrl,
+        ...(trustedRoot ? { trustedRoot: await trustedRoot.contents() } : {}),
+      })
       const plan = planPublish({
         ref,
         sha,
@@ -130,7 +152,7 @@ export class MeetinityRelease {
         buildArgs,
         sourceUrl,
       })
-      return publishPlanned(source, plan, password)
+      return publishSigned(source, plan, password, signing)
     })
   }
 
@@ -235,6 +257,12 @@ export class MeetinityRelease {
    * @param allowRemoval Deploy even when the release would lose objects another service runs (another subchart's, or the umbrella chart's own: a stale chart copy?); without it such a deploy is refused before any change. The report lists what was removed.
    * @param chartRef The umbrella chart by reference instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, optionally pinned @sha256:... (what publish-chart printed); pulled by digest with the reader credentials, and named pinned in the report.
    * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
+   * @param verify The verification gate before any change: off, key (--verify-key) or keyless (--verify-issuer, --verify-identity): the digest must carry --require-predicates signed by whom the policy trusts, provenance naming this release; else nothing is deployed.
+   * @param verifyKey key: the PEM public key (cosign.pub) the bundles must verify with.
+   * @param verifyIssuer keyless: the OIDC issuer, exactly (https://token.actions.githubusercontent.com).
+   * @param verifyIdentity keyless: the certificate identity as a regular expression the whole identity must match (e.g. https://github\.com/meetinity/api-gateway/\.github/workflows/cd\.yml@refs/tags/release/v.*).
+   * @param requirePredicates What must be attached and verified: signature, provenance, sbom or predicate type URIs; empty: signature and provenance.
+   * @param trustedRoot keyless: the Sigstore trusted root JSON (gh attestation trusted-root for GitHub's instance); absent: Sigstore's public-good instance.
    */
   @func({ cache: "never" })
   async helmDeploy(
@@ -258,9 +286,23 @@ export class MeetinityRelease {
     allowRemoval = false,
     chartRef = "",
     valuesDir?: Directory,
+    verify = "off",
+    verifyKey?: File,
+    verifyIssuer = "",
+    verifyIdentity = "",
+    requirePredicates: string[] = [],
+    trustedRoot?: File,
   ): Promise<string> {
     return redacting(async () => {
       const source = parseChartSource(chart, chartRef)
+      const policy = await parseGate({
+        verify,
+        verifyKey,
+        verifyIssuer,
+        verifyIdentity,
+        requirePredicates,
+        trustedRoot,
+      })
       const plan = planHelm({
         release: helmRelease,
         namespace,
@@ -277,7 +319,7 @@ export class MeetinityRelease {
         allowRemoval,
       })
       const reader = parseReaderCredentials(readerUsername, readerToken)
-      return deploy({ chart: source, values: valuesDir, kubeconfig, reader }, plan, parseDigest(digest))
+      return deploy({ chart: source, values: valuesDir, kubeconfig, reader, policy }, plan, parseDigest(digest))
     })
   }
 
@@ -296,6 +338,12 @@ export class MeetinityRelease {
    * @param readerToken The token of that user, with read:packages.
    * @param platform The platform the image must have a manifest for.
    * @param githubOutput Print version=, digest= and image_uri= lines instead of the bare reference.
+   * @param verify The verification gate before any change: off, key (--verify-key) or keyless (--verify-issuer, --verify-identity): the digest must carry --require-predicates signed by whom the policy trusts, provenance naming this release; else nothing is deployed.
+   * @param verifyKey key: the PEM public key (cosign.pub) the bundles must verify with.
+   * @param verifyIssuer keyless: the OIDC issuer, exactly (https://token.actions.githubusercontent.com).
+   * @param verifyIdentity keyless: the certificate identity as a regular expression the whole identity must match (e.g. https://github\.com/meetinity/api-gateway/\.github/workflows/cd\.yml@refs/tags/release/v.*).
+   * @param requirePredicates What must be attached and verified: signature, provenance, sbom or predicate type URIs; empty: signature and provenance.
+   * @param trustedRoot keyless: the Sigstore trusted root JSON (gh attestation trusted-root for GitHub's instance); absent: Sigstore's public-good instance.
    */
   @func({ cache: "never" })
   async imageUri(
@@ -306,14 +354,29 @@ export class MeetinityRelease {
     readerToken?: Secret,
     platform = "linux/amd64",
     githubOutput = false,
+    verify = "off",
+    verifyKey?: File,
+    verifyIssuer = "",
+    verifyIdentity = "",
+    requirePredicates: string[] = [],
+    trustedRoot?: File,
   ): Promise<string> {
     return redacting(async () => {
       const location = parseImageLocation(image)
+      const policy = await parseGate({
+        verify,
+        verifyKey,
+        verifyIssuer,
+        verifyIdentity,
+        requirePredicates,
+        trustedRoot,
+      })
       const target = imageTarget(location.address, parseVersionTag(version).tag, parsePlatform(platform), location)
       const expected = parseDigest(digest)
       const reader = parseReaderCredentials(readerUsername, readerToken)
       const credentials = reader ? { username: reader.username, password: await reader.token.plaintext() } : undefined
       const resolved = await preflightImage(target, expected, credentials)
+      await gateImage(target, resolved, policy, { version: target.version }, credentials)
       return githubOutput ? githubOutputLines(resolved) : resolved.uri
     })
   }
@@ -355,6 +418,17 @@ export class MeetinityRelease {
    * @param allowRemoval Deploy even when a release would lose objects another service runs (another subchart's, or the umbrella chart's own); without it the release stops before that namespace changes. The report lists what was removed.
    * @param chartRef The umbrella chart by reference instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, optionally pinned @sha256:...; pulled once, by digest, with the reader credentials, before anything is built.
    * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
+   * @param signingKey Sign what is published with this PEM private key (ECDSA P-256, e.g. cosign generate-key-pair's, unencrypted): a signature, SLSA provenance and an SPDX SBOM, each a Sigstore bundle attached to the digest as an OCI 1.1 referrer (cosign verify --key and policy engines read them).
+   * @param oidcToken Sign keyless instead: an OIDC identity token for audience sigstore (in GitHub Actions, with id-token: write); Fulcio certifies it, Rekor and/or a timestamp authority witness it.
+   * @param fulcioUrl Keyless: the Fulcio that certifies the token (https://fulcio.githubapp.com for GitHub's instance, for private repositories).
+   * @param rekorUrl Keyless: the transparency log (empty for GitHub's instance, which uses a timestamp authority instead).
+   * @param timestampUrl Keyless: an RFC 3161 timestamp authority (https://timestamp.githubapp.com/api/v1/timestamp for GitHub's instance); empty: none.
+   * @param trustedRoot Keyless: the Sigstore trusted root JSON the bundles verify against (gh attestation trusted-root for GitHub's instance); absent: Sigstore's public-good instance.
+   * @param verify The verification gate, once on the published digest before the first namespace: off, key (--verify-key) or keyless (--verify-issuer, --verify-identity).
+   * @param verifyKey key: the PEM public key (cosign.pub) the bundles must verify with.
+   * @param verifyIssuer keyless: the OIDC issuer, exactly (https://token.actions.githubusercontent.com).
+   * @param verifyIdentity keyless: the certificate identity as a regular expression the whole identity must match.
+   * @param requirePredicates What must be attached and verified: signature, provenance, sbom or predicate type URIs; empty: signature and provenance.
    */
   @func({ cache: "never" })
   async release(
@@ -385,9 +459,37 @@ export class MeetinityRelease {
     allowRemoval = false,
     chartRef = "",
     valuesDir?: Directory,
+    signingKey?: Secret,
+    oidcToken?: Secret,
+    fulcioUrl = "https://fulcio.sigstore.dev",
+    rekorUrl = "https://rekor.sigstore.dev",
+    timestampUrl = "",
+    trustedRoot?: File,
+    verify = "off",
+    verifyKey?: File,
+    verifyIssuer = "",
+    verifyIdentity = "",
+    requirePredicates: string[] = [],
   ): Promise<string> {
     return redacting(async () => {
       const chartSource = parseChartSource(chart, chartRef)
+      const root = trustedRoot ? await trustedRoot.contents() : undefined
+      const signing = parseSigning({
+        signingKey,
+        oidcToken,
+        fulcioUrl,
+        rekorUrl,
+        timestampUrl,
+        ...(root !== undefined ? { trustedRoot: root } : {}),
+      })
+      const policy = await parseGate({
+        verify,
+        verifyKey,
+        verifyIssuer,
+        verifyIdentity,
+        requirePredicates,
+        trustedRoot,
+      })
       const plan = planRelease({
         ref,
         sha,
@@ -417,6 +519,8 @@ export class MeetinityRelease {
         ...(valuesDir ? { values: valuesDir } : {}),
         kubeconfig,
         readerToken,
+        signing,
+        policy,
       })
     })
   }
@@ -448,6 +552,7 @@ export class MeetinityRelease {
    * @param pullSecretName The image pull secret the rehearsal makes in every namespace.
    * @param chartRef A published chart to rehearse instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, read anonymously (a public chart), then published to the rehearsal's registry like a directory.
    * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
+   * @param sign Sign what the rehearsal publishes (a signature, provenance and an SBOM, with a key made for the rehearsal) and deploy only past the verification gate with its public key, as a release with --signing-key and --verify key does.
    */
   @func({ cache: "never" })
   async rehearse(
@@ -466,6 +571,7 @@ export class MeetinityRelease {
     pullSecretName = "ghcr-pull-secret",
     chartRef = "",
     valuesDir?: Directory,
+    sign = true,
   ): Promise<string> {
     return redacting(async () => {
       // The chart directory always has its default here: a reference given takes its place.
@@ -484,7 +590,7 @@ export class MeetinityRelease {
           buildArgs,
           pullSecretName,
         },
-        { source, chart: chartSource, ...(valuesDir ? { values: valuesDir } : {}) },
+        { source, chart: chartSource, ...(valuesDir ? { values: valuesDir } : {}), sign },
       )
     })
   }

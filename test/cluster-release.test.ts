@@ -164,15 +164,22 @@ describe("release through three namespaces on a real API server", () => {
       // The namespace is looked up once per namespace, by the pull secret; Helm goes into it next.
       "kubectl get meetinity-dev 0",
       "kubectl apply - 0",
+      // The downgrade guard (get values), then the removal guard (get manifest, Helm's render).
       "helm get meetinity-dev 0",
+      "helm get meetinity-dev 0",
+      "helm upgrade --dry-run=server meetinity-dev 0",
       "helm upgrade meetinity-dev 0",
       "kubectl get meetinity-staging 0",
       "kubectl apply - 0",
       "helm get meetinity-staging 0",
+      "helm get meetinity-staging 0",
+      "helm upgrade --dry-run=server meetinity-staging 0",
       "helm upgrade meetinity-staging 1",
+      // After the failure, the release's history: is it left pending?
+      "helm history meetinity-staging 0",
     ])
     const fresh = run.runs
-      .find((r) => r.args[1] === "upgrade")!
+      .find((r) => r.args[1] === "upgrade" && !r.args.includes("--dry-run=server"))!
       .args.find((a) => a.startsWith("api-gateway.image.digest="))!
       .slice("api-gateway.image.digest=".length)
     expect(fresh).not.toBe(old)

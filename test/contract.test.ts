@@ -209,6 +209,7 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
       pullSecretName: str("ghcr-pull-secret"),
       chartRef: str(""),
       valuesDir: { kind: "Directory", optional: true },
+      sign: bool(true),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -228,10 +229,32 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
   },
 }
 
+/** Signing at publish (asked for after v0.3.0): a key, or keyless with its services. */
+const signingArgs = {
+  signingKey: optionalSecret,
+  oidcToken: optionalSecret,
+  fulcioUrl: str("https://fulcio.sigstore.dev"),
+  rekorUrl: str("https://rekor.sigstore.dev"),
+  timestampUrl: str(""),
+  trustedRoot: optionalFile(),
+}
+
+/** The verification gate before a deploy (asked for after v0.3.0); off by default. */
+const gateArgs = {
+  verify: str("off"),
+  verifyKey: optionalFile(),
+  verifyIssuer: str(""),
+  verifyIdentity: str(""),
+  requirePredicates: list([]),
+  trustedRoot: optionalFile(),
+}
+
 /** Optional arguments this module adds beyond the spec (documented in the README). */
 export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
-  publish: { sourceUrl: str("") },
+  publish: { sourceUrl: str(""), ...signingArgs },
+  imageUri: gateArgs,
   helmDeploy: {
+    ...gateArgs,
     historyMax: int(10),
     platform: str("linux/amd64"),
     allowDowngrade: bool(false),
@@ -240,6 +263,8 @@ export const EXTENSIONS: Record<string, Record<string, ExpectedArgument>> = {
     valuesDir: { kind: "Directory", optional: true },
   },
   release: {
+    ...signingArgs,
+    ...gateArgs,
     allowRemoval: bool(false),
     chartRef: str(""),
     valuesDir: { kind: "Directory", optional: true },

@@ -23,12 +23,15 @@ import { RegistryClient } from "../src/oci/client.js"
 import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
 import { hostDirectories } from "./support/directories.js"
 import { type Command, execAnswers, type Ran } from "./support/exec-answers.js"
+import { buildBusyboxImage, type BuiltImage } from "./support/busybox-image.js"
 import { publishAnswer } from "./support/engine.js"
+import { publishEngine } from "./support/publish-engine.js"
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { helm } from "./support/tools.js"
 
 const CHART = resolve("examples/meetinity")
+const SOURCE_DIR = resolve("examples/api-gateway")
 const SOURCE_DIGEST = "sha256:5a0ed31c0ffee00000000000000000000000000000000000000000000000abcd"
 const BUILD_TAG = `sha-${createHash("sha1").update(SOURCE_DIGEST).digest("hex").slice(0, 7)}`
 const NAMESPACES = ["meetinity-dev", "meetinity-staging", "meetinity-prod"]
@@ -37,9 +40,11 @@ let registry: RunningRegistry
 let push: OciPusher
 let recorder: Recorder | undefined
 
+let image: BuiltImage
 beforeAll(async () => {
   registry = await startRegistry()
   push = new OciPusher(registry.url)
+  image = buildBusyboxImage(mkdtempSync(join(tmpdir(), "busybox-")))
 })
 afterAll(() => registry?.stop())
 afterEach(() => recorder?.restore())
@@ -51,6 +56,8 @@ interface FakeOptions {
   /** Deployments the read back reports as not Available, by namespace. */
   unavailableIn?: string[]
   seed?: string
+  /** The rehearsal signs (its default): the build is a real image, scanned by real syft (support/publish-engine.ts). */
+  signs?: boolean
 }
 
 interface Log {
@@ -69,6 +76,7 @@ interface Log {
 function fakeEngine(options: FakeOptions = {}) {
   const chartDir = options.chartDir ?? CHART
   const directories = hostDirectories({ "DirectoryID-chart": chartDir })
+  const signing = publishEngine({ image, sources: { "DirectoryID-source": SOURCE_DIR }, registryHost: registry.host })
   /** The host path of the chart a container has at /work/chart. */
   const chartIn = (query: Query) => {
     const mount = query.chain.find((c) => c.field === "withDirectory" && argValue(c.args, "path") === "/work/chart")
@@ -116,6 +124,10 @@ function fakeEngine(options: FakeOptions = {}) {
     if (query.leaf === "stop") {
       log.stopped.push(argValue(first.args, "id") as string)
       return argValue(first.args, "id")
+    }
+    if (options.signs) {
+      const signed = await signing.answer(query)
+      if (signed !== undefined) return signed
     }
     if (query.leaf === "publish") return publishAnswer(push, options.seed ?? "rehearsal", query)
     // The chart the rehearsal publishes (read as bytes) and the one it pulls back for Helm.
@@ -233,6 +245,7 @@ const rehearse = (
     platforms: string[]
     image: string
     timeout: string
+    sign: boolean
   }> = {},
 ) =>
   new MeetinityRelease().rehearse(
@@ -245,16 +258,23 @@ const rehearse = (
     o.platforms,
     o.image,
     o.timeout,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    o.sign ?? false,
   )
 
 /** What ran, without the per-namespace detail: the program and its first words. */
 const shape = (args: string[]) => args.slice(0, 3).join(" ")
 
 describe("rehearse", () => {
-  test("starts both services, publishes to the registry service, runs the release path bound to the cluster, reads back, reports", async () => {
-    const engine = fakeEngine()
+  test("starts both services, publishes and signs to the registry service, runs the release path (the gate included) bound to the cluster, reads back, reports", async () => {
+    const engine = fakeEngine({ signs: true })
     recorder = await recordDagger(engine.answer)
-    const report = await rehearse()
+    const report = await rehearse({ sign: true })
     const { log } = engine
 
     // The services: the pinned images, their ports exposed, started before anything else runs.
@@ -351,8 +371,15 @@ describe("rehearse", () => {
       "read registry version tag missing, build tag missing",
       expect.stringMatching(/^push sha-[0-9a-f]{7} at sha256:[0-9a-f]{64}$/),
       "tag v0.0.0-rehearsal created",
+      // Signed with the rehearsal's own key: the three bundles, the SBOM made by syft.
+      expect.stringMatching(/^attest added signature, provenance, sbom; signed by key \S+$/),
+      "sbom syft docker.io/anchore/syft:v1.54.1",
       expect.stringMatching(
         /^preflight localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64}, manifest sha256:/,
+      ),
+      // The gate, once, before the first namespace: the rehearsal's public key, all three required.
+      expect.stringMatching(
+        /^verify localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64} verified: signature \(\S+\), provenance \(\S+\), sbom \(\S+\)$/,
       ),
       ...NAMESPACES.flatMap((ns) => [
         `namespace ${ns}`,

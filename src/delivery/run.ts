@@ -7,9 +7,11 @@ import { type Directory, type Secret } from "@dagger.io/dagger"
 
 import { Steps, STEP } from "../common/steps.js"
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
+import { type VerificationPolicy } from "../signing/policy.js"
 import { CHART_MOUNT, type ChartSource, chartValuesFiles, type DeployChart, readyChart, withChart } from "./chart.js"
 import { clusterClient, ensureNamespace, execQuietly, HELM_IMAGE } from "./cluster.js"
 import { helmFailure } from "./failure.js"
+import { gateImage } from "./gate.js"
 import { refuseDowngrade } from "./guard.js"
 import { formatHelmReport, type HelmReport, helmUpgradeArgs, parseHelmReport, unusedImageProblem } from "./helm.js"
 import { type HelmPlan, type Reader } from "./inputs.js"
@@ -24,6 +26,8 @@ export interface DeployInputs {
   readonly values?: Directory
   readonly kubeconfig: Secret
   readonly reader?: Reader
+  /** The verification gate's policy (off when absent). */
+  readonly policy?: VerificationPolicy
 }
 
 /**
@@ -54,6 +58,12 @@ export async function deploy(
     .catch((error: Error) => {
       throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
     })
+  // The gate: before any kubectl or Helm command, the digest must carry what the policy requires.
+  await gateImage(target, image, inputs.policy ?? { mode: "off" }, { version: plan.version }, credentials, steps).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\nNothing was deployed to ${plan.namespace}.`)
+    },
+  )
   return (await deployToNamespace({ chart, kubeconfig: inputs.kubeconfig }, plan, image, valuesFiles, { steps }))
     .summary
 }

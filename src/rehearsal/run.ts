@@ -28,6 +28,10 @@ import {
   type RehearsalArgs,
   type RehearsalPlan,
 } from "./plan.js"
+import { ATTESTED, type SigningPlan } from "../publish/attest.js"
+import { type VerificationPolicy } from "../signing/policy.js"
+import { newSigningKey } from "../signing/sign.js"
+import { parsePublicKey } from "../signing/trust.js"
 import { publishRehearsalChart } from "./chart.js"
 import { formatFailure, formatRehearsal, parseDeployments, stateProblems, type DeploymentState } from "./report.js"
 
@@ -36,6 +40,8 @@ export interface RehearsalInputs {
   readonly chart: ChartSource
   /** Where the values files are read, when not from the chart. */
   readonly values?: Directory
+  /** Sign what is published with a key made for the rehearsal, and verify it before each deploy. */
+  readonly sign?: boolean
 }
 
 /** The rehearsal's own steps, around the release's (the same vocabulary: common/steps.ts). */
@@ -93,12 +99,22 @@ export async function runRehearsal(
     const readerToken = dag.setSecret(`rehearsal-reader-${randomUUID()}`, randomUUID())
     // The chart is published to the registry service and deployed from there by reference.
     const chart = await publishRehearsalChart(inputs.chart, network, steps)
+    // Signed with a key made for this rehearsal, and deployed only past the gate with its public key.
+    const key = newSigningKey()
+    const signing: SigningPlan = inputs.sign
+      ? { mode: "key", key: dag.setSecret(`rehearsal-signing-key-${randomUUID()}`, key.privateKey) }
+      : { mode: "none" }
+    const policy: VerificationPolicy = inputs.sign
+      ? { mode: "key", publicKey: parsePublicKey(key.publicKey), require: ATTESTED }
+      : { mode: "off" }
     const { image } = await carryOutRelease(plan.release, {
       source: inputs.source,
       password,
       chart,
       ...(inputs.values ? { values: inputs.values } : {}),
       chartEndpoint: network.registry!.endpoint,
+      signing,
+      policy,
       kubeconfig,
       readerToken,
       network,

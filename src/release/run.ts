@@ -13,7 +13,10 @@ import { applyPullSecret } from "../delivery/pull-secret.js"
 import { type ChartSource, chartValuesFiles, readyChart } from "../delivery/chart.js"
 import { deployToNamespace, imageAttributes, preflightResult } from "../delivery/run.js"
 import { type RegistryEndpoint } from "../oci/manifest.js"
-import { digestOf, publishPlanned } from "../publish/run.js"
+import { gateImage } from "../delivery/gate.js"
+import { publishSigned, type SigningPlan } from "../publish/attest.js"
+import { digestOf } from "../publish/run.js"
+import { type VerificationPolicy } from "../signing/policy.js"
 import { type ReleasePlan } from "./plan.js"
 import { type StepRecord, Steps, STEP } from "../common/steps.js"
 
@@ -29,6 +32,10 @@ export interface ReleaseInputs {
   chartEndpoint?: RegistryEndpoint
   /** The registry and cluster as Dagger services (a rehearsal); absent for a real release. */
   network?: ServiceNetwork
+  /** How publish signs (not at all when absent). */
+  signing?: SigningPlan
+  /** The verification gate's policy, run once on the published digest before the first namespace (off when absent). */
+  policy?: VerificationPolicy
   /** Where the steps are recorded (a rehearsal's report is made of them); a new one when absent. */
   steps?: Steps
 }
@@ -67,11 +74,25 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
   const references = await steps.run(
     STEP.publish,
     { attributes: imageAttributes(plan.publish.repository.address, plan.publish.version.tag), result: publishResult },
-    () => publishPlanned(inputs.source, plan.publish, inputs.password, { network, steps }),
+    () =>
+      publishSigned(inputs.source, plan.publish, inputs.password, inputs.signing ?? { mode: "none" }, {
+        network,
+        steps,
+      }),
   )
   const digest = digestOf(references[0])
   const platform = plan.steps[0]!.helm.platform
-  // The published image, read as the cluster will read it: with the reader credentials.
+  // The published image, read as the cluster will read it: with the reader credentials; then the
+  // gate, once, on that digest, before the first namespace.
+  const target = imageTarget(plan.publish.repository.address, plan.publish.version.tag, platform, {
+    endpoint: network.registry?.endpoint ?? plan.publish.repository,
+  })
+  const reader = { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() }
+  const notDeployed = (error: Error) => {
+    throw new Error(
+      `release ${plan.publish.version.tag} was published but not deployed anywhere: ${error.message}\npublished: ${references.join(", ")}`,
+    )
+  }
   const image = await steps
     .run(
       STEP.preflight,
@@ -79,20 +100,17 @@ export async function carryOutRelease(plan: ReleasePlan, inputs: ReleaseInputs):
         attributes: { ...imageAttributes(plan.publish.repository.address, plan.publish.version.tag) },
         result: preflightResult,
       },
-      async () =>
-        preflightImage(
-          imageTarget(plan.publish.repository.address, plan.publish.version.tag, platform, {
-            endpoint: network.registry?.endpoint ?? plan.publish.repository,
-          }),
-          digest,
-          { username: plan.steps[0]!.pullSecret.username, password: await inputs.readerToken.plaintext() },
-        ),
+      () => preflightImage(target, digest, reader),
     )
-    .catch((error: Error) => {
-      throw new Error(
-        `release ${plan.publish.version.tag} was published but not deployed anywhere: ${error.message}\npublished: ${references.join(", ")}`,
-      )
-    })
+    .catch(notDeployed)
+  await gateImage(
+    target,
+    image,
+    inputs.policy ?? { mode: "off" },
+    { version: plan.publish.version.tag, commit: plan.publish.sha },
+    reader,
+    steps,
+  ).catch(notDeployed)
   const deployed: { namespace: string; report: HelmReport }[] = []
   for (const [i, s] of plan.steps.entries()) {
     const namespace = s.helm.namespace

@@ -1,0 +1,237 @@
+/**
+ * Signing what publish published: for the digest pods pull, a signature statement, SLSA build
+ * provenance and an SPDX SBOM (syft, in a container pinned by digest), each a Sigstore bundle
+ * attached as an OCI 1.1 referrer (signing/attach.ts: only what is missing is added, so a re-run
+ * rewrites nothing valid). Signed with a key (a PEM Secret) or keyless (an OIDC token Secret,
+ * Fulcio and Rekor and/or a timestamp authority).
+ */
+import { type Container, dag, type Directory, type Platform, type Secret } from "@dagger.io/dagger"
+
+import { check } from "../common/errors.js"
+import { Steps, STEP } from "../common/steps.js"
+import { type ServiceNetwork } from "../engine/network.js"
+import { RegistryClient } from "../oci/client.js"
+import { attachBundles, type AttachReport } from "../signing/attach.js"
+import { PREDICATE, predicateName } from "../signing/constants.js"
+import { decodeJwtClaims, githubActionsIdentity } from "../signing/oidc.js"
+import { keylessSigner, keySigner, type StatementSigner } from "../signing/sign.js"
+import {
+  type BuildRun,
+  buildFactsOf,
+  dockerfileBaseImages,
+  MODULE_BUILDER_ID,
+  provenanceStatement,
+  runFromGithub,
+  sbomStatement,
+  signatureStatement,
+} from "../signing/statement.js"
+import { parseTrustedRoot, publicGoodRoot, rootTrust, type Trust } from "../signing/trust.js"
+import { type PublishPlan } from "./inputs.js"
+import { digestOf, platformImages, publishPlanned } from "./run.js"
+
+/** syft 1.54.1 (anchore/syft on Docker Hub), pinned by digest: it makes the SBOM from the built image. */
+export const SYFT_IMAGE =
+  "docker.io/anchore/syft:v1.54.1@sha256:3eb5379ba7b409c3f4069b686110527af0c47df993fa5c10d13e7cf34f49b1aa"
+
+/** How publish signs: not at all, with a key, or keyless. */
+export type SigningPlan =
+  | { readonly mode: "none" }
+  | { readonly mode: "key"; readonly key: Secret }
+  | {
+      readonly mode: "keyless"
+      readonly token: Secret
+      readonly fulcioUrl: string
+      readonly rekorUrl?: string
+      readonly timestampUrl?: string
+      /** The trusted root JSON the bundles verify against; absent: Sigstore's public-good instance (read with TUF). */
+      readonly trustedRoot?: string
+    }
+
+export interface SigningArgs {
+  readonly signingKey?: Secret
+  readonly oidcToken?: Secret
+  readonly fulcioUrl: string
+  readonly rekorUrl: string
+  readonly timestampUrl: string
+  readonly trustedRoot?: string
+}
+
+const URL_SHAPE = /^https:\/\/[^\s/@]+(\/\S*)?$/
+
+/** Checks how publish signs, before anything runs: a key or a token, not both; the keyless services' URLs. */
+export function parseSigning(args: SigningArgs): SigningPlan {
+  check(
+    !(args.signingKey && args.oidcToken),
+    "oidcToken",
+    "<a token>",
+    "was given with --signing-key: expected one way to sign (a key, or keyless with an OIDC token)",
+  )
+  if (args.signingKey) return { mode: "key", key: args.signingKey }
+  if (!args.oidcToken) return { mode: "none" }
+  for (const [name, value] of [
+    ["fulcioUrl", args.fulcioUrl],
+    ["rekorUrl", args.rekorUrl],
+    ["timestampUrl", args.timestampUrl],
+  ] as const)
+    check(value === "" || URL_SHAPE.test(value), name, value, "is not a URL: expected https://<host>[/path]")
+  check(args.fulcioUrl !== "", "fulcioUrl", args.fulcioUrl, "is empty: keyless signing needs a Fulcio")
+  check(
+    args.rekorUrl !== "" || args.timestampUrl !== "",
+    "rekorUrl",
+    args.rekorUrl,
+    "is empty and so is --timestamp-url: keyless signing needs a transparency log or a timestamp authority to witness the time of signing",
+  )
+  if (args.trustedRoot !== undefined) parseTrustedRoot(args.trustedRoot)
+  return {
+    mode: "keyless",
+    token: args.oidcToken,
+    fulcioUrl: args.fulcioUrl,
+    ...(args.rekorUrl ? { rekorUrl: args.rekorUrl } : {}),
+    ...(args.timestampUrl ? { timestampUrl: args.timestampUrl } : {}),
+    ...(args.trustedRoot !== undefined ? { trustedRoot: args.trustedRoot } : {}),
+  }
+}
+
+/** The statements publish attaches, in the order they are signed: the SBOM last (syft runs only when it is missing). */
+export const ATTESTED = [PREDICATE.signature, PREDICATE.provenance, PREDICATE.sbom] as const
+
+/** Who signs, with what trust their existing bundles are checked, and the run provenance names. */
+async function signerOf(signing: Exclude<SigningPlan, { mode: "none" }>): Promise<{
+  signer: StatementSigner
+  trust?: Trust
+  run: BuildRun
+}> {
+  if (signing.mode === "key")
+    return { signer: keySigner(await signing.key.plaintext()), run: { builderId: MODULE_BUILDER_ID } }
+  const token = (await signing.token.plaintext()).trim()
+  const claims = decodeJwtClaims(token, "oidcToken")
+  const signer = keylessSigner({
+    oidcToken: token,
+    fulcioUrl: signing.fulcioUrl,
+    ...(signing.rekorUrl ? { rekorUrl: signing.rekorUrl } : {}),
+    ...(signing.timestampUrl ? { timestampUrl: signing.timestampUrl } : {}),
+  })
+  const root = signing.trustedRoot !== undefined ? parseTrustedRoot(signing.trustedRoot) : await publicGoodRoot()
+  // In GitHub Actions the token says which workflow run this is: provenance names it as GitHub does.
+  const run =
+    typeof claims.job_workflow_ref === "string"
+      ? runFromGithub(githubActionsIdentity(claims, { argument: "oidcToken" }), {
+          startedOn: new Date().toISOString(),
+        })
+      : { builderId: MODULE_BUILDER_ID }
+  return { signer, trust: rootTrust(root), run }
+}
+
+/** The base images of the Dockerfile, each with the digest the engine resolves it to (what the build used). */
+async function baseImages(source: Directory, plan: PublishPlan): Promise<{ reference: string; digest: string }[]> {
+  const dockerfile = await source.file(plan.dockerfile).contents()
+  const out: { reference: string; digest: string }[] = []
+  for (const reference of dockerfileBaseImages(dockerfile)) {
+    const resolved = await dag
+      .container({ platform: plan.platforms[0] as Platform })
+      .from(reference)
+      .imageRef()
+    const digest = /@(sha256:[0-9a-f]{64})$/.exec(resolved)?.[1]
+    if (digest) out.push({ reference, digest })
+  }
+  return out
+}
+
+/** The SPDX 2.3 SBOM of an image, made by syft from the image's OCI archive, named after its repository. */
+export async function imageSbom(image: Container, name: string): Promise<unknown> {
+  const out = await dag
+    .container()
+    .from(SYFT_IMAGE)
+    .withEnvVariable("SYFT_CHECK_FOR_APP_UPDATE", "false")
+    .withMountedFile("/work/image.tar", image.asTarball())
+    .withExec(["/syft", "scan", "oci-archive:/work/image.tar", "--source-name", name, "-o", "spdx-json", "-q"])
+    .stdout()
+  try {
+    return JSON.parse(out) as unknown
+  } catch {
+    throw new Error(`syft printed no SBOM JSON; its output began: ${JSON.stringify(out.slice(0, 200))}`)
+  }
+}
+
+/**
+ * Signs and attaches what is missing for the published digest. The SBOM is made from the image of
+ * the plan's first platform, built from the same source (the engine's cache serves the build
+ * that was pushed). Returns what was added and kept, or undefined when publish does not sign.
+ */
+export async function attestPublished(
+  source: Directory,
+  plan: PublishPlan,
+  digest: string,
+  signing: SigningPlan,
+  client: RegistryClient,
+  steps = new Steps(),
+): Promise<AttachReport | undefined> {
+  if (signing.mode === "none") return undefined
+  const { signer, trust, run } = await signerOf(signing)
+  const repository = plan.repository.address.replace(/^https?:\/\//, "")
+  const facts = buildFactsOf(plan, await baseImages(source, plan))
+  const image = platformImages(source, plan)[0]!
+  return steps.run(
+    STEP.attest,
+    {
+      attributes: { "oci.manifest.digest": digest, "sigstore.signer": signer.description },
+      result: (report) => ({
+        detail: [
+          report.added.length > 0 ? `added ${report.added.map((a) => predicateName(a.predicateType)).join(", ")}` : "",
+          report.kept.length > 0 ? `kept ${report.kept.map((a) => predicateName(a.predicateType)).join(", ")}` : "",
+          `signed by ${signer.description}`,
+        ]
+          .filter(Boolean)
+          .join("; "),
+      }),
+    },
+    () =>
+      attachBundles({
+        client,
+        repository: plan.repository.path,
+        digest,
+        signer,
+        statements: {
+          [PREDICATE.signature]: () => signatureStatement(repository, digest),
+          [PREDICATE.provenance]: () =>
+            provenanceStatement(repository, digest, facts, { ...run, finishedOn: new Date().toISOString() }),
+          [PREDICATE.sbom]: async () =>
+            sbomStatement(
+              repository,
+              digest,
+              await steps.run(STEP.sbom, { result: () => ({ detail: `syft ${SYFT_IMAGE.split("@")[0]}` }) }, () =>
+                imageSbom(image, repository),
+              ),
+            ),
+        },
+        expected: { version: plan.version.tag, commit: plan.sha },
+        ...(trust ? { trust } : {}),
+      }),
+  )
+}
+
+/**
+ * publish, signed: publishes (run.ts), then signs and attaches what is missing for the digest.
+ * A failure to sign leaves the image published: the error says so, and that publishing again
+ * adds only what is missing.
+ */
+export async function publishSigned(
+  source: Directory,
+  plan: PublishPlan,
+  password: Secret,
+  signing: SigningPlan,
+  options: { readonly network?: ServiceNetwork; readonly steps?: Steps } = {},
+): Promise<[string, string]> {
+  const published = await publishPlanned(source, plan, password, options)
+  if (signing.mode === "none") return published
+  const client = new RegistryClient(options.network?.registry?.endpoint ?? plan.repository, {
+    username: plan.username,
+    password: await password.plaintext(),
+  })
+  await attestPublished(source, plan, digestOf(published[0]), signing, client, options.steps).catch((error: Error) => {
+    throw new Error(
+      `${error.message}\n${published.join(" and ")} ${published.length > 1 ? "are" : "is"} published, but not signed: publishing again signs and attaches only what is missing.`,
+    )
+  })
+  return published
+}

@@ -1,0 +1,280 @@
+/**
+ * Signing at publish and the gate before a deploy, through the module's front door (issue 23):
+ * `publish --signing-key` attaches a signature, SLSA provenance and syft's SBOM to the digest it
+ * published in a real registry, which real cosign v3 verifies; `imageUri` and `helmDeploy
+ * --verify key` accept it, and refuse an unsigned image or another key's before any kubectl or
+ * Helm command. The engine's own work is stood in by real programs (support/publish-engine.ts).
+ */
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { resolve } from "node:path"
+
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
+import { dag, type DirectoryID, type FileID, type SecretID } from "@dagger.io/dagger"
+
+import { MeetinityRelease } from "../src/index.js"
+import { PREDICATE, fallbackTag } from "../src/signing/constants.js"
+import { buildBusyboxImage, type BuiltImage } from "./support/busybox-image.js"
+import { setUpCosign, verify, verifyAttestation, type Cosign } from "./support/cosign.js"
+import { recordDagger, type Recorder, argValue } from "./support/dagger.js"
+import { OciPusher } from "./support/oci.js"
+import { publishEngine } from "./support/publish-engine.js"
+import { startRegistry, type RunningRegistry } from "./support/registry.js"
+import { skopeoTags } from "./support/skopeo.js"
+
+const SHA = "0123456789abcdef0123456789abcdef01234567"
+const KUBECONFIG = [
+  "apiVersion: v1",
+  "kind: Config",
+  "current-context: ci",
+  "clusters:",
+  "- name: c",
+  "  cluster:",
+  "    server: https://10.0.0.1",
+  "contexts:",
+  "- name: ci",
+  "  context:",
+  "    cluster: c",
+  "    user: deployer",
+  "users:",
+  "- name: deployer",
+  "  user:",
+  "    token: sa-token-not-real",
+  "",
+].join("\n")
+
+let registry: RunningRegistry
+let image: BuiltImage
+let cosign: Cosign
+let other: Cosign
+let recorder: Recorder | undefined
+let engine: ReturnType<typeof publishEngine>
+
+beforeAll(async () => {
+  ;[registry, cosign, other] = await Promise.all([startRegistry(), setUpCosign(), setUpCosign()])
+  image = buildBusyboxImage(mkdtempSync(`${tmpdir()}/busybox-`))
+}, 120_000)
+afterAll(async () => {
+  await registry?.stop()
+})
+afterEach(() => recorder?.restore())
+
+const secrets: Record<string, () => string> = {
+  "SecretID-push": () => "registry-password-not-real",
+  "SecretID-key": () => readFileSync(cosign.pkcs8, "utf8"),
+  "SecretID-token": () => "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+  "SecretID-kubeconfig": () => KUBECONFIG,
+}
+const files: Record<string, () => string> = {
+  "FileID-pub": () => readFileSync(cosign.publicKey, "utf8"),
+  "FileID-other-pub": () => readFileSync(other.publicKey, "utf8"),
+}
+
+async function record() {
+  engine = publishEngine({
+    image,
+    sources: { "DirectoryID-source": resolve("examples/api-gateway") },
+    registryHost: registry.host,
+  })
+  recorder = await recordDagger(async (query) => {
+    const first = query.chain[0]!
+    if (query.leaf === "plaintext") return secrets[argValue(first.args, "id") as string]?.()
+    if (query.leaf === "contents" && first.field === "loadFileFromID")
+      return files[argValue(first.args, "id") as string]?.()
+    if (query.leaf === "exists") return false
+    return engine.answer(query)
+  })
+  return recorder
+}
+
+const secret = (id: string) => dag.loadSecretFromID(id as SecretID)
+const file = (id: string) => dag.loadFileFromID(id as FileID)
+const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
+
+const publish = (version: string, signing: { key?: string; token?: string } = {}) =>
+  new MeetinityRelease().publish(
+    source(),
+    `release/${version}`,
+    SHA,
+    "Meetinity",
+    "writer",
+    secret("SecretID-push"),
+    "api-gateway",
+    registry.url,
+    "Dockerfile",
+    ["linux/amd64"],
+    [],
+    "https://github.com/meetinity/api-gateway",
+    signing.key ? secret(signing.key) : undefined,
+    signing.token ? secret(signing.token) : undefined,
+  )
+
+const imageUri = (version: string, key: string) =>
+  new MeetinityRelease().imageUri(
+    `${registry.host}/meetinity/api-gateway`,
+    version,
+    "",
+    "",
+    undefined,
+    "linux/amd64",
+    false,
+    "key",
+    file(key),
+    "",
+    "",
+    ["signature", "provenance", "sbom"],
+  )
+
+describe("publish --signing-key", () => {
+  test("attaches a signature, provenance and syft's SBOM to the digest; cosign v3 verifies each; a re-run adds nothing", async () => {
+    await record()
+    const [versionRef, buildRef] = await publish("v2.0.0", { key: "SecretID-key" })
+    const digest = versionRef.slice(versionRef.indexOf("@") + 1)
+    expect(buildRef).toBe(`${registry.host}/meetinity/api-gateway:sha-0123456@${digest}`)
+    expect(engine.log.syftRuns).toBe(1)
+    // distribution 2.8 has no referrers API: the fallback index names the three referrers.
+    expect(skopeoTags(registry.host, "meetinity/api-gateway")).toContain(fallbackTag(digest))
+
+    const ref = `${registry.host}/meetinity/api-gateway@${digest}`
+    const verified = await verify(cosign, ref)
+    expect(verified.status, verified.stderr).toBe(0)
+    expect((await verify(other, ref)).status).not.toBe(0)
+    const provenance = await verifyAttestation(cosign, ref, "slsaprovenance1")
+    expect(provenance.status, provenance.stderr).toBe(0)
+    const statement = provenance.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map(
+        (l) =>
+          JSON.parse(Buffer.from((JSON.parse(l) as { payload: string }).payload, "base64").toString()) as {
+            predicateType: string
+            predicate: { buildDefinition: { externalParameters: object; resolvedDependencies: object[] } }
+          },
+      )
+      .find((s) => s.predicateType === PREDICATE.provenance)!
+    expect(statement.predicate.buildDefinition.externalParameters).toMatchObject({
+      repository: "https://github.com/meetinity/api-gateway",
+      ref: "refs/tags/release/v2.0.0",
+      commit: SHA,
+      dockerfile: "Dockerfile",
+      platforms: ["linux/amd64"],
+    })
+    // The source commit, and the Dockerfile's base image by the digest it resolved to.
+    expect(statement.predicate.buildDefinition.resolvedDependencies).toEqual([
+      { uri: "git+https://github.com/meetinity/api-gateway@refs/tags/release/v2.0.0", digest: { gitCommit: SHA } },
+      { uri: "pkg:docker/busybox@1.35.0", digest: { sha256: image.digest.slice("sha256:".length) } },
+    ])
+    const sbom = await verifyAttestation(cosign, ref, PREDICATE.sbom)
+    expect(sbom.status, sbom.stderr).toBe(0)
+    const document = sbom.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map(
+        (l) =>
+          JSON.parse(Buffer.from((JSON.parse(l) as { payload: string }).payload, "base64").toString()) as {
+            predicate: { spdxVersion: string; name: string; packages: { name: string; versionInfo?: string }[] }
+          },
+      )[0]!.predicate
+    // syft's SPDX 2.3 document of the image, named after the repository: its Debian package at its dpkg version.
+    expect(document.spdxVersion).toBe("SPDX-2.3")
+    expect(document.name).toBe(`${registry.host}/meetinity/api-gateway`)
+    expect(document.packages).toContainEqual(
+      expect.objectContaining({ name: "busybox-static", versionInfo: image.packageVersion }),
+    )
+
+    // Again: the image is there and signed; nothing is built, pushed, scanned or signed.
+    const pushes = engine.log.pushes.length
+    recorder!.restore()
+    await record()
+    expect(await publish("v2.0.0", { key: "SecretID-key" })).toEqual([versionRef, buildRef])
+    expect(engine.log.pushes.length).toBe(0)
+    expect(pushes).toBe(1)
+    expect(engine.log.syftRuns).toBe(0)
+  })
+
+  test("a key and a token together: refused before anything is read", async () => {
+    const rec = await record()
+    await expect(publish("v2.0.1", { key: "SecretID-key", token: "SecretID-token" })).rejects.toThrow(
+      /^oidcToken "<a token>" was given with --signing-key: expected one way to sign/,
+    )
+    expect(rec.queries.filter((q) => q.leaf !== "id")).toEqual([])
+  })
+})
+
+describe("the gate: imageUri and helmDeploy --verify key", () => {
+  test("accept the signed image with the signer's public key; refuse another key's, an unsigned image, and a signed image under another version", async () => {
+    await record()
+    await publish("v2.1.0", { key: "SecretID-key" })
+    // The same build published again as v2.1.1 without signing: the digest carries v2.1.0's provenance.
+    await publish("v2.1.1")
+    recorder!.restore()
+    // An image nobody signed, pushed by hand.
+    await new OciPusher(registry.url).image("meetinity/api-gateway", "unsigned", { tag: "v2.1.2" })
+
+    await record()
+    expect(await imageUri("v2.1.0", "FileID-pub")).toMatch(/:v2\.1\.0@sha256:[0-9a-f]{64}$/)
+    await expect(imageUri("v2.1.0", "FileID-other-pub")).rejects.toThrow(
+      /^refusing to deploy \S+:v2\.1\.0@sha256:[0-9a-f]{64}: missing signature \(https:\/\/sigstore\.dev\/cosign\/sign\/v1\): 1 bundle\(s\) of that type, none accepted \(by key \S+: signed by another key/,
+    )
+    await expect(imageUri("v2.1.1", "FileID-pub")).rejects.toThrow(
+      /^refusing to deploy \S+:v2\.1\.1@sha256:[0-9a-f]{64}: its provenance is not the version being deployed: it names [^\n]*refs\/tags\/release\/v2\.1\.0 at 0123456[^\n]*; wanted refs\/tags\/release\/v2\.1\.1\n/,
+    )
+    await expect(imageUri("v2.1.2", "FileID-pub")).rejects.toThrow(
+      /^refusing to deploy \S+:v2\.1\.2@sha256:[0-9a-f]{64}: it is not signed: no Sigstore bundle is attached/,
+    )
+  })
+
+  test("helmDeploy refuses an unsigned image before any kubectl or Helm command: nothing was deployed", async () => {
+    await new OciPusher(registry.url).image("meetinity/api-gateway", "unsigned for helm", { tag: "v2.2.0" })
+    const rec = await record()
+    const attempt = new MeetinityRelease().helmDeploy(
+      dag.loadDirectoryFromID("DirectoryID-chart" as DirectoryID),
+      secret("SecretID-kubeconfig"),
+      "meetinity-dev",
+      "v2.2.0",
+      `${registry.host}/meetinity/api-gateway`,
+      "meetinity",
+      "ghcr-pull-secret",
+      "5m",
+      [],
+      10,
+      "",
+      "",
+      undefined,
+      [],
+      "linux/amd64",
+      false,
+      "api-gateway.image",
+      false,
+      "",
+      undefined,
+      "key",
+      file("FileID-pub"),
+    )
+    await expect(attempt).rejects.toThrow(
+      /^refusing to deploy \S+:v2\.2\.0@sha256:[0-9a-f]{64}: it is not signed: no Sigstore bundle is attached[\s\S]*Nothing was deployed to meetinity-dev\.$/,
+    )
+    expect(rec.calls("withExec")).toEqual([])
+  })
+
+  test.each([
+    ["key without --verify-key", "key", undefined, /verifyKey "" is empty: key verification needs the PEM public key/],
+    ["an unknown mode", "sometimes", undefined, /verify "sometimes" is not a verification mode: expected off, key/],
+  ])("%s: refused before any request", async (_name, mode, key, message) => {
+    const rec = await record()
+    await expect(
+      new MeetinityRelease().imageUri(
+        `${registry.host}/meetinity/api-gateway`,
+        "v2.1.0",
+        "",
+        "",
+        undefined,
+        "linux/amd64",
+        false,
+        mode,
+        key,
+      ),
+    ).rejects.toThrow(message)
+    expect(rec.queries.filter((q) => q.leaf !== "id")).toEqual([])
+  })
+})
