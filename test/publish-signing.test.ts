@@ -17,7 +17,10 @@ import { PREDICATE, fallbackTag } from "../src/signing/constants.js"
 import { buildBusyboxImage, type BuiltImage } from "./support/busybox-image.js"
 import { setUpCosign, verify, verifyAttestation, type Cosign } from "./support/cosign.js"
 import { recordDagger, type Recorder, argValue } from "./support/dagger.js"
+import { startFulcio, trustedRoot, type RunningFulcio } from "./support/fulcio.js"
 import { OciPusher } from "./support/oci.js"
+import { GITHUB_CLAIMS, testIssuer, type TestIssuer } from "./support/oidc.js"
+import { startRekor, type RunningRekor } from "./support/rekor.js"
 import { publishEngine } from "./support/publish-engine.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { skopeoTags } from "./support/skopeo.js"
@@ -49,13 +52,28 @@ let cosign: Cosign
 let other: Cosign
 let recorder: Recorder | undefined
 let engine: ReturnType<typeof publishEngine>
+let issuer: TestIssuer
+let fulcio: RunningFulcio
+let rekor: RunningRekor
+let root: string
+
+const GITHUB = "https://token.actions.githubusercontent.com"
+const WORKFLOW = "meetinity/api-gateway/.github/workflows/cd.yml@refs/tags/release/v3.0.0"
 
 beforeAll(async () => {
-  ;[registry, cosign, other] = await Promise.all([startRegistry(), setUpCosign(), setUpCosign()])
+  issuer = testIssuer(GITHUB)
+  ;[registry, cosign, other, fulcio, rekor] = await Promise.all([
+    startRegistry(),
+    setUpCosign(),
+    setUpCosign(),
+    startFulcio([issuer]),
+    startRekor(),
+  ])
+  root = trustedRoot(fulcio, rekor)
   image = buildBusyboxImage(mkdtempSync(`${tmpdir()}/busybox-`))
 }, 120_000)
 afterAll(async () => {
-  await registry?.stop()
+  await Promise.all([registry?.stop(), fulcio?.stop(), rekor?.stop()])
 })
 afterEach(() => recorder?.restore())
 
@@ -64,8 +82,16 @@ const secrets: Record<string, () => string> = {
   "SecretID-key": () => readFileSync(cosign.pkcs8, "utf8"),
   "SecretID-token": () => "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
   "SecretID-kubeconfig": () => KUBECONFIG,
+  "SecretID-oidc": () =>
+    issuer.token({
+      ...GITHUB_CLAIMS,
+      job_workflow_ref: WORKFLOW,
+      workflow_ref: WORKFLOW,
+      ref: "refs/tags/release/v3.0.0",
+    }),
 }
 const files: Record<string, () => string> = {
+  "FileID-root": () => root,
   "FileID-pub": () => readFileSync(cosign.publicKey, "utf8"),
   "FileID-other-pub": () => readFileSync(other.publicKey, "utf8"),
 }
@@ -276,5 +302,59 @@ describe("the gate: imageUri and helmDeploy --verify key", () => {
       ),
     ).rejects.toThrow(message)
     expect(rec.queries.filter((q) => q.leaf !== "id")).toEqual([])
+  })
+})
+
+describe("keyless, as in GitHub Actions: publish --oidc-token, then the gate by the workflow's identity", () => {
+  test("Fulcio certifies the job's token, Rekor logs each bundle; the gate accepts the release workflow's identity only", async () => {
+    await record()
+    const [versionRef] = await new MeetinityRelease().publish(
+      source(),
+      "release/v3.0.0",
+      SHA,
+      "Meetinity",
+      "writer",
+      secret("SecretID-push"),
+      "keyless-api",
+      registry.url,
+      "Dockerfile",
+      ["linux/amd64"],
+      [],
+      "",
+      undefined,
+      secret("SecretID-oidc"),
+      fulcio.url,
+      rekor.url,
+      "",
+      file("FileID-root"),
+    )
+    expect(versionRef).toMatch(/:v3\.0\.0@sha256:[0-9a-f]{64}$/)
+    recorder!.restore()
+
+    await record()
+    const gate = (identity: string) =>
+      new MeetinityRelease().imageUri(
+        `${registry.host}/meetinity/keyless-api`,
+        "v3.0.0",
+        "",
+        "",
+        undefined,
+        "linux/amd64",
+        false,
+        "keyless",
+        undefined,
+        GITHUB,
+        identity,
+        ["signature", "provenance", "sbom"],
+        file("FileID-root"),
+      )
+    expect(
+      await gate("https://github\\.com/meetinity/api-gateway/\\.github/workflows/cd\\.yml@refs/tags/release/v.*"),
+    ).toBe(versionRef)
+    // Another workflow of the same repository (a branch build, say) is not the release workflow.
+    await expect(
+      gate("https://github\\.com/meetinity/api-gateway/\\.github/workflows/deploy\\.yml@refs/heads/main"),
+    ).rejects.toThrow(/^refusing to deploy \S+:v3\.0\.0@sha256:[0-9a-f]{64}: missing signature/)
+    expect(rekor.entries).toBeGreaterThanOrEqual(3)
   })
 })

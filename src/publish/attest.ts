@@ -56,7 +56,8 @@ export interface SigningArgs {
   readonly trustedRoot?: string
 }
 
-const URL_SHAPE = /^https:\/\/[^\s/@]+(\/\S*)?$/
+/** https, or plain http on this machine (a local Fulcio or Rekor). */
+const URL_SHAPE = /^(?:https:\/\/[^\s/@]+|http:\/\/(?:localhost|127\.0\.0\.1)(?::[0-9]{1,5})?)(\/\S*)?$/
 
 /** Checks how publish signs, before anything runs: a key or a token, not both; the keyless services' URLs. */
 export function parseSigning(args: SigningArgs): SigningPlan {
@@ -73,7 +74,12 @@ export function parseSigning(args: SigningArgs): SigningPlan {
     ["rekorUrl", args.rekorUrl],
     ["timestampUrl", args.timestampUrl],
   ] as const)
-    check(value === "" || URL_SHAPE.test(value), name, value, "is not a URL: expected https://<host>[/path]")
+    check(
+      value === "" || URL_SHAPE.test(value),
+      name,
+      value,
+      "is not a URL: expected https://<host>[/path] (plain http only for localhost or 127.0.0.1)",
+    )
   check(args.fulcioUrl !== "", "fulcioUrl", args.fulcioUrl, "is empty: keyless signing needs a Fulcio")
   check(
     args.rekorUrl !== "" || args.timestampUrl !== "",
