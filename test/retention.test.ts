@@ -23,6 +23,13 @@ import { NOW, startRetentionEnv, TOKENS, type RetentionEnv } from "./support/ret
 import { OciPusher } from "./support/oci.js"
 import { freePort, type RunningRegistry } from "./support/registry.js"
 import { PackageSeeder, type Seeded } from "./support/seed.js"
+import { attachBundles } from "../src/signing/attach.js"
+import { fallbackTag, PREDICATE } from "../src/signing/constants.js"
+import { readAttached } from "../src/signing/referrers.js"
+import { keySigner, newSigningKey } from "../src/signing/sign.js"
+import { sbomStatement, signatureStatement } from "../src/signing/statement.js"
+import { parsePublicKey } from "../src/signing/trust.js"
+import { verifyRelease } from "../src/signing/verify.js"
 import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
 
 let env: RetentionEnv
@@ -378,6 +385,61 @@ describe("retain against a real registry and GitHub's packages API", () => {
       ["1", "100"],
       ["2", "100"],
     ])
+  })
+})
+
+describe("images publish signed (Sigstore bundles as OCI 1.1 referrers, the sha256-<hex> fallback index)", () => {
+  test("a kept release keeps its bundles and fallback index, and still passes the gate; a deleted build's go with it", async () => {
+    const name = freshName("signed")
+    const repository = `meetinity/${name}`
+    const seeder = new PackageSeeder(push, repository)
+    const old = await seeder.image(`g old ${name}`, ["sha-f000001"])
+    const release = await seeder.image(`g rel ${name}`, ["v1.0.0"], { platforms: ["linux/amd64", "linux/arm64"] })
+    const newest = await seeder.image(`g new ${name}`, ["sha-f000002"])
+    // Signed as publish signs: the module's own attach code, on a registry without the referrers API.
+    const key = newSigningKey()
+    const client = new RegistryClient({ scheme: "http", host: registry.host })
+    const address = `${registry.host}/${repository}`
+    const signed: Record<string, Seeded[]> = {}
+    for (const image of [old, release]) {
+      await attachBundles({
+        client,
+        repository,
+        digest: image.digest,
+        signer: keySigner(key.privateKey),
+        statements: {
+          [PREDICATE.signature]: () => signatureStatement(address, image.digest),
+          [PREDICATE.sbom]: () => sbomStatement(address, image.digest, { spdxVersion: "SPDX-2.3", packages: [] }),
+        },
+        expected: { version: "v1.0.0" },
+      })
+      const attached = await readAttached(client, repository, image.digest)
+      const index = (await client.resolve(repository, fallbackTag(image.digest)))!.digest
+      for (const bundle of attached.bundles) seeder.record(bundle.descriptor.digest)
+      seeder.record(index, [fallbackTag(image.digest)])
+      signed[image.digest] = [
+        ...attached.bundles.map((b) => ({ digest: b.descriptor.digest, children: [], tags: [] })),
+        { digest: index, children: [], tags: [fallbackTag(image.digest)] },
+      ]
+      expect(attached.bundles).toHaveLength(2)
+    }
+    seeder.publish(api, "Meetinity", name)
+
+    const result = await runRetention(
+      deps("Meetinity", name),
+      request("Meetinity", name, { policy: { keep: 1, graceMinutes: 0 } }),
+    )
+
+    await expectIntact(repository, [release, newest, ...signed[release.digest]!])
+    await expectGone(repository, [old, ...signed[old.digest]!])
+    expect(result.validation).toMatchObject({ broken: [] })
+    // The kept release passes the gate as before: every bundle it needs is there.
+    const gate = await verifyRelease(
+      { client, repository, address, digest: release.digest },
+      { mode: "key", publicKey: parsePublicKey(key.publicKey), require: [PREDICATE.signature, PREDICATE.sbom] },
+      { version: "v1.0.0" },
+    )
+    expect(gate.accepted).toEqual([PREDICATE.signature, PREDICATE.sbom])
   })
 })
 

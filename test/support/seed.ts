@@ -93,6 +93,11 @@ export class PackageSeeder {
     return { digest: image.digest, children: [], tags: [] }
   }
 
+  /** A manifest pushed by other code (a signature bundle, a fallback index), as the package version ghcr.io shows for it. */
+  record(digest: string, tags: string[] = []): void {
+    this.add(digest, tags)
+  }
+
   /** Registers the versions with the API server. */
   publish(api: GitHubApi, owner: string, packageName: string): void {
     api.addPackage(owner, packageName, this.versions)
