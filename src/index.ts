@@ -109,6 +109,8 @@ export class MeetinityRelease {
    * @param rekorUrl Keyless: the transparency log (empty for GitHub's instance, which uses a timestamp authority instead).
    * @param timestampUrl Keyless: an RFC 3161 timestamp authority (https://timestamp.githubapp.com/api/v1/timestamp for GitHub's instance); empty: none.
    * @param trustedRoot Keyless: the Sigstore trusted root JSON the bundles verify against (gh attestation trusted-root for GitHub's instance); absent: Sigstore's public-good instance.
+   * @param oidcRequestUrl Keyless in GitHub Actions: $ACTIONS_ID_TOKEN_REQUEST_URL; the token (audience sigstore) is requested when signing, so a long build cannot outlive it.
+   * @param oidcRequestToken Keyless in GitHub Actions: env://ACTIONS_ID_TOKEN_REQUEST_TOKEN (the job needs permissions id-token: write).
    */
   @func({ cache: "never" })
   async publish(
@@ -130,11 +132,15 @@ export class MeetinityRelease {
     rekorUrl = "https://rekor.sigstore.dev",
     timestampUrl = "",
     trustedRoot?: File,
+    oidcRequestUrl = "",
+    oidcRequestToken?: Secret,
   ): Promise<string[]> {
     return redacting(async () => {
       const signing = parseSigning({
         signingKey,
         oidcToken,
+        oidcRequestUrl,
+        oidcRequestToken,
         fulcioUrl,
         rekorUrl,
         timestampUrl,
@@ -424,6 +430,8 @@ export class MeetinityRelease {
    * @param rekorUrl Keyless: the transparency log (empty for GitHub's instance, which uses a timestamp authority instead).
    * @param timestampUrl Keyless: an RFC 3161 timestamp authority (https://timestamp.githubapp.com/api/v1/timestamp for GitHub's instance); empty: none.
    * @param trustedRoot Keyless: the Sigstore trusted root JSON the bundles verify against (gh attestation trusted-root for GitHub's instance); absent: Sigstore's public-good instance.
+   * @param oidcRequestUrl Keyless in GitHub Actions: $ACTIONS_ID_TOKEN_REQUEST_URL; the token (audience sigstore) is requested when signing, so a long build cannot outlive it.
+   * @param oidcRequestToken Keyless in GitHub Actions: env://ACTIONS_ID_TOKEN_REQUEST_TOKEN (the job needs permissions id-token: write).
    * @param verify The verification gate, once on the published digest before the first namespace: off, key (--verify-key) or keyless (--verify-issuer, --verify-identity).
    * @param verifyKey key: the PEM public key (cosign.pub) the bundles must verify with.
    * @param verifyIssuer keyless: the OIDC issuer, exactly (https://token.actions.githubusercontent.com).
@@ -470,6 +478,8 @@ export class MeetinityRelease {
     verifyIssuer = "",
     verifyIdentity = "",
     requirePredicates: string[] = [],
+    oidcRequestUrl = "",
+    oidcRequestToken?: Secret,
   ): Promise<string> {
     return redacting(async () => {
       const chartSource = parseChartSource(chart, chartRef)
@@ -477,6 +487,8 @@ export class MeetinityRelease {
       const signing = parseSigning({
         signingKey,
         oidcToken,
+        oidcRequestUrl,
+        oidcRequestToken,
         fulcioUrl,
         rekorUrl,
         timestampUrl,

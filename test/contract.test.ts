@@ -237,6 +237,8 @@ const signingArgs = {
   rekorUrl: str("https://rekor.sigstore.dev"),
   timestampUrl: str(""),
   trustedRoot: optionalFile(),
+  oidcRequestUrl: str(""),
+  oidcRequestToken: optionalSecret,
 }
 
 /** The verification gate before a deploy (asked for after v0.3.0); off by default. */

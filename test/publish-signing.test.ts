@@ -6,6 +6,8 @@
  * Helm command. The engine's own work is stood in by real programs (support/publish-engine.ts).
  */
 import { mkdtempSync, readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { type AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { resolve } from "node:path"
 
@@ -356,5 +358,54 @@ describe("keyless, as in GitHub Actions: publish --oidc-token, then the gate by 
       gate("https://github\\.com/meetinity/api-gateway/\\.github/workflows/deploy\\.yml@refs/heads/main"),
     ).rejects.toThrow(/^refusing to deploy \S+:v3\.0\.0@sha256:[0-9a-f]{64}: missing signature/)
     expect(rekor.entries).toBeGreaterThanOrEqual(3)
+  })
+
+  test("in GitHub Actions the token is requested when signing, from the job's token endpoint, for audience sigstore", async () => {
+    // GitHub's token endpoint, as the runner exposes it: ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN.
+    const asked: string[] = []
+    const endpoint = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://127.0.0.1")
+      asked.push(`${url.searchParams.get("audience")} ${req.headers.authorization}`)
+      if (req.headers.authorization !== "bearer request-token-not-real") {
+        res.writeHead(401).end()
+        return
+      }
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ value: secrets["SecretID-oidc"]!() }))
+    })
+    await new Promise<void>((done) => endpoint.listen(0, "127.0.0.1", done))
+    const port = (endpoint.address() as AddressInfo).port
+    secrets["SecretID-request"] = () => "request-token-not-real"
+    try {
+      await record()
+      const call = (requestToken: string) =>
+        new MeetinityRelease().publish(
+          source(),
+          "release/v3.0.0",
+          SHA,
+          "Meetinity",
+          "writer",
+          secret("SecretID-push"),
+          "requested-api",
+          registry.url,
+          "Dockerfile",
+          ["linux/amd64"],
+          [],
+          "",
+          undefined,
+          undefined,
+          fulcio.url,
+          rekor.url,
+          "",
+          file("FileID-root"),
+          `http://127.0.0.1:${port}/token?api-version=2.0`,
+          secret(requestToken),
+        )
+      const [versionRef] = await call("SecretID-request")
+      expect(versionRef).toMatch(/\/meetinity\/requested-api:v3\.0\.0@sha256:[0-9a-f]{64}$/)
+      expect(asked).toEqual(["sigstore bearer request-token-not-real"])
+    } finally {
+      endpoint.close()
+    }
   })
 })

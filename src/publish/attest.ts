@@ -39,7 +39,8 @@ export type SigningPlan =
   | { readonly mode: "key"; readonly key: Secret }
   | {
       readonly mode: "keyless"
-      readonly token: Secret
+      /** The OIDC token, or where to request it when signing (GitHub Actions' token endpoint and its request token). */
+      readonly token: Secret | { readonly requestUrl: string; readonly requestToken: Secret }
       readonly fulcioUrl: string
       readonly rekorUrl?: string
       readonly timestampUrl?: string
@@ -50,6 +51,9 @@ export type SigningPlan =
 export interface SigningArgs {
   readonly signingKey?: Secret
   readonly oidcToken?: Secret
+  /** GitHub Actions: $ACTIONS_ID_TOKEN_REQUEST_URL, to request the token when signing (it lives minutes; a build may take longer). */
+  readonly oidcRequestUrl?: string
+  readonly oidcRequestToken?: Secret
   readonly fulcioUrl: string
   readonly rekorUrl: string
   readonly timestampUrl: string
@@ -67,8 +71,29 @@ export function parseSigning(args: SigningArgs): SigningPlan {
     "<a token>",
     "was given with --signing-key: expected one way to sign (a key, or keyless with an OIDC token)",
   )
+  const requested = (args.oidcRequestUrl ?? "") !== "" || args.oidcRequestToken !== undefined
+  check(
+    !(requested && (args.signingKey || args.oidcToken)),
+    "oidcRequestToken",
+    "<a token>",
+    "was given with --signing-key or --oidc-token: expected one way to sign",
+  )
+  if (requested) {
+    check(
+      args.oidcRequestToken !== undefined,
+      "oidcRequestToken",
+      null,
+      "is missing: --oidc-request-url needs it (env://ACTIONS_ID_TOKEN_REQUEST_TOKEN, with id-token: write)",
+    )
+    check(
+      /^https:\/\/\S+$|^http:\/\/(?:localhost|127\.0\.0\.1)(?::[0-9]{1,5})?\/\S*$/.test(args.oidcRequestUrl ?? ""),
+      "oidcRequestUrl",
+      args.oidcRequestUrl ?? "",
+      "is not a URL: expected $ACTIONS_ID_TOKEN_REQUEST_URL (set in a job with permissions id-token: write)",
+    )
+  }
   if (args.signingKey) return { mode: "key", key: args.signingKey }
-  if (!args.oidcToken) return { mode: "none" }
+  if (!args.oidcToken && !requested) return { mode: "none" }
   for (const [name, value] of [
     ["fulcioUrl", args.fulcioUrl],
     ["rekorUrl", args.rekorUrl],
@@ -90,7 +115,7 @@ export function parseSigning(args: SigningArgs): SigningPlan {
   if (args.trustedRoot !== undefined) parseTrustedRoot(args.trustedRoot)
   return {
     mode: "keyless",
-    token: args.oidcToken,
+    token: args.oidcToken ?? { requestUrl: args.oidcRequestUrl!, requestToken: args.oidcRequestToken! },
     fulcioUrl: args.fulcioUrl,
     ...(args.rekorUrl ? { rekorUrl: args.rekorUrl } : {}),
     ...(args.timestampUrl ? { timestampUrl: args.timestampUrl } : {}),
@@ -109,7 +134,8 @@ async function signerOf(signing: Exclude<SigningPlan, { mode: "none" }>): Promis
 }> {
   if (signing.mode === "key")
     return { signer: keySigner(await signing.key.plaintext()), run: { builderId: MODULE_BUILDER_ID } }
-  const token = (await signing.token.plaintext()).trim()
+  const token =
+    "requestUrl" in signing.token ? await requestOidcToken(signing.token) : (await signing.token.plaintext()).trim()
   const claims = decodeJwtClaims(token, "oidcToken")
   const signer = keylessSigner({
     oidcToken: token,
@@ -126,6 +152,31 @@ async function signerOf(signing: Exclude<SigningPlan, { mode: "none" }>): Promis
         })
       : { builderId: MODULE_BUILDER_ID }
   return { signer, trust: rootTrust(root), run }
+}
+
+/**
+ * The OIDC token for audience sigstore, requested from GitHub Actions' token endpoint now (as
+ * cosign does in Actions): `GET <ACTIONS_ID_TOKEN_REQUEST_URL>&audience=sigstore` with the
+ * request token as bearer; the answer's `value`.
+ */
+export async function requestOidcToken(request: { requestUrl: string; requestToken: Secret }): Promise<string> {
+  const url = new URL(request.requestUrl)
+  url.searchParams.set("audience", "sigstore")
+  let response: Response
+  try {
+    response = await fetch(url, {
+      headers: { authorization: `bearer ${await request.requestToken.plaintext()}`, accept: "application/json" },
+      signal: AbortSignal.timeout(30_000),
+    })
+  } catch (error) {
+    throw new Error(`could not request the OIDC token from ${url.origin}: ${(error as Error).message}`)
+  }
+  const body = (await response.json().catch(() => ({}))) as { value?: unknown }
+  if (!response.ok || typeof body.value !== "string" || body.value === "")
+    throw new Error(
+      `the OIDC token endpoint ${url.origin} answered ${response.status} without a token: does the job have permissions id-token: write?`,
+    )
+  return body.value
 }
 
 /** The base images of the Dockerfile, each with the digest the engine resolves it to (what the build used). */
