@@ -25,6 +25,7 @@ import { parseSigning, publishSigned } from "./publish/attest.js"
 import { buildPlatform } from "./publish/run.js"
 import { planRelease } from "./release/plan.js"
 import { runRelease } from "./release/run.js"
+import { parseNodeChoice } from "./rehearsal/cluster.js"
 import { runRehearsal } from "./rehearsal/run.js"
 import { parseRestoreArgs, restoreWithToken } from "./retention/restore.js"
 import { parseRetainArgs, parseRetainPlan, withTokenUri } from "./retention/inputs.js"
@@ -539,13 +540,16 @@ export class MeetinityRelease {
 
   /**
    * The whole release, rehearsed inside the engine with nothing but Dagger: starts an OCI
-   * registry and a Kubernetes control plane with one fake node (kwok) as Dagger services, then
-   * runs the same code as release against them (publish vX.Y.Z and sha-<7> at one digest, the
-   * preflight, then the pull secret, the downgrade guard and helm upgrade --install per namespace,
-   * in order), and reads back from the cluster what runs where. Needs no credentials and touches
-   * nothing outside the engine. Pods are scheduled and made Ready by kwok but never run: images,
-   * probes and the pull secret are not exercised. Returns each step with its time and the final
-   * state; a failure names the step and the namespace.
+   * registry that requires credentials, a Kubernetes control plane and a real node (kind's node
+   * image as a privileged service) as Dagger services, then runs the same code as release against
+   * them: publish vX.Y.Z and sha-<7> at one digest, signed with a key made for the rehearsal; the
+   * chart published to the registry and deployed from there by reference; the preflight and the
+   * verification gate; then the pull secret, the guards and helm upgrade --install per namespace,
+   * in order. Reads back from the cluster what runs where, and on the real node what the kubelet
+   * pulled (each container's imageID). Needs no credentials and touches nothing outside the engine.
+   * With --node auto (the default), an engine that refuses privileged services rehearses on kwok's
+   * fake node instead (pods scheduled and made Ready, never run), and the report says so. Returns
+   * each step with its time and the final state; a failure names the step and the namespace.
    *
    * Example: dagger call rehearse --source . --chart ./infra/helm/meetinity
    *
@@ -564,6 +568,7 @@ export class MeetinityRelease {
    * @param pullSecretName The image pull secret the rehearsal makes in every namespace.
    * @param chartRef A published chart to rehearse instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, read anonymously (a public chart), then published to the rehearsal's registry like a directory.
    * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
+   * @param node The node pods run on: auto (a real node, or kwok's fake node when the engine refuses privileged services), real, or kwok.
    * @param sign Sign what the rehearsal publishes (a signature, provenance and an SBOM, with a key made for the rehearsal) and deploy only past the verification gate with its public key, as a release with --signing-key and --verify key does.
    */
   @func({ cache: "never" })
@@ -584,8 +589,10 @@ export class MeetinityRelease {
     chartRef = "",
     valuesDir?: Directory,
     sign = true,
+    node = "auto",
   ): Promise<string> {
     return redacting(async () => {
+      const nodeChoice = parseNodeChoice(node)
       // The chart directory always has its default here: a reference given takes its place.
       const chartSource = chartRef === "" ? parseChartSource(chart, "") : parseChartSource(null, chartRef)
       return runRehearsal(
@@ -601,6 +608,7 @@ export class MeetinityRelease {
           dockerfile,
           buildArgs,
           pullSecretName,
+          node: nodeChoice,
         },
         { source, chart: chartSource, ...(valuesDir ? { values: valuesDir } : {}), sign },
       )

@@ -210,6 +210,7 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
       chartRef: str(""),
       valuesDir: { kind: "Directory", optional: true },
       sign: bool(true),
+      node: str("auto"),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,

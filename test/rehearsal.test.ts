@@ -16,11 +16,12 @@ import { dag, type DirectoryID } from "@dagger.io/dagger"
 import { parseAllDocuments } from "yaml"
 
 import { MeetinityRelease } from "../src/index.js"
+import { NODE_IMAGE } from "../src/rehearsal/node.js"
 import { CLUSTER_IMAGE, REGISTRY_IMAGE } from "../src/rehearsal/plan.js"
 import { stateProblems } from "../src/rehearsal/report.js"
 import { runRehearsal } from "../src/rehearsal/run.js"
 import { RegistryClient } from "../src/oci/client.js"
-import { argValue, recordDagger, type Query, type Recorder } from "./support/dagger.js"
+import { argValue, EngineError, recordDagger, type Query, type Recorder } from "./support/dagger.js"
 import { hostDirectories } from "./support/directories.js"
 import { type Command, execAnswers, type Ran } from "./support/exec-answers.js"
 import { buildBusyboxImage, type BuiltImage } from "./support/busybox-image.js"
@@ -58,6 +59,8 @@ interface FakeOptions {
   seed?: string
   /** The rehearsal signs (its default): the build is a real image, scanned by real syft (support/publish-engine.ts). */
   signs?: boolean
+  /** The engine refuses privileged services, as one with insecure root capabilities off does. */
+  refusesPrivileged?: boolean
 }
 
 interface Log {
@@ -108,12 +111,16 @@ function fakeEngine(options: FakeOptions = {}) {
     if (query.leaf === "digest" && first.field === "loadDirectoryFromID") return SOURCE_DIGEST
     if (query.leaf === "start") {
       const image = argValue(query.chain.find((c) => c.field === "from")!.args, "address") as string
+      if (image === NODE_IMAGE && options.refusesPrivileged)
+        return new EngineError("failed to start service: security.insecure is not allowed")
       const id =
         image === REGISTRY_IMAGE
           ? "ServiceID-registry"
           : image === CLUSTER_IMAGE
             ? "ServiceID-cluster"
-            : `ServiceID-unknown-${image}`
+            : image === NODE_IMAGE
+              ? "ServiceID-node"
+              : `ServiceID-unknown-${image}`
       log.started.push(id)
       return id
     }
@@ -170,6 +177,39 @@ function fakeEngine(options: FakeOptions = {}) {
       return ok(`node/${node.metadata.name} created\n`)
     }
     if (args[0] === "kubectl" && args[1] === "wait") return ok(`${args[3]} condition met\n`)
+    // The real node: registered by its kubelet once its service started.
+    if (args[0] === "kubectl" && args[1] === "get" && args[2] === "node" && args.includes("name"))
+      return log.started.includes("ServiceID-node")
+        ? ok(`node/${args[3]}\n`)
+        : { exitCode: 1, stdout: "", stderr: `Error from server (NotFound): nodes "${args[3]}" not found` }
+    if (args[0] === "kubectl" && args[1] === "get" && args[2] === "node") return ok("v1.35.4 containerd://2.2.10")
+    if (args[0] === "kubectl" && args[1] === "get" && args[2] === "pods") {
+      // What the kubelet reports for each rendered Deployment's pods: the image it pulled, by digest.
+      const items = [...log.rendered.entries()].flatMap(([namespace, manifest]) =>
+        parseAllDocuments(manifest)
+          .map((d) => d.toJSON() as { kind?: string; metadata: { name: string }; spec: DeploymentSpec })
+          .filter((d) => d?.kind === "Deployment")
+          .map((d) => {
+            const container = d.spec.template.spec.containers[0]!
+            const repository = container.image.replace(/[:@].*$/, "").replace(/:\d+\//, (m) => m)
+            return {
+              metadata: { namespace, name: `${d.metadata.name}-5d4f8b7c9-abcde` },
+              status: {
+                containerStatuses: [
+                  {
+                    name: container.name,
+                    ready: true,
+                    restartCount: 0,
+                    imageID: `${container.image.split("@")[0]!.replace(/:[^/:]+$/, "")}@${container.image.split("@")[1]}`,
+                  },
+                ],
+              },
+              repository,
+            }
+          }),
+      )
+      return ok(JSON.stringify({ apiVersion: "v1", kind: "List", items }))
+    }
     if (args[0] === "kubectl" && args[1] === "get" && args[2] === "namespace")
       return { exitCode: 1, stdout: "", stderr: `Error from server (NotFound): namespaces "${args[3]}" not found\n` }
     if (args[0] === "kubectl" && args[1] === "create" && args[2] === "namespace")
@@ -234,6 +274,11 @@ function fakeEngine(options: FakeOptions = {}) {
   return { answer, log }
 }
 
+interface DeploymentSpec {
+  replicas?: number
+  template: { spec: { containers: { name: string; image: string }[] } }
+}
+
 const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
 const chart = () => dag.loadDirectoryFromID("DirectoryID-chart" as DirectoryID)
 const rehearse = (
@@ -246,6 +291,7 @@ const rehearse = (
     image: string
     timeout: string
     sign: boolean
+    node: string
   }> = {},
 ) =>
   new MeetinityRelease().rehearse(
@@ -265,16 +311,17 @@ const rehearse = (
     undefined,
     undefined,
     o.sign ?? false,
+    o.node ?? "kwok",
   )
 
 /** What ran, without the per-namespace detail: the program and its first words. */
 const shape = (args: string[]) => args.slice(0, 3).join(" ")
 
 describe("rehearse", () => {
-  test("starts both services, publishes and signs to the registry service, runs the release path (the gate included) bound to the cluster, reads back, reports", async () => {
+  test("starts its services and a real node, publishes and signs to the registry service, runs the release path (the gate included) bound to the cluster, reads back what the kubelet runs, reports", async () => {
     const engine = fakeEngine({ signs: true })
     recorder = await recordDagger(engine.answer)
-    const report = await rehearse({ sign: true })
+    const report = await rehearse({ sign: true, node: "auto" })
     const { log } = engine
 
     // The services: the pinned images, their ports exposed, started before anything else runs.
@@ -285,7 +332,23 @@ describe("rehearse", () => {
           log.started.includes(id) &&
           q.text.includes(id === "ServiceID-registry" ? REGISTRY_IMAGE : CLUSTER_IMAGE),
       )!
-    expect(log.started).toEqual(["ServiceID-registry", "ServiceID-cluster"])
+    // The registry and the cluster start together; then the real node, bound to both.
+    expect(log.started.slice(0, 2).sort()).toEqual(["ServiceID-cluster", "ServiceID-registry"])
+    expect(log.started[2]).toBe("ServiceID-node")
+    const nodeStart = recorder.queries.find((q) => q.leaf === "start" && q.text.includes(NODE_IMAGE))!
+    expect(nodeStart.text).toMatch(/insecureRootCapabilities: true/)
+    expect(
+      nodeStart.chain
+        .filter((c) => c.field === "withServiceBinding")
+        .map((c) => [argValue(c.args, "alias"), argValue(c.args, "service")]),
+    ).toEqual([
+      ["kwok", "ServiceID-cluster"],
+      ["registry", "ServiceID-registry"],
+    ])
+    // The registry requires the rehearsal's user and password (htpasswd, bcrypt).
+    const registryStart = recorder.queries.find((q) => q.leaf === "start" && q.text.includes(REGISTRY_IMAGE))!
+    expect(registryStart.text).toMatch(/name: "REGISTRY_AUTH",\s*value: "htpasswd"/)
+    expect(registryStart.text).toMatch(/rehearsal:\$2[aby]\$05\$/)
     expect(argValue(from("ServiceID-registry").chain.find((c) => c.field === "withExposedPort")!.args, "port")).toBe(
       5000,
     )
@@ -308,11 +371,13 @@ describe("rehearse", () => {
     expect(version?.digest).toBeDefined()
     expect(version?.digest).toBe(build?.digest)
 
-    // The cluster: readiness, the fake node, then the release path per namespace, then the read back.
+    // The cluster: readiness, the real node registered and Ready, then the release path per
+    // namespace, then the read back, and what the kubelet runs.
     expect(log.commands.map(shape)).toEqual([
       "kubectl get --raw=/readyz",
-      "kubectl apply -f",
+      "kubectl get node",
       "kubectl wait --for=condition=Ready",
+      "kubectl get node",
       ...NAMESPACES.flatMap(() => [
         "kubectl get namespace",
         "kubectl create namespace",
@@ -322,6 +387,7 @@ describe("rehearse", () => {
         "helm upgrade --install",
       ]),
       "kubectl get deployments",
+      "kubectl get pods",
     ])
     // Every kubectl and helm container has the cluster service bound as "kwok", and nothing else.
     expect(log.bindings).toEqual(log.commands.map(() => [{ alias: "kwok", service: "ServiceID-cluster" }]))
@@ -353,8 +419,8 @@ describe("rehearse", () => {
           .join(" "),
       )
     expect(stepLines).toEqual([
-      "start services registry docker.io/library/registry:3.0.0, cluster registry.k8s.io/kwok/cluster:v0.8.0-k8s.v1.35.5",
-      "cluster ready node rehearsal-node Ready",
+      "start services registry docker.io/library/registry:3.0.0 (htpasswd), cluster registry.k8s.io/kwok/cluster:v0.8.0-k8s.v1.35.5",
+      "cluster ready node rehearsal-node Ready: real (docker.io/kindest/node:v1.35.5), kubelet v1.35.4, containerd://2.2.10",
       // The chart goes the way a real one does: published to the registry, then pulled by digest.
       expect.stringMatching(/^package chart meetinity 0\.2\.0, \d+ files, layer sha256:[0-9a-f]{64}$/),
       "read chart version 0.2.0 is not there",
@@ -391,6 +457,7 @@ describe("rehearse", () => {
       ]),
       "read back 3 Deployment(s) in 3 namespace(s)",
       ...NAMESPACES.map((ns) => `final state ${ns} 1 Deployment(s) Available, published image running`),
+      "kubelet imageIDs 3 container(s), every imageID at the published digest",
     ])
     for (const ns of NAMESPACES) {
       expect(report).toContain(`  ${ns}:\n    meetinity-api-gateway: Available `)
@@ -403,9 +470,39 @@ describe("rehearse", () => {
     // A step inside another is indented under it: publish's own steps by one level.
     expect(report).toMatch(/\n +\d+\.\ds {2}publish {2,}localhost/)
     expect(report).toMatch(/\n +\d+\.\ds {2} {2}build {2,}linux\/amd64/)
-    expect(report).toContain("never run")
-    // Both services are stopped at the end, the cluster first.
-    expect(log.stopped).toEqual(["ServiceID-cluster", "ServiceID-registry"])
+    expect(report).toContain("images pulled with the pull secret, containers run, readiness probes run")
+    expect(report).toMatch(
+      new RegExp(
+        `running containers \\(the kubelet's imageID: what it pulled\\):\n  meetinity-dev/meetinity-api-gateway-\\S+ api-gateway: ready=true restarts=0 imageID localhost:5000/rehearsal/api-gateway@${version!.digest}`,
+      ),
+    )
+    // Every service is stopped at the end, the last started first.
+    expect(log.stopped).toEqual(["ServiceID-node", "ServiceID-cluster", "ServiceID-registry"])
+  })
+
+  test("--node auto on an engine that refuses privileged services: the rehearsal runs on kwok's fake node and says so; --node real fails there", async () => {
+    let engine = fakeEngine({ refusesPrivileged: true, seed: "rehearsal" })
+    recorder = await recordDagger(engine.answer)
+    const report = await rehearse({ node: "auto" })
+    expect(report).toMatch(
+      /cluster ready +node rehearsal-node Ready: fake \(kwok\); the engine refused the privileged node service \([^)]*security\.insecure is not allowed/,
+    )
+    expect(report).toContain("with one fake node")
+    expect(report).toContain("never run (images, probes and the pull secret are not exercised)")
+    expect(engine.log.commands.map(shape)).toContain("kubectl apply -f")
+    recorder.restore()
+
+    engine = fakeEngine({ refusesPrivileged: true, seed: "rehearsal" })
+    recorder = await recordDagger(engine.answer)
+    await expect(rehearse({ node: "real" })).rejects.toThrow(
+      /^rehearsal failed at step "cluster ready" after [\d.]+s:\n[^\n]*security\.insecure is not allowed/,
+    )
+  })
+
+  test("--node anything else: refused before any service starts", async () => {
+    recorder = await recordDagger(() => undefined)
+    await expect(rehearse({ node: "k3s" })).rejects.toThrow(/^node "k3s" is not a node kind: expected auto/)
+    expect(recorder.queries).toEqual([])
   })
 
   test("a broken chart: the failure names the step and the namespace, with Helm's own message; later namespaces untouched", async () => {

@@ -6,6 +6,7 @@
 import { Steps } from "../common/steps.js"
 import { type ServiceNetwork } from "../engine/network.js"
 import { RegistryClient } from "../oci/client.js"
+import { type RegistryCredentials } from "../oci/manifest.js"
 import { chartFilesOf } from "../charts/directory.js"
 import { publishChart } from "../charts/publish.js"
 import { chartClient, pullChart } from "../charts/pull.js"
@@ -20,6 +21,7 @@ const OWNER = "rehearsal"
 export async function publishRehearsalChart(
   source: ChartSource,
   network: ServiceNetwork,
+  credentials: RegistryCredentials,
   steps: Steps,
 ): Promise<ChartSource & { kind: "reference" }> {
   const files =
@@ -27,7 +29,7 @@ export async function publishRehearsalChart(
       ? await chartFilesOf(source.directory)
       : (await pullChart(chartClient(source.reference), source.reference, steps)).files
   const published = await publishChart(
-    { client: new RegistryClient(network.registry!.endpoint), repository: { owner: OWNER }, files },
+    { client: new RegistryClient(network.registry!.endpoint, credentials), repository: { owner: OWNER }, files },
     steps,
   )
   return {

@@ -146,6 +146,8 @@ export interface RehearsalOutcome {
   readonly namespaces: readonly string[]
   readonly image: PublishedImage
   readonly deployments: readonly DeploymentState[]
+  /** On a real node: each container the kubelet runs, with the imageID it pulled. */
+  readonly running?: readonly string[]
 }
 
 /** The report of a rehearsal that passed. */
@@ -159,6 +161,9 @@ export function formatRehearsal(outcome: RehearsalOutcome): string {
     "",
     "what runs where (read back from the cluster):",
     ...formatState(outcome.deployments, outcome.namespaces, outcome.image),
+    ...((outcome.running ?? []).length > 0
+      ? ["", "running containers (the kubelet's imageID: what it pulled):", ...outcome.running!.map((l) => `  ${l}`)]
+      : []),
   ].join("\n")
 }
 

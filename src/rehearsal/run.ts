@@ -15,25 +15,31 @@ import { Steps } from "../common/steps.js"
 import { type ChartSource, chartValuesFiles, readyChart } from "../delivery/chart.js"
 import { type ResolvedImage } from "../delivery/preflight.js"
 import {
-  CLUSTER_ALIAS,
   CLUSTER_IMAGE,
-  CLUSTER_PORT,
   NODE_NAME,
-  nodeManifest,
   planRehearsal,
   REGISTRY_IMAGE,
-  REGISTRY_PORT,
   REHEARSAL_REGISTRY,
+  REHEARSAL_USER,
   rehearsalKubeconfig,
   type RehearsalArgs,
-  type RehearsalPlan,
 } from "./plan.js"
 import { ATTESTED, type SigningPlan } from "../publish/attest.js"
 import { type VerificationPolicy } from "../signing/policy.js"
 import { newSigningKey } from "../signing/sign.js"
 import { parsePublicKey } from "../signing/trust.js"
 import { publishRehearsalChart } from "./chart.js"
-import { formatFailure, formatRehearsal, parseDeployments, stateProblems, type DeploymentState } from "./report.js"
+import {
+  type ClusterWait,
+  type NodeChoice,
+  type NodeKind,
+  prepareCluster,
+  PRIVILEGED_REFUSED,
+  readDeployments,
+  readImageIDs,
+  startServices,
+} from "./cluster.js"
+import { formatFailure, formatRehearsal, stateProblems, type DeploymentState } from "./report.js"
 
 export interface RehearsalInputs {
   readonly source: Directory
@@ -50,19 +56,14 @@ export const REHEARSAL_STEP = {
   clusterReady: "cluster ready",
   readBack: "read back",
   finalState: "final state",
+  imageIds: "kubelet imageIDs",
 } as const
-
-/** How long the cluster may take to answer /readyz after its service is up, and between tries. */
-export interface ClusterWait {
-  readonly attempts: number
-  readonly intervalMs: number
-}
 
 const CLUSTER_WAIT: ClusterWait = { attempts: 60, intervalMs: 1000 }
 
 /** Checks the arguments (before anything runs), then rehearses; returns the report, or fails naming the step and namespace. */
 export async function runRehearsal(
-  args: Omit<RehearsalArgs, "sha">,
+  args: Omit<RehearsalArgs, "sha"> & { readonly node?: NodeChoice },
   inputs: RehearsalInputs,
   wait: ClusterWait = CLUSTER_WAIT,
 ): Promise<string> {
@@ -83,22 +84,39 @@ export async function runRehearsal(
       .update(await inputs.source.digest())
       .digest("hex")
     const plan = planRehearsal({ ...args, sha })
+    const choice = args.node ?? "auto"
+    let node: NodeKind = choice === "kwok" ? "kwok" : "real"
+    // One registry user (REHEARSAL_USER publishes and pulls), one password made for this rehearsal:
+    // the registry requires it, publish pushes with it, the pull secret carries it to the node.
+    const secretValue = randomUUID()
+    const password = dag.setSecret(`rehearsal-password-${randomUUID()}`, secretValue)
+    const readerToken = password
     const network = await steps.run(
       REHEARSAL_STEP.services,
-      { result: () => ({ detail: `registry ${REGISTRY_IMAGE}, cluster ${CLUSTER_IMAGE}` }) },
-      () => startServices(services),
+      { result: () => ({ detail: `registry ${REGISTRY_IMAGE} (htpasswd), cluster ${CLUSTER_IMAGE}` }) },
+      () => startServices(services, secretValue),
     )
     const kubeconfig = dag.setSecret(`rehearsal-kubeconfig-${randomUUID()}`, rehearsalKubeconfig())
     cluster = { kubeconfig, network }
-    await steps.run(REHEARSAL_STEP.clusterReady, { result: () => ({ detail: `node ${NODE_NAME} Ready` }) }, () =>
-      prepareCluster(kubeconfig, network, plan, wait),
+    const nodeInfo = await steps.run(
+      REHEARSAL_STEP.clusterReady,
+      { result: (info) => ({ detail: `node ${NODE_NAME} Ready: ${info}` }) },
+      () =>
+        prepareCluster(kubeconfig, network, plan, wait, node, services).catch(async (error: Error) => {
+          // auto: an engine that refuses privileged services still rehearses, on kwok's fake node.
+          if (choice !== "auto" || !PRIVILEGED_REFUSED.test(error.message)) throw error
+          node = "kwok"
+          const fake = await prepareCluster(kubeconfig, network, plan, wait, "kwok", services)
+          return `${fake}; the engine refused the privileged node service (${error.message.split("\n")[0]})`
+        }),
     )
-    // The registry and the pull secret need no credentials here; the release path still takes
-    // them as Secrets, so the rehearsal hands it throwaway values that never leave the engine.
-    const password = dag.setSecret(`rehearsal-password-${randomUUID()}`, randomUUID())
-    const readerToken = dag.setSecret(`rehearsal-reader-${randomUUID()}`, randomUUID())
     // The chart is published to the registry service and deployed from there by reference.
-    const chart = await publishRehearsalChart(inputs.chart, network, steps)
+    const chart = await publishRehearsalChart(
+      inputs.chart,
+      network,
+      { username: REHEARSAL_USER, password: secretValue },
+      steps,
+    )
     // Signed with a key made for this rehearsal, and deployed only past the gate with its public key.
     const key = newSigningKey()
     const signing: SigningPlan = inputs.sign
@@ -131,13 +149,26 @@ export async function runRehearsal(
         checkFinalState(deployments, namespace, image),
       )
     }
+    // On a real node: what the kubelet pulled and runs, every container at the published digest.
+    const running =
+      node === "real"
+        ? await steps.run(
+            REHEARSAL_STEP.imageIds,
+            { result: (lines) => ({ detail: `${lines.length} container(s), every imageID at the published digest` }) },
+            () => readImageIDs(kubeconfig, network, namespaces, image.digest),
+          )
+        : []
     return formatRehearsal({
       steps: steps.records,
       totalMs: performance.now() - started,
       namespaces,
       image,
       deployments,
-      services: `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}), cluster ${CLUSTER_IMAGE} with one fake node: pods are scheduled and made Ready by kwok, never run (images, probes and the pull secret are not exercised).`,
+      services:
+        node === "real"
+          ? `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}, htpasswd), cluster ${CLUSTER_IMAGE}, node ${NODE_NAME}: ${nodeInfo}: images pulled with the pull secret, containers run, readiness probes run.`
+          : `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}, htpasswd), cluster ${CLUSTER_IMAGE} with one fake node (${nodeInfo}): pods are scheduled and made Ready by kwok, never run (images, probes and the pull secret are not exercised).`,
+      running,
     })
   } catch (error) {
     // The cluster stops with the rehearsal: what it said about the namespace that failed is read
@@ -148,74 +179,6 @@ export async function runRehearsal(
   } finally {
     for (const service of services.reverse()) await service.stop().catch(() => undefined)
   }
-}
-
-/** Starts the registry and the cluster; the registry's endpoint is where the module's own process reaches it. */
-async function startServices(started: Service[]): Promise<ServiceNetwork> {
-  const registry = await dag.container().from(REGISTRY_IMAGE).withExposedPort(REGISTRY_PORT).asService().start()
-  started.push(registry)
-  const cluster = await dag
-    .container()
-    .from(CLUSTER_IMAGE)
-    .withExposedPort(CLUSTER_PORT)
-    .asService({ useEntrypoint: true })
-    .start()
-  started.push(cluster)
-  const endpoint = await registry.endpoint({ port: REGISTRY_PORT })
-  return {
-    registry: { service: registry, endpoint: { scheme: "http", host: endpoint } },
-    cluster: { alias: CLUSTER_ALIAS, service: cluster },
-  }
-}
-
-/** Waits for the API server to be ready, registers the fake node and waits for kwok to make it Ready. */
-async function prepareCluster(
-  kubeconfig: Secret,
-  network: ServiceNetwork,
-  plan: RehearsalPlan,
-  wait: ClusterWait,
-): Promise<void> {
-  let last = ""
-  for (let attempt = 1; ; attempt++) {
-    const ready = await kubectlRun(kubeconfig, ["kubectl", "get", "--raw=/readyz"], network)
-    if (ready.exitCode === 0) break
-    last = (ready.stderr || ready.stdout).trim()
-    if (attempt >= wait.attempts) {
-      throw new Error(
-        `the cluster service (${CLUSTER_IMAGE}) did not answer /readyz after ${wait.attempts} tries: ${last}`,
-      )
-    }
-    await new Promise((resolve) => setTimeout(resolve, wait.intervalMs))
-  }
-  const path = "/work/node.json"
-  const applied = await kubectlRun(kubeconfig, ["kubectl", "apply", "-f", path], network, {
-    [path]: JSON.stringify(nodeManifest(plan.nodePlatform)),
-  })
-  if (applied.exitCode !== 0)
-    throw new Error(
-      `kubectl apply of the fake node ${NODE_NAME} failed (exit code ${applied.exitCode}): ${(applied.stderr || applied.stdout).trim()}`,
-    )
-  const readyNode = await kubectlRun(
-    kubeconfig,
-    ["kubectl", "wait", "--for=condition=Ready", `node/${NODE_NAME}`, "--timeout=60s"],
-    network,
-  )
-  if (readyNode.exitCode !== 0)
-    throw new Error(
-      `the fake node ${NODE_NAME} did not become Ready (is the kwok controller running?): ${(readyNode.stderr || readyNode.stdout).trim()}`,
-    )
-}
-
-/** What the cluster runs in the namespaces rehearsed, read back with kubectl. */
-async function readDeployments(
-  kubeconfig: Secret,
-  network: ServiceNetwork,
-  namespaces: string[],
-): Promise<DeploymentState[]> {
-  const ran = await kubectlRun(kubeconfig, ["kubectl", "get", "deployments", "--all-namespaces", "-o", "json"], network)
-  if (ran.exitCode !== 0)
-    throw new Error(`kubectl get deployments failed (exit code ${ran.exitCode}): ${(ran.stderr || ran.stdout).trim()}`)
-  return parseDeployments(ran.stdout).filter((d) => namespaces.includes(d.namespace))
 }
 
 /** One namespace's final state: every Deployment Available, one of them running the published image; else the problems, named. */

@@ -58,6 +58,12 @@ export function parseQuery(text: string): Query {
 
 export type Answer = (query: Query) => unknown
 
+/**
+ * An answer the engine gives as a GraphQL error (`{ errors: [{ message }] }`), as a real engine
+ * refuses a query: the SDK raises it as a GraphQLRequestError with the engine's message.
+ */
+export class EngineError extends Error {}
+
 export interface Recorder {
   readonly queries: Query[]
   /** Every query whose chain contains a field with this name. */
@@ -103,6 +109,13 @@ export async function recordDagger(answer: Answer): Promise<Recorder> {
       if (value === undefined && (query.leaf === "id" || query.leaf === "sync"))
         value = `${query.chain.at(-2)?.field ?? "object"}-id-${++counter}`
       if (value === undefined) throw new Error(`recorder: no answer for ${query.leaf} in ${text}`)
+      if (value instanceof EngineError) {
+        // The SDK's own graphql-request (the module it checks errors against).
+        const { ClientError } = (await import("graphql-request")) as {
+          ClientError: new (response: object, request: object) => Error
+        }
+        throw new ClientError({ errors: [{ message: value.message }], status: 200, headers: {} }, { query: text })
+      }
       if (value instanceof Error) throw value
       return { [query.leaf]: value }
     },
