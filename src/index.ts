@@ -112,6 +112,7 @@ export class MeetinityRelease {
    * @param trustedRoot Keyless: the Sigstore trusted root JSON the bundles verify against (gh attestation trusted-root for GitHub's instance); absent: Sigstore's public-good instance.
    * @param oidcRequestUrl Keyless in GitHub Actions: $ACTIONS_ID_TOKEN_REQUEST_URL; the token (audience sigstore) is requested when signing, so a long build cannot outlive it.
    * @param oidcRequestToken Keyless in GitHub Actions: env://ACTIONS_ID_TOKEN_REQUEST_TOKEN (the job needs permissions id-token: write).
+   * @param syftImage The syft image the SBOM is made with, pinned by digest; change it only to a mirror of it (an air-gapped registry).
    */
   @func({ cache: "never" })
   async publish(
@@ -135,6 +136,7 @@ export class MeetinityRelease {
     trustedRoot?: File,
     oidcRequestUrl = "",
     oidcRequestToken?: Secret,
+    syftImage = "docker.io/anchore/syft:v1.54.1@sha256:3eb5379ba7b409c3f4069b686110527af0c47df993fa5c10d13e7cf34f49b1aa",
   ): Promise<string[]> {
     return redacting(async () => {
       const signing = parseSigning({
@@ -142,6 +144,7 @@ export class MeetinityRelease {
         oidcToken,
         oidcRequestUrl,
         oidcRequestToken,
+        syftImage,
         fulcioUrl,
         rekorUrl,
         timestampUrl,
@@ -433,6 +436,7 @@ export class MeetinityRelease {
    * @param trustedRoot Keyless: the Sigstore trusted root JSON the bundles verify against (gh attestation trusted-root for GitHub's instance); absent: Sigstore's public-good instance.
    * @param oidcRequestUrl Keyless in GitHub Actions: $ACTIONS_ID_TOKEN_REQUEST_URL; the token (audience sigstore) is requested when signing, so a long build cannot outlive it.
    * @param oidcRequestToken Keyless in GitHub Actions: env://ACTIONS_ID_TOKEN_REQUEST_TOKEN (the job needs permissions id-token: write).
+   * @param syftImage The syft image the SBOM is made with, pinned by digest; change it only to a mirror of it (an air-gapped registry).
    * @param verify The verification gate, once on the published digest before the first namespace: off, key (--verify-key) or keyless (--verify-issuer, --verify-identity).
    * @param verifyKey key: the PEM public key (cosign.pub) the bundles must verify with.
    * @param verifyIssuer keyless: the OIDC issuer, exactly (https://token.actions.githubusercontent.com).
@@ -481,6 +485,7 @@ export class MeetinityRelease {
     requirePredicates: string[] = [],
     oidcRequestUrl = "",
     oidcRequestToken?: Secret,
+    syftImage = "docker.io/anchore/syft:v1.54.1@sha256:3eb5379ba7b409c3f4069b686110527af0c47df993fa5c10d13e7cf34f49b1aa",
   ): Promise<string> {
     return redacting(async () => {
       const chartSource = parseChartSource(chart, chartRef)
@@ -490,6 +495,7 @@ export class MeetinityRelease {
         oidcToken,
         oidcRequestUrl,
         oidcRequestToken,
+        syftImage,
         fulcioUrl,
         rekorUrl,
         timestampUrl,
@@ -568,6 +574,7 @@ export class MeetinityRelease {
    * @param pullSecretName The image pull secret the rehearsal makes in every namespace.
    * @param chartRef A published chart to rehearse instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, read anonymously (a public chart), then published to the rehearsal's registry like a directory.
    * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
+   * @param syftImage The syft image the SBOM is made with, pinned by digest; change it only to a mirror of it.
    * @param node The node pods run on: auto (a real node, or kwok's fake node when the engine refuses privileged services), real, or kwok.
    * @param sign Sign what the rehearsal publishes (a signature, provenance and an SBOM, with a key made for the rehearsal) and deploy only past the verification gate with its public key, as a release with --signing-key and --verify key does.
    */
@@ -590,9 +597,12 @@ export class MeetinityRelease {
     valuesDir?: Directory,
     sign = true,
     node = "auto",
+    syftImage = "docker.io/anchore/syft:v1.54.1@sha256:3eb5379ba7b409c3f4069b686110527af0c47df993fa5c10d13e7cf34f49b1aa",
   ): Promise<string> {
     return redacting(async () => {
       const nodeChoice = parseNodeChoice(node)
+      // Checked like publish's: pinned by digest.
+      parseSigning({ fulcioUrl: "", rekorUrl: "", timestampUrl: "", syftImage })
       // The chart directory always has its default here: a reference given takes its place.
       const chartSource = chartRef === "" ? parseChartSource(chart, "") : parseChartSource(null, chartRef)
       return runRehearsal(
@@ -610,7 +620,7 @@ export class MeetinityRelease {
           pullSecretName,
           node: nodeChoice,
         },
-        { source, chart: chartSource, ...(valuesDir ? { values: valuesDir } : {}), sign },
+        { source, chart: chartSource, ...(valuesDir ? { values: valuesDir } : {}), sign, syftImage },
       )
     })
   }

@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, test } from "vitest"
 
+import { SYFT_IMAGE } from "../src/publish/attest.js"
 import { introspectModule, type FunctionInfo } from "./support/introspection.js"
 
 type Kind =
@@ -211,6 +212,7 @@ export const EXTRA_FUNCTIONS: Record<string, ExpectedFunction> = {
       valuesDir: { kind: "Directory", optional: true },
       sign: bool(true),
       node: str("auto"),
+      syftImage: str(SYFT_IMAGE),
     },
     returns: "STRING_KIND",
     changesTheWorld: true,
@@ -240,6 +242,8 @@ const signingArgs = {
   trustedRoot: optionalFile(),
   oidcRequestUrl: str(""),
   oidcRequestToken: optionalSecret,
+  // The same pin as the module's SBOM step uses (src/publish/attest.ts).
+  syftImage: str(SYFT_IMAGE),
 }
 
 /** The verification gate before a deploy (asked for after v0.3.0); off by default. */

@@ -220,6 +220,37 @@ describe("publish --signing-key", () => {
     expect(engine.log.syftRuns).toBe(0)
   })
 
+  test("a syft image not pinned by digest: refused before anything is read", async () => {
+    const rec = await record()
+    const attempt = new MeetinityRelease().publish(
+      source(),
+      "release/v2.0.2",
+      SHA,
+      "Meetinity",
+      "writer",
+      secret("SecretID-push"),
+      "api-gateway",
+      registry.url,
+      "Dockerfile",
+      ["linux/amd64"],
+      [],
+      "",
+      secret("SecretID-key"),
+      undefined,
+      "https://fulcio.sigstore.dev",
+      "https://rekor.sigstore.dev",
+      "",
+      undefined,
+      "",
+      undefined,
+      "docker.io/anchore/syft:latest",
+    )
+    await expect(attempt).rejects.toThrow(
+      /^syftImage "docker.io\/anchore\/syft:latest" is not an image pinned by digest: expected <registry>\/<path>\[:tag\]@sha256:<64 hex>/,
+    )
+    expect(rec.queries.filter((q) => q.leaf !== "id")).toEqual([])
+  })
+
   test("a key and a token together: refused before anything is read", async () => {
     const rec = await record()
     await expect(publish("v2.0.1", { key: "SecretID-key", token: "SecretID-token" })).rejects.toThrow(

@@ -36,9 +36,11 @@ export const SYFT_IMAGE =
 /** How publish signs: not at all, with a key, or keyless. */
 export type SigningPlan =
   | { readonly mode: "none" }
-  | { readonly mode: "key"; readonly key: Secret }
+  | { readonly mode: "key"; readonly key: Secret; readonly syftImage?: string }
   | {
       readonly mode: "keyless"
+      /** The syft image the SBOM is made with (default SYFT_IMAGE): a mirror of it, pinned by digest. */
+      readonly syftImage?: string
       /** The OIDC token, or where to request it when signing (GitHub Actions' token endpoint and its request token). */
       readonly token: Secret | { readonly requestUrl: string; readonly requestToken: Secret }
       readonly fulcioUrl: string
@@ -58,6 +60,8 @@ export interface SigningArgs {
   readonly rekorUrl: string
   readonly timestampUrl: string
   readonly trustedRoot?: string
+  /** The syft image, pinned by digest (a mirror of SYFT_IMAGE in an air-gapped registry). */
+  readonly syftImage?: string
 }
 
 /** https, or plain http on this machine (a local Fulcio or Rekor). */
@@ -92,7 +96,14 @@ export function parseSigning(args: SigningArgs): SigningPlan {
       "is not a URL: expected $ACTIONS_ID_TOKEN_REQUEST_URL (set in a job with permissions id-token: write)",
     )
   }
-  if (args.signingKey) return { mode: "key", key: args.signingKey }
+  const syftImage = args.syftImage ?? SYFT_IMAGE
+  check(
+    /^[a-z0-9.-]+(?::[0-9]+)?(?:\/[a-z0-9._-]+)+(?::[A-Za-z0-9_.-]+)?@sha256:[0-9a-f]{64}$/.test(syftImage),
+    "syftImage",
+    syftImage,
+    `is not an image pinned by digest: expected <registry>/<path>[:tag]@sha256:<64 hex> (e.g. ${SYFT_IMAGE})`,
+  )
+  if (args.signingKey) return { mode: "key", key: args.signingKey, syftImage }
   if (!args.oidcToken && !requested) return { mode: "none" }
   for (const [name, value] of [
     ["fulcioUrl", args.fulcioUrl],
@@ -115,6 +126,7 @@ export function parseSigning(args: SigningArgs): SigningPlan {
   if (args.trustedRoot !== undefined) parseTrustedRoot(args.trustedRoot)
   return {
     mode: "keyless",
+    syftImage,
     token: args.oidcToken ?? { requestUrl: args.oidcRequestUrl!, requestToken: args.oidcRequestToken! },
     fulcioUrl: args.fulcioUrl,
     ...(args.rekorUrl ? { rekorUrl: args.rekorUrl } : {}),
@@ -195,10 +207,10 @@ async function baseImages(source: Directory, plan: PublishPlan): Promise<{ refer
 }
 
 /** The SPDX 2.3 SBOM of an image, made by syft from the image's OCI archive, named after its repository. */
-export async function imageSbom(image: Container, name: string): Promise<unknown> {
+export async function imageSbom(image: Container, name: string, syftImage = SYFT_IMAGE): Promise<unknown> {
   const out = await dag
     .container()
-    .from(SYFT_IMAGE)
+    .from(syftImage)
     .withEnvVariable("SYFT_CHECK_FOR_APP_UPDATE", "false")
     .withMountedFile("/work/image.tar", image.asTarball())
     .withExec(["/syft", "scan", "oci-archive:/work/image.tar", "--source-name", name, "-o", "spdx-json", "-q"])
@@ -256,8 +268,10 @@ export async function attestPublished(
             sbomStatement(
               repository,
               digest,
-              await steps.run(STEP.sbom, { result: () => ({ detail: `syft ${SYFT_IMAGE.split("@")[0]}` }) }, () =>
-                imageSbom(image, repository),
+              await steps.run(
+                STEP.sbom,
+                { result: () => ({ detail: `syft ${(signing.syftImage ?? SYFT_IMAGE).split("@")[0]}` }) },
+                () => imageSbom(image, repository, signing.syftImage),
               ),
             ),
         },

@@ -48,6 +48,8 @@ export interface RehearsalInputs {
   readonly values?: Directory
   /** Sign what is published with a key made for the rehearsal, and verify it before each deploy. */
   readonly sign?: boolean
+  /** The syft image the SBOM is made with (default: SYFT_IMAGE). */
+  readonly syftImage?: string
 }
 
 /** The rehearsal's own steps, around the release's (the same vocabulary: common/steps.ts). */
@@ -120,7 +122,11 @@ export async function runRehearsal(
     // Signed with a key made for this rehearsal, and deployed only past the gate with its public key.
     const key = newSigningKey()
     const signing: SigningPlan = inputs.sign
-      ? { mode: "key", key: dag.setSecret(`rehearsal-signing-key-${randomUUID()}`, key.privateKey) }
+      ? {
+          mode: "key",
+          key: dag.setSecret(`rehearsal-signing-key-${randomUUID()}`, key.privateKey),
+          ...(inputs.syftImage ? { syftImage: inputs.syftImage } : {}),
+        }
       : { mode: "none" }
     const policy: VerificationPolicy = inputs.sign
       ? { mode: "key", publicKey: parsePublicKey(key.publicKey), require: ATTESTED }

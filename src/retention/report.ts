@@ -254,7 +254,7 @@ export function reportJson(result: RetentionResult): string {
  * was told which module it is (`retain --module-ref`, as the workflows do): this release of it
  * (package.json's version; a test keeps the two equal).
  */
-export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.3.0"
+export const MODULE_REF = "github.com/meetinity/meetinity-release@v0.4.0"
 
 /**
  * The head of a failed real run's error, for an operator who has only the job's log: what
