@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, test } from "vitest"
 
-import { SYFT_IMAGE } from "../src/publish/attest.js"
+import { SYFT_IMAGE } from "../src/publish/inputs.js"
 import { introspectModule, type FunctionInfo } from "./support/introspection.js"
 
 type Kind =

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "vitest"
 
-import { HELM_IMAGE, KUBECTL_IMAGE } from "../src/delivery/cluster.js"
+import { HELM_IMAGE, KUBECTL_IMAGE } from "../src/engine/images.js"
 import { parseQuery } from "./support/dagger.js"
 import { hostEngine } from "./support/host-engine.js"
 

@@ -269,7 +269,7 @@ describe("retain --plan: apply exactly the reviewed plan", () => {
     let changed = change(JSON.parse(planText) as never) as { fingerprint?: string }
     // A consistent fingerprint for the owner, package and policy rows: only the match is refused.
     if (!/edited|not a plan/.test(_name)) {
-      const { fingerprint } = await import("../src/retention/reviewed.js")
+      const { fingerprint } = await import("../src/retention/fingerprint.js")
       const c = changed as unknown as Parameters<typeof fingerprint>[0] & { package: string }
       changed = { ...changed, fingerprint: fingerprint({ ...c, packageName: c.package }) }
     }

@@ -13,7 +13,8 @@ import { planRetention } from "../src/retention/plan.js"
 import { type RetentionPlan } from "../src/retention/versions.js"
 import { reportObject, type RetentionResult } from "../src/retention/report.js"
 import { idsFromPlan } from "../src/retention/restore.js"
-import { fingerprint, matchPlan, parsePlanFile, REPORT_FORMAT } from "../src/retention/reviewed.js"
+import { fingerprint, REPORT_FORMAT } from "../src/retention/fingerprint.js"
+import { matchPlan, parsePlanFile } from "../src/retention/reviewed.js"
 import { describeBroken, expectations } from "../src/retention/validate.js"
 
 const NOW = new Date("2026-11-28T12:00:00Z")

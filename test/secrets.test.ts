@@ -13,7 +13,7 @@ import { quote } from "../src/common/errors.js"
 import { redact, redacting } from "../src/common/redact.js"
 import { kubeconfigProblem } from "../src/delivery/kubeconfig.js"
 import { MeetinityRelease } from "../src/index.js"
-import { fingerprint, REPORT_FORMAT, reportFingerprint } from "../src/retention/reviewed.js"
+import { fingerprint, REPORT_FORMAT, reportFingerprint } from "../src/retention/fingerprint.js"
 import { summarizePlanFile } from "../src/retention/summary.js"
 import { recordDagger, type Recorder } from "./support/dagger.js"
 

@@ -8,7 +8,7 @@
  */
 import { dag, type Directory } from "@dagger.io/dagger"
 
-import { HELM_IMAGE } from "../delivery/cluster.js"
+import { HELM_IMAGE } from "../engine/images.js"
 import { type ChartFile } from "./package.js"
 import { type DirectoryEntry } from "./pull.js"
 import { readTarGz } from "./tar.js"

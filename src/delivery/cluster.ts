@@ -6,13 +6,8 @@
 import { randomUUID } from "node:crypto"
 import { type Container, dag, ReturnType, type Secret } from "@dagger.io/dagger"
 
+import { KUBECTL_IMAGE } from "../engine/images.js"
 import { DIRECT, type ServiceNetwork, withCluster } from "../engine/network.js"
-
-/** kubectl 1.35.2, the version the tests run (registry.k8s.io's own image). */
-export const KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.35.2"
-
-/** Helm 4.1.4, the version the tests run. */
-export const HELM_IMAGE = "alpine/helm:4.1.4"
 
 const KUBECONFIG = "/run/secrets/kubeconfig"
 

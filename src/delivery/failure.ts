@@ -5,7 +5,8 @@
 import { type Secret } from "@dagger.io/dagger"
 
 import { type ServiceNetwork } from "../engine/network.js"
-import { clusterClient, describeFailure, exec, HELM_IMAGE, type Ran } from "./cluster.js"
+import { clusterClient, describeFailure, exec, type Ran } from "./cluster.js"
+import { HELM_IMAGE } from "../engine/images.js"
 import { helmHistoryArgs, helmUpgradeAdvice, parseHelmHistory } from "./helm.js"
 import { type HelmPlan } from "./inputs.js"
 

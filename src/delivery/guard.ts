@@ -6,7 +6,8 @@ import { type Secret } from "@dagger.io/dagger"
 import semver from "semver"
 
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
-import { clusterClient, describeFailure, execQuietly, HELM_IMAGE } from "./cluster.js"
+import { clusterClient, describeFailure, execQuietly } from "./cluster.js"
+import { HELM_IMAGE } from "../engine/images.js"
 import { type HelmPlan } from "./inputs.js"
 import { DEFAULT_IMAGE_VALUES, valueKeys } from "./values.js"
 

@@ -7,7 +7,8 @@ import { dag, type Secret } from "@dagger.io/dagger"
 
 import { DIRECT, type ServiceNetwork } from "../engine/network.js"
 import { Steps, STEP } from "../common/steps.js"
-import { clusterClient, ensureNamespace, KUBECTL_IMAGE, run } from "./cluster.js"
+import { clusterClient, ensureNamespace, run } from "./cluster.js"
+import { KUBECTL_IMAGE } from "../engine/images.js"
 import { type PullSecretPlan } from "./inputs.js"
 
 /** The Secret `kubectl create secret docker-registry` makes, as an object to apply. */

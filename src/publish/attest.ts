@@ -7,7 +7,6 @@
  */
 import { type Container, dag, type Directory, type Platform, type Secret } from "@dagger.io/dagger"
 
-import { check } from "../common/errors.js"
 import { Steps, STEP } from "../common/steps.js"
 import { type ServiceNetwork } from "../engine/network.js"
 import { RegistryClient } from "../oci/client.js"
@@ -26,114 +25,8 @@ import {
   signatureStatement,
 } from "../signing/statement.js"
 import { parseTrustedRoot, publicGoodRoot, rootTrust, type Trust } from "../signing/trust.js"
-import { type PublishPlan } from "./inputs.js"
+import { type PublishPlan, type SigningPlan, SYFT_IMAGE } from "./inputs.js"
 import { digestOf, platformImages, publishPlanned } from "./run.js"
-
-/** syft 1.54.1 (anchore/syft on Docker Hub), pinned by digest: it makes the SBOM from the built image. */
-export const SYFT_IMAGE =
-  "docker.io/anchore/syft:v1.54.1@sha256:3eb5379ba7b409c3f4069b686110527af0c47df993fa5c10d13e7cf34f49b1aa"
-
-/** How publish signs: not at all, with a key, or keyless. */
-export type SigningPlan =
-  | { readonly mode: "none" }
-  | { readonly mode: "key"; readonly key: Secret; readonly syftImage?: string }
-  | {
-      readonly mode: "keyless"
-      /** The syft image the SBOM is made with (default SYFT_IMAGE): a mirror of it, pinned by digest. */
-      readonly syftImage?: string
-      /** The OIDC token, or where to request it when signing (GitHub Actions' token endpoint and its request token). */
-      readonly token: Secret | { readonly requestUrl: string; readonly requestToken: Secret }
-      readonly fulcioUrl: string
-      readonly rekorUrl?: string
-      readonly timestampUrl?: string
-      /** The trusted root JSON the bundles verify against; absent: Sigstore's public-good instance (read with TUF). */
-      readonly trustedRoot?: string
-    }
-
-export interface SigningArgs {
-  readonly signingKey?: Secret
-  readonly oidcToken?: Secret
-  /** GitHub Actions: $ACTIONS_ID_TOKEN_REQUEST_URL, to request the token when signing (it lives minutes; a build may take longer). */
-  readonly oidcRequestUrl?: string
-  readonly oidcRequestToken?: Secret
-  readonly fulcioUrl: string
-  readonly rekorUrl: string
-  readonly timestampUrl: string
-  readonly trustedRoot?: string
-  /** The syft image, pinned by digest (a mirror of SYFT_IMAGE in an air-gapped registry). */
-  readonly syftImage?: string
-}
-
-/** https, or plain http on this machine (a local Fulcio or Rekor). */
-const URL_SHAPE = /^(?:https:\/\/[^\s/@]+|http:\/\/(?:localhost|127\.0\.0\.1)(?::[0-9]{1,5})?)(\/\S*)?$/
-
-/** Checks how publish signs, before anything runs: a key or a token, not both; the keyless services' URLs. */
-export function parseSigning(args: SigningArgs): SigningPlan {
-  check(
-    !(args.signingKey && args.oidcToken),
-    "oidcToken",
-    "<a token>",
-    "was given with --signing-key: expected one way to sign (a key, or keyless with an OIDC token)",
-  )
-  const requested = (args.oidcRequestUrl ?? "") !== "" || args.oidcRequestToken !== undefined
-  check(
-    !(requested && (args.signingKey || args.oidcToken)),
-    "oidcRequestToken",
-    "<a token>",
-    "was given with --signing-key or --oidc-token: expected one way to sign",
-  )
-  if (requested) {
-    check(
-      args.oidcRequestToken !== undefined,
-      "oidcRequestToken",
-      null,
-      "is missing: --oidc-request-url needs it (env://ACTIONS_ID_TOKEN_REQUEST_TOKEN, with id-token: write)",
-    )
-    check(
-      /^https:\/\/\S+$|^http:\/\/(?:localhost|127\.0\.0\.1)(?::[0-9]{1,5})?\/\S*$/.test(args.oidcRequestUrl ?? ""),
-      "oidcRequestUrl",
-      args.oidcRequestUrl ?? "",
-      "is not a URL: expected $ACTIONS_ID_TOKEN_REQUEST_URL (set in a job with permissions id-token: write)",
-    )
-  }
-  const syftImage = args.syftImage ?? SYFT_IMAGE
-  check(
-    /^[a-z0-9.-]+(?::[0-9]+)?(?:\/[a-z0-9._-]+)+(?::[A-Za-z0-9_.-]+)?@sha256:[0-9a-f]{64}$/.test(syftImage),
-    "syftImage",
-    syftImage,
-    `is not an image pinned by digest: expected <registry>/<path>[:tag]@sha256:<64 hex> (e.g. ${SYFT_IMAGE})`,
-  )
-  if (args.signingKey) return { mode: "key", key: args.signingKey, syftImage }
-  if (!args.oidcToken && !requested) return { mode: "none" }
-  for (const [name, value] of [
-    ["fulcioUrl", args.fulcioUrl],
-    ["rekorUrl", args.rekorUrl],
-    ["timestampUrl", args.timestampUrl],
-  ] as const)
-    check(
-      value === "" || URL_SHAPE.test(value),
-      name,
-      value,
-      "is not a URL: expected https://<host>[/path] (plain http only for localhost or 127.0.0.1)",
-    )
-  check(args.fulcioUrl !== "", "fulcioUrl", args.fulcioUrl, "is empty: keyless signing needs a Fulcio")
-  check(
-    args.rekorUrl !== "" || args.timestampUrl !== "",
-    "rekorUrl",
-    args.rekorUrl,
-    "is empty and so is --timestamp-url: keyless signing needs a transparency log or a timestamp authority to witness the time of signing",
-  )
-  if (args.trustedRoot !== undefined) parseTrustedRoot(args.trustedRoot)
-  return {
-    mode: "keyless",
-    syftImage,
-    token: args.oidcToken ?? { requestUrl: args.oidcRequestUrl!, requestToken: args.oidcRequestToken! },
-    fulcioUrl: args.fulcioUrl,
-    ...(args.rekorUrl ? { rekorUrl: args.rekorUrl } : {}),
-    ...(args.timestampUrl ? { timestampUrl: args.timestampUrl } : {}),
-    ...(args.trustedRoot !== undefined ? { trustedRoot: args.trustedRoot } : {}),
-  }
-}
 
 /** The statements publish attaches, in the order they are signed: the SBOM last (syft runs only when it is missing). */
 export const ATTESTED = [PREDICATE.signature, PREDICATE.provenance, PREDICATE.sbom] as const

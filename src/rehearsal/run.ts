@@ -24,7 +24,8 @@ import {
   rehearsalKubeconfig,
   type RehearsalArgs,
 } from "./plan.js"
-import { ATTESTED, type SigningPlan } from "../publish/attest.js"
+import { ATTESTED } from "../publish/attest.js"
+import { type SigningPlan } from "../publish/inputs.js"
 import { type VerificationPolicy } from "../signing/policy.js"
 import { newSigningKey } from "../signing/sign.js"
 import { parsePublicKey } from "../signing/trust.js"

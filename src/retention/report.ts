@@ -6,7 +6,8 @@
 import { type Quota } from "../github/client.js"
 import { type PackageOwner } from "../github/packages.js"
 import { type PlannedVersion, type RetentionPlan } from "./versions.js"
-import { REPORT_FORMAT, reportFingerprint, type NotApplied } from "./reviewed.js"
+import { REPORT_FORMAT, reportFingerprint } from "./fingerprint.js"
+import { type NotApplied } from "./reviewed.js"
 import { describeBroken, type Broken } from "./validate.js"
 
 /**

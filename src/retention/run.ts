@@ -24,7 +24,8 @@ import {
   type Outcome,
   type RetentionResult,
 } from "./report.js"
-import { fingerprint, selectReviewed, type Selection } from "./reviewed.js"
+import { fingerprint } from "./fingerprint.js"
+import { selectReviewed, type Selection } from "./reviewed.js"
 import { type PlannedVersion } from "./versions.js"
 
 /** A run that deleted what it could and then failed (refusals, a stop, a broken kept image): the report is in the message. */

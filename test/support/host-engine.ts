@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeF
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 
-import { HELM_IMAGE, KUBECTL_IMAGE } from "../../src/delivery/cluster.js"
+import { HELM_IMAGE, KUBECTL_IMAGE } from "../../src/engine/images.js"
 import { argValue, type Query } from "./dagger.js"
 import { hostDirectories } from "./directories.js"
 import { type Command, execAnswers } from "./exec-answers.js"

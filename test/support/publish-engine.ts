@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 
-import { SYFT_IMAGE } from "../../src/publish/attest.js"
+import { SYFT_IMAGE } from "../../src/publish/inputs.js"
 import { type BuiltImage, pushImage } from "./busybox-image.js"
 import { argValue, type Query } from "./dagger.js"
 import { syft } from "./syft.js"
