@@ -21,7 +21,7 @@ import { applyPullSecret } from "./delivery/pull-secret.js"
 import { parsePlatform, parsePlatforms } from "./oci/platform.js"
 import { parseDigest, parseImageLocation } from "./oci/reference.js"
 import { parseBuildArgs, parseDockerfile, parseSigning, planPublish } from "./publish/inputs.js"
-import { publishSigned } from "./publish/attest.js"
+import { publishSigned, readSigning } from "./publish/attest.js"
 import { buildPlatform } from "./publish/run.js"
 import { planRelease } from "./release/plan.js"
 import { runRelease } from "./release/run.js"
@@ -139,7 +139,7 @@ export class MeetinityRelease {
     syftImage = "docker.io/anchore/syft:v1.54.1@sha256:3eb5379ba7b409c3f4069b686110527af0c47df993fa5c10d13e7cf34f49b1aa",
   ): Promise<string[]> {
     return redacting(async () => {
-      const signing = parseSigning({
+      const signing = await readSigning({
         signingKey,
         oidcToken,
         oidcRequestUrl,
@@ -148,7 +148,7 @@ export class MeetinityRelease {
         fulcioUrl,
         rekorUrl,
         timestampUrl,
-        ...(trustedRoot ? { trustedRoot: await trustedRoot.contents() } : {}),
+        trustedRoot,
       })
       const plan = planPublish({
         ref,
@@ -489,8 +489,7 @@ export class MeetinityRelease {
   ): Promise<string> {
     return redacting(async () => {
       const chartSource = parseChartSource(chart, chartRef)
-      const root = trustedRoot ? await trustedRoot.contents() : undefined
-      const signing = parseSigning({
+      const signing = await readSigning({
         signingKey,
         oidcToken,
         oidcRequestUrl,
@@ -499,7 +498,7 @@ export class MeetinityRelease {
         fulcioUrl,
         rekorUrl,
         timestampUrl,
-        ...(root !== undefined ? { trustedRoot: root } : {}),
+        trustedRoot,
       })
       const policy = await parseGate({
         verify,

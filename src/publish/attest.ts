@@ -5,7 +5,7 @@
  * rewrites nothing valid). Signed with a key (a PEM Secret) or keyless (an OIDC token Secret,
  * Fulcio and Rekor and/or a timestamp authority).
  */
-import { type Container, dag, type Directory, type Platform, type Secret } from "@dagger.io/dagger"
+import { type Container, dag, type Directory, type File, type Platform, type Secret } from "@dagger.io/dagger"
 
 import { Steps, STEP } from "../common/steps.js"
 import { type ServiceNetwork } from "../engine/network.js"
@@ -25,8 +25,16 @@ import {
   signatureStatement,
 } from "../signing/statement.js"
 import { parseTrustedRoot, publicGoodRoot, rootTrust, type Trust } from "../signing/trust.js"
-import { type PublishPlan, type SigningPlan, SYFT_IMAGE } from "./inputs.js"
+import { parseSigning, type PublishPlan, type SigningArgs, type SigningPlan, SYFT_IMAGE } from "./inputs.js"
 import { digestOf, platformImages, publishPlanned } from "./run.js"
+
+/** publish's and release's signing arguments as Dagger gives them, the trusted root file read: see parseSigning. */
+export async function readSigning(
+  args: Omit<SigningArgs, "trustedRoot"> & { readonly trustedRoot?: File | null },
+): Promise<SigningPlan> {
+  const { trustedRoot, ...rest } = args
+  return parseSigning({ ...rest, ...(trustedRoot ? { trustedRoot: await trustedRoot.contents() } : {}) })
+}
 
 /** The statements publish attaches, in the order they are signed: the SBOM last (syft runs only when it is missing). */
 export const ATTESTED = [PREDICATE.signature, PREDICATE.provenance, PREDICATE.sbom] as const

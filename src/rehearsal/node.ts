@@ -5,19 +5,21 @@
  * pulls `localhost:5000/...` from the registry service (containerd hosts.toml), and is reached by
  * the API server on its own IP for `kubectl logs`.
  *
- * Everything here is plain data (images, file contents, the start script) so it can be copied into
- * src/rehearsal as it is.
+ * Everything here is plain data (images, file contents, the start script): rehearsal/cluster.ts
+ * starts the service.
  */
 
-/** kind v0.32.0's Kubernetes 1.35 node image. On this machine: a stand-in under the same tag (see RECIPE.md). */
+import { NODE_NAME, plainHttpKubeconfig } from "./plan.js"
+
+/**
+ * kind v0.32.0's node image for Kubernetes 1.35, pinned by tag like the module's other images
+ * (kind's release lists it as `@sha256:ce977ae6d65918d0b58a5f8b5e940429c2ce42fa3a5619ec2bbc60b949c0ac95`;
+ * the engine record ran a stand-in under this tag: docs/engine-run.md).
+ */
 export const NODE_IMAGE = "docker.io/kindest/node:v1.35.5"
-// the real one, as kind v0.32.0 publishes it:
-//   docker.io/kindest/node:v1.35.5@sha256:ce977ae6d65918d0b58a5f8b5e940429c2ce42fa3a5619ec2bbc60b949c0ac95
 /** The sandbox image kind's own containerd config pins; the engine pulls it, the node imports it (no pull by the node). */
 export const PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
-// real: registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a
 
-export const NODE_NAME = "rehearsal-node"
 /** The kubelet's HTTPS port: the API server reaches it there for logs; exposed so the service's start waits for it. */
 export const KUBELET_PORT = 10250
 /** Where the node's files go (none of kind's own paths is overwritten). */
@@ -112,6 +114,29 @@ export function cniConfig(subnet = POD_SUBNET): string {
 }
 
 /**
+ * What a short-lived single node needs of its kubelet: no swap check, parallel pulls, eviction
+ * thresholds a shared disk cannot trip, no image garbage collection, and states reported within
+ * seconds. The kubelet 1.35 requeues a pod whose restart it refused (crash-loop back-off) for when
+ * the back-off runs out, at most syncFrequency later, and only then writes CrashLoopBackOff into
+ * the pod's status: with the default 1m the reason shows for an instant; every 2 s, within 3 s.
+ */
+export const KUBELET_TUNING = {
+  failSwapOn: false,
+  serializeImagePulls: false,
+  evictionHard: {
+    "memory.available": "100Mi",
+    "nodefs.available": "1%",
+    "nodefs.inodesFree": "1%",
+    "imagefs.available": "1%",
+  },
+  imageGCHighThresholdPercent: 100,
+  imageGCLowThresholdPercent: 99,
+  syncFrequency: "2s",
+  nodeStatusUpdateFrequency: "2s",
+  nodeStatusReportFrequency: "10s",
+} as const
+
+/**
  * The kubelet's configuration. Anonymous requests are allowed and authorized: the API server of
  * kwok's image has no kubelet client certificate, and the port is only reachable inside the engine
  * for the length of one call.
@@ -136,20 +161,7 @@ export function kubeletConfig(): string {
       healthzPort: 10248,
       authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
       authorization: { mode: "AlwaysAllow" },
-      failSwapOn: false,
-      serializeImagePulls: false,
-      evictionHard: {
-        "memory.available": "100Mi",
-        "nodefs.available": "1%",
-        "nodefs.inodesFree": "1%",
-        "imagefs.available": "1%",
-      },
-      imageGCHighThresholdPercent: 100,
-      imageGCLowThresholdPercent: 99,
-      // CrashLoopBackOff is written into the pod's status at most syncFrequency after the refusal
-      syncFrequency: "2s",
-      nodeStatusUpdateFrequency: "2s",
-      nodeStatusReportFrequency: "10s",
+      ...KUBELET_TUNING,
       // a single node: nothing to spread, no DNS service
       resolvConf: "/etc/resolv.conf",
     },
@@ -158,27 +170,8 @@ export function kubeletConfig(): string {
   )
 }
 
-/** The kubelet's kubeconfig: kwok's plain-http `kubectl proxy` (it has the cluster's admin rights). */
-export function kubeletKubeconfig(server: string): string {
-  return [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters:",
-    "- name: rehearsal",
-    "  cluster:",
-    `    server: ${server}`,
-    "contexts:",
-    "- name: kubelet",
-    "  context:",
-    "    cluster: rehearsal",
-    "    user: kubelet",
-    "current-context: kubelet",
-    "users:",
-    "- name: kubelet",
-    "  user: {}",
-    "",
-  ].join("\n")
-}
+/** The kubelet's kubeconfig: kwok's plain-http `kubectl proxy` (it has the cluster's admin rights), as kubectl's. */
+export const kubeletKubeconfig = (server: string): string => plainHttpKubeconfig(server, "kubelet")
 
 /**
  * What the node service runs instead of systemd: the mounts and cgroups kind's entrypoint and

@@ -98,21 +98,26 @@ export function planRehearsal(args: RehearsalArgs): RehearsalPlan {
  * travels as a Secret because that is how the release path takes a kubeconfig.
  */
 export function rehearsalKubeconfig(alias = CLUSTER_ALIAS, port = CLUSTER_PORT): string {
+  return plainHttpKubeconfig(`http://${alias}:${port}`, "rehearsal")
+}
+
+/** A kubeconfig for a plain-http API server that asks for no credentials, its context and user named `user`. */
+export function plainHttpKubeconfig(server: string, user: string): string {
   return [
     "apiVersion: v1",
     "kind: Config",
     "clusters:",
     "- name: rehearsal",
     "  cluster:",
-    `    server: http://${alias}:${port}`,
+    `    server: ${server}`,
     "contexts:",
-    "- name: rehearsal",
+    `- name: ${user}`,
     "  context:",
     "    cluster: rehearsal",
-    "    user: rehearsal",
-    "current-context: rehearsal",
+    `    user: ${user}`,
+    `current-context: ${user}`,
     "users:",
-    "- name: rehearsal",
+    `- name: ${user}`,
     "  user: {}",
     "",
   ].join("\n")

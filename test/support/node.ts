@@ -35,6 +35,7 @@ import {
 import { connect, createServer } from "node:net"
 import { join, resolve } from "node:path"
 
+import { KUBELET_TUNING } from "../../src/rehearsal/node.js"
 import { pauseImage, pushImage, type ImageSpec, type PushedImage } from "./node-images.js"
 
 const BIN = resolve(".cache", "kube", "bin")
@@ -526,25 +527,9 @@ function kubeletConfig(id: string, dir: string, options: NodeOptions): string {
       authorization: { mode: "Webhook" },
       podLogsDir: join(dir, "pod-logs"),
       volumePluginDir: join(dir, "volume-plugins"),
-      failSwapOn: false,
-      serializeImagePulls: false,
-      // Generous thresholds: a shared CI disk must not evict the tests' pods.
-      evictionHard: {
-        "memory.available": "100Mi",
-        "nodefs.available": "1%",
-        "nodefs.inodesFree": "1%",
-        "imagefs.available": "1%",
-      },
-      imageGCHighThresholdPercent: 100,
-      imageGCLowThresholdPercent: 99,
-      // The kubelet 1.35 requeues a pod whose restart it refused (crash-loop back-off) for when the
-      // back-off runs out, at most syncFrequency later, and only then writes CrashLoopBackOff into
-      // the pod's status, the instant before it restarts the container: with the default 1m, the
-      // reason shows only for an instant until back-offs pass a minute. Every 2 s, it shows
-      // within 3 s of the refusal, for the rest of the back-off.
-      syncFrequency: "2s",
-      nodeStatusUpdateFrequency: "2s",
-      nodeStatusReportFrequency: "10s",
+      // The rehearsal's node runs the same way (src/rehearsal/node.ts): generous eviction
+      // thresholds (a shared CI disk must not evict the tests' pods), states within seconds.
+      ...KUBELET_TUNING,
     },
     null,
     2,
