@@ -194,10 +194,10 @@ describe("helm argument list", () => {
     expect(basePlan({ imageValues, set }).set).toEqual(set)
   })
 
-  test("values files come before --set values, in the order given, each inside the chart", () => {
+  test("values files (where chartValuesFiles put them in Helm's container) come before --set values, in the order given", () => {
     const args = helmUpgradeArgs(basePlan({ set: ["a=b"] }), "/work/chart", {
       digest: DIGEST,
-      valuesFiles: ["values-meetinity-dev.yaml", "env/extra.yaml"],
+      valuesFiles: ["/work/chart/values-meetinity-dev.yaml", "/work/chart/env/extra.yaml"],
     })
     const flags = args.filter((a) => a === "--values" || a === "--set")
     expect(flags.slice(0, 3)).toEqual(["--values", "--values", "--set"])
@@ -281,8 +281,8 @@ describe("helm argument list", () => {
     ["platform without arch", { platform: "linux" }, /platform "linux" is not a platform: expected os\/arch/],
     ["timeout without unit", { timeout: "600" }, /timeout "600" is not a duration: expected a positive Go duration/],
     ["zero timeout", { timeout: "0s" }, /timeout "0s" is not a duration/],
-    ["release with underscore", { release: "meet_inity" }, /release "meet_inity" is not a Helm release name/],
-    ["release too long", { release: "a".repeat(54) }, /release "a{54}" is not a Helm release name/],
+    ["release with underscore", { release: "meet_inity" }, /helmRelease "meet_inity" is not a Helm release name/],
+    ["release too long", { release: "a".repeat(54) }, /helmRelease "a{54}" is not a Helm release name/],
     ["bad pull secret name", { pullSecretName: "GHCR" }, /pullSecretName "GHCR" is not a Kubernetes object name/],
     ["negative history", { historyMax: -1 }, /historyMax -1 is not a revision count/],
     [
@@ -404,7 +404,7 @@ describe("helm argument list", () => {
 
   test.each([
     ["namespace", { namespace: "prod env" }, /namespace "prod env"/],
-    ["secret name", { name: "Ghcr_Pull" }, /name "Ghcr_Pull" is not a Kubernetes object name/],
+    ["secret name", { name: "Ghcr_Pull" }, /pullSecretName "Ghcr_Pull" is not a Kubernetes object name/],
     ["server", { server: "ghcr io" }, /server "ghcr io" is not a registry server/],
     ["username", { username: "" }, /username "" is not a user name/],
   ])("pull secret: bad %s is refused", (_name, overrides, message) => {
@@ -599,8 +599,10 @@ describe("the example umbrella chart under real Helm 4", () => {
       ).spec.replicas
     }
     expect(replicas([], [])).toBe(2)
-    expect(replicas(["values-meetinity-prod.yaml"], [])).toBe(3)
-    expect(replicas(["values-meetinity-prod.yaml"], ["api-gateway.replicaCount=5"])).toBe(5)
+    // As chartValuesFiles names it: inside the chart, where Helm runs (here, the chart on this disk).
+    const prod = `${CHART}/values-meetinity-prod.yaml`
+    expect(replicas([prod], [])).toBe(3)
+    expect(replicas([prod], ["api-gateway.replicaCount=5"])).toBe(5)
   })
 
   test.each([
