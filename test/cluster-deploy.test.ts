@@ -248,16 +248,42 @@ describe("helmDeploy on a real API server", () => {
     ])
   })
 
-  test("a rollout that never gets Ready: Helm rolls back, the module says so, the release is back at the previous version", async () => {
+  test("a rollout that never gets Ready: the module reads why from its pods, rolls back, and says both first; the release is back at the previous version", async () => {
     run = await onCluster(cluster)
     await deploy("meetinity-rollback", "v1.4.2")
     run.recorder.restore()
     run = await onCluster(cluster)
     const started = Date.now()
     await expect(deploy("meetinity-rollback", `v1.5.0-${NEVER_READY}`, { timeout: "10s" })).rejects.toThrow(
-      /helm upgrade --install of release meetinity .* in namespace meetinity-rollback failed \(exit code 1\):[\s\S]*rolled back[\s\S]*\nHelm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-rollback/,
+      /^helm upgrade --install of release meetinity \(\S+:v1\.5\.0-never-ready@sha256:[0-9a-f]{64}\) in namespace meetinity-rollback did not become ready within 10s:\n {2}pod meetinity-api-gateway-\w+-\w+, container api-gateway: Running but not Ready \(no readiness probe failure was reported\)\n {4}Its readiness probe never passed[^\n]*\nThe module rolled release meetinity back to revision 1: revision 2 failed, revision 3 runs what revision 1 ran, and the release is otherwise as it was\.\nHelm said \(exit code 1\):\n[\s\S]*UPGRADE FAILED: resource Deployment\/meetinity-rollback\/meetinity-api-gateway not ready/,
     )
     expect(Date.now() - started).toBeLessThan(45_000)
+    // Helm failed and rolled nothing back; the module read the failed revision's pods, then rolled back itself.
+    const upgrade = run.runs.findIndex((r) => commandLine(r) === "helm upgrade --install")
+    const after = run.runs.slice(upgrade).map((r) => [commandLine(r), r.exitCode])
+    expect(after.slice(0, 2)).toEqual([
+      ["helm upgrade --install", 1],
+      ["helm history meetinity", 0],
+    ])
+    // The failed revision's manifest and the namespace's pods, read side by side.
+    expect(after.slice(2, 4).sort()).toEqual([
+      ["helm get manifest", 0],
+      ["kubectl get pods,replicasets,events", 0],
+    ])
+    expect(after.slice(4)).toEqual([["helm rollback meetinity", 0]])
+    expect(run.runs.find((r) => r.args[1] === "rollback")!.args).toEqual([
+      "helm",
+      "rollback",
+      "meetinity",
+      "1",
+      "--namespace",
+      "meetinity-rollback",
+      "--wait=watcher",
+      "--timeout",
+      "10s",
+      "--history-max",
+      "10",
+    ])
     const status = await helmStatus("meetinity-rollback")
     expect(status).toMatchObject({ version: 3, info: { status: "deployed" } })
     expect(status!.config?.["api-gateway"]?.image?.tag).toBe("v1.4.2")

@@ -115,7 +115,7 @@ describe("RBAC: a deployer bound to one namespace", () => {
 })
 
 describe("release through three namespaces on a real API server", () => {
-  test("staging cannot run pods: dev is upgraded, staging is rolled back, prod is untouched; read back from the cluster", async () => {
+  test("staging cannot run pods: dev is upgraded, staging is diagnosed and rolled back, prod is untouched; read back from the cluster", async () => {
     // Before: every namespace runs v3.0.0 (published, then deployed by the module).
     const release = (ref: string, sha: string, timeout: string) =>
       new MeetinityRelease().release(
@@ -155,29 +155,31 @@ describe("release through three namespaces on a real API server", () => {
     await cluster.kubectlOk(["create", "quota", "no-pods", "-n", "meetinity-staging", "--hard=pods=2"])
     run = await onCluster(cluster, { publish: (query) => publishAnswer(push, "v3.1.0", query) })
     // v3.1.0 is a new commit (the same commit would reuse its build: sha-0123abc never moves).
+    // Why first: no pod of the release fails, the quota refused the new ones (the ReplicaSet's events say so).
     await expect(release("release/v3.1.0", "4567def", "10s")).rejects.toThrow(
-      /^release v3\.1\.0 stopped at namespace meetinity-staging: helm upgrade --install of release meetinity \([^)]*:v3\.1\.0@sha256:[0-9a-f]{64}\) in namespace meetinity-staging failed \(exit code 1\):[\s\S]*rolled back[\s\S]*deployed before it: meetinity-dev \(revision 2\)\nnot touched: meetinity-prod$/,
+      /^release v3\.1\.0 stopped at namespace meetinity-staging: helm upgrade --install of release meetinity \([^)]*:v3\.1\.0@sha256:[0-9a-f]{64}\) in namespace meetinity-staging did not become ready within 10s:\n {2}none of the release's 2 pods is failing now: every one is Ready\n {2}Warning events, newest last:\n {4}ReplicaSet meetinity-api-gateway-\w+: FailedCreate: Error creating: pods "[^"]+" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=2, limited: pods=2 \(\d+ times\)\nThe module rolled release meetinity back to revision 1: revision 2 failed, revision 3 runs what revision 1 ran, and the release is otherwise as it was\.\nHelm said \(exit code 1\):\n[\s\S]*deployed before it: meetinity-dev \(revision 2\)\nnot touched: meetinity-prod$/,
     )
     const where = (args: readonly string[]) =>
       args.includes("--namespace") ? args[args.indexOf("--namespace") + 1] : args[1] === "get" ? args[3] : "-"
-    expect(run.runs.map((r) => `${commandLine(r, 2)} ${where(r.args)} ${r.exitCode}`)).toEqual([
-      // The namespace is looked up once per namespace, by the pull secret; Helm goes into it next.
-      "kubectl get meetinity-dev 0",
+    const ran = run.runs.map((r) => `${commandLine(r, 2)} ${where(r.args)} ${r.exitCode}`)
+    // Per namespace: the pull secret (its namespace looked up once), the downgrade guard's values,
+    // the removal guard's manifest and render, then Helm.
+    const deploy = (ns: string, upgraded: number) => [
+      `kubectl get ${ns} 0`,
       "kubectl apply - 0",
-      // The downgrade guard (get values), then the removal guard (get manifest, Helm's render).
-      "helm get meetinity-dev 0",
-      "helm get meetinity-dev 0",
-      "helm upgrade --dry-run=server meetinity-dev 0",
-      "helm upgrade meetinity-dev 0",
-      "kubectl get meetinity-staging 0",
-      "kubectl apply - 0",
-      "helm get meetinity-staging 0",
-      "helm get meetinity-staging 0",
-      "helm upgrade --dry-run=server meetinity-staging 0",
-      "helm upgrade meetinity-staging 1",
-      // After the failure, the release's history: is it left pending?
+      `helm get ${ns} 0`,
+      `helm get ${ns} 0`,
+      `helm upgrade --dry-run=server ${ns} 0`,
+      `helm upgrade ${ns} ${upgraded}`,
+    ]
+    expect(ran.slice(0, 13)).toEqual([
+      ...deploy("meetinity-dev", 0),
+      ...deploy("meetinity-staging", 1),
+      // Which revision failed; then its manifest and the pods, side by side; then the rollback.
       "helm history meetinity-staging 0",
     ])
+    expect(ran.slice(13, 15).sort()).toEqual(["helm get meetinity-staging 0", "kubectl get meetinity-staging 0"])
+    expect(ran.slice(15)).toEqual(["helm rollback meetinity-staging 0"])
     const fresh = run.runs
       .find((r) => r.args[1] === "upgrade" && !r.args.includes("--dry-run=server"))!
       .args.find((a) => a.startsWith("api-gateway.image.digest="))!

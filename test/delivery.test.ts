@@ -188,7 +188,7 @@ function fakeEngine(options: FakeEngineOptions = {}) {
         exitCode: 1,
         stdout: "",
         stderr:
-          "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set",
+          "Error: UPGRADE FAILED: resource Deployment/meetinity-staging/meetinity-api-gateway not ready. status: InProgress, message: Available: 0/2",
       }
     }
     // Real Helm, over the release the namespace already has (an upgrade asks the cluster stand-in for its version).

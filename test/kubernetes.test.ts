@@ -122,16 +122,10 @@ describe("helm argument list", () => {
     expect(args.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
     // No --create-namespace: Helm would patch an existing namespace, which a namespaced deployer may not (helmDeploy creates a missing one itself).
     expect(args).not.toContain("--create-namespace")
-    expect(args).toEqual(
-      expect.arrayContaining([
-        "--wait=watcher",
-        "--rollback-on-failure",
-        "--cleanup-on-fail",
-        "--output",
-        "json",
-        "--reset-then-reuse-values",
-      ]),
-    )
+    expect(args).toEqual(expect.arrayContaining(["--wait=watcher", "--output", "json", "--reset-then-reuse-values"]))
+    // A rollout that fails is left as it failed: the module reads its pods first, then rolls back itself.
+    expect(args).not.toContain("--rollback-on-failure")
+    expect(args).not.toContain("--cleanup-on-fail")
     // Each expected flag is followed by its value.
     for (let i = 0; i < expectedRun.length; i += 2) {
       const pairs = args.flatMap((arg, j) => (arg === expectedRun[i] ? [args[j + 1]] : []))
@@ -194,10 +188,10 @@ describe("helm argument list", () => {
     expect(basePlan({ imageValues, set }).set).toEqual(set)
   })
 
-  test("values files come before --set values, in the order given, each inside the chart", () => {
+  test("values files (where chartValuesFiles put them in Helm's container) come before --set values, in the order given", () => {
     const args = helmUpgradeArgs(basePlan({ set: ["a=b"] }), "/work/chart", {
       digest: DIGEST,
-      valuesFiles: ["values-meetinity-dev.yaml", "env/extra.yaml"],
+      valuesFiles: ["/work/chart/values-meetinity-dev.yaml", "/work/chart/env/extra.yaml"],
     })
     const flags = args.filter((a) => a === "--values" || a === "--set")
     expect(flags.slice(0, 3)).toEqual(["--values", "--values", "--set"])
@@ -281,8 +275,8 @@ describe("helm argument list", () => {
     ["platform without arch", { platform: "linux" }, /platform "linux" is not a platform: expected os\/arch/],
     ["timeout without unit", { timeout: "600" }, /timeout "600" is not a duration: expected a positive Go duration/],
     ["zero timeout", { timeout: "0s" }, /timeout "0s" is not a duration/],
-    ["release with underscore", { release: "meet_inity" }, /release "meet_inity" is not a Helm release name/],
-    ["release too long", { release: "a".repeat(54) }, /release "a{54}" is not a Helm release name/],
+    ["release with underscore", { release: "meet_inity" }, /helmRelease "meet_inity" is not a Helm release name/],
+    ["release too long", { release: "a".repeat(54) }, /helmRelease "a{54}" is not a Helm release name/],
     ["bad pull secret name", { pullSecretName: "GHCR" }, /pullSecretName "GHCR" is not a Kubernetes object name/],
     ["negative history", { historyMax: -1 }, /historyMax -1 is not a revision count/],
     [
@@ -404,7 +398,7 @@ describe("helm argument list", () => {
 
   test.each([
     ["namespace", { namespace: "prod env" }, /namespace "prod env"/],
-    ["secret name", { name: "Ghcr_Pull" }, /name "Ghcr_Pull" is not a Kubernetes object name/],
+    ["secret name", { name: "Ghcr_Pull" }, /pullSecretName "Ghcr_Pull" is not a Kubernetes object name/],
     ["server", { server: "ghcr io" }, /server "ghcr io" is not a registry server/],
     ["username", { username: "" }, /username "" is not a user name/],
   ])("pull secret: bad %s is refused", (_name, overrides, message) => {
@@ -599,8 +593,10 @@ describe("the example umbrella chart under real Helm 4", () => {
       ).spec.replicas
     }
     expect(replicas([], [])).toBe(2)
-    expect(replicas(["values-meetinity-prod.yaml"], [])).toBe(3)
-    expect(replicas(["values-meetinity-prod.yaml"], ["api-gateway.replicaCount=5"])).toBe(5)
+    // As chartValuesFiles names it: inside the chart, where Helm runs (here, the chart on this disk).
+    const prod = `${CHART}/values-meetinity-prod.yaml`
+    expect(replicas([prod], [])).toBe(3)
+    expect(replicas([prod], ["api-gateway.replicaCount=5"])).toBe(5)
   })
 
   test.each([
@@ -937,11 +933,6 @@ describe("one release, several services: each deploy keeps the others (real Helm
 describe("what to look at after Helm failed", () => {
   test.each([
     [
-      "a rollout Helm rolled back",
-      "Error: UPGRADE FAILED: context deadline exceeded\nError: release meetinity failed, and has been rolled back due to rollback-on-failure being set",
-      /^Helm rolled the release back to its last good revision\. Look at: helm history meetinity -n meetinity-dev/,
-    ],
-    [
       "a release locked by a cut-off run, its history unread",
       "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
       /^An earlier Helm run was cut off and left the release pending\. The module does not unlock it itself[^\n]*helm history meetinity -n meetinity-dev shows it; helm rollback meetinity <last deployed revision> -n meetinity-dev/,
@@ -1152,14 +1143,34 @@ describe("a release this very failure left pending is named on that failure", ()
       /^This deploy's Helm run left the release pending-install at revision 1; it was never deployed\. .* helm uninstall meetinity -n meetinity-dev/,
     ],
     [
-      "a failure that left nothing pending",
-      "Error: UPGRADE FAILED: release meetinity failed, and has been rolled back due to rollback-on-failure being set",
+      "a failure that left nothing pending (a rollout the module rolled back before)",
+      "Error: UPGRADE FAILED: unable to build kubernetes objects from new release manifest: error validating data",
       [
         { revision: 3, status: "superseded" },
-        { revision: 4, status: "failed" },
+        { revision: 4, status: "failed", description: 'Upgrade "meetinity" failed: context deadline exceeded' },
         { revision: 5, status: "deployed" },
       ],
-      /^Helm rolled the release back to its last good revision\. Look at/,
+      /^Look at: helm history meetinity -n meetinity-dev/,
+    ],
+    [
+      "a failed revision a deploy cut off before its rollback left behind, this run failing before recording its own",
+      "Error: UPGRADE FAILED: unable to build kubernetes objects from new release manifest: error validating data",
+      [
+        { revision: 3, status: "superseded" },
+        { revision: 4, status: "deployed" },
+        {
+          revision: 5,
+          status: "failed",
+          description: 'Upgrade "meetinity" failed: resource Deployment/meetinity-dev/meetinity-api-gateway not ready',
+        },
+      ],
+      /^The release's newest revision 5 failed and was never rolled back \(a deploy cut off between its failure and its rollback\?\): its new pods may still be failing beside those of revision 4, the last deployed\. If no other deploy is running: helm rollback meetinity 4 -n meetinity-dev puts it back, then deploy again\.$/,
+    ],
+    [
+      "a failed first install a deploy cut off before its uninstall left behind",
+      "Error: UPGRADE FAILED: unable to build kubernetes objects from new release manifest: error validating data",
+      [{ revision: 1, status: "failed", description: 'Release "meetinity" failed: context deadline exceeded' }],
+      /^The release's newest revision 1 failed and was never uninstalled \(a first install cut off between its failure and its uninstall\?\): it was never deployed, and its pods may still be failing\. If no other deploy is running: helm uninstall meetinity -n meetinity-dev removes it, then deploy again\.$/,
     ],
   ])("%s", (_name, said, history, advice) => {
     expect(helmUpgradeAdvice(basePlan(), said, history)).toMatch(advice)

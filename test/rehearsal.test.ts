@@ -61,6 +61,12 @@ interface FakeOptions {
   signs?: boolean
   /** The engine refuses privileged services, as one with insecure root capabilities off does. */
   refusesPrivileged?: boolean
+  /**
+   * A rollout that fails in meetinity-dev: Helm, the release's history and the cluster there answer
+   * what they answered on a real node (test/fixtures/diagnosis/<name>, a first install that could
+   * not pull); the uninstall that follows succeeds.
+   */
+  failedRollout?: string
 }
 
 interface Log {
@@ -162,6 +168,17 @@ function fakeEngine(options: FakeOptions = {}) {
   function execute(args: string[], query: Query): Ran {
     const mounts = query.chain.filter((c) => c.field === "withMountedSecret").map((c) => argValue(c.args, "path"))
     expect(mounts).toContain("/run/secrets/kubeconfig")
+    const failing = options.failedRollout && args.includes("meetinity-dev") ? options.failedRollout : undefined
+    if (failing) {
+      const real = (file: string) => readFileSync(join("test", "fixtures", "diagnosis", failing, file), "utf8")
+      if (args[0] === "helm" && args[1] === "upgrade" && !args.includes("--dry-run=server"))
+        return { exitCode: 1, stdout: "", stderr: real("helm-upgrade.stderr") }
+      if (args[0] === "helm" && args[1] === "history") return ok(real("history.json"))
+      if (args[0] === "helm" && args[1] === "get" && args[2] === "manifest" && args.includes("--revision"))
+        return ok(real("manifest.yaml"))
+      if (args[0] === "kubectl" && args[2] === "pods,replicasets,events") return ok(real("objects.json"))
+      if (args[0] === "helm" && args[1] === "uninstall") return ok(`release "meetinity" uninstalled\n`)
+    }
     if (args[0] === "kubectl" && args[1] === "get" && args[2] === "--raw=/readyz") {
       return ++readyz > (options.notReadyFor ?? 0)
         ? ok("ok")
@@ -535,6 +552,33 @@ describe("rehearse", () => {
       )
     })
     expect(engine.log.commands.filter((a) => a[1] === "upgrade")).toHaveLength(1)
+    expect(engine.log.stopped).toEqual(["ServiceID-cluster", "ServiceID-registry"])
+  })
+
+  test("a rollout that fails: diagnosed and undone in the rehearsal's cluster, each command bound to it; the failure says why first", async () => {
+    const engine = fakeEngine({ seed: "rehearsal", failedRollout: "no-secret" })
+    recorder = await recordDagger(engine.answer)
+    const attempt = rehearse({ timeout: "25s" })
+    await expect(attempt).rejects.toThrow(
+      /^rehearsal failed at step "helm upgrade" in namespace meetinity-dev after [\d.]+s:\nrelease v0\.0\.0-rehearsal stopped at namespace meetinity-dev: helm upgrade --install of release meetinity \(localhost:5000\/rehearsal\/api-gateway:v0\.0\.0-rehearsal@sha256:[0-9a-f]{64}\) in namespace meetinity-dev did not become ready within 25s:\n {2}pods meetinity-api-gateway-\w+-\w+, meetinity-api-gateway-\w+-\w+, container api-gateway: [\w /]+: .*no basic auth credentials\n {4}The namespace meetinity-dev has no pull secret ghcr-pull-secret [^\n]*\nThe module uninstalled release meetinity: its first install \(revision 1\) failed/,
+    )
+    const error = (await attempt.catch((e: unknown) => e)) as Error
+    expect(error.message).toMatch(
+      /steps:\n[\s\S]*helm upgrade +meetinity-dev +FAILED[\s\S]*diagnose +meetinity-dev[\s\S]*rollback +meetinity-dev/,
+    )
+    const after = engine.log.commands.slice(engine.log.commands.findIndex((a) => a[1] === "upgrade"))
+    expect(after.map(shape).slice(0, 5)).toEqual([
+      "helm upgrade --install",
+      "helm history meetinity",
+      "helm get manifest",
+      "kubectl get pods,replicasets,events",
+      "helm uninstall meetinity",
+    ])
+    // Every kubectl and helm container, the diagnosis's and the uninstall's too, reaches the cluster service.
+    expect(engine.log.bindings).toEqual(
+      engine.log.commands.map(() => [{ alias: "kwok", service: "ServiceID-cluster" }]),
+    )
+    expect(engine.log.commands.filter((a) => a[1] === "upgrade" && !a.includes("--dry-run=server"))).toHaveLength(1)
     expect(engine.log.stopped).toEqual(["ServiceID-cluster", "ServiceID-registry"])
   })
 

@@ -194,7 +194,7 @@ describe("findRemovals", () => {
 test("the render is the upgrade's own command line as a server-side dry run: same chart, values and flags, no wait or rollback", () => {
   const args = helmRenderArgs(plan("api-gateway.image"), "/work/chart", {
     digest: `sha256:${"a".repeat(64)}`,
-    valuesFiles: ["values-meetinity-dev.yaml"],
+    valuesFiles: ["/work/chart/values-meetinity-dev.yaml"],
   })
   expect(args.slice(0, 5)).toEqual(["helm", "upgrade", "--install", "meetinity", "/work/chart"])
   expect(args.at(-1)).toBe("--dry-run=server")

@@ -32,6 +32,7 @@ describe("the redactor", () => {
     ["user info in a URL", "https://ci-bot:hunter2hunter2@ghcr.io/v2/", "hunter2hunter2"],
     ["a token as user info", `https://${TOKEN}@github.com/meetinity/api`, TOKEN],
     ["password=", "password=correct-horse-battery", "correct-horse-battery"],
+    ["a token that starts like a word", "authorization: authorization-8f3e2a1b9c", "authorization-8f3e2a1b9c"],
     ["a JSON token field", '{"token": "sk-live-0123456789abcdef"}', "sk-live-0123456789abcdef"],
     ["a Bearer header echoed back", "Authorization: Bearer abcdefghijklmnop0123", "abcdefghijklmnop0123"],
     ["the base64 of a token", `auth ${base64(`ci-bot:${TOKEN}`)}`, base64(`ci-bot:${TOKEN}`)],
@@ -47,6 +48,10 @@ describe("the redactor", () => {
     ["an image reference", "ghcr.io/meetinity/api-gateway:v1.4.2@sha256:" + "0f".repeat(32)],
     ["a kubectl message", "secret/ghcr-pull-secret serverside-applied; the token has read:packages"],
     ["a long plain word", "packageversionsforpackageownedbyorganisation"],
+    [
+      "containerd's answer to a pull without credentials (a word like authorization after authorization:)",
+      'failed to pull and unpack image "10.254.0.1:5000/meetinity/api-gateway:v1.0.0": failed to resolve image: pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials',
+    ],
   ])("%s is left as it is", (_name, text) => {
     expect(redact(text)).toBe(text)
   })

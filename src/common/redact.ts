@@ -16,9 +16,13 @@ const SHAPES: readonly RegExp[] = [
   /\bxox[abpr]-[A-Za-z0-9-]{10,}/g,
 ]
 
-/** Words that say the value after them is a credential: `password=…`, `"token": "…"`, `Authorization: Bearer …`. */
+/**
+ * Words that say the value after them is a credential: `password=…`, `"token": "…"`,
+ * `Authorization: Bearer …`. A value that is itself such a word is prose, not a credential
+ * (containerd: "may require authorization: authorization failed: no basic auth credentials").
+ */
 const NAMED =
-  /\b(password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|id_token|api[_-]?key|private[_-]?key|auth|authorization)("?\s*[=:]\s*"?)(?!\[redacted\])(?!(?:basic|bearer)\s)(?=[^\s"&,;]{12,})[^\s"&,;]+/gi
+  /\b(password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|id_token|api[_-]?key|private[_-]?key|auth|authorization)("?\s*[=:]\s*"?)(?!\[redacted\])(?!(?:basic|bearer)\s)(?!(?:authorization|authentication|credentials)(?:[\s"&,;]|$))(?=[^\s"&,;]{12,})[^\s"&,;]+/gi
 
 /** `Basic …` / `Bearer …` values (a proxy that echoes the request's Authorization header). */
 const SCHEMES = /\b(basic|bearer)(\s+)(?!\[redacted\])[A-Za-z0-9+/._~-]{8,}=*/gi

@@ -58,6 +58,10 @@ export const STEP = {
   guard: "downgrade guard",
   removalGuard: "removal guard",
   helmUpgrade: "helm upgrade",
+  /** After a rollout that did not become ready: why, read from the cluster before anything is undone. */
+  diagnose: "diagnose",
+  /** Then the module's own rollback to the last good revision (or uninstall, for a first install). */
+  rollback: "rollback",
 } as const
 
 /** The span attribute of a step's namespace (OpenTelemetry's semantic conventions). */

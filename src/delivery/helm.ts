@@ -17,11 +17,14 @@ export interface DeployInputs {
 /**
  * `helm upgrade --install` for a plan, into a namespace that exists (see ensureNamespace: Helm's
  * --create-namespace would patch an existing namespace, which a deployer bound to it may not
- * do): waits for the rollout (watcher), rolls back and cleans up on failure, prints the release
- * as JSON. It starts from the chart's defaults and the values of the release's last revision
- * (`--reset-then-reuse-values`), so what other services' deploys set in the same release stays.
- * The values files come next, then the user's values; this service's image, version and digest
- * and the pull-secret value last, so they win.
+ * do): waits for the rollout (watcher), prints the release as JSON. A rollout that does not
+ * become ready is left as it failed, neither rolled back (--rollback-on-failure) nor cleaned up
+ * (--cleanup-on-fail, which deletes the objects the upgrade created, a new subchart's Deployment
+ * and its pods among them): the module reads why from those pods first, then rolls back itself
+ * (see delivery/rollout.ts). It starts from the chart's defaults and the values of the release's
+ * last deployed revision (`--reset-then-reuse-values`), so what other services' deploys set in
+ * the same release stays. The values files come next, then the user's values; this service's
+ * image, version and digest and the pull-secret value last, so they win.
  */
 export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: DeployInputs): string[] {
   const keys = valueKeys(plan.imageValues)
@@ -34,8 +37,6 @@ export function helmUpgradeArgs(plan: HelmPlan, chartPath: string, inputs: Deplo
     "--namespace",
     plan.namespace,
     "--wait=watcher",
-    "--rollback-on-failure",
-    "--cleanup-on-fail",
     "--timeout",
     plan.timeout,
     "--history-max",
@@ -151,6 +152,8 @@ export function helmHistoryArgs(plan: HelmPlan): string[] {
 export interface HelmRevision {
   readonly revision: number
   readonly status: string
+  /** Helm's own words on it: `Upgrade "meetinity" failed: <error>` for a failed upgrade. */
+  readonly description?: string
 }
 
 /** Reads `helm history -o json`; undefined when it printed something else. */
@@ -163,7 +166,11 @@ export function parseHelmHistory(stdout: string): HelmRevision[] | undefined {
         const entry = r as Partial<HelmRevision> | null
         return typeof entry?.revision === "number" && typeof entry?.status === "string"
       })
-      .map((r) => ({ revision: r.revision, status: r.status }))
+      .map((r) => ({
+        revision: r.revision,
+        status: r.status,
+        ...(typeof r.description === "string" ? { description: r.description } : {}),
+      }))
       .sort((a, b) => a.revision - b.revision)
   } catch {
     return undefined
@@ -171,10 +178,12 @@ export function parseHelmHistory(stdout: string): HelmRevision[] | undefined {
 }
 
 /**
- * What to do after `helm upgrade --install` failed, from what Helm said and the release's
- * history read right after: a release locked by an earlier run that was cut off; a release this
- * very failure left pending (its rollback failed, or Helm was stopped); a rollout Helm rolled
- * back; or anything else. A pending revision is named with the revision to roll back to. The
+ * What to do after a Helm run against the release failed before it recorded a revision of its
+ * own (a rollout that did not become ready is rolled back by the module instead: see
+ * delivery/rollout.ts), from what Helm said and the release's history read right after: a release
+ * locked by an earlier run that was cut off; a release this very failure left pending (Helm was
+ * stopped); a failed revision an earlier deploy never rolled back (it was cut off between the
+ * failure and its rollback); or anything else. Each is named with the revision to go back to. The
  * module never unlocks a release itself: a pending revision may belong to a deploy still running.
  */
 export function helmUpgradeAdvice(plan: HelmPlan, said: string, history?: readonly HelmRevision[]): string {
@@ -189,18 +198,65 @@ export function helmUpgradeAdvice(plan: HelmPlan, said: string, history?: readon
       : undefined
   const who = locked ? "An earlier Helm run was cut off and left" : "This deploy's Helm run left"
   if (pending) {
-    const good = [...history!]
-      .reverse()
-      .find((r) => r.revision < pending.revision && (r.status === "deployed" || r.status === "superseded"))
+    const good = lastGood(history!, pending.revision)
     return good
       ? `${who} the release ${pending.status} at revision ${pending.revision}; the last deployed revision is ${good.revision}. ${wait} If no other deploy is running: helm rollback ${plan.release} ${good.revision} ${where}, then deploy again.`
       : `${who} the release ${pending.status} at revision ${pending.revision}; it was never deployed. ${wait} If no other deploy is running: helm uninstall ${plan.release} ${where}, then deploy again.`
   }
+  if (newest?.status === "failed" && !thisRunsFailure(history ?? [], said)) {
+    const good = lastGood(history ?? [], newest.revision)
+    return good
+      ? `The release's newest revision ${newest.revision} failed and was never rolled back (a deploy cut off between its failure and its rollback?): its new pods may still be failing beside those of revision ${good.revision}, the last deployed. If no other deploy is running: helm rollback ${plan.release} ${good.revision} ${where} puts it back, then deploy again.`
+      : `The release's newest revision ${newest.revision} failed and was never uninstalled (a first install cut off between its failure and its uninstall?): it was never deployed, and its pods may still be failing. If no other deploy is running: helm uninstall ${plan.release} ${where} removes it, then deploy again.`
+  }
   if (locked) {
     return `An earlier Helm run was cut off and left the release pending. ${wait} helm history ${plan.release} ${where} shows it; helm rollback ${plan.release} <last deployed revision> ${where} (or helm uninstall for a first install that never finished) frees it, then deploy again.`
   }
-  const rolledBack = /rolled back|rollback-on-failure/i.test(said)
-    ? "Helm rolled the release back to its last good revision. "
-    : ""
-  return `${rolledBack}Look at: helm history ${plan.release} ${where}; kubectl get events ${where} --sort-by=.lastTimestamp; kubectl describe pods ${where}.`
+  return `Look at: helm history ${plan.release} ${where}; kubectl get events ${where} --sort-by=.lastTimestamp; kubectl describe pods ${where}.`
+}
+
+/** The newest revision before `revision` that ran: deployed, or superseded by a later one (Helm's own choice for a rollback). */
+export function lastGood(history: readonly HelmRevision[], revision: number): HelmRevision | undefined {
+  return [...history]
+    .reverse()
+    .find((r) => r.revision < revision && (r.status === "deployed" || r.status === "superseded"))
+}
+
+/**
+ * The revision this very Helm run recorded and failed, when it did: the newest one, failed, whose
+ * description (`Upgrade "x" failed: <error>`, `Release "x" failed: <error>` for an install) holds
+ * the error Helm printed. A run that failed before recording a revision (a chart that does not
+ * render, a refused manifest) finds none, even when an earlier run left a failed revision behind:
+ * that one is not this run's to undo.
+ */
+export function thisRunsFailure(history: readonly HelmRevision[], said: string): HelmRevision | undefined {
+  const newest = history.at(-1)
+  if (newest?.status !== "failed") return undefined
+  const error = /^(?:Upgrade|Release) "[^"]*" failed: ([\s\S]+)$/.exec(newest.description ?? "")?.[1]?.trim()
+  return error && said.includes(error) ? newest : undefined
+}
+
+/**
+ * The module's rollback of a rollout that failed, as Helm's own --rollback-on-failure did it: to
+ * the given good revision, waiting (watcher) as long as the upgrade could.
+ */
+export function helmRollbackArgs(plan: HelmPlan, revision: number): string[] {
+  return [
+    "helm",
+    "rollback",
+    plan.release,
+    String(revision),
+    "--namespace",
+    plan.namespace,
+    "--wait=watcher",
+    "--timeout",
+    plan.timeout,
+    "--history-max",
+    String(plan.historyMax),
+  ]
+}
+
+/** What --rollback-on-failure did for a first install that failed: the release uninstalled, waiting for its objects to go. */
+export function helmUninstallArgs(plan: HelmPlan): string[] {
+  return ["helm", "uninstall", plan.release, "--namespace", plan.namespace, "--wait=watcher", "--timeout", plan.timeout]
 }

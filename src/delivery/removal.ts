@@ -138,7 +138,7 @@ export function helmRenderArgs(
   inputs: { digest: string; valuesFiles: readonly string[] },
 ): string[] {
   const upgrade = helmUpgradeArgs(plan, chartPath, inputs)
-  const waitFlags = new Set(["--wait=watcher", "--rollback-on-failure", "--cleanup-on-fail"])
+  const waitFlags = new Set(["--wait=watcher"])
   return [...upgrade.filter((a) => !waitFlags.has(a)), "--dry-run=server"]
 }
 

@@ -11,14 +11,22 @@ import { type VerificationPolicy } from "../signing/policy.js"
 import { CHART_MOUNT, type ChartSource, chartValuesFiles, type DeployChart, readyChart, withChart } from "./chart.js"
 import { clusterClient, ensureNamespace, execQuietly } from "./cluster.js"
 import { HELM_IMAGE } from "../engine/images.js"
-import { helmFailure } from "./failure.js"
+import { helmFailureWith, readHelmHistory } from "./failure.js"
 import { gateImage } from "./gate.js"
 import { refuseDowngrade } from "./guard.js"
-import { formatHelmReport, type HelmReport, helmUpgradeArgs, parseHelmReport, unusedImageProblem } from "./helm.js"
+import {
+  formatHelmReport,
+  type HelmReport,
+  helmUpgradeArgs,
+  parseHelmReport,
+  thisRunsFailure,
+  unusedImageProblem,
+} from "./helm.js"
 import { type HelmPlan, type Reader } from "./inputs.js"
 import { checkKubeconfig } from "./kubeconfig.js"
 import { imageTarget, preflightImage, type ResolvedImage } from "./preflight.js"
 import { checkRemovals, describeObject } from "./removal.js"
+import { recoverRollout, RolloutFailed } from "./rollout.js"
 
 /** What a deploy reads and talks to: the chart, the cluster, and the registry user it reads the image as. */
 export interface DeployInputs {
@@ -83,7 +91,8 @@ export const preflightResult = (image: ResolvedImage) => ({
 
 /**
  * One namespace's deploy, each a step: the downgrade guard, the namespace (unless the caller has
- * just made sure of it), then `helm upgrade --install` pinned to the resolved image's digest.
+ * just made sure of it), then `helm upgrade --install` pinned to the resolved image's digest; when
+ * its rollout fails, the diagnosis and the rollback (delivery/rollout.ts).
  */
 export async function deployToNamespace(
   inputs: { readonly chart: DeployChart; readonly kubeconfig: Secret },
@@ -128,6 +137,12 @@ export async function deployToNamespace(
       },
       () => helmUpgrade(inputs.chart, inputs.kubeconfig, plan, image, valuesFiles, network),
     )
+    .catch(async (error: unknown) => {
+      // A rollout Helm recorded and that failed: why is read from its pods, then it is rolled back.
+      throw error instanceof RolloutFailed
+        ? await recoverRollout(error, inputs.kubeconfig, plan, network, steps)
+        : error
+    })
     .then(({ report, summary }) => ({
       report,
       summary:
@@ -140,7 +155,8 @@ export async function deployToNamespace(
 /**
  * `helm upgrade --install` of the chart, pinned to the resolved image's digest; returns Helm's
  * report of the release. Fails after Helm when nothing Helm rendered uses the image (the chart
- * does not read `plan.imageValues`).
+ * does not read `plan.imageValues`); a rollout Helm recorded and failed is thrown as
+ * RolloutFailed, for deployToNamespace to diagnose and roll back as steps of their own.
  */
 async function helmUpgrade(
   chart: DeployChart,
@@ -152,14 +168,14 @@ async function helmUpgrade(
 ): Promise<{ report: HelmReport; summary: string }> {
   const container = withChart(clusterClient(HELM_IMAGE, kubeconfig, network), chart)
   const ran = await execQuietly(container, helmUpgradeArgs(plan, CHART_MOUNT, { digest: image.digest, valuesFiles }))
-  if (ran.exitCode !== 0)
-    throw await helmFailure(
-      `helm upgrade --install of release ${plan.release} (${image.uri})`,
-      plan,
-      ran,
-      kubeconfig,
-      network,
-    )
+  if (ran.exitCode !== 0) {
+    const what = `helm upgrade --install of release ${plan.release} (${image.uri})`
+    const history = await readHelmHistory(plan, kubeconfig, network)
+    // Helm recorded this run's revision, then failed it (its wait ran out): the module undoes it.
+    const failed = thisRunsFailure(history ?? [], ran.stderr || ran.stdout)
+    if (failed) throw new RolloutFailed(what, ran, failed, history!)
+    throw helmFailureWith(what, plan, ran, network, history)
+  }
   const out = ran.stdout
   const report = parseHelmReport(out)
   const unused = unusedImageProblem(report, plan, image.digest)

@@ -41,6 +41,8 @@ export async function onCluster(
     onStart?: HostEngineOptions["onStart"]
     /** More directories the test hands the module, by ID, as host paths. */
     directories?: Record<string, string>
+    /** More secrets the test hands the module, by ID. */
+    secrets?: Record<string, string>
   } = {},
 ): Promise<ModuleRun> {
   const engine = hostEngine({
@@ -48,6 +50,7 @@ export async function onCluster(
       "SecretID-kubeconfig": options.kubeconfig ?? cluster.adminKubeconfig,
       "SecretID-reader": options.readerToken ?? READER_TOKEN,
       "SecretID-push": PUSH_TOKEN,
+      ...options.secrets,
     },
     directories: { "DirectoryID-chart": CHART, "DirectoryID-source": SOURCE, ...options.directories },
     ...(options.publish ? { publish: options.publish } : {}),

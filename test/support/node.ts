@@ -283,6 +283,7 @@ async function startNodeRegistry(
   hostsDir: string,
   procs: string[],
   credentials?: { username: string; password: string },
+  others: readonly { username: string; password: string }[] = [],
 ): Promise<NodeRegistry> {
   mkdirSync(dir, { recursive: true })
   const port = await freePortOn(hostIP)
@@ -303,8 +304,10 @@ async function startNodeRegistry(
     `  addr: ${host}`,
   ]
   if (credentials) {
-    const line = run("htpasswd", ["-nbB", "-C", "4", credentials.username, credentials.password]).trim()
-    writeFileSync(join(dir, "htpasswd"), `${line}\n`)
+    const lines = [credentials, ...others].map((user) =>
+      run("htpasswd", ["-nbB", "-C", "4", user.username, user.password]).trim(),
+    )
+    writeFileSync(join(dir, "htpasswd"), `${lines.join("\n")}\n`)
     config.push("auth:", "  htpasswd:", "    realm: meetinity-test", `    path: ${join(dir, "htpasswd")}`)
   }
   writeFileSync(join(dir, "config.yml"), config.join("\n") + "\n")
@@ -393,9 +396,13 @@ export interface RealNode {
   readonly pauseImage: string
   /**
    * A registry the node pulls from: docker-registry on hostIP, htpasswd-protected with
-   * `credentials`. Pods name its images `${registry.host}/<repository>:<tag>`. Stopped with the node.
+   * `credentials` (and `others`: more users, each with every right, as htpasswd gives them). Pods
+   * name its images `${registry.host}/<repository>:<tag>`. Stopped with the node.
    */
-  startRegistry(credentials?: { username: string; password: string }): Promise<NodeRegistry>
+  startRegistry(
+    credentials?: { username: string; password: string },
+    others?: readonly { username: string; password: string }[],
+  ): Promise<NodeRegistry>
   /** The last lines containerd and the kubelet logged (for a failure message). */
   logs(lines?: number): string
   /** Kills every process of the node, removes its cgroups, namespaces, mounts and directory. */
@@ -588,13 +595,17 @@ export async function startNode(options: NodeOptions): Promise<RealNode> {
   }
 
   const procs = createCgroups(id)
-  const startRegistry = async (credentials?: { username: string; password: string }) => {
+  const startRegistry = async (
+    credentials?: { username: string; password: string },
+    others: readonly { username: string; password: string }[] = [],
+  ) => {
     const registry = await startNodeRegistry(
       network.hostIP,
       join(dir, `registry-${registries.length}`),
       join(dir, "certs.d"),
       procs,
       credentials,
+      others,
     )
     registries.push(registry)
     return registry
