@@ -18,6 +18,8 @@ import { startGitHubApi, type EnvironmentOptions, type FaultRule, type GitHubApi
 /** The templates docs/operations.md has a service repository copy (ci.yml is this module's own CI). */
 const TEMPLATES = ["cd.yml", "deploy.yml", "ghcr-retention.yml", "rehearse.yml"]
 const WORKFLOWS = Object.fromEntries(TEMPLATES.map((f) => [f, readFileSync(`.github/workflows/${f}`, "utf8")]))
+/** The module the templates call when MEETINITY_RELEASE_MODULE is unset: the commit they pin (test/workflows.test.ts checks it). */
+const PINNED = /vars\.MEETINITY_RELEASE_MODULE \|\| '([^']+)'/.exec(WORKFLOWS["cd.yml"]!)![1]!
 
 const REPO = "Meetinity/api-gateway"
 /** A variable's value: GitHub's API returns it; the report must never show it. */
@@ -162,7 +164,7 @@ describe("what the workflow templates need, read from the files", () => {
     expect(pin).toMatchObject({
       optional: true,
       outside: true,
-      fallback: "github.com/meetinity/meetinity-release@v0.3.0",
+      fallback: PINNED,
     })
     expect(pin.uses.map((u) => u.file)).toEqual(TEMPLATES)
     expect(pin.purpose).toMatch(/module every workflow calls/)
@@ -197,6 +199,36 @@ describe("what the workflow templates need, read from the files", () => {
       ),
       expect.stringMatching(/^b\.yml is not valid YAML/),
     ])
+  })
+
+  test.each([
+    // cd.yml's way: the first job hands a namespace of the env block on; the deploy job's environment reads it.
+    ["an env value handed on as a job output", "${{ env.NAMESPACE_DEV }}", ["meetinity-dev"], []],
+    ["an output of a step: not resolved, said so", "${{ steps.pick.outputs.namespace }}", [], [/cannot resolve/]],
+    ["an env value that is itself an expression: not resolved", "${{ env.FROM_VARS }}", [], [/cannot resolve/]],
+  ])("environment from a job's output: %s", (_, output, environments, notes) => {
+    const found = workflowNeeds({
+      "c.yml": [
+        "on: push",
+        "env:",
+        "  NAMESPACE_DEV: meetinity-dev",
+        "  FROM_VARS: ${{ vars.NAMESPACE }}",
+        "jobs:",
+        "  first:",
+        "    runs-on: ubuntu-latest",
+        `    outputs: { namespace: "${output}" }`,
+        "    steps: [{ run: 'true' }]",
+        "  deploy:",
+        "    needs: first",
+        "    environment: ${{ needs.first.outputs.namespace }}",
+        "    runs-on: ubuntu-latest",
+        "    steps:",
+        "      - run: echo ${{ secrets.KUBECONFIG }}",
+      ].join("\n"),
+    })
+    expect(found.environments.map((e) => e.name)).toEqual(environments)
+    expect(found.secrets.find((s) => s.name === "KUBECONFIG")!.environments).toEqual(environments)
+    expect(found.notes).toEqual(notes.map((n) => expect.stringMatching(n)))
   })
 })
 
@@ -337,7 +369,7 @@ describe("a repository checked against the templates' needs", () => {
       change: (s: Seed) => (s.repoVariables = {}),
       expected: { "repository variable MEETINITY_RELEASE_MODULE": "optional" },
       summary: `0 of ${ALL} missing, 1 optional not set`,
-      shows: ["why:     the workflows use github.com/meetinity/meetinity-release@v0.3.0 without it"],
+      shows: [`why:     the workflows use ${PINNED} without it`],
     },
   ])("$case", async ({ change, expected, summary, shows }) => {
     const s = complete()

@@ -54,6 +54,10 @@ const REFERENCE = /\b(secrets|vars)\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*'([A
 
 /** A whole `${{ inputs.NAME }}` (or `github.event.inputs.NAME`): an environment chosen at dispatch. */
 const INPUT_EXPRESSION = /^\$\{\{\s*(?:inputs|github\.event\.inputs)\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$/
+/** A whole `${{ needs.JOB.outputs.NAME }}`: an environment another job hands on. */
+const NEEDS_OUTPUT_EXPRESSION = /^\$\{\{\s*needs\.([A-Za-z_][A-Za-z0-9_-]*)\.outputs\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$/
+/** A whole `${{ env.NAME }}`. */
+const ENV_EXPRESSION = /^\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/
 
 interface Read {
   readonly kind: "secret" | "variable"
@@ -118,13 +122,35 @@ function dispatchChoices(workflow: Record<string, unknown>): Map<string, string[
  * `${{ inputs.X }}` where X is a dispatch choice is each of its options. Undefined when the job
  * names one this cannot resolve.
  */
-function jobEnvironments(job: Record<string, unknown>, choices: Map<string, string[]>): string[] | undefined {
+function jobEnvironments(
+  job: Record<string, unknown>,
+  choices: Map<string, string[]>,
+  workflow: Record<string, unknown>,
+): string[] | undefined {
   const value = isRecord(job.environment) ? job.environment.name : job.environment
   if (value === undefined || value === null) return []
   if (typeof value !== "string") return undefined
   if (!value.includes("${{")) return [value]
   const input = INPUT_EXPRESSION.exec(value.trim())?.[1]
-  return input !== undefined ? choices.get(input) : undefined
+  if (input !== undefined) return choices.get(input)
+  const resolved = jobOutputFromEnv(value, workflow)
+  return resolved === undefined ? undefined : [resolved]
+}
+
+/**
+ * A whole `${{ needs.J.outputs.O }}` whose job J sets O to a whole `${{ env.X }}`, X a plain value of
+ * the workflow's `env` block: that value (how cd.yml hands its namespaces to the deploy jobs'
+ * `environment`, which cannot read `env` itself). Undefined for anything else.
+ */
+function jobOutputFromEnv(value: string, workflow: Record<string, unknown>): string | undefined {
+  const output = NEEDS_OUTPUT_EXPRESSION.exec(value.trim())
+  if (!output || !isRecord(workflow.jobs)) return undefined
+  const job = workflow.jobs[output[1]!]
+  const outputs = isRecord(job) && isRecord(job.outputs) ? job.outputs : undefined
+  const set = outputs?.[output[2]!]
+  const name = typeof set === "string" ? ENV_EXPRESSION.exec(set.trim())?.[1] : undefined
+  const env = isRecord(workflow.env) && name !== undefined ? workflow.env[name] : undefined
+  return typeof env === "string" && !env.includes("${{") ? env : undefined
 }
 
 interface Gathered {
@@ -193,7 +219,7 @@ export function workflowNeeds(texts: Readonly<Record<string, string>>): Workflow
     for (const [job, body] of Object.entries(workflow.jobs)) {
       if (!isRecord(body)) continue
       const use = { file, job }
-      let inEnvironments = jobEnvironments(body, choices)
+      let inEnvironments = jobEnvironments(body, choices, workflow)
       if (inEnvironments === undefined) {
         notes.push(
           `job ${job} of ${file} runs in environment ${JSON.stringify(body.environment)}, which this check cannot resolve: its secrets and variables are checked as if it ran in none`,
