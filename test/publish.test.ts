@@ -13,9 +13,11 @@ import { OciPusher } from "./support/oci.js"
 import { startRaceProxy } from "./support/race-proxy.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { skopeoDigest } from "./support/skopeo.js"
+import { catchSpans } from "./support/spans.js"
 import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
 
 const TOKEN = "ghp_Pl41nText-Never-In-A-Query"
+const spans = catchSpans()
 let registry: RunningRegistry
 let front: TokenRegistry
 let push: OciPusher
@@ -232,6 +234,7 @@ describe("publish", () => {
 
   test("one dockerBuild per platform, labelled, pushed once under the build tag, then the version tag at the same digest", async () => {
     recorder = await recordDagger(engine("multi"))
+    spans.reset()
     const refs = await publish()
     const repo = "meetinity/api-gateway"
     const digest = skopeoDigest(registry.host, repo, "sha-0123abc")!
@@ -239,6 +242,25 @@ describe("publish", () => {
     expect(skopeoDigest(registry.host, repo, "v1.4.2")).toBe(digest)
 
     expect(builtPlatforms(recorder)).toEqual(["linux/amd64", "linux/arm64"])
+    // The steps the TUI shows, with what a person looks for: the registry read before the build and again before the push.
+    const under = (name: string) => spans.spans().filter((s) => s.name === name)
+    expect(under("read registry").map((s) => s.attributes)).toEqual([
+      expect.objectContaining({
+        "oci.repository": `${front.host}/${repo}`,
+        "container.image.tags": "v1.4.2,sha-0123abc",
+        "step.detail": "version tag missing, build tag missing",
+      }),
+      expect.objectContaining({ "oci.repository": `${front.host}/${repo}` }),
+    ])
+    expect(
+      under("build")
+        .map((s) => s.attributes["container.image.platform"])
+        .sort(),
+    ).toEqual(["linux/amd64", "linux/arm64"])
+    expect(under("push").map((s) => s.attributes["oci.manifest.digest"])).toEqual([digest])
+    expect(
+      under("tag").map((s) => [s.attributes["container.image.tags"], s.attributes["oci.manifest.digest"]]),
+    ).toEqual([["v1.4.2", digest]])
     for (const build of recorder.calls("dockerBuild")) {
       expect(build.args).toContain('dockerfile: "build/Dockerfile"')
       expect(build.args).toContain('{name:"NODE_ENV",value:"production"}')

@@ -12,6 +12,7 @@ import { resolveOwner } from "../src/github/packages.js"
 import { RegistryClient } from "../src/oci/client.js"
 import { MeetinityRelease } from "../src/index.js"
 import { formatReport } from "../src/retention/report.js"
+import { RETENTION_STEP } from "../src/retention/read.js"
 import { parseRetainArgs } from "../src/retention/inputs.js"
 import { retainWithToken } from "../src/retention/packages.js"
 import { type RetentionRequest } from "../src/retention/inputs.js"
@@ -31,7 +32,9 @@ import { sbomStatement, signatureStatement } from "../src/signing/statement.js"
 import { parsePublicKey } from "../src/signing/trust.js"
 import { verifyRelease } from "../src/signing/verify.js"
 import { startTokenRegistry, type TokenRegistry } from "./support/token-registry.js"
+import { catchSpans } from "./support/spans.js"
 
+const spans = catchSpans()
 let env: RetentionEnv
 let registry: RunningRegistry
 let front: TokenRegistry
@@ -385,6 +388,30 @@ describe("retain against a real registry and GitHub's packages API", () => {
       ["1", "100"],
       ["2", "100"],
     ])
+    // What the TUI shows of it: the listing with a span per page under it, then the plan with its counts.
+    const ofPackage = spans.spans().filter((s) => s.attributes["github.package"] === `Meetinity/${name}`)
+    const list = ofPackage.find((s) => s.name === RETENTION_STEP.list)!
+    expect(list.attributes["github.versions"]).toBe(130)
+    expect(
+      spans
+        .spans()
+        .filter((s) => s.name === "list page" && s.parentSpanContext?.spanId === list.spanContext().spanId)
+        .map((s) => [
+          s.attributes["github.page"],
+          s.attributes["github.package.state"],
+          s.attributes["github.versions"],
+        ])
+        .sort(),
+    ).toEqual([
+      [1, "active", 100],
+      [2, "active", 30],
+    ])
+    expect(ofPackage.find((s) => s.name === RETENTION_STEP.plan)!.attributes).toMatchObject({
+      "retention.versions": 130,
+      "retention.kept": 100,
+      "retention.deletions": 30,
+      "retention.keep": 100,
+    })
   })
 })
 

@@ -109,7 +109,7 @@ export async function listPackageVersions(
     steps.run(
       "list page",
       {
-        attributes: { "github.page": page },
+        attributes: { "github.page": page, "github.package.state": params.state },
         result: ({ versions }) => ({
           detail: `${versions.length} versions`,
           attributes: { "github.versions": versions.length },

@@ -142,7 +142,18 @@ export async function publishPlanned(
     password: await password.plaintext(),
   })
   const target = publishTarget(plan)
-  const read = () => steps.run(STEP.readRegistry, { result: describeState }, () => readRegistryState(client, plan))
+  const read = () =>
+    steps.run(
+      STEP.readRegistry,
+      {
+        attributes: {
+          "oci.repository": plan.repository.address,
+          "container.image.tags": `${plan.version.tag},${plan.buildTag}`,
+        },
+        result: describeState,
+      },
+      () => readRegistryState(client, plan),
+    )
   let decision = decidePublish(target, await read())
   let done = "Nothing was built or pushed."
   if (decision.action === "build") {
