@@ -104,7 +104,7 @@ export class MeetinityRelease {
    * @param platforms The platforms to build; several make a multi-platform image index.
    * @param buildArgs Build arguments, each KEY=VALUE.
    * @param sourceUrl Optional repository URL for the org.opencontainers.image.source label (GHCR links the package to it).
-   * @param signingKey Sign what is published with this PEM private key (ECDSA P-256, e.g. cosign generate-key-pair's, unencrypted): a signature, SLSA provenance and an SPDX SBOM, each a Sigstore bundle attached to the digest as an OCI 1.1 referrer (cosign verify --key and policy engines read them).
+   * @param signingKey Sign what is published with this PEM private key: ECDSA P-256, unencrypted PKCS#8 or SEC1 (e.g. openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256; cosign generate-key-pair's cosign.key is encrypted even with an empty password and is refused), checked before anything is built: a signature, SLSA provenance and an SPDX SBOM, each a Sigstore bundle attached to the digest as an OCI 1.1 referrer (cosign verify --key and policy engines read them).
    * @param oidcToken Sign keyless instead: an OIDC identity token for audience sigstore (in GitHub Actions, with id-token: write); Fulcio certifies it, Rekor and/or a timestamp authority witness it.
    * @param fulcioUrl Keyless: the Fulcio that certifies the token (https://fulcio.githubapp.com for GitHub's instance, for private repositories).
    * @param rekorUrl Keyless: the transparency log (empty for GitHub's instance, which uses a timestamp authority instead).
@@ -428,7 +428,7 @@ export class MeetinityRelease {
    * @param allowRemoval Deploy even when a release would lose objects another service runs (another subchart's, or the umbrella chart's own); without it the release stops before that namespace changes. The report lists what was removed.
    * @param chartRef The umbrella chart by reference instead of --chart: oci://<registry>/<owner>/charts/<name>:<version>, optionally pinned @sha256:...; pulled once, by digest, with the reader credentials, before anything is built.
    * @param valuesDir Where the values files are read (values-<namespace>.yaml and --values), e.g. the service repository's infra/helm/values; default: the chart itself.
-   * @param signingKey Sign what is published with this PEM private key (ECDSA P-256, e.g. cosign generate-key-pair's, unencrypted): a signature, SLSA provenance and an SPDX SBOM, each a Sigstore bundle attached to the digest as an OCI 1.1 referrer (cosign verify --key and policy engines read them).
+   * @param signingKey Sign what is published with this PEM private key: ECDSA P-256, unencrypted PKCS#8 or SEC1 (e.g. openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256; cosign generate-key-pair's cosign.key is encrypted even with an empty password and is refused), checked before anything is built: a signature, SLSA provenance and an SPDX SBOM, each a Sigstore bundle attached to the digest as an OCI 1.1 referrer (cosign verify --key and policy engines read them).
    * @param oidcToken Sign keyless instead: an OIDC identity token for audience sigstore (in GitHub Actions, with id-token: write); Fulcio certifies it, Rekor and/or a timestamp authority witness it.
    * @param fulcioUrl Keyless: the Fulcio that certifies the token (https://fulcio.githubapp.com for GitHub's instance, for private repositories).
    * @param rekorUrl Keyless: the transparency log (empty for GitHub's instance, which uses a timestamp authority instead).

@@ -11,13 +11,21 @@ import { type AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { resolve } from "node:path"
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest"
 import { dag, type DirectoryID, type FileID, type SecretID } from "@dagger.io/dagger"
 
 import { MeetinityRelease } from "../src/index.js"
 import { PREDICATE, fallbackTag } from "../src/signing/constants.js"
 import { buildBusyboxImage, type BuiltImage } from "./support/busybox-image.js"
-import { setUpCosign, verify, verifyAttestation, type Cosign } from "./support/cosign.js"
+import {
+  setUpCosign,
+  SLSA_PROVENANCE_V1,
+  SPDX_DOCUMENT_V2_3,
+  tree,
+  verify,
+  verifyAttestation,
+  type Cosign,
+} from "./support/cosign.js"
 import { recordDagger, type Recorder, argValue } from "./support/dagger.js"
 import { startFulcio, trustedRoot, type RunningFulcio } from "./support/fulcio.js"
 import { OciPusher } from "./support/oci.js"
@@ -25,9 +33,11 @@ import { GITHUB_CLAIMS, testIssuer, type TestIssuer } from "./support/oidc.js"
 import { startRekor, type RunningRekor } from "./support/rekor.js"
 import { publishEngine } from "./support/publish-engine.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
-import { skopeoTags } from "./support/skopeo.js"
+import { skopeoDigest, skopeoTags } from "./support/skopeo.js"
 
 const SHA = "0123456789abcdef0123456789abcdef01234567"
+/** Another commit: its own build tag, so a test can publish its own image. */
+const OTHER_SHA = "fedcba9876543210fedcba9876543210fedcba98"
 const KUBECONFIG = [
   "apiVersion: v1",
   "kind: Config",
@@ -82,6 +92,7 @@ afterEach(() => recorder?.restore())
 const secrets: Record<string, () => string> = {
   "SecretID-push": () => "registry-password-not-real",
   "SecretID-key": () => readFileSync(cosign.pkcs8, "utf8"),
+  "SecretID-cosign-key": () => readFileSync(cosign.cosignKey, "utf8"),
   "SecretID-token": () => "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
   "SecretID-kubeconfig": () => KUBECONFIG,
   "SecretID-oidc": () =>
@@ -98,9 +109,9 @@ const files: Record<string, () => string> = {
   "FileID-other-pub": () => readFileSync(other.publicKey, "utf8"),
 }
 
-async function record() {
+async function record(built = image) {
   engine = publishEngine({
-    image,
+    image: built,
     sources: { "DirectoryID-source": resolve("examples/api-gateway") },
     registryHost: registry.host,
   })
@@ -119,11 +130,11 @@ const secret = (id: string) => dag.loadSecretFromID(id as SecretID)
 const file = (id: string) => dag.loadFileFromID(id as FileID)
 const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
 
-const publish = (version: string, signing: { key?: string; token?: string } = {}) =>
+const publish = (version: string, signing: { key?: string; token?: string } = {}, sha = SHA) =>
   new MeetinityRelease().publish(
     source(),
     `release/${version}`,
-    SHA,
+    sha,
     "Meetinity",
     "writer",
     secret("SecretID-push"),
@@ -249,6 +260,48 @@ describe("publish --signing-key", () => {
       /^syftImage "docker.io\/anchore\/syft:latest" is not an image pinned by digest: expected <registry>\/<path>\[:tag\]@sha256:<64 hex>/,
     )
     expect(rec.queries.filter((q) => q.leaf !== "id")).toEqual([])
+  })
+
+  test("signing a version published earlier whose rebuild is other bytes: signature and provenance attached, the SBOM of the other image never signed, and said so", async () => {
+    // Published unsigned from one build; signed later by an engine whose rebuild differs (no cache, not reproducible).
+    // Its own image: nothing another test attached to the shared one counts here.
+    await record(buildBusyboxImage(mkdtempSync(`${tmpdir()}/busybox-published-`), "the published build"))
+    await publish("v2.0.4", {}, OTHER_SHA)
+    const pushed = skopeoDigest(registry.host, "meetinity/api-gateway", "v2.0.4")!
+    const rebuilt = buildBusyboxImage(mkdtempSync(`${tmpdir()}/busybox-other-`), "another build")
+    expect(rebuilt.digest).not.toBe(pushed)
+    recorder!.restore()
+    await record(rebuilt)
+    const lines: string[] = []
+    const said = vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(line))
+    try {
+      await publish("v2.0.4", { key: "SecretID-key" }, OTHER_SHA)
+    } finally {
+      said.mockRestore()
+    }
+    expect(engine.log.pushes).toEqual([])
+    expect(engine.log.syftRuns).toBe(1)
+    expect(lines.join("\n")).toMatch(
+      new RegExp(
+        `publish: sbom not attached: the image rebuilt for it \\(${rebuilt.digest}\\) is not the linux/amd64 image pushed \\(${pushed}\\)`,
+      ),
+    )
+    const attached = await tree(cosign, `${registry.host}/meetinity/api-gateway@${pushed}`)
+    expect(attached.stdout).toContain(SLSA_PROVENANCE_V1)
+    expect(attached.stdout).not.toContain(SPDX_DOCUMENT_V2_3)
+  })
+
+  test("a key it cannot sign with (cosign's encrypted cosign.key): refused before anything is built or pushed, the key not shown", async () => {
+    const rec = await record()
+    const attempt = publish("v2.0.2", { key: "SecretID-cosign-key" })
+    await expect(attempt).rejects.toThrow(
+      /^signingKey "<a PEM \\"ENCRYPTED SIGSTORE PRIVATE KEY\\" block of \d+ characters>" is an encrypted private key/,
+    )
+    // Only the key itself was read: no registry read, no build, no push, no tag.
+    expect(rec.queries.filter((q) => q.leaf !== "id").map((q) => q.leaf)).toEqual(["plaintext"])
+    expect(engine.log.pushes).toEqual([])
+    const body = readFileSync(cosign.cosignKey, "utf8").split("\n")[1]!
+    expect(((await attempt.catch((e: unknown) => e)) as Error).message).not.toContain(body)
   })
 
   test("a key and a token together: refused before anything is read", async () => {

@@ -377,11 +377,14 @@ describe.concurrent("helmDeploy on a real node", { timeout: 240_000 }, () => {
     )
     const name = /pod (\S+),/.exec(pod!)![1]!
     expect(logs).toBe(`    its last lines (kubectl logs --previous --tail=20 ${name} -c api-gateway -n ${ns}):`)
-    // What the container printed on both streams, the credential among it redacted.
-    expect(rest).toEqual([
-      "      | starting up",
+    // What the container printed on both streams, the credential among it redacted. The kubelet
+    // merges stdout and stderr as it reads them: lines of the two streams may come in either order.
+    expect(rest.slice(0, 3).sort()).toEqual([
       "      | connecting with password=[redacted]",
       "      | giving up",
+      "      | starting up",
+    ])
+    expect(rest.slice(3)).toEqual([
       "    It starts, then exits: its logs say why (a missing setting, secret or dependency?).",
       ROLLED_BACK,
     ])

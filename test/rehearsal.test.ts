@@ -61,6 +61,8 @@ interface FakeOptions {
   signs?: boolean
   /** The engine refuses privileged services, as one with insecure root capabilities off does. */
   refusesPrivileged?: boolean
+  /** The engine holds the privileged node service without starting it or saying why (insecureRootCapabilities off, seen on a real engine). */
+  holdsPrivileged?: boolean
   /**
    * A rollout that fails in meetinity-dev: Helm, the release's history and the cluster there answer
    * what they answered on a real node (test/fixtures/diagnosis/<name>, a first install that could
@@ -119,6 +121,7 @@ function fakeEngine(options: FakeOptions = {}) {
       const image = argValue(query.chain.find((c) => c.field === "from")!.args, "address") as string
       if (image === NODE_IMAGE && options.refusesPrivileged)
         return new EngineError("failed to start service: security.insecure is not allowed")
+      if (image === NODE_IMAGE && options.holdsPrivileged) return new Promise(() => undefined)
       const id =
         image === REGISTRY_IMAGE
           ? "ServiceID-registry"
@@ -502,9 +505,9 @@ describe("rehearse", () => {
     recorder = await recordDagger(engine.answer)
     const report = await rehearse({ node: "auto" })
     expect(report).toMatch(
-      /cluster ready +node rehearsal-node Ready: fake \(kwok\); the engine refused the privileged node service \([^)]*security\.insecure is not allowed/,
+      /cluster ready +node rehearsal-node Ready: fake \(kwok\); the engine did not run the privileged node service \([^)]*security\.insecure is not allowed/,
     )
-    expect(report).toContain("with one fake node")
+    expect(report).toContain("node rehearsal-node: fake (kwok); the engine did not run the privileged node service")
     expect(report).toContain("never run (images, probes and the pull secret are not exercised)")
     expect(engine.log.commands.map(shape)).toContain("kubectl apply -f")
     recorder.restore()
@@ -513,6 +516,44 @@ describe("rehearse", () => {
     recorder = await recordDagger(engine.answer)
     await expect(rehearse({ node: "real" })).rejects.toThrow(
       /^rehearsal failed at step "cluster ready" after [\d.]+s:\n[^\n]*security\.insecure is not allowed/,
+    )
+  })
+
+  test("an engine that holds the privileged node service without a word: --node auto falls back to kwok after the node's start time, --node real fails saying why", async () => {
+    const args = {
+      image: "held-node",
+      imageValues: "api-gateway.image",
+      namespaces: ["meetinity-dev"],
+      values: [],
+      set: [],
+      platforms: ["linux/amd64"],
+      helmRelease: "meetinity",
+      timeout: "5m",
+    }
+    const wait = { attempts: 3, intervalMs: 1, nodeStartMs: 50 }
+    let engine = fakeEngine({ holdsPrivileged: true, seed: "rehearsal" })
+    recorder = await recordDagger(engine.answer)
+    const report = await runRehearsal(
+      { ...args, node: "auto" },
+      { source: source(), chart: { kind: "directory", directory: chart() } },
+      wait,
+    )
+    expect(report).toMatch(
+      /cluster ready +node rehearsal-node Ready: fake \(kwok\); the engine did not run the privileged node service \(the node service docker\.io\/kindest\/node:\S+ did not start within 0\.05 s: an engine that does not allow insecure root capabilities/,
+    )
+    expect(report).toContain("never run (images, probes and the pull secret are not exercised)")
+    recorder.restore()
+
+    engine = fakeEngine({ holdsPrivileged: true, seed: "rehearsal" })
+    recorder = await recordDagger(engine.answer)
+    await expect(
+      runRehearsal(
+        { ...args, node: "real" },
+        { source: source(), chart: { kind: "directory", directory: chart() } },
+        wait,
+      ),
+    ).rejects.toThrow(
+      /^rehearsal failed at step "cluster ready" after [\d.]+s:\nthe node service \S+ did not start within 0\.05 s/,
     )
   })
 
@@ -565,6 +606,10 @@ describe("rehearse", () => {
     const error = (await attempt.catch((e: unknown) => e)) as Error
     expect(error.message).toMatch(
       /steps:\n[\s\S]*helm upgrade +meetinity-dev +FAILED[\s\S]*diagnose +meetinity-dev[\s\S]*rollback +meetinity-dev/,
+    )
+    // The rehearsal's own read-back comes after the module's rollback, and says so.
+    expect(error.message).toMatch(
+      /what the cluster said about meetinity-dev, after the module's rollback, before the rehearsal stopped it:/,
     )
     const after = engine.log.commands.slice(engine.log.commands.findIndex((a) => a[1] === "upgrade"))
     expect(after.map(shape).slice(0, 5)).toEqual([

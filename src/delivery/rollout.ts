@@ -20,7 +20,7 @@ import { Steps, STEP } from "../common/steps.js"
 import { type ServiceNetwork } from "../engine/network.js"
 import { clusterClient, exec, execQuietly, kubectlRun, type Ran } from "./cluster.js"
 import { HELM_IMAGE } from "../engine/images.js"
-import { clusterObjectsArgs, diagnose, parseClusterObjects, releaseWorkloads } from "./diagnosis.js"
+import { clusterObjectsArgs, diagnose, type Finding, parseClusterObjects, releaseWorkloads } from "./diagnosis.js"
 import { formatDiagnosis, type LogsRead, logsArgs, logsKey, logsToRead } from "./diagnosis-format.js"
 import {
   helmHistoryArgs,
@@ -113,7 +113,7 @@ async function readDiagnosis(
         : { error: ran.stderr || ran.stdout },
     )
   }
-  const reasons = [...new Set(diagnosis.findings.map((f) => ("reason" in f ? f.reason : f.kind)))]
+  const reasons = [...new Set(diagnosis.findings.map(findingReason))]
   return {
     lines: formatDiagnosis(diagnosis, { namespace: plan.namespace, logs }),
     detail:
@@ -177,4 +177,10 @@ export function formatRolloutFailure(
   return [headline, ...diagnosis, did, `Helm said (exit code ${failure.ran.exitCode}):`, `  ${lastLines(said)}`].join(
     "\n",
   )
+}
+
+/** A finding's reason in a word or two, for the step's one line: the kubelet's reason, or what stands in for one. */
+function findingReason(finding: Finding): string {
+  if ("reason" in finding) return finding.reason
+  return finding.kind === "not-ready" ? "Running, not Ready" : `pod ${finding.phase}`
 }

@@ -7,9 +7,11 @@
  */
 import { type Container, dag, type Directory, type File, type Platform, type Secret } from "@dagger.io/dagger"
 
+import { say } from "../common/redact.js"
 import { Steps, STEP } from "../common/steps.js"
 import { type ServiceNetwork } from "../engine/network.js"
 import { RegistryClient } from "../oci/client.js"
+import { parsePlatform, platformMatches } from "../oci/platform.js"
 import { attachBundles, type AttachReport } from "../signing/attach.js"
 import { PREDICATE, predicateName } from "../signing/constants.js"
 import { decodeJwtClaims, githubActionsIdentity } from "../signing/oidc.js"
@@ -28,12 +30,18 @@ import { parseTrustedRoot, publicGoodRoot, rootTrust, type Trust } from "../sign
 import { parseSigning, type PublishPlan, type SigningArgs, type SigningPlan, SYFT_IMAGE } from "./inputs.js"
 import { digestOf, platformImages, publishPlanned } from "./run.js"
 
-/** publish's and release's signing arguments as Dagger gives them, the trusted root file read: see parseSigning. */
+/**
+ * publish's and release's signing arguments as Dagger gives them, the trusted root file read (see
+ * parseSigning), and a signing key read and checked now: a key that cannot sign is refused before
+ * anything is built or pushed, not after the version tag is written.
+ */
 export async function readSigning(
   args: Omit<SigningArgs, "trustedRoot"> & { readonly trustedRoot?: File | null },
 ): Promise<SigningPlan> {
   const { trustedRoot, ...rest } = args
-  return parseSigning({ ...rest, ...(trustedRoot ? { trustedRoot: await trustedRoot.contents() } : {}) })
+  const plan = parseSigning({ ...rest, ...(trustedRoot ? { trustedRoot: await trustedRoot.contents() } : {}) })
+  if (plan.mode === "key") keySigner(await plan.key.plaintext())
+  return plan
 }
 
 /** The statements publish attaches, in the order they are signed: the SBOM last (syft runs only when it is missing). */
@@ -123,10 +131,30 @@ export async function imageSbom(image: Container, name: string, syftImage = SYFT
   }
 }
 
+/** The image an SPDX SBOM by syft describes: its root package, named `name`, has the manifest digest as its version. */
+export function sbomImageDigest(sbom: unknown, name: string): string | undefined {
+  const packages = (sbom as { packages?: { name?: unknown; versionInfo?: unknown }[] } | null)?.packages
+  const root = Array.isArray(packages) ? packages.find((p) => p.name === name) : undefined
+  return typeof root?.versionInfo === "string" && /^sha256:[0-9a-f]{64}$/.test(root.versionInfo)
+    ? root.versionInfo
+    : undefined
+}
+
+/** The manifest digest of the plan's first platform in what was pushed: the digest itself, or its index's child. */
+async function platformManifestDigest(client: RegistryClient, plan: PublishPlan, digest: string): Promise<string> {
+  const pushed = await client.manifest(plan.repository.path, digest)
+  const children = pushed.json.manifests
+  if (!children) return digest
+  const want = parsePlatform(plan.platforms[0]!)
+  return children.find((c) => platformMatches(c.platform, want))?.digest ?? digest
+}
+
 /**
  * Signs and attaches what is missing for the published digest. The SBOM is made from the image of
- * the plan's first platform, built from the same source (the engine's cache serves the build
- * that was pushed). Returns what was added and kept, or undefined when publish does not sign.
+ * the plan's first platform, built from the same source: in the call that built it, the engine's
+ * cache serves the build that was pushed; a later call may rebuild other bytes, and then syft's
+ * image (the SBOM names its manifest digest) is not the pushed one and the SBOM is skipped, said
+ * so, never signed. Returns what was added, kept and skipped, or undefined when publish does not sign.
  */
 export async function attestPublished(
   source: Directory,
@@ -149,6 +177,9 @@ export async function attestPublished(
         detail: [
           report.added.length > 0 ? `added ${report.added.map((a) => predicateName(a.predicateType)).join(", ")}` : "",
           report.kept.length > 0 ? `kept ${report.kept.map((a) => predicateName(a.predicateType)).join(", ")}` : "",
+          report.skipped.length > 0
+            ? `skipped ${report.skipped.map((a) => predicateName(a.predicateType)).join(", ")}`
+            : "",
           `signed by ${signer.description}`,
         ]
           .filter(Boolean)
@@ -165,16 +196,21 @@ export async function attestPublished(
           [PREDICATE.signature]: () => signatureStatement(repository, digest),
           [PREDICATE.provenance]: () =>
             provenanceStatement(repository, digest, facts, { ...run, finishedOn: new Date().toISOString() }),
-          [PREDICATE.sbom]: async () =>
-            sbomStatement(
-              repository,
-              digest,
-              await steps.run(
-                STEP.sbom,
-                { result: () => ({ detail: `syft ${(signing.syftImage ?? SYFT_IMAGE).split("@")[0]}` }) },
-                () => imageSbom(image, repository, signing.syftImage),
-              ),
-            ),
+          [PREDICATE.sbom]: async () => {
+            const sbom = await steps.run(
+              STEP.sbom,
+              { result: () => ({ detail: `syft ${(signing.syftImage ?? SYFT_IMAGE).split("@")[0]}` }) },
+              () => imageSbom(image, repository, signing.syftImage),
+            )
+            // The image syft read is rebuilt from the source: signed only if it is the one pushed.
+            const scanned = sbomImageDigest(sbom, repository)
+            const pushed = await platformManifestDigest(client, plan, digest)
+            return scanned === pushed
+              ? sbomStatement(repository, digest, sbom)
+              : {
+                  skipped: `the image rebuilt for it (${scanned ?? "no digest in syft's SBOM"}) is not the ${plan.platforms[0]} image pushed (${pushed}): this engine did not rebuild the same bytes (its cache no longer holds that build, and the build is not reproducible), and an SBOM of another image is never signed; a publish that builds and signs in one call attaches it`,
+                }
+          },
         },
         expected: { version: plan.version.tag, commit: plan.sha },
         ...(trust ? { trust } : {}),
@@ -192,7 +228,7 @@ export async function publishSigned(
   plan: PublishPlan,
   password: Secret,
   signing: SigningPlan,
-  options: { readonly network?: ServiceNetwork; readonly steps?: Steps } = {},
+  options: { readonly network?: ServiceNetwork; readonly steps?: Steps; readonly log?: (line: string) => void } = {},
 ): Promise<[string, string]> {
   const published = await publishPlanned(source, plan, password, options)
   if (signing.mode === "none") return published
@@ -200,10 +236,14 @@ export async function publishSigned(
     username: plan.username,
     password: await password.plaintext(),
   })
-  await attestPublished(source, plan, digestOf(published[0]), signing, client, options.steps).catch((error: Error) => {
-    throw new Error(
-      `${error.message}\n${published.join(" and ")} ${published.length > 1 ? "are" : "is"} published, but not signed: publishing again signs and attaches only what is missing.`,
-    )
-  })
+  const report = await attestPublished(source, plan, digestOf(published[0]), signing, client, options.steps).catch(
+    (error: Error) => {
+      throw new Error(
+        `${error.message}\n${published.join(" and ")} ${published.length > 1 ? "are" : "is"} published, but not signed: publishing again signs and attaches only what is missing.`,
+      )
+    },
+  )
+  for (const { predicateType, why } of report?.skipped ?? [])
+    (options.log ?? say)(`publish: ${predicateName(predicateType)} not attached: ${why}`)
   return published
 }

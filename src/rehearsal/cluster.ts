@@ -54,7 +54,15 @@ export function parseNodeChoice(value: string): NodeChoice {
 }
 
 /** What an engine with security.insecureRootCapabilities off answers a privileged service. */
-export const PRIVILEGED_REFUSED = /security\.insecure is not allowed|insecure root capabilities/i
+export const PRIVILEGED_REFUSED =
+  /security\.insecure is not allowed|insecure root capabilities|node service \S+ did not start within/i
+
+/**
+ * How long the node service may take to start (its image pulled, its container up) before the
+ * rehearsal gives up on it: an engine configured without insecure root capabilities was seen to
+ * hold such a service forever, with no error.
+ */
+export const NODE_START_MS = 300_000
 
 /**
  * kwok's control plane told to reach kubelets by InternalIP (the real node's container address)
@@ -70,6 +78,8 @@ export const CLUSTER_ARGS = [
 export interface ClusterWait {
   readonly attempts: number
   readonly intervalMs: number
+  /** How long the real node's service may take to start (NODE_START_MS). */
+  readonly nodeStartMs?: number
 }
 
 /**
@@ -124,7 +134,9 @@ export async function prepareCluster(
     }
     await new Promise((resolve) => setTimeout(resolve, wait.intervalMs))
   }
-  return node === "real" ? startRealNode(kubeconfig, network, started) : registerFakeNode(kubeconfig, network, plan)
+  return node === "real"
+    ? startRealNode(kubeconfig, network, started, wait.nodeStartMs ?? NODE_START_MS)
+    : registerFakeNode(kubeconfig, network, plan)
 }
 
 /** kwok's fake node: registered, then made Ready by the kwok controller. */
@@ -154,8 +166,13 @@ async function registerFakeNode(kubeconfig: Secret, network: ServiceNetwork, pla
  * a script instead of systemd), joined to the cluster service, pulling `localhost:5000/...` from
  * the registry service; waits for it to be Ready.
  */
-async function startRealNode(kubeconfig: Secret, network: ServiceNetwork, started: Service[]): Promise<string> {
-  const node = await dag
+async function startRealNode(
+  kubeconfig: Secret,
+  network: ServiceNetwork,
+  started: Service[],
+  startMs: number,
+): Promise<string> {
+  const starting = dag
     .container()
     .from(NODE_IMAGE)
     .withServiceBinding(CLUSTER_ALIAS, network.cluster!.service)
@@ -171,6 +188,21 @@ async function startRealNode(kubeconfig: Secret, network: ServiceNetwork, starte
     .withExposedPort(KUBELET_PORT)
     .asService({ args: ["bash", `${NODE_DIR}/start.sh`], useEntrypoint: false, insecureRootCapabilities: true })
     .start()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const node = await Promise.race([
+    starting,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `the node service ${NODE_IMAGE} did not start within ${startMs / 1000} s: an engine that does not allow insecure root capabilities (engine.json "security": {"insecureRootCapabilities": false}) holds a privileged service without an error; or its image is still being pulled`,
+            ),
+          ),
+        startMs,
+      )
+    }),
+  ]).finally(() => clearTimeout(timer))
   started.push(node)
   for (let attempt = 0; ; attempt++) {
     const got = await kubectlRun(kubeconfig, ["kubectl", "get", "node", NODE_NAME, "-o", "name"], network)

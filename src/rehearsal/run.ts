@@ -11,7 +11,7 @@ import { dag, type Directory, type Secret, type Service } from "@dagger.io/dagge
 import { type ServiceNetwork } from "../engine/network.js"
 import { kubectlRun } from "../delivery/cluster.js"
 import { carryOutRelease } from "../release/run.js"
-import { Steps } from "../common/steps.js"
+import { STEP, Steps } from "../common/steps.js"
 import { type ChartSource, chartValuesFiles, readyChart } from "../delivery/chart.js"
 import { type ResolvedImage } from "../delivery/preflight.js"
 import {
@@ -110,7 +110,7 @@ export async function runRehearsal(
           if (choice !== "auto" || !PRIVILEGED_REFUSED.test(error.message)) throw error
           node = "kwok"
           const fake = await prepareCluster(kubeconfig, network, plan, wait, "kwok", services)
-          return `${fake}; the engine refused the privileged node service (${error.message.split("\n")[0]})`
+          return `${fake}; the engine did not run the privileged node service (${error.message.split("\n")[0]})`
         }),
     )
     // The chart is published to the registry service and deployed from there by reference.
@@ -174,14 +174,16 @@ export async function runRehearsal(
       services:
         node === "real"
           ? `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}, htpasswd), cluster ${CLUSTER_IMAGE}, node ${NODE_NAME}: ${nodeInfo}: images pulled with the pull secret, containers run, readiness probes run.`
-          : `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}, htpasswd), cluster ${CLUSTER_IMAGE} with one fake node (${nodeInfo}): pods are scheduled and made Ready by kwok, never run (images, probes and the pull secret are not exercised).`,
+          : `registry ${REHEARSAL_REGISTRY} (${REGISTRY_IMAGE}, htpasswd), cluster ${CLUSTER_IMAGE}, node ${NODE_NAME}: ${nodeInfo}: pods are scheduled and made Ready by kwok, never run (images, probes and the pull secret are not exercised).`,
       running,
     })
   } catch (error) {
     // The cluster stops with the rehearsal: what it said about the namespace that failed is read
     // now, and shown, instead of advice to look at a cluster that will be gone.
     const failedIn = [...steps.records].reverse().find((r) => r.state === "failed" && r.namespace)?.namespace
-    const seen = cluster && failedIn ? await readWhatHappened(cluster.kubeconfig, cluster.network, failedIn) : undefined
+    const undone = steps.records.some((r) => r.step === STEP.rollback && r.namespace === failedIn)
+    const seen =
+      cluster && failedIn ? await readWhatHappened(cluster.kubeconfig, cluster.network, failedIn, undone) : undefined
     throw new Error(formatFailure(steps.records, performance.now() - started, error as Error, seen))
   } finally {
     for (const service of services.reverse()) await service.stop().catch(() => undefined)
@@ -199,8 +201,18 @@ function checkFinalState(deployments: readonly DeploymentState[], namespace: str
   return `${here.length} Deployment(s) Available, published image running`
 }
 
-/** What the cluster said about a namespace, read before the rehearsal stops it: its Deployments' rollout and its events. */
-async function readWhatHappened(kubeconfig: Secret, network: ServiceNetwork, namespace: string): Promise<string> {
+/**
+ * What the cluster said about a namespace, read before the rehearsal stops it: its Deployments'
+ * rollout and its events (kubectl's header and the last 20). After the module's own rollback the
+ * Deployments are what the rollback left (the diagnosis above says what failed); the events still
+ * tell the failure.
+ */
+async function readWhatHappened(
+  kubeconfig: Secret,
+  network: ServiceNetwork,
+  namespace: string,
+  undone: boolean,
+): Promise<string> {
   const read = async (args: string[]) => {
     const ran = await kubectlRun(kubeconfig, args, network).catch((e: unknown) => ({
       exitCode: -1,
@@ -211,5 +223,8 @@ async function readWhatHappened(kubeconfig: Secret, network: ServiceNetwork, nam
   }
   const deployments = await read(["kubectl", "get", "deployments", "-n", namespace, "-o", "wide"])
   const events = await read(["kubectl", "get", "events", "-n", namespace, "--sort-by=.lastTimestamp"])
-  return `what the cluster said about ${namespace} before the rehearsal stopped it:\n$ kubectl get deployments -n ${namespace} -o wide\n${deployments}\n$ kubectl get events -n ${namespace} --sort-by=.lastTimestamp\n${events.split("\n").slice(-20).join("\n")}`
+  const lines = events.split("\n")
+  const lastEvents = lines.length > 21 ? [lines[0]!, "[…]", ...lines.slice(-20)] : lines
+  const when = undone ? `, after the module's rollback,` : ""
+  return `what the cluster said about ${namespace}${when} before the rehearsal stopped it:\n$ kubectl get deployments -n ${namespace} -o wide\n${deployments}\n$ kubectl get events -n ${namespace} --sort-by=.lastTimestamp\n${lastEvents.join("\n")}`
 }

@@ -104,14 +104,23 @@ export interface AttachReport {
   readonly api: boolean
   readonly added: readonly { predicateType: string; referrer: string }[]
   readonly kept: readonly { predicateType: string; referrer: string }[]
+  /** Missing statements that were not made, and why (a later publish tries them again). */
+  readonly skipped: readonly { predicateType: string; why: string }[]
   /** The fallback index was written (at most once). */
   readonly indexWritten: boolean
   /** Registry requests made. */
   readonly requests: number
 }
 
-/** The statements a publish signs, by predicate type; made only when missing (the SBOM runs syft). */
-export type StatementSource = () => Statement | Promise<Statement>
+/**
+ * The statements a publish signs, by predicate type; made only when missing (the SBOM runs syft).
+ * A source that cannot make its statement truthfully now returns `{ skipped: why }`: nothing is
+ * signed for it, and the report says why.
+ */
+export type StatementSource = () => Statement | Skipped | Promise<Statement | Skipped>
+export interface Skipped {
+  readonly skipped: string
+}
 
 export interface AttachOptions {
   readonly client: RegistryClient
@@ -174,6 +183,7 @@ export async function attachBundles(options: AttachOptions): Promise<AttachRepor
     .filter((e) => e.valid)
     .map((e) => ({ predicateType: e.predicateType, referrer: e.stored.descriptor.digest }))
   const added: { predicateType: string; referrer: string; descriptor: Descriptor }[] = []
+  const skipped: { predicateType: string; why: string }[] = []
   let configThere: boolean | undefined
   let subject: Descriptor | undefined
   for (const type of missing) {
@@ -184,6 +194,10 @@ export async function attachBundles(options: AttachOptions): Promise<AttachRepor
       subject = { mediaType: image.mediaType, digest, size: image.body.length }
     }
     const statement = await options.statements[type]!()
+    if ("skipped" in statement) {
+      skipped.push({ predicateType: type, why: statement.skipped })
+      continue
+    }
     if (statement.predicateType !== type)
       throw new Error(`attachBundles: the statement given for ${type} is of type ${statement.predicateType}`)
     const signed: SignedStatement = await signer.sign(statement)
@@ -241,6 +255,7 @@ export async function attachBundles(options: AttachOptions): Promise<AttachRepor
     api: state.api,
     added: added.map(({ predicateType, referrer }) => ({ predicateType, referrer })),
     kept,
+    skipped,
     indexWritten,
     requests,
   }

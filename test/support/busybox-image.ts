@@ -31,7 +31,8 @@ export interface BuiltImage {
 const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`
 
 /** Builds the image under `dir` (which must exist and be empty). */
-export function buildBusyboxImage(dir: string): BuiltImage {
+/** `note`: a file etc/note with this text, for another image of the same packages (another digest). */
+export function buildBusyboxImage(dir: string, note?: string): BuiltImage {
   const stanza = execFileSync("dpkg-query", ["-s", BUSYBOX_PACKAGE], { encoding: "utf8" })
   const packageVersion = /^Version: (.+)$/m.exec(stanza)?.[1]
   if (!packageVersion || !/^Status: install ok installed$/m.test(stanza))
@@ -45,6 +46,7 @@ export function buildBusyboxImage(dir: string): BuiltImage {
   const field = (key: string) => new RegExp(`^${key}="?([^"\\n]*)"?$`, "m").exec(osRelease)?.[1] ?? ""
   const distro = `${field("ID")}-${field("VERSION_ID")}`
   writeFileSync(join(rootfs, "var/lib/dpkg/status"), `${stanza.trimEnd()}\n\n`)
+  if (note !== undefined) writeFileSync(join(rootfs, "etc", "note"), note)
 
   // A reproducible layer: sorted names, one mtime, root owner.
   const tar = execFileSync(
