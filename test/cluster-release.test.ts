@@ -13,9 +13,8 @@ import {
   deployments,
   kubeconfig,
   onCluster,
-  pushToken,
   readerToken,
-  source,
+  releaseOnCluster,
   type ModuleRun,
 } from "./support/cluster-module.js"
 import { publishAnswer } from "./support/engine.js"
@@ -117,32 +116,7 @@ describe("RBAC: a deployer bound to one namespace", () => {
 describe("release through three namespaces on a real API server", () => {
   test("staging cannot run pods: dev is upgraded, staging is diagnosed and rolled back, prod is untouched; read back from the cluster", async () => {
     // Before: every namespace runs v3.0.0 (published, then deployed by the module).
-    const release = (ref: string, sha: string, timeout: string) =>
-      new MeetinityRelease().release(
-        source(),
-        ref,
-        sha,
-        "Meetinity",
-        "ci-bot",
-        pushToken(),
-        chart(),
-        kubeconfig(),
-        "reader-bot",
-        readerToken(),
-        "api-gateway",
-        registry.url,
-        "Dockerfile",
-        ["linux/amd64"],
-        [],
-        undefined,
-        "meetinity",
-        timeout,
-        [],
-        [],
-        "linux/amd64",
-        false,
-        "api-gateway.image",
-      )
+    const release = (ref: string, sha: string, timeout: string) => releaseOnCluster(registry.url, { ref, sha, timeout })
     run = await onCluster(cluster, { publish: (query) => publishAnswer(push, "v3.0.0", query) })
     const first = await release("release/v3.0.0", "0123abc", "60s")
     const old = /:v3\.0\.0@(sha256:[0-9a-f]{64})/.exec(first)![1]!

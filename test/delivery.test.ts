@@ -19,31 +19,12 @@ import { type Command, execAnswers, type Ran, unwrap } from "./support/exec-answ
 import { OciPusher } from "./support/oci.js"
 import { startRegistry, type RunningRegistry } from "./support/registry.js"
 import { startKubeApi } from "./support/kube-api.js"
+import { TOKEN_KUBECONFIG as KUBECONFIG_TEXT } from "./support/kubeconfig.js"
 import { helm, helmAsync, installedRelease, kubectl } from "./support/tools.js"
 
 const READER_TOKEN = 'ghp_R3ader-T0ken:with/odd"chars'
 const PUSH_TOKEN = "ghp_Push-T0ken-For-Publish"
 const KUBECONFIG_ID = "SecretID-kubeconfig"
-/** A self-contained kubeconfig (service-account token), as the KUBECONFIG environment secret holds one. */
-const KUBECONFIG_TEXT = [
-  "apiVersion: v1",
-  "kind: Config",
-  "current-context: ci",
-  "clusters:",
-  "- name: c",
-  "  cluster:",
-  "    server: https://10.0.0.1",
-  "contexts:",
-  "- name: ci",
-  "  context:",
-  "    cluster: c",
-  "    user: deployer",
-  "users:",
-  "- name: deployer",
-  "  user:",
-  "    token: sa-token-not-real",
-  "",
-].join("\n")
 const EKS_KUBECONFIG = KUBECONFIG_TEXT.replace(
   "    token: sa-token-not-real",
   "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token, --cluster-name, prod]",

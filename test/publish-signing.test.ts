@@ -29,6 +29,7 @@ import {
 import { recordDagger, type Recorder, argValue } from "./support/dagger.js"
 import { startFulcio, trustedRoot, type RunningFulcio } from "./support/fulcio.js"
 import { OciPusher } from "./support/oci.js"
+import { TOKEN_KUBECONFIG } from "./support/kubeconfig.js"
 import { GITHUB_CLAIMS, testIssuer, type TestIssuer } from "./support/oidc.js"
 import { startRekor, type RunningRekor } from "./support/rekor.js"
 import { publishEngine } from "./support/publish-engine.js"
@@ -38,25 +39,6 @@ import { skopeoDigest, skopeoTags } from "./support/skopeo.js"
 const SHA = "0123456789abcdef0123456789abcdef01234567"
 /** Another commit: its own build tag, so a test can publish its own image. */
 const OTHER_SHA = "fedcba9876543210fedcba9876543210fedcba98"
-const KUBECONFIG = [
-  "apiVersion: v1",
-  "kind: Config",
-  "current-context: ci",
-  "clusters:",
-  "- name: c",
-  "  cluster:",
-  "    server: https://10.0.0.1",
-  "contexts:",
-  "- name: ci",
-  "  context:",
-  "    cluster: c",
-  "    user: deployer",
-  "users:",
-  "- name: deployer",
-  "  user:",
-  "    token: sa-token-not-real",
-  "",
-].join("\n")
 
 let registry: RunningRegistry
 let image: BuiltImage
@@ -94,7 +76,7 @@ const secrets: Record<string, () => string> = {
   "SecretID-key": () => readFileSync(cosign.pkcs8, "utf8"),
   "SecretID-cosign-key": () => readFileSync(cosign.cosignKey, "utf8"),
   "SecretID-token": () => "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
-  "SecretID-kubeconfig": () => KUBECONFIG,
+  "SecretID-kubeconfig": () => TOKEN_KUBECONFIG,
   "SecretID-oidc": () =>
     issuer.token({
       ...GITHUB_CLAIMS,

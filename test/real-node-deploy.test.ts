@@ -25,10 +25,9 @@ import {
   kubeconfig,
   onCluster,
   PUSH_TOKEN,
-  pushToken,
   READER_TOKEN,
   readerToken,
-  source,
+  releaseOnCluster,
   type ModuleRun,
 } from "./support/cluster-module.js"
 import { argValue, type Query } from "./support/dagger.js"
@@ -418,35 +417,7 @@ describe.concurrent("helmDeploy on a real node", { timeout: 240_000 }, () => {
   test("7. release through three namespaces: staging's pods cannot pull, the release stops there, rolled back; prod untouched", async () => {
     const namespaces = ["rel-dev", "rel-staging", "rel-prod"]
     const release = (version: string, sha: string, timeout: string) =>
-      new MeetinityRelease().release(
-        source(),
-        `release/${version}`,
-        sha,
-        "Meetinity",
-        "ci-bot",
-        pushToken(),
-        chart(),
-        kubeconfig(),
-        "reader-bot",
-        readerToken(),
-        "api-gateway",
-        registry.url,
-        "Dockerfile",
-        ["linux/amd64"],
-        [],
-        namespaces,
-        "meetinity",
-        timeout,
-        [],
-        [],
-        "linux/amd64",
-        false,
-        "api-gateway.image",
-        "ghcr-pull-secret",
-        false,
-        "",
-        values(),
-      )
+      releaseOnCluster(registry.url, { ref: `release/${version}`, sha, timeout, namespaces, valuesDir: values() })
     const digestOf = (summary: string) => /^deployed v[\d.]+ \((sha256:[0-9a-f]{64})\):$/m.exec(summary)![1]!
     const first = await timed("7. release v2.0.0 to three namespaces", () => release("v2.0.0", "1111111", "60s"))
     const old = digestOf(first)

@@ -5,8 +5,9 @@
  */
 import { resolve } from "node:path"
 
-import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger"
+import { dag, type Directory, type DirectoryID, type SecretID } from "@dagger.io/dagger"
 
+import { MeetinityRelease } from "../../src/index.js"
 import type { Cluster } from "./cluster.js"
 import { recordDagger, type Query, type Recorder } from "./dagger.js"
 import { hostEngine, type HostEngineOptions, type HostRun } from "./host-engine.js"
@@ -21,6 +22,45 @@ export const readerToken = () => dag.loadSecretFromID("SecretID-reader" as Secre
 export const pushToken = () => dag.loadSecretFromID("SecretID-push" as SecretID)
 export const chart = () => dag.loadDirectoryFromID("DirectoryID-chart" as DirectoryID)
 export const source = () => dag.loadDirectoryFromID("DirectoryID-source" as DirectoryID)
+
+/**
+ * `release` of the example service through the front door, as the cluster tests run it: published
+ * by ci-bot to `registry`, pulled by reader-bot, its image at `api-gateway.image`; namespaces
+ * default to the module's three; every other argument at the module's default.
+ */
+export const releaseOnCluster = (
+  registry: string,
+  run: { ref: string; sha: string; timeout: string; namespaces?: string[]; valuesDir?: Directory },
+) =>
+  new MeetinityRelease().release(
+    source(),
+    run.ref,
+    run.sha,
+    "Meetinity",
+    "ci-bot",
+    pushToken(),
+    chart(),
+    kubeconfig(),
+    "reader-bot",
+    readerToken(),
+    "api-gateway",
+    registry,
+    "Dockerfile",
+    ["linux/amd64"],
+    [],
+    run.namespaces,
+    "meetinity",
+    run.timeout,
+    [],
+    [],
+    "linux/amd64",
+    false,
+    "api-gateway.image",
+    "ghcr-pull-secret",
+    false,
+    "",
+    run.valuesDir,
+  )
 
 export interface ModuleRun {
   recorder: Recorder

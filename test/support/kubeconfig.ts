@@ -1,0 +1,20 @@
+/** A self-contained kubeconfig (service-account token), as the KUBECONFIG environment secret holds one; its token is made up. */
+export const TOKEN_KUBECONFIG = [
+  "apiVersion: v1",
+  "kind: Config",
+  "current-context: ci",
+  "clusters:",
+  "- name: c",
+  "  cluster:",
+  "    server: https://10.0.0.1",
+  "contexts:",
+  "- name: ci",
+  "  context:",
+  "    cluster: c",
+  "    user: deployer",
+  "users:",
+  "- name: deployer",
+  "  user:",
+  "    token: sa-token-not-real",
+  "",
+].join("\n")
